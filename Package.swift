@@ -1,0 +1,138 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings shared by every Swift target: Swift 6 language mode (the tools-version default),
+/// explicit existentials, and imports that are internal unless they say otherwise.
+let swiftSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "grpc-suite",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "interop-server", targets: ["interop-server"]),
+    .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+  ],
+  targets: [
+    // MARK: C modules
+    .systemLibrary(
+      name: "CNGHTTP2",
+      pkgConfig: "libnghttp2",
+      providers: [.apt(["libnghttp2-dev"])]
+    ),
+    .systemLibrary(
+      name: "CProtobufC",
+      pkgConfig: "libprotobuf-c",
+      providers: [.apt(["libprotobuf-c-dev"])]
+    ),
+    .systemLibrary(
+      name: "CLibPQ",
+      pkgConfig: "libpq",
+      providers: [.apt(["libpq-dev"])]
+    ),
+    /// protoc-c output for everything under proto/ (generated, committed).
+    .target(name: "CProtos", dependencies: ["CProtobufC"]),
+    /// protoc-c output for google/protobuf/descriptor.proto, used by the code generator only.
+    .target(name: "CProtoDescriptor", dependencies: ["CProtobufC"]),
+
+    // MARK: core
+    .target(
+      name: "RPCCore",
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "RPCHTTP2",
+      dependencies: [
+        "RPCCore",
+        "CNGHTTP2",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "Postgres",
+      dependencies: [
+        "CLibPQ",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    // MARK: generated
+    .target(
+      name: "ProtoRuntime",
+      dependencies: ["CProtobufC", "RPCCore"],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "Protos",
+      dependencies: ["CProtos", "ProtoRuntime", "RPCCore"],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "ProtoSwiftGen",
+      dependencies: ["CProtoDescriptor", "CProtobufC"],
+      swiftSettings: swiftSettings
+    ),
+
+    // MARK: service kit and services
+    .target(
+      name: "ServiceKit",
+      dependencies: [
+        "RPCCore",
+        "Protos",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "InteropService",
+      dependencies: ["RPCCore", "Protos"],
+      swiftSettings: swiftSettings
+    ),
+
+    // MARK: executables
+    .executableTarget(
+      name: "interop-server",
+      dependencies: [
+        "InteropService",
+        "RPCHTTP2",
+        "ServiceKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    // MARK: tests
+    .testTarget(
+      name: "RPCCoreTests",
+      dependencies: ["RPCCore"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ProtosTests",
+      dependencies: ["Protos", "RPCCore"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "RPCHTTP2Tests",
+      dependencies: ["RPCHTTP2", "RPCCore", "Protos", "InteropService", "ServiceKit"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "PostgresTests",
+      dependencies: ["Postgres"],
+      swiftSettings: swiftSettings
+    ),
+  ]
+)

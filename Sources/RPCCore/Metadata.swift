@@ -1,0 +1,130 @@
+/// Request or response metadata: an ordered multimap of lower-case keys to values.
+///
+/// Keys are case-insensitive (stored lower-cased, as HTTP/2 requires). Keys ending in `-bin`
+/// hold binary values, which travel base64-encoded; all other keys hold ASCII strings. Keys
+/// starting with `grpc-` are reserved for the protocol and are not delivered to handlers.
+public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral,
+  CustomStringConvertible
+{
+  /// A metadata value: text, or bytes for `-bin` keys.
+  public enum Value: Sendable, Hashable, CustomStringConvertible {
+    case string(String)
+    case binary([UInt8])
+
+    public var description: String {
+      switch self {
+      case .string(let value): value
+      case .binary(let bytes): Base64.encode(bytes)
+      }
+    }
+  }
+
+  /// One key and value.
+  public struct Element: Sendable, Hashable {
+    public var key: String
+    public var value: Value
+  }
+
+  private var elements: [Element]
+
+  public init() {
+    self.elements = []
+  }
+
+  public init(dictionaryLiteral elements: (String, Value)...) {
+    self.elements = []
+    self.elements.reserveCapacity(elements.count)
+    for (key, value) in elements {
+      self.add(key, value)
+    }
+  }
+
+  public var count: Int { self.elements.count }
+  public var isEmpty: Bool { self.elements.isEmpty }
+
+  /// Appends a text value for `key`.
+  public mutating func add(_ key: String, _ value: String) {
+    self.elements.append(Element(key: key.lowercased(), value: .string(value)))
+  }
+
+  /// Appends a binary value; `key` should end in `-bin`.
+  public mutating func add(_ key: String, _ value: [UInt8]) {
+    self.elements.append(Element(key: key.lowercased(), value: .binary(value)))
+  }
+
+  /// Appends a value for `key`.
+  public mutating func add(_ key: String, _ value: Value) {
+    self.elements.append(Element(key: key.lowercased(), value: value))
+  }
+
+  /// Appends every entry of `other`.
+  public mutating func add(contentsOf other: Metadata) {
+    self.elements.append(contentsOf: other.elements)
+  }
+
+  /// Replaces all values for `key` with one text value.
+  public mutating func replaceOrAdd(_ key: String, _ value: String) {
+    self.removeAll(key)
+    self.add(key, value)
+  }
+
+  /// Removes all values for `key`.
+  public mutating func removeAll(_ key: String) {
+    let key = key.lowercased()
+    self.elements.removeAll { $0.key == key }
+  }
+
+  /// All values for `key`, in order.
+  public subscript(key: String) -> [Value] {
+    let key = key.lowercased()
+    return self.elements.compactMap { $0.key == key ? $0.value : nil }
+  }
+
+  /// The first text value for `key`.
+  public func firstString(_ key: String) -> String? {
+    let key = key.lowercased()
+    for element in self.elements where element.key == key {
+      if case .string(let value) = element.value { return value }
+    }
+    return nil
+  }
+
+  /// The first binary value for `key`.
+  public func firstBinary(_ key: String) -> [UInt8]? {
+    let key = key.lowercased()
+    for element in self.elements where element.key == key {
+      if case .binary(let value) = element.value { return value }
+    }
+    return nil
+  }
+
+  public func makeIterator() -> IndexingIterator<[Element]> {
+    self.elements.makeIterator()
+  }
+
+  public var description: String {
+    "[" + self.elements.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "]"
+  }
+}
+
+extension Metadata {
+  /// Whether `key` is a syntactically valid metadata key: non-empty, only `0-9 a-z _ - .`.
+  public static func isValidKey(_ key: String) -> Bool {
+    guard !key.isEmpty else { return false }
+    for byte in key.utf8 {
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+        UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+        continue
+      default:
+        return false
+      }
+    }
+    return true
+  }
+
+  /// Whether `value` may be sent as a text (non `-bin`) value: printable ASCII only.
+  public static func isValidTextValue(_ value: String) -> Bool {
+    value.utf8.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }
+  }
+}
