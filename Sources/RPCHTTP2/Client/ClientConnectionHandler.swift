@@ -1,0 +1,549 @@
+internal import CNGHTTP2
+internal import NIOCore
+internal import RPCCore
+
+/// One client call's stream state. Owned by its ``ClientConnectionHandler``; event loop only.
+final class ClientStream {
+  let key: Int
+  var id: Int32 = -1
+  let path: String
+  let requestMetadata: Metadata
+  let options: CallOptions
+
+  // Outbound.
+  var opened = false
+  var outbound = OutboundMessages()
+  var endOfStreamQueued = false
+  var endOfStreamSent = false
+  var dataDeferred = false
+  var writeWaiters: [CheckedContinuation<Void, any Error>] = []
+
+  // Inbound.
+  var responseHeadersDone = false
+  var httpStatus: String?
+  var contentType: String?
+  var grpcStatus: String?
+  var grpcMessage: String?
+  var grpcEncoding: String?
+  var collecting = Metadata()
+  var initialMetadata: Metadata?
+  var trailingMetadata: Metadata?
+  var deframer: GRPCMessageDeframer
+  var inbound: [ArraySlice<UInt8>] = []
+  var inboundHead = 0
+  var finalError: RPCError?
+  var finished = false
+
+  var metadataWaiters: [CheckedContinuation<Metadata, any Error>] = []
+  var messageWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
+  var trailerWaiters: [CheckedContinuation<Metadata, Never>] = []
+  var deadlineTask: Scheduled<Void>?
+
+  init(key: Int, path: String, metadata: Metadata, options: CallOptions, maxMessageBytes: Int) {
+    self.key = key
+    self.path = path
+    self.requestMetadata = metadata
+    self.options = options
+    self.deframer = GRPCMessageDeframer(maxMessageBytes: options.maxReceiveMessageBytes ?? maxMessageBytes)
+  }
+
+  func popMessage() -> ArraySlice<UInt8>? {
+    guard self.inboundHead < self.inbound.count else { return nil }
+    let message = self.inbound[self.inboundHead]
+    self.inboundHead += 1
+    if self.inboundHead == self.inbound.count {
+      self.inbound.removeAll(keepingCapacity: true)
+      self.inboundHead = 0
+    }
+    return message
+  }
+}
+
+/// Drives one client HTTP/2 connection: opens streams for calls, sends their messages and
+/// delivers responses. Event loop only; callers reach it through ``ClientStreamHandle``.
+final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+
+  private let session: NGHTTP2Session
+  private let authority: String
+  private let maxReceiveMessageBytes: Int
+  private var context: ChannelHandlerContext?
+  private var streamsByKey: [Int: ClientStream] = [:]
+  private var streamsByID: [Int32: ClientStream] = [:]
+  private var nextKey = 0
+  private var flushScheduled = false
+  /// Set once the connection cannot take new streams (GOAWAY received or closed).
+  private(set) var isDraining = false
+  private(set) var isClosed = false
+  var onClose: (() -> Void)?
+
+  init(authority: String, maxReceiveMessageBytes: Int) throws {
+    self.authority = authority
+    self.maxReceiveMessageBytes = maxReceiveMessageBytes
+    self.session = try NGHTTP2Session(role: .client, settings: NGHTTP2Settings())
+    self.session.delegate = self
+  }
+
+  var isUsable: Bool { !self.isDraining && !self.isClosed }
+
+  // MARK: channel events
+
+  func handlerAdded(context: ChannelHandlerContext) {
+    self.context = context
+    if context.channel.isActive { self.flush() }
+  }
+
+  func channelActive(context: ChannelHandlerContext) {
+    self.flush()
+    context.fireChannelActive()
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    self.connectionClosed(RPCError(code: .unavailable, message: "The connection closed."))
+    context.fireChannelInactive()
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    self.connectionClosed(RPCError(code: .unavailable, message: "The connection closed."))
+    self.context = nil
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    let buffer = self.unwrapInboundIn(data)
+    do {
+      try buffer.withUnsafeReadableBytes { try self.session.receive($0) }
+    } catch {
+      self.isDraining = true
+      self.flush()
+      context.close(promise: nil)
+    }
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    self.flush()
+    context.fireChannelReadComplete()
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    self.connectionClosed(RPCError(code: .unavailable, message: "Connection error: \(error)", cause: error))
+    context.close(promise: nil)
+  }
+
+  private func connectionClosed(_ error: RPCError) {
+    guard !self.isClosed else { return }
+    self.isClosed = true
+    self.isDraining = true
+    let streams = Array(self.streamsByKey.values)
+    self.streamsByKey = [:]
+    self.streamsByID = [:]
+    for stream in streams { self.complete(stream, error: error) }
+    self.onClose?()
+  }
+
+  func flush() {
+    guard let context, context.channel.isActive else { return }
+    var output: ByteBuffer?
+    do {
+      try self.session.send { bytes in
+        if output == nil { output = context.channel.allocator.buffer(capacity: max(bytes.count, 1024)) }
+        output!.writeBytes(bytes)
+      }
+    } catch {
+      context.close(promise: nil)
+      return
+    }
+    if let output { context.writeAndFlush(self.wrapOutboundOut(output), promise: nil) }
+  }
+
+  private func scheduleFlush() {
+    guard !self.flushScheduled, let context else { return }
+    self.flushScheduled = true
+    context.eventLoop.assumeIsolated().execute {
+      self.flushScheduled = false
+      self.flush()
+    }
+  }
+
+  // MARK: operations from calls
+
+  /// Registers a new call; its HEADERS go out with its first message or read.
+  func makeStream(path: String, metadata: Metadata, options: CallOptions) throws -> Int {
+    guard self.isUsable else {
+      throw RPCError(code: .unavailable, message: "The connection is closing.")
+    }
+    self.nextKey += 1
+    let stream = ClientStream(
+      key: self.nextKey, path: path, metadata: metadata, options: options,
+      maxMessageBytes: self.maxReceiveMessageBytes)
+    self.streamsByKey[stream.key] = stream
+    if let timeout = options.timeout, let context {
+      stream.deadlineTask = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
+        self.cancel(key: stream.key, error: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."))
+      }
+    }
+    return stream.key
+  }
+
+  private static func nanoseconds(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+  }
+
+  private func open(_ stream: ClientStream) {
+    guard !stream.opened else { return }
+    stream.opened = true
+    var headers = HeaderBlock(capacity: 8 + stream.requestMetadata.count)
+    headers.add(":method", "POST")
+    headers.add(":scheme", "http")
+    headers.add(":path", stream.path)
+    headers.add(":authority", self.authority)
+    headers.add("content-type", "application/grpc")
+    headers.add("te", "trailers")
+    headers.add("user-agent", "grpc-swift-nghttp2/0.1")
+    if let timeout = stream.options.timeout {
+      headers.add("grpc-timeout", GRPCTimeout.format(timeout))
+    }
+    for element in stream.requestMetadata {
+      guard Metadata.isValidKey(element.key), !element.key.hasPrefix("grpc-"), !element.key.hasPrefix(":")
+      else { continue }
+      switch element.value {
+      case .string(let value):
+        guard !element.key.hasSuffix("-bin"), Metadata.isValidTextValue(value) else { continue }
+        headers.add(element.key, value)
+      case .binary(let bytes):
+        guard element.key.hasSuffix("-bin") else { continue }
+        headers.add(element.key, Base64.encode(bytes))
+      }
+    }
+    let id = self.session.submitRequest(headers: headers)
+    guard id > 0 else {
+      self.complete(stream, error: RPCError(code: .unavailable, message: "Could not open a stream (\(id))."))
+      return
+    }
+    stream.id = id
+    self.streamsByID[id] = stream
+    self.scheduleFlush()
+  }
+
+  func enqueue(key: Int, framed: [UInt8]?, endOfStream: Bool) throws -> Bool {
+    guard let stream = self.streamsByKey[key] else {
+      throw RPCError(code: .cancelled, message: "The call has ended.")
+    }
+    if stream.finished {
+      // The server already ended the call; report its status to the writer.
+      if let error = stream.finalError { throw error }
+      return false
+    }
+    guard !stream.endOfStreamQueued else {
+      throw RPCError(code: .internal, message: "The request stream is already closed.")
+    }
+    if let framed { stream.outbound.append(framed) }
+    if endOfStream { stream.endOfStreamQueued = true }
+    if !stream.opened {
+      self.open(stream)
+    } else if stream.dataDeferred && stream.id > 0 {
+      stream.dataDeferred = false
+      self.session.resumeData(streamID: stream.id)
+    }
+    self.scheduleFlush()
+    return stream.outbound.pendingBytes > ServerConnectionHandler.highWatermark
+  }
+
+  func waitForWritable(key: Int, continuation: CheckedContinuation<Void, any Error>) {
+    guard let stream = self.streamsByKey[key], !stream.finished else {
+      continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+      return
+    }
+    if stream.outbound.pendingBytes <= ServerConnectionHandler.lowWatermark {
+      continuation.resume()
+    } else {
+      stream.writeWaiters.append(continuation)
+    }
+  }
+
+  func waitForMetadata(key: Int, continuation: CheckedContinuation<Metadata, any Error>) {
+    guard let stream = self.streamsByKey[key] else {
+      continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+      return
+    }
+    if !stream.opened { self.open(stream) }
+    if let metadata = stream.initialMetadata {
+      continuation.resume(returning: metadata)
+    } else if stream.finished {
+      continuation.resume(throwing: stream.finalError ?? RPCError(code: .internal, message: "No response headers."))
+    } else {
+      stream.metadataWaiters.append(continuation)
+    }
+  }
+
+  func waitForMessage(key: Int, continuation: CheckedContinuation<ArraySlice<UInt8>?, any Error>) {
+    guard let stream = self.streamsByKey[key] else {
+      continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+      return
+    }
+    if !stream.opened { self.open(stream) }
+    if let message = stream.popMessage() {
+      continuation.resume(returning: message)
+    } else if stream.finished {
+      if let error = stream.finalError {
+        continuation.resume(throwing: error)
+      } else {
+        continuation.resume(returning: nil)
+      }
+    } else if stream.messageWaiter != nil {
+      continuation.resume(throwing: RPCError(code: .internal, message: "Concurrent reads of one response stream."))
+    } else {
+      stream.messageWaiter = continuation
+    }
+  }
+
+  func waitForTrailers(key: Int, continuation: CheckedContinuation<Metadata, Never>) {
+    guard let stream = self.streamsByKey[key] else {
+      continuation.resume(returning: [:])
+      return
+    }
+    if stream.finished {
+      continuation.resume(returning: stream.trailingMetadata ?? [:])
+    } else {
+      stream.trailerWaiters.append(continuation)
+    }
+  }
+
+  /// Ends the call locally: RST_STREAM(CANCEL) if still open, then fails every waiter with
+  /// `error`.
+  func cancel(key: Int, error: RPCError) {
+    guard let stream = self.streamsByKey[key] else { return }
+    if !stream.finished && stream.id > 0 {
+      self.session.submitReset(streamID: stream.id, errorCode: NGHTTP2_CANCEL.rawValue)
+      self.scheduleFlush()
+    }
+    self.complete(stream, error: error)
+  }
+
+  /// Forgets a call whose caller is done with it, cancelling it if it is still running.
+  func release(key: Int) {
+    guard let stream = self.streamsByKey[key] else { return }
+    if !stream.finished {
+      self.cancel(key: key, error: RPCError(code: .cancelled, message: "The call was cancelled."))
+    }
+    self.streamsByKey[key] = nil
+    if stream.id > 0 { self.streamsByID[stream.id] = nil }
+  }
+
+  private func complete(_ stream: ClientStream, error: RPCError?) {
+    guard !stream.finished else { return }
+    stream.finished = true
+    stream.finalError = error
+    stream.deadlineTask?.cancel()
+    stream.deadlineTask = nil
+    if stream.trailingMetadata == nil { stream.trailingMetadata = error?.metadata ?? [:] }
+    let metadataWaiters = stream.metadataWaiters
+    stream.metadataWaiters = []
+    for waiter in metadataWaiters {
+      if let metadata = stream.initialMetadata {
+        waiter.resume(returning: metadata)
+      } else {
+        waiter.resume(throwing: error ?? RPCError(code: .internal, message: "No response headers."))
+      }
+    }
+    if let waiter = stream.messageWaiter {
+      stream.messageWaiter = nil
+      if let message = stream.popMessage() {
+        waiter.resume(returning: message)
+      } else if let error {
+        waiter.resume(throwing: error)
+      } else {
+        waiter.resume(returning: nil)
+      }
+    }
+    let writeWaiters = stream.writeWaiters
+    stream.writeWaiters = []
+    for waiter in writeWaiters {
+      waiter.resume(throwing: error ?? RPCError(code: .cancelled, message: "The call has ended."))
+    }
+    let trailerWaiters = stream.trailerWaiters
+    stream.trailerWaiters = []
+    for waiter in trailerWaiters { waiter.resume(returning: stream.trailingMetadata ?? [:]) }
+  }
+
+  // MARK: nghttp2 events
+
+  func sessionDidBeginHeaders(streamID: Int32) {
+    guard let stream = self.streamsByID[streamID] else { return }
+    stream.collecting = Metadata()
+  }
+
+  func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    guard let stream = self.streamsByID[streamID] else { return }
+    let name = String(decoding: name, as: UTF8.self)
+    let value = String(decoding: value, as: UTF8.self)
+    switch name {
+    case ":status": stream.httpStatus = value
+    case "content-type": stream.contentType = value
+    case "grpc-status": stream.grpcStatus = value
+    case "grpc-message": stream.grpcMessage = StatusMessageCoding.decode(value)
+    case "grpc-encoding": stream.grpcEncoding = value
+    default:
+      if name.hasPrefix(":") || name.hasPrefix("grpc-") { return }
+      if name.hasSuffix("-bin") {
+        for part in value.split(separator: ",") {
+          if let bytes = Base64.decode(part.trimmingASCIISpaces()) { stream.collecting.add(name, bytes) }
+        }
+      } else {
+        stream.collecting.add(name, value)
+      }
+    }
+  }
+
+  func sessionDidReceiveHeaders(streamID: Int32, endStream: Bool) {
+    guard let stream = self.streamsByID[streamID], !stream.finished else { return }
+    if !stream.responseHeadersDone {
+      stream.responseHeadersDone = true
+      guard stream.httpStatus == "200" else {
+        let error = Self.errorForHTTPStatus(stream.httpStatus)
+        self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_CANCEL.rawValue)
+        self.complete(stream, error: error)
+        return
+      }
+      guard let contentType = stream.contentType, ServerConnectionHandler.isGRPCContentType(contentType) else {
+        self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_CANCEL.rawValue)
+        self.complete(stream, error: RPCError(code: .unknown, message: "Invalid content-type: \(stream.contentType ?? "none")."))
+        return
+      }
+      if stream.grpcStatus != nil || endStream {
+        // Trailers-only.
+        stream.trailingMetadata = stream.collecting
+        self.finishWithStatus(stream)
+        return
+      }
+      if let encoding = stream.grpcEncoding, encoding != "identity" {
+        self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_CANCEL.rawValue)
+        self.complete(stream, error: RPCError(code: .internal, message: "Unsupported response encoding '\(encoding)'."))
+        return
+      }
+      let metadata = stream.collecting
+      stream.initialMetadata = metadata
+      let waiters = stream.metadataWaiters
+      stream.metadataWaiters = []
+      for waiter in waiters { waiter.resume(returning: metadata) }
+    } else {
+      stream.trailingMetadata = stream.collecting
+      self.finishWithStatus(stream)
+    }
+  }
+
+  private func finishWithStatus(_ stream: ClientStream) {
+    if stream.initialMetadata == nil && stream.grpcStatus == "0" {
+      stream.initialMetadata = [:]
+    }
+    guard let statusText = stream.grpcStatus, let code = Int(statusText) else {
+      self.complete(stream, error: RPCError(code: .unknown, message: "The response ended without a grpc-status."))
+      return
+    }
+    if stream.deframer.bufferedByteCount > 0 {
+      self.complete(stream, error: RPCError(code: .internal, message: "The response ended in the middle of a message."))
+      return
+    }
+    if code == 0 {
+      self.complete(stream, error: nil)
+    } else {
+      let rpcCode = RPCError.Code(rawValue: code) ?? .unknown
+      self.complete(
+        stream,
+        error: RPCError(code: rpcCode, message: stream.grpcMessage ?? "", metadata: stream.trailingMetadata ?? [:]))
+    }
+  }
+
+  static func errorForHTTPStatus(_ status: String?) -> RPCError {
+    let code: RPCError.Code =
+      switch status {
+      case "400": .internal
+      case "401": .unauthenticated
+      case "403": .permissionDenied
+      case "404": .unimplemented
+      case "429", "502", "503", "504": .unavailable
+      default: .unknown
+      }
+    return RPCError(code: code, message: "Unexpected HTTP status \(status ?? "none").")
+  }
+
+  func sessionDidReceiveData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
+    guard let stream = self.streamsByID[streamID], !stream.finished else { return }
+    stream.deframer.append(bytes)
+    while !stream.finished {
+      let message: GRPCMessageDeframer.Message?
+      do {
+        message = try stream.deframer.next()
+      } catch .messageTooLarge(let length, let limit) {
+        self.cancel(key: stream.key, error: RPCError(code: .resourceExhausted, message: "Received message larger than max (\(length) vs. \(limit))."))
+        return
+      } catch {
+        self.cancel(key: stream.key, error: RPCError(code: .internal, message: "Invalid gRPC message prefix."))
+        return
+      }
+      guard let message else { return }
+      if message.compressed {
+        self.cancel(key: stream.key, error: RPCError(code: .internal, message: "Compressed message without grpc-encoding."))
+        return
+      }
+      if let waiter = stream.messageWaiter {
+        stream.messageWaiter = nil
+        waiter.resume(returning: message.bytes)
+      } else {
+        stream.inbound.append(message.bytes)
+      }
+    }
+  }
+
+  func sessionDidReceiveEndOfStream(streamID: Int32) {
+    guard let stream = self.streamsByID[streamID], !stream.finished else { return }
+    // DATA with END_STREAM and no trailers: the server never sent a status.
+    self.complete(stream, error: RPCError(code: .internal, message: "The response ended without trailers."))
+  }
+
+  func sessionDidCloseStream(streamID: Int32, errorCode: UInt32) {
+    guard let stream = self.streamsByID.removeValue(forKey: streamID) else { return }
+    guard !stream.finished else { return }
+    let error: RPCError =
+      switch errorCode {
+      case NGHTTP2_REFUSED_STREAM.rawValue:
+        RPCError(code: .unavailable, message: "The server refused the stream.")
+      case NGHTTP2_CANCEL.rawValue:
+        RPCError(code: .cancelled, message: "The server cancelled the call.")
+      case NGHTTP2_NO_ERROR.rawValue:
+        RPCError(code: .internal, message: "The stream closed without a status.")
+      case NGHTTP2_ENHANCE_YOUR_CALM.rawValue:
+        RPCError(code: .resourceExhausted, message: "The server asked to slow down.")
+      default:
+        RPCError(code: .internal, message: "The stream was reset (HTTP/2 error \(errorCode)).")
+      }
+    self.complete(stream, error: error)
+  }
+
+  func sessionDidReceiveGoAway(lastStreamID: Int32, errorCode: UInt32) {
+    self.isDraining = true
+    self.onClose?()
+  }
+
+  func sessionReadData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataRead {
+    guard let stream = self.streamsByID[streamID] else {
+      return .bytes(count: 0, endOfData: true, sendTrailers: false)
+    }
+    let count = stream.outbound.read(into: buffer)
+    if count > 0 && stream.outbound.pendingBytes < ServerConnectionHandler.lowWatermark && !stream.writeWaiters.isEmpty {
+      let waiters = stream.writeWaiters
+      stream.writeWaiters = []
+      for waiter in waiters { waiter.resume() }
+    }
+    if stream.outbound.isEmpty && stream.endOfStreamQueued {
+      stream.endOfStreamSent = true
+      return .bytes(count: count, endOfData: true, sendTrailers: false)
+    }
+    if count == 0 {
+      stream.dataDeferred = true
+      return .deferred
+    }
+    return .bytes(count: count, endOfData: false, sendTrailers: false)
+  }
+}

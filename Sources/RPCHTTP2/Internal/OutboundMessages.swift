@@ -1,0 +1,59 @@
+/// Framed messages waiting to be copied into DATA frames, in order.
+struct OutboundMessages {
+  private var chunks: [[UInt8]] = []
+  private var head = 0
+  private var offset = 0
+  private(set) var pendingBytes = 0
+
+  var isEmpty: Bool { self.pendingBytes == 0 }
+
+  mutating func append(_ framed: [UInt8]) {
+    guard !framed.isEmpty else { return }
+    self.chunks.append(framed)
+    self.pendingBytes += framed.count
+  }
+
+  /// Copies up to `buffer.count` bytes into `buffer`; returns how many.
+  mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    var written = 0
+    while written < buffer.count && self.head < self.chunks.count {
+      let chunk = self.chunks[self.head]
+      let count = min(chunk.count - self.offset, buffer.count - written)
+      chunk.withUnsafeBytes { source in
+        let slice = UnsafeRawBufferPointer(rebasing: source[self.offset..<(self.offset + count)])
+        UnsafeMutableRawBufferPointer(rebasing: buffer[written..<(written + count)]).copyMemory(from: slice)
+      }
+      written += count
+      self.offset += count
+      if self.offset == chunk.count {
+        self.head += 1
+        self.offset = 0
+      }
+    }
+    self.pendingBytes -= written
+    if self.head == self.chunks.count {
+      self.chunks.removeAll(keepingCapacity: true)
+      self.head = 0
+    } else if self.head > 32 {
+      self.chunks.removeFirst(self.head)
+      self.head = 0
+    }
+    return written
+  }
+}
+
+/// Encodes a message into a framed byte array (prefix + protobuf bytes).
+func framedBytes(of body: UnsafeRawBufferPointer) -> [UInt8] {
+  [UInt8](unsafeUninitializedCapacity: body.count + 5) { buffer, count in
+    let raw = UnsafeMutableRawBufferPointer(buffer)
+    raw[0] = 0
+    raw[1] = UInt8(truncatingIfNeeded: body.count >> 24)
+    raw[2] = UInt8(truncatingIfNeeded: body.count >> 16)
+    raw[3] = UInt8(truncatingIfNeeded: body.count >> 8)
+    raw[4] = UInt8(truncatingIfNeeded: body.count)
+    if body.count > 0 {
+      UnsafeMutableRawBufferPointer(rebasing: raw[5...]).copyMemory(from: body)
+    }
+    count = body.count + 5
+  }
+}

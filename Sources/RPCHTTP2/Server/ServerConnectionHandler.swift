@@ -1,0 +1,544 @@
+internal import CNGHTTP2
+internal import Logging
+internal import NIOCore
+internal import RPCCore
+
+/// Serves gRPC on one HTTP/2 connection: bytes from the socket go through nghttp2, requests
+/// are routed to handlers, responses go back out.
+///
+/// Everything here runs on the channel's event loop. Handler tasks prefer the same loop's
+/// executor, so a unary call is received, handled and answered on one thread; calls from other
+/// threads hop onto the loop (see ``ServerStreamHandle``).
+final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+
+  struct Configuration {
+    var router: RPCRouter
+    var interceptors: [any ServerInterceptor]
+    var maxReceiveMessageBytes: Int
+    var settings: NGHTTP2Settings
+    var logger: Logger
+  }
+
+  private let configuration: Configuration
+  private let session: NGHTTP2Session
+  private var context: ChannelHandlerContext?
+  private var streams: [Int32: ServerStream] = [:]
+  private var flushScheduled = false
+  private var executor: EventLoopTaskExecutor?
+  private var remotePeer = ""
+  private var localPeer = ""
+  private var closing = false
+
+  init(configuration: Configuration) throws {
+    self.configuration = configuration
+    self.session = try NGHTTP2Session(role: .server, settings: configuration.settings)
+    self.session.delegate = self
+  }
+
+  // MARK: channel events
+
+  func handlerAdded(context: ChannelHandlerContext) {
+    self.context = context
+    self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+    self.remotePeer = Self.describe(context.channel.remoteAddress)
+    self.localPeer = Self.describe(context.channel.localAddress)
+  }
+
+  func channelActive(context: ChannelHandlerContext) {
+    self.flush()
+    context.fireChannelActive()
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    self.closeAllStreams()
+    self.context = nil
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    self.closeAllStreams()
+    context.fireChannelInactive()
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    let buffer = self.unwrapInboundIn(data)
+    do {
+      try buffer.withUnsafeReadableBytes { try self.session.receive($0) }
+    } catch {
+      // nghttp2 has queued a GOAWAY for fatal protocol errors; send it and close.
+      self.configuration.logger.debug(
+        "HTTP/2 protocol error", metadata: ["rpc.peer": "\(self.remotePeer)", "error": "\(error)"])
+      self.closing = true
+      self.flush()
+      context.close(promise: nil)
+    }
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    self.flush()
+    context.fireChannelReadComplete()
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    context.close(promise: nil)
+  }
+
+  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if let event = event as? ChannelEvent, event == .inputClosed {
+      context.close(promise: nil)
+      return
+    }
+    context.fireUserInboundEventTriggered(event)
+  }
+
+  // MARK: output
+
+  /// Writes every frame nghttp2 has queued.
+  func flush() {
+    guard let context else { return }
+    var output: ByteBuffer?
+    do {
+      try self.session.send { bytes in
+        if output == nil {
+          output = context.channel.allocator.buffer(capacity: max(bytes.count, 1024))
+        }
+        output!.writeBytes(bytes)
+      }
+    } catch {
+      context.close(promise: nil)
+      return
+    }
+    if let output {
+      context.writeAndFlush(self.wrapOutboundOut(output), promise: nil)
+    }
+    if !self.session.isActive {
+      context.close(promise: nil)
+    }
+  }
+
+  /// Flushes once the current event-loop tick is done, so a handler's headers, message and
+  /// trailers leave in one write.
+  func scheduleFlush() {
+    guard !self.flushScheduled, let context else { return }
+    self.flushScheduled = true
+    context.eventLoop.assumeIsolated().execute {
+      self.flushScheduled = false
+      self.flush()
+    }
+  }
+
+  // MARK: nghttp2 events
+
+  func sessionDidBeginHeaders(streamID: Int32) {
+    if self.streams[streamID] == nil {
+      self.streams[streamID] = ServerStream(
+        id: streamID, maxMessageBytes: self.configuration.maxReceiveMessageBytes)
+    }
+  }
+
+  func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    guard let stream = self.streams[streamID], !stream.headersComplete else { return }
+    let name = String(decoding: name, as: UTF8.self)
+    let value = String(decoding: value, as: UTF8.self)
+    switch name {
+    case ":method": stream.method = value
+    case ":path": stream.path = value
+    case "content-type": stream.contentType = value
+    case "grpc-timeout": stream.timeout = value
+    case "grpc-encoding": stream.encoding = value
+    case ":scheme", ":authority", "te", "user-agent", "grpc-accept-encoding", "content-length":
+      break
+    default:
+      if name.hasPrefix(":") || name.hasPrefix("grpc-") { return }
+      if name.hasSuffix("-bin") {
+        // Several binary values may be joined with commas.
+        for part in value.split(separator: ",") {
+          if let bytes = Base64.decode(part.trimmingASCIISpaces()) { stream.metadata.add(name, bytes) }
+        }
+      } else {
+        stream.metadata.add(name, value)
+      }
+    }
+  }
+
+  func sessionDidReceiveHeaders(streamID: Int32, endStream: Bool) {
+    guard let stream = self.streams[streamID] else { return }
+    if stream.headersComplete {
+      // Trailers from the client: only END_STREAM matters.
+      if endStream { self.endOfRequest(stream) }
+      return
+    }
+    stream.headersComplete = true
+    self.routeRequest(stream)
+    if endStream { self.endOfRequest(stream) }
+  }
+
+  func sessionDidReceiveData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
+    guard let stream = self.streams[streamID], !stream.finished, stream.route != nil else { return }
+    stream.deframer.append(bytes)
+    self.drainDeframer(stream)
+  }
+
+  func sessionDidReceiveEndOfStream(streamID: Int32) {
+    guard let stream = self.streams[streamID] else { return }
+    self.endOfRequest(stream)
+  }
+
+  func sessionDidCloseStream(streamID: Int32, errorCode: UInt32) {
+    guard let stream = self.streams.removeValue(forKey: streamID) else { return }
+    self.close(stream, cancelled: !stream.finished || errorCode != 0)
+  }
+
+  func sessionDidReceiveGoAway(lastStreamID: Int32, errorCode: UInt32) {}
+
+  func sessionReadData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataRead {
+    guard let stream = self.streams[streamID] else {
+      return .bytes(count: 0, endOfData: true, sendTrailers: false)
+    }
+    let count = stream.outbound.read(into: buffer)
+    if count > 0 && stream.outbound.pendingBytes < Self.lowWatermark && !stream.writeWaiters.isEmpty {
+      let waiters = stream.writeWaiters
+      stream.writeWaiters = []
+      for waiter in waiters { waiter.resume() }
+    }
+    if stream.outbound.isEmpty, stream.finished, let trailers = stream.trailers {
+      stream.trailers = nil
+      self.session.submitTrailers(streamID: streamID, headers: trailers)
+      if !stream.inboundClosed {
+        // The response is complete but the client is still sending: stop it (RFC 9113 8.1).
+        self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
+      }
+      return .bytes(count: count, endOfData: true, sendTrailers: true)
+    }
+    if count == 0 {
+      stream.dataDeferred = true
+      return .deferred
+    }
+    return .bytes(count: count, endOfData: false, sendTrailers: false)
+  }
+
+  // MARK: request handling
+
+  private func routeRequest(_ stream: ServerStream) {
+    guard stream.method == "POST" else {
+      self.respondHTTPError(stream, status: "405")
+      return
+    }
+    guard let contentType = stream.contentType, Self.isGRPCContentType(contentType) else {
+      self.respondHTTPError(stream, status: "415")
+      return
+    }
+    guard let path = stream.path, let route = self.configuration.router.method(forPath: path) else {
+      let path = stream.path ?? ""
+      self.finish(stream, status: Status(code: RPCError.Code.unimplemented.rawValue, message: "Method not found: \(path)"), trailers: [:])
+      return
+    }
+    if let encoding = stream.encoding, encoding != "identity" {
+      self.finish(
+        stream,
+        status: Status(code: RPCError.Code.unimplemented.rawValue, message: "Message encoding '\(encoding)' is not supported."),
+        trailers: [:])
+      return
+    }
+    if let timeout = stream.timeout, GRPCTimeout.parse(timeout) == nil {
+      self.finish(
+        stream, status: Status(code: RPCError.Code.invalidArgument.rawValue, message: "Malformed grpc-timeout '\(timeout)'."),
+        trailers: [:])
+      return
+    }
+    stream.route = route
+    if !route.kind.isClientSingle {
+      self.startHandler(stream)
+    }
+  }
+
+  private func drainDeframer(_ stream: ServerStream) {
+    while !stream.finished {
+      let message: GRPCMessageDeframer.Message?
+      do {
+        message = try stream.deframer.next()
+      } catch .messageTooLarge(let length, let limit) {
+        self.failRequest(stream, .resourceExhausted, "Received message larger than max (\(length) vs. \(limit)).")
+        return
+      } catch {
+        self.failRequest(stream, .internal, "Invalid gRPC message prefix.")
+        return
+      }
+      guard let message else { return }
+      if message.compressed {
+        self.failRequest(stream, .internal, "Compressed message received without a grpc-encoding.")
+        return
+      }
+      if stream.route?.kind.isClientSingle == true, stream.bufferedMessageCount >= 1 || stream.handlerStarted {
+        self.failRequest(stream, .unimplemented, "Expected exactly one request message, got several.")
+        return
+      }
+      if let waiter = stream.receiveWaiter {
+        stream.receiveWaiter = nil
+        waiter.resume(returning: message.bytes)
+      } else {
+        stream.inbound.append(message.bytes)
+      }
+    }
+  }
+
+  private func endOfRequest(_ stream: ServerStream) {
+    guard !stream.inboundClosed else { return }
+    stream.inboundClosed = true
+    guard !stream.finished, let route = stream.route else { return }
+    if stream.deframer.bufferedByteCount > 0 {
+      self.failRequest(stream, .internal, "Request ended in the middle of a message.")
+      return
+    }
+    if route.kind.isClientSingle && !stream.handlerStarted {
+      guard stream.bufferedMessageCount == 1 else {
+        self.failRequest(stream, .unimplemented, "Expected exactly one request message, got none.")
+        return
+      }
+      self.startHandler(stream)
+    }
+    if let waiter = stream.receiveWaiter {
+      stream.receiveWaiter = nil
+      waiter.resume(returning: nil)
+    }
+  }
+
+  private func startHandler(_ stream: ServerStream) {
+    guard let route = stream.route, let executor, let context else { return }
+    stream.handlerStarted = true
+    var deadline: ContinuousClock.Instant?
+    if let timeout = stream.timeout, let duration = GRPCTimeout.parse(timeout) {
+      deadline = ContinuousClock.now.advanced(by: duration)
+    }
+    let serverContext = ServerContext(
+      descriptor: route.descriptor, remotePeer: self.remotePeer, localPeer: self.localPeer,
+      deadline: deadline)
+    let handle = ServerStreamHandle(
+      connection: UncheckedSendableBox(self), streamID: stream.id, eventLoop: context.eventLoop)
+    let metadata = stream.metadata
+    let interceptors = self.configuration.interceptors
+    stream.task = Task(executorPreference: executor) {
+      await route.run(
+        stream: handle, metadata: metadata, context: serverContext, interceptors: interceptors)
+    }
+  }
+
+  /// Ends a request the transport cannot accept, cancelling its handler.
+  private func failRequest(_ stream: ServerStream, _ code: RPCError.Code, _ message: String) {
+    self.finish(stream, status: Status(code: code.rawValue, message: message), trailers: [:])
+    stream.task?.cancel()
+    if let waiter = stream.receiveWaiter {
+      stream.receiveWaiter = nil
+      waiter.resume(throwing: RPCError(code: code, message: message))
+    }
+  }
+
+  private func respondHTTPError(_ stream: ServerStream, status: String) {
+    stream.finished = true
+    var headers = HeaderBlock()
+    headers.add(":status", status)
+    _ = self.session.submitResponse(streamID: stream.id, headers: headers, hasBody: false)
+    if !stream.inboundClosed {
+      self.session.submitReset(streamID: stream.id, errorCode: NGHTTP2_NO_ERROR.rawValue)
+    }
+    self.scheduleFlush()
+  }
+
+  private func close(_ stream: ServerStream, cancelled: Bool) {
+    stream.closed = true
+    stream.finished = true
+    if cancelled { stream.task?.cancel() }
+    if let waiter = stream.receiveWaiter {
+      stream.receiveWaiter = nil
+      waiter.resume(throwing: RPCError(code: .cancelled, message: "The client cancelled the call."))
+    }
+    let waiters = stream.writeWaiters
+    stream.writeWaiters = []
+    for waiter in waiters {
+      waiter.resume(throwing: RPCError(code: .cancelled, message: "The client cancelled the call."))
+    }
+  }
+
+  private func closeAllStreams() {
+    let streams = self.streams
+    self.streams = [:]
+    for stream in streams.values { self.close(stream, cancelled: true) }
+  }
+
+  // MARK: operations from handlers (on the event loop)
+
+  enum ReceiveResult {
+    case message(ArraySlice<UInt8>)
+    case end
+    case wait
+  }
+
+  func takeMessage(streamID: Int32) throws -> ReceiveResult {
+    guard let stream = self.streams[streamID], !stream.closed else {
+      throw RPCError(code: .cancelled, message: "The call has ended.")
+    }
+    if let message = stream.popMessage() { return .message(message) }
+    if stream.inboundClosed || stream.finished { return .end }
+    return .wait
+  }
+
+  func waitForMessage(streamID: Int32, continuation: CheckedContinuation<ArraySlice<UInt8>?, any Error>) {
+    do {
+      switch try self.takeMessage(streamID: streamID) {
+      case .message(let bytes): continuation.resume(returning: bytes)
+      case .end: continuation.resume(returning: nil)
+      case .wait:
+        guard let stream = self.streams[streamID], stream.receiveWaiter == nil else {
+          continuation.resume(throwing: RPCError(code: .internal, message: "Concurrent reads of one request stream."))
+          return
+        }
+        stream.receiveWaiter = continuation
+      }
+    } catch {
+      continuation.resume(throwing: error)
+    }
+  }
+
+  func cancelWaiters(streamID: Int32) {
+    guard let stream = self.streams[streamID] else { return }
+    if let waiter = stream.receiveWaiter {
+      stream.receiveWaiter = nil
+      waiter.resume(throwing: CancellationError())
+    }
+    let waiters = stream.writeWaiters
+    stream.writeWaiters = []
+    for waiter in waiters { waiter.resume(throwing: CancellationError()) }
+  }
+
+  func sendMetadata(streamID: Int32, metadata: Metadata) {
+    guard let stream = self.streams[streamID], !stream.finished, !stream.headersSubmitted else { return }
+    self.submitHeaders(stream, metadata: metadata)
+  }
+
+  private func submitHeaders(_ stream: ServerStream, metadata: Metadata) {
+    var headers = HeaderBlock(capacity: 3 + metadata.count)
+    headers.add(":status", "200")
+    headers.add("content-type", "application/grpc")
+    Self.add(metadata, to: &headers)
+    stream.headersSubmitted = true
+    stream.dataDeferred = false
+    _ = self.session.submitResponse(streamID: stream.id, headers: headers, hasBody: true)
+    self.scheduleFlush()
+  }
+
+  static let highWatermark = 1 << 20
+  static let lowWatermark = 256 << 10
+
+  /// Queues a framed message. Returns `true` when the caller should wait for the queue to drain.
+  func enqueue(streamID: Int32, framed: [UInt8]) throws -> Bool {
+    guard let stream = self.streams[streamID], !stream.finished else {
+      throw RPCError(code: .cancelled, message: "The call has ended.")
+    }
+    if !stream.headersSubmitted { self.submitHeaders(stream, metadata: [:]) }
+    stream.outbound.append(framed)
+    if stream.dataDeferred {
+      stream.dataDeferred = false
+      self.session.resumeData(streamID: streamID)
+    }
+    self.scheduleFlush()
+    return stream.outbound.pendingBytes > Self.highWatermark
+  }
+
+  func waitForWritable(streamID: Int32, continuation: CheckedContinuation<Void, any Error>) {
+    guard let stream = self.streams[streamID], !stream.finished else {
+      continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+      return
+    }
+    if stream.outbound.pendingBytes <= Self.lowWatermark {
+      continuation.resume()
+    } else {
+      stream.writeWaiters.append(continuation)
+    }
+  }
+
+  func finish(streamID: Int32, status: Status, trailers: Metadata) {
+    guard let stream = self.streams[streamID] else { return }
+    self.finish(stream, status: status, trailers: trailers)
+  }
+
+  private func finish(_ stream: ServerStream, status: Status, trailers: Metadata) {
+    guard !stream.finished else { return }
+    stream.finished = true
+    var block = HeaderBlock(capacity: 4 + trailers.count)
+    if !stream.headersSubmitted {
+      // Trailers-only response: one HEADERS frame with END_STREAM.
+      block.add(":status", "200")
+      block.add("content-type", "application/grpc")
+    }
+    block.add("grpc-status", String(status.code))
+    if !status.message.isEmpty {
+      block.add("grpc-message", StatusMessageCoding.encode(status.message))
+    }
+    Self.add(trailers, to: &block)
+    if !stream.headersSubmitted {
+      stream.headersSubmitted = true
+      _ = self.session.submitResponse(streamID: stream.id, headers: block, hasBody: false)
+      if !stream.inboundClosed {
+        self.session.submitReset(streamID: stream.id, errorCode: NGHTTP2_NO_ERROR.rawValue)
+      }
+    } else {
+      stream.trailers = block
+      if stream.dataDeferred {
+        stream.dataDeferred = false
+        self.session.resumeData(streamID: stream.id)
+      }
+    }
+    self.scheduleFlush()
+  }
+
+  // MARK: helpers
+
+  private static func add(_ metadata: Metadata, to headers: inout HeaderBlock) {
+    for element in metadata {
+      guard Metadata.isValidKey(element.key), !element.key.hasPrefix("grpc-") else { continue }
+      switch element.value {
+      case .string(let value):
+        guard !element.key.hasSuffix("-bin"), Metadata.isValidTextValue(value) else { continue }
+        headers.add(element.key, value)
+      case .binary(let bytes):
+        guard element.key.hasSuffix("-bin") else { continue }
+        headers.add(element.key, Base64.encode(bytes))
+      }
+    }
+  }
+
+  static func isGRPCContentType(_ value: String) -> Bool {
+    let lowered = value.lowercased()
+    guard lowered.hasPrefix("application/grpc") else { return false }
+    let rest = lowered.dropFirst("application/grpc".count)
+    return rest.isEmpty || rest.hasPrefix("+proto") || rest.hasPrefix(";")
+  }
+
+  static func describe(_ address: SocketAddress?) -> String {
+    guard let address else { return "unknown" }
+    switch address {
+    case .v4(let v4): return "ipv4:\(address.ipAddress ?? v4.host):\(address.port ?? 0)"
+    case .v6: return "ipv6:[\(address.ipAddress ?? "")]:\(address.port ?? 0)"
+    case .unixDomainSocket: return "unix:\(address.pathname ?? "")"
+    }
+  }
+}
+
+/// Carries a non-sendable reference across tasks.
+///
+/// Safe here because every use of the wrapped connection handler first checks that it runs on
+/// the handler's event loop, or hops there with `EventLoop.execute`.
+struct UncheckedSendableBox<Value>: @unchecked Sendable {
+  let value: Value
+  init(_ value: Value) { self.value = value }
+}
+
+extension Substring {
+  func trimmingASCIISpaces() -> Substring {
+    var result = self
+    while result.first == " " { result = result.dropFirst() }
+    while result.last == " " { result = result.dropLast() }
+    return result
+  }
+}

@@ -1,0 +1,59 @@
+internal import RPCCore
+
+/// The state of one server stream: request headers and messages in, response out.
+///
+/// Owned by its ``ServerConnectionHandler`` and only touched on the connection's event loop.
+final class ServerStream {
+  let id: Int32
+
+  // Request head, filled while HEADERS arrive.
+  var method: String?
+  var path: String?
+  var contentType: String?
+  var timeout: String?
+  var encoding: String?
+  var metadata = Metadata()
+  var headersComplete = false
+
+  // Request body.
+  var route: RPCRouter.Method?
+  var deframer: GRPCMessageDeframer
+  var inbound: [ArraySlice<UInt8>] = []
+  var inboundHead = 0
+  var inboundClosed = false
+  var receiveWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
+
+  // Handler.
+  var task: Task<Void, Never>?
+  var handlerStarted = false
+
+  // Response.
+  var headersSubmitted = false
+  var outbound = OutboundMessages()
+  var dataDeferred = false
+  var finished = false
+  var trailers: HeaderBlock?
+  var writeWaiters: [CheckedContinuation<Void, any Error>] = []
+  /// Set once the stream is closed (by either side); every later operation is a no-op.
+  var closed = false
+
+  init(id: Int32, maxMessageBytes: Int) {
+    self.id = id
+    self.deframer = GRPCMessageDeframer(maxMessageBytes: maxMessageBytes)
+  }
+
+  var hasBufferedMessage: Bool { self.inboundHead < self.inbound.count }
+
+  func popMessage() -> ArraySlice<UInt8>? {
+    guard self.inboundHead < self.inbound.count else { return nil }
+    let message = self.inbound[self.inboundHead]
+    self.inboundHead += 1
+    if self.inboundHead == self.inbound.count {
+      self.inbound.removeAll(keepingCapacity: true)
+      self.inboundHead = 0
+    }
+    return message
+  }
+
+  var bufferedMessageCount: Int { self.inbound.count - self.inboundHead }
+}
