@@ -13,6 +13,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "interop-server", targets: ["interop-server"]),
+    .executable(name: "interop-client", targets: ["interop-client"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
   dependencies: [
@@ -89,6 +90,7 @@ let package = Package(
       name: "ServiceKit",
       dependencies: [
         "RPCCore",
+        "RPCHTTP2",
         "Protos",
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -109,6 +111,17 @@ let package = Package(
         "ServiceKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    .executableTarget(
+      name: "interop-client",
+      dependencies: [
+        "InteropService",
+        "RPCCore",
+        "RPCHTTP2",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings
     ),

@@ -521,6 +521,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     self.complete(stream, error: error)
   }
 
+  func sessionDidSendEndOfStream(streamID: Int32) {}
+
   func sessionDidReceiveGoAway(lastStreamID: Int32, errorCode: UInt32) {
     self.isDraining = true
     self.onClose?()

@@ -14,6 +14,8 @@ protocol NGHTTP2SessionDelegate: AnyObject {
   func sessionDidReceiveEndOfStream(streamID: Int32)
   func sessionDidCloseStream(streamID: Int32, errorCode: UInt32)
   func sessionDidReceiveGoAway(lastStreamID: Int32, errorCode: UInt32)
+  /// A HEADERS or DATA frame carrying END_STREAM left for `streamID`.
+  func sessionDidSendEndOfStream(streamID: Int32)
   /// Copies up to `buffer.count` outbound DATA bytes for `streamID`.
   func sessionReadData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataRead
 }
@@ -260,6 +262,15 @@ final class NGHTTP2Session {
       let owner = NGHTTP2Session.from(userData)
       owner.delegate?.sessionDidReceiveData(
         streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))
+      return 0
+    }
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
+      guard let frame else { return 0 }
+      let header = frame.pointee.hd
+      let isStreamFrame = header.type == UInt8(NGHTTP2_HEADERS.rawValue) || header.type == UInt8(NGHTTP2_DATA.rawValue)
+      if isStreamFrame && header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
+        NGHTTP2Session.from(userData).delegate?.sessionDidSendEndOfStream(streamID: header.stream_id)
+      }
       return 0
     }
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) {

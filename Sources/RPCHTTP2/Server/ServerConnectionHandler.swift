@@ -192,6 +192,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func sessionDidReceiveGoAway(lastStreamID: Int32, errorCode: UInt32) {}
 
+  func sessionDidSendEndOfStream(streamID: Int32) {
+    guard let stream = self.streams[streamID], !stream.inboundClosed else { return }
+    // The response is complete but the client is still sending: stop it (RFC 9113 8.1).
+    self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
+  }
+
   func sessionReadData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> NGHTTP2DataRead {
     guard let stream = self.streams[streamID] else {
       return .bytes(count: 0, endOfData: true, sendTrailers: false)
@@ -205,10 +211,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     if stream.outbound.isEmpty, stream.finished, let trailers = stream.trailers {
       stream.trailers = nil
       self.session.submitTrailers(streamID: streamID, headers: trailers)
-      if !stream.inboundClosed {
-        // The response is complete but the client is still sending: stop it (RFC 9113 8.1).
-        self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
-      }
       return .bytes(count: count, endOfData: true, sendTrailers: true)
     }
     if count == 0 {
@@ -339,9 +341,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     var headers = HeaderBlock()
     headers.add(":status", status)
     _ = self.session.submitResponse(streamID: stream.id, headers: headers, hasBody: false)
-    if !stream.inboundClosed {
-      self.session.submitReset(streamID: stream.id, errorCode: NGHTTP2_NO_ERROR.rawValue)
-    }
     self.scheduleFlush()
   }
 
@@ -479,9 +478,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     if !stream.headersSubmitted {
       stream.headersSubmitted = true
       _ = self.session.submitResponse(streamID: stream.id, headers: block, hasBody: false)
-      if !stream.inboundClosed {
-        self.session.submitReset(streamID: stream.id, errorCode: NGHTTP2_NO_ERROR.rawValue)
-      }
     } else {
       stream.trailers = block
       if stream.dataDeferred {

@@ -1,0 +1,55 @@
+# The suite's entry points. Every target installs missing Debian packages first when run as
+# root (see scripts/ensure-deps.sh) and prints the install line otherwise.
+
+SWIFT        ?= swift
+BUILD_DIR    ?= .build
+SWIFT_FLAGS  ?= --scratch-path $(BUILD_DIR)
+RELEASE_DIR  ?= .build-release
+
+.PHONY: all deps build proto proto-check test test-swift test-python run bench clean
+
+all: build
+
+deps:
+	@scripts/ensure-deps.sh
+
+build: deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+## Regenerates the C (protoc-c) and Swift code for everything under proto/.
+proto: deps
+	SCRATCH=$(BUILD_DIR) scripts/gen-protos.sh
+
+## Fails when regenerating would change committed generated code.
+proto-check: proto
+	@git diff --exit-code --stat -- Sources/CProtos Sources/Protos || \
+	  (echo "Generated code is stale: run 'make proto' and commit the result." >&2; exit 1)
+	@test -z "$$(git status --porcelain -- Sources/CProtos Sources/Protos)" || \
+	  (git status --porcelain -- Sources/CProtos Sources/Protos; echo "Untracked generated files: run 'make proto' and commit them." >&2; exit 1)
+
+## Every test: generated-code check, Swift tests, and wire tests against Python grpcio.
+test: deps proto-check test-swift test-python
+
+test-swift: deps
+	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	$(SWIFT) test $(SWIFT_FLAGS) --skip-build --parallel --num-workers 2
+
+test-python: deps
+	$(SWIFT) build $(SWIFT_FLAGS) --product interop-server
+	$(SWIFT) build $(SWIFT_FLAGS) --product interop-client
+	venv=$$(scripts/python-env.sh $(BUILD_DIR)) && \
+	  SWIFT_BIN_DIR=$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path) \
+	  PYTHON_GEN_DIR=$(BUILD_DIR)/python-gen \
+	  $$venv/bin/python -m pytest -q -p no:cacheprovider tests/python
+
+## Starts the suite on loopback (foreground; Ctrl-C stops it).
+run: deps
+	$(SWIFT) build $(SWIFT_FLAGS) --product interop-server
+	$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/interop-server --port 50060
+
+## Release build driven by h2load next to a raw HTTP/2 reference; see BENCHMARKS.md.
+bench: deps
+	scripts/bench.sh $(RELEASE_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) $(RELEASE_DIR)

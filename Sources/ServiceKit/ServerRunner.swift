@@ -1,0 +1,78 @@
+internal import Dispatch
+public import Logging
+public import RPCCore
+public import RPCHTTP2
+internal import Foundation
+
+/// Runs a gRPC server the way every executable of the suite does.
+///
+/// Adds the health service, binds, logs one ready line naming the address, and serves until
+/// SIGTERM or SIGINT, then marks health `NOT_SERVING`, stops and returns (exit status 0).
+public enum ServerRunner {
+  /// Serves `services` on `address` until a termination signal arrives.
+  public static func run(
+    name: String,
+    address: ListenAddress,
+    services: [any RegistrableRPCService],
+    interceptors: [any ServerInterceptor] = [],
+    configuration: GRPCServer.Configuration = GRPCServer.Configuration(),
+    health: HealthService = HealthService(),
+    logger: Logger
+  ) async throws {
+    var configuration = configuration
+    configuration.host = address.host
+    configuration.port = address.port
+    let server = GRPCServer(
+      configuration: configuration, services: services + [health], interceptors: interceptors,
+      logger: logger)
+    let bound = try await server.start()
+    let boundAddress = ListenAddress(host: bound.ipAddress ?? address.host, port: bound.port ?? address.port)
+    logger.info(
+      "\(name) ready",
+      metadata: ["server.address": "\(boundAddress)", "server.methods": "\(server.methods.count)"])
+
+    let signal = await Self.waitForTerminationSignal()
+    logger.info("\(name) stopping", metadata: ["signal": "\(signal)"])
+    health.enterNotServing()
+    await server.shutDown()
+    logger.info("\(name) stopped")
+  }
+
+  /// Suspends until SIGTERM or SIGINT and returns its name.
+  public static func waitForTerminationSignal() async -> String {
+    await withCheckedContinuation { continuation in
+      let queue = DispatchQueue(label: "signals")
+      let resumed = LockedFlag()
+      var sources: [any DispatchSourceSignal] = []
+      for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+        source.setEventHandler {
+          if resumed.setOnce() { continuation.resume(returning: name) }
+        }
+        source.resume()
+        sources.append(source)
+      }
+      // The sources must outlive this scope; they live as long as the process.
+      SignalSources.keep(sources)
+    }
+  }
+}
+
+private final class LockedFlag: @unchecked Sendable {
+  // Safe: only touched on the serial signal queue.
+  private var value = false
+  func setOnce() -> Bool {
+    if self.value { return false }
+    self.value = true
+    return true
+  }
+}
+
+private enum SignalSources {
+  nonisolated(unsafe) static var retained: [any DispatchSourceSignal] = []
+  static func keep(_ sources: [any DispatchSourceSignal]) {
+    // Called once per process, from the signal setup above.
+    self.retained.append(contentsOf: sources)
+  }
+}
