@@ -254,8 +254,8 @@ struct MessageEmitter {
     let prefix = Names.cFunctionPrefix(of: message)
     let members = try self.members(of: message)
     let needsArena = try self.needsArena(message)
-    let decodeFailure =
-      "throw RPCError(code: .internal, message: \("Failed to decode \(message.fullName): invalid protobuf.".swiftLiteral))"
+    // RPCError(code: .internal, message: "Failed to decode <full.name>: invalid protobuf.")
+    let decodeFailure = "throw ProtoCoding.decodingError(\(message.fullName.swiftLiteral))"
     let nestedNames = Set(message.nestedMessages.map(\.name) + message.nestedEnums.map(\.name))
 
     w.line()

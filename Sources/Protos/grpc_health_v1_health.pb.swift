@@ -285,7 +285,7 @@ extension Grpc_Health_V1_HealthCheckRequest {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__health__v1__health_check_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.health.v1.HealthCheckRequest: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.health.v1.HealthCheckRequest")
     }
     defer { grpc__health__v1__health_check_request__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -329,7 +329,7 @@ extension Grpc_Health_V1_HealthCheckResponse {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__health__v1__health_check_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.health.v1.HealthCheckResponse: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.health.v1.HealthCheckResponse")
     }
     defer { grpc__health__v1__health_check_response__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -369,7 +369,7 @@ extension Grpc_Health_V1_HealthListRequest {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__health__v1__health_list_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.health.v1.HealthListRequest: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.health.v1.HealthListRequest")
     }
     defer { grpc__health__v1__health_list_request__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -406,7 +406,7 @@ extension Grpc_Health_V1_HealthListResponse {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__health__v1__health_list_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.health.v1.HealthListResponse: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.health.v1.HealthListResponse")
     }
     defer { grpc__health__v1__health_list_response__free_unpacked(message, nil) }
     self.init(copying: message)

@@ -22,7 +22,7 @@ extension Grpc_Testing_Empty {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__empty__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.Empty: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.Empty")
     }
     defer { grpc__testing__empty__free_unpacked(message, nil) }
     self.init(copying: message)

@@ -268,7 +268,7 @@ extension Grpc_Testing_BoolValue {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__bool_value__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.BoolValue: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.BoolValue")
     }
     defer { grpc__testing__bool_value__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -308,7 +308,7 @@ extension Grpc_Testing_Payload {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__payload__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.Payload: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.Payload")
     }
     defer { grpc__testing__payload__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -354,7 +354,7 @@ extension Grpc_Testing_EchoStatus {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__echo_status__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.EchoStatus: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.EchoStatus")
     }
     defer { grpc__testing__echo_status__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -400,7 +400,7 @@ extension Grpc_Testing_SimpleRequest {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__simple_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.SimpleRequest: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.SimpleRequest")
     }
     defer { grpc__testing__simple_request__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -464,7 +464,7 @@ extension Grpc_Testing_SimpleResponse {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__simple_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.SimpleResponse: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.SimpleResponse")
     }
     defer { grpc__testing__simple_response__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -518,7 +518,7 @@ extension Grpc_Testing_StreamingInputCallRequest {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__streaming_input_call_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.StreamingInputCallRequest: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.StreamingInputCallRequest")
     }
     defer { grpc__testing__streaming_input_call_request__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -564,7 +564,7 @@ extension Grpc_Testing_StreamingInputCallResponse {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__streaming_input_call_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.StreamingInputCallResponse: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.StreamingInputCallResponse")
     }
     defer { grpc__testing__streaming_input_call_response__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -604,7 +604,7 @@ extension Grpc_Testing_ResponseParameters {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__response_parameters__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.ResponseParameters: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.ResponseParameters")
     }
     defer { grpc__testing__response_parameters__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -652,7 +652,7 @@ extension Grpc_Testing_StreamingOutputCallRequest {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__streaming_output_call_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.StreamingOutputCallRequest: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.StreamingOutputCallRequest")
     }
     defer { grpc__testing__streaming_output_call_request__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -716,7 +716,7 @@ extension Grpc_Testing_StreamingOutputCallResponse {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__streaming_output_call_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.StreamingOutputCallResponse: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.StreamingOutputCallResponse")
     }
     defer { grpc__testing__streaming_output_call_response__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -760,7 +760,7 @@ extension Grpc_Testing_ReconnectParams {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__reconnect_params__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.ReconnectParams: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.ReconnectParams")
     }
     defer { grpc__testing__reconnect_params__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -800,7 +800,7 @@ extension Grpc_Testing_ReconnectInfo {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__reconnect_info__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.ReconnectInfo: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.ReconnectInfo")
     }
     defer { grpc__testing__reconnect_info__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -849,7 +849,7 @@ extension Grpc_Testing_TestOrcaReport {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__test_orca_report__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode grpc.testing.TestOrcaReport: invalid protobuf.")
+      throw ProtoCoding.decodingError("grpc.testing.TestOrcaReport")
     }
     defer { grpc__testing__test_orca_report__free_unpacked(message, nil) }
     self.init(copying: message)

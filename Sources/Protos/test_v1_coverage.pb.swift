@@ -262,7 +262,7 @@ extension Test_V1_Scalars {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__scalars__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Scalars: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Scalars")
     }
     defer { test__v1__scalars__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -336,7 +336,7 @@ extension Test_V1_Outer {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__outer__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Outer: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Outer")
     }
     defer { test__v1__outer__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -402,7 +402,7 @@ extension Test_V1_Outer.Inner {
     var prototype = Test__V1__Outer__Inner()
     test__v1__outer__inner__init(&prototype)
     guard let message = ProtoCoding.unpack(descriptor: UnsafeRawPointer(prototype.base.descriptor), bytes: bytes) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Outer.Inner: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Outer.Inner")
     }
     defer { ProtoCoding.freeUnpacked(message) }
     self.init(copying: message.assumingMemoryBound(to: Test__V1__Outer__Inner.self))
@@ -451,7 +451,7 @@ extension Test_V1_Outer.Inner.Leaf {
     var prototype = Test__V1__Outer__Inner__Leaf()
     test__v1__outer__inner__leaf__init(&prototype)
     guard let message = ProtoCoding.unpack(descriptor: UnsafeRawPointer(prototype.base.descriptor), bytes: bytes) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Outer.Inner.Leaf: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Outer.Inner.Leaf")
     }
     defer { ProtoCoding.freeUnpacked(message) }
     self.init(copying: message.assumingMemoryBound(to: Test__V1__Outer__Inner__Leaf.self))
@@ -494,7 +494,7 @@ extension Test_V1_Repeated {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__repeated__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Repeated: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Repeated")
     }
     defer { test__v1__repeated__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -657,7 +657,7 @@ extension Test_V1_Maps {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__maps__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Maps: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Maps")
     }
     defer { test__v1__maps__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -819,7 +819,7 @@ extension Test_V1_Choice {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__choice__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Choice: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Choice")
     }
     defer { test__v1__choice__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -903,7 +903,7 @@ extension Test_V1_Optionals {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__optionals__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Optionals: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Optionals")
     }
     defer { test__v1__optionals__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -987,7 +987,7 @@ extension Test_V1_Keywords {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__keywords__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Keywords: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Keywords")
     }
     defer { test__v1__keywords__free_unpacked(message, nil) }
     self.init(copying: message)
@@ -1041,7 +1041,7 @@ extension Test_V1_Test1 {
   /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__test1__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
-      throw RPCError(code: .internal, message: "Failed to decode test.v1.Test1: invalid protobuf.")
+      throw ProtoCoding.decodingError("test.v1.Test1")
     }
     defer { test__v1__test1__free_unpacked(message, nil) }
     self.init(copying: message)
