@@ -22,10 +22,10 @@ proto: deps
 
 ## Fails when regenerating would change committed generated code.
 proto-check: proto
-	@git diff --exit-code --stat -- Sources/CProtos Sources/Protos || \
+	@git diff --exit-code --stat -- Sources/CProtos Sources/CProtoDescriptor Sources/Protos || \
 	  (echo "Generated code is stale: run 'make proto' and commit the result." >&2; exit 1)
-	@test -z "$$(git status --porcelain -- Sources/CProtos Sources/Protos)" || \
-	  (git status --porcelain -- Sources/CProtos Sources/Protos; echo "Untracked generated files: run 'make proto' and commit them." >&2; exit 1)
+	@test -z "$$(git status --porcelain -- Sources/CProtos Sources/CProtoDescriptor Sources/Protos)" || \
+	  (git status --porcelain -- Sources/CProtos Sources/CProtoDescriptor Sources/Protos; echo "Untracked generated files: run 'make proto' and commit them." >&2; exit 1)
 
 ## Every test: generated-code check, Swift tests, and wire tests against Python grpcio.
 test: deps proto-check test-swift test-python

@@ -107,17 +107,21 @@ struct UnaryCallTests {
 
 @Suite("Interceptors")
 struct InterceptorTests {
+  final class Log: Sendable {
+    let entries = Mutex<[String]>([])
+  }
+
   struct Recording: ServerInterceptor {
     let name: String
-    let log: Mutex<[String]>
+    let log: Log
     func intercept<Result: Sendable>(
       metadata: Metadata, context: ServerContext,
       next: (Metadata, ServerContext) async throws -> Result
     ) async throws -> Result {
-      self.log.withLock { $0.append("\(self.name) before \(context.descriptor.method)") }
+      self.log.entries.withLock { $0.append("\(self.name) before \(context.descriptor.method)") }
       var metadata = metadata
       metadata.add("x-grpc-test-echo-initial", self.name)
-      defer { self.log.withLock { $0.append("\(self.name) after") } }
+      defer { self.log.entries.withLock { $0.append("\(self.name) after") } }
       return try await next(metadata, context)
     }
   }
@@ -146,7 +150,7 @@ struct InterceptorTests {
   }
 
   @Test func serverInterceptorsRunInOrderAroundTheHandler() async throws {
-    let log = Mutex<[String]>([])
+    let log = Log()
     let interceptors: [any ServerInterceptor] = [
       Recording(name: "outer", log: log), Recording(name: "inner", log: log),
     ]
@@ -155,7 +159,7 @@ struct InterceptorTests {
       let response = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
       #expect(response.metadata["x-grpc-test-echo-initial"] == [.string("outer"), .string("inner")])
     }
-    #expect(log.withLock { $0 } == ["outer before EmptyCall", "inner before EmptyCall", "inner after", "outer after"])
+    #expect(log.entries.withLock { $0 } == ["outer before EmptyCall", "inner before EmptyCall", "inner after", "outer after"])
   }
 
   @Test func serverInterceptorCanRejectACall() async throws {
