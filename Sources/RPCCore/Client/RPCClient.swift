@@ -90,6 +90,8 @@ public struct RPCClient: Sendable {
     _ options: CallOptions,
     _ call: (Metadata, CallOptions) async throws -> Result
   ) async throws -> Result {
+    var options = options
+    options.timeout = try RPCDeadline.effectiveTimeout(options.timeout)
     let context = ClientContext(descriptor: descriptor, options: options)
     return try await Self.intercepting(self.interceptors[...], metadata, context) {
       metadata, context in

@@ -29,10 +29,12 @@ public struct RPCRouter: Sendable {
     ) async {
       do {
         let trailers = try await withDeadline(context.deadline) {
-          try await Self.intercepting(
-            interceptors[...], metadata: metadata, context: context
-          ) { metadata, context in
-            try await self.body(stream, metadata, context)
+          try await RPCDeadline.$current.withValue(context.deadline) {
+            try await Self.intercepting(
+              interceptors[...], metadata: metadata, context: context
+            ) { metadata, context in
+              try await self.body(stream, metadata, context)
+            }
           }
         }
         stream.finish(status: .ok, trailers: trailers)

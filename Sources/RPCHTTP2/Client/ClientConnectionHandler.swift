@@ -31,6 +31,8 @@ final class ClientStream {
   var deframer: GRPCMessageDeframer
   var inbound: [ArraySlice<UInt8>] = []
   var inboundHead = 0
+  /// Received bytes held back from the stream window while messages wait for the caller.
+  var unconsumedBytes = 0
   var finalError: RPCError?
   var finished = false
 
@@ -73,12 +75,19 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var streamsByID: [Int32: ClientStream] = [:]
   private var nextKey = 0
   private var flushScheduled = false
+  private var pingOutstanding = false
+  private let keepalive: (interval: TimeAmount, timeout: TimeAmount)?
+  private var keepaliveTask: RepeatedTask?
   /// Set once the connection cannot take new streams (GOAWAY received or closed).
   private(set) var isDraining = false
   private(set) var isClosed = false
   var onClose: (() -> Void)?
 
-  init(authority: String, maxReceiveMessageBytes: Int) throws {
+  init(
+    authority: String, maxReceiveMessageBytes: Int,
+    keepalive: (interval: TimeAmount, timeout: TimeAmount)? = nil
+  ) throws {
+    self.keepalive = keepalive
     self.authority = authority
     self.maxReceiveMessageBytes = maxReceiveMessageBytes
     self.session = try NGHTTP2Session(role: .client, settings: NGHTTP2Settings())
@@ -96,7 +105,30 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func channelActive(context: ChannelHandlerContext) {
     self.flush()
+    self.startKeepalive(context: context)
     context.fireChannelActive()
+  }
+
+  /// Pings an idle connection every `interval`; closes it when an ACK takes over `timeout`.
+  private func startKeepalive(context: ChannelHandlerContext) {
+    guard let keepalive, self.keepaliveTask == nil else { return }
+    let loop = context.eventLoop.assumeIsolated()
+    let handler = UncheckedSendableBox(self)
+    self.keepaliveTask = context.eventLoop.scheduleRepeatedTask(
+      initialDelay: keepalive.interval, delay: keepalive.interval
+    ) { _ in
+      // Runs on the connection's event loop, where the handler lives.
+      let `self` = handler.value
+      guard self.streamsByID.isEmpty, !self.pingOutstanding, !self.isClosed else { return }
+      self.pingOutstanding = true
+      self.session.submitPing()
+      self.flush()
+      loop.scheduleTask(in: keepalive.timeout) {
+        guard self.pingOutstanding, let context = self.context else { return }
+        self.connectionClosed(RPCError(code: .unavailable, message: "Keepalive ping timed out."))
+        context.close(promise: nil)
+      }
+    }
   }
 
   func channelInactive(context: ChannelHandlerContext) {
@@ -133,6 +165,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private func connectionClosed(_ error: RPCError) {
     guard !self.isClosed else { return }
     self.isClosed = true
+    self.keepaliveTask?.cancel()
+    self.keepaliveTask = nil
     self.isDraining = true
     let streams = Array(self.streamsByKey.values)
     self.streamsByKey = [:]
@@ -284,6 +318,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     }
     if !stream.opened { self.open(stream) }
     if let message = stream.popMessage() {
+      if stream.inboundHead == stream.inbound.count && stream.unconsumedBytes > 0 && stream.id > 0 {
+        self.session.consumeStream(stream.id, stream.unconsumedBytes)
+        stream.unconsumedBytes = 0
+        self.scheduleFlush()
+      }
       continuation.resume(returning: message)
     } else if stream.finished {
       if let error = stream.finalError {
@@ -469,7 +508,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   func sessionDidReceiveData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
-    guard let stream = self.streamsByID[streamID], !stream.finished else { return }
+    self.session.consumeConnection(bytes.count)
+    guard let stream = self.streamsByID[streamID], !stream.finished else {
+      self.session.consumeStream(streamID, bytes.count)
+      return
+    }
+    if stream.inboundHead < stream.inbound.count {
+      stream.unconsumedBytes += bytes.count
+    } else {
+      self.session.consumeStream(streamID, bytes.count)
+    }
     stream.deframer.append(bytes)
     while !stream.finished {
       let message: GRPCMessageDeframer.Message?
@@ -522,6 +570,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   func sessionDidSendEndOfStream(streamID: Int32) {}
+
+  func sessionDidReceivePingAck() {
+    self.pingOutstanding = false
+  }
 
   func sessionDidReceiveGoAway(lastStreamID: Int32, errorCode: UInt32) {
     self.isDraining = true

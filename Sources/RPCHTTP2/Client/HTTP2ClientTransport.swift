@@ -15,10 +15,19 @@ public final class HTTP2ClientTransport: ClientTransport {
     public var maxReceiveMessageBytes: Int
     /// How long connecting may take. Default 10 s.
     public var connectTimeout: Duration
+    /// Pings sent on an idle connection to detect a dead peer: a PING every `interval` while
+    /// no call is open; the connection closes when the ACK takes longer than `timeout`.
+    /// Default `nil` (off), as servers commonly refuse pings more often than every few minutes.
+    public var keepalive: (interval: Duration, timeout: Duration)?
 
-    public init(maxReceiveMessageBytes: Int = 4 << 20, connectTimeout: Duration = .seconds(10)) {
+    public init(
+      maxReceiveMessageBytes: Int = 4 << 20,
+      connectTimeout: Duration = .seconds(10),
+      keepalive: (interval: Duration, timeout: Duration)? = nil
+    ) {
       self.maxReceiveMessageBytes = maxReceiveMessageBytes
       self.connectTimeout = connectTimeout
+      self.keepalive = keepalive
     }
   }
 
@@ -128,14 +137,15 @@ public final class HTTP2ClientTransport: ClientTransport {
   private func connect() -> EventLoopFuture<Connection> {
     let authority = "\(self.host):\(self.port)"
     let maxReceive = self.configuration.maxReceiveMessageBytes
-    let (seconds, attoseconds) = self.configuration.connectTimeout.components
-    let timeout = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    let timeout = TimeAmount(self.configuration.connectTimeout)
+    let keepalive = self.configuration.keepalive.map { (TimeAmount($0.interval), TimeAmount($0.timeout)) }
     let future = ClientBootstrap(group: self.group)
       .channelOption(.socketOption(.tcp_nodelay), value: 1)
       .connectTimeout(timeout)
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
-          let handler = try ClientConnectionHandler(authority: authority, maxReceiveMessageBytes: maxReceive)
+          let handler = try ClientConnectionHandler(
+            authority: authority, maxReceiveMessageBytes: maxReceive, keepalive: keepalive)
           try channel.pipeline.syncOperations.addHandler(handler)
         }
       }
@@ -171,5 +181,12 @@ public final class HTTP2ClientTransport: ClientTransport {
         state = .idle
       }
     }
+  }
+}
+
+extension TimeAmount {
+  init(_ duration: Duration) {
+    let (seconds, attoseconds) = duration.components
+    self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
   }
 }

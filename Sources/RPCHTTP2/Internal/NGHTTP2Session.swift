@@ -14,6 +14,8 @@ protocol NGHTTP2SessionDelegate: AnyObject {
   func sessionDidReceiveEndOfStream(streamID: Int32)
   func sessionDidCloseStream(streamID: Int32, errorCode: UInt32)
   func sessionDidReceiveGoAway(lastStreamID: Int32, errorCode: UInt32)
+  /// The peer acknowledged our PING.
+  func sessionDidReceivePingAck()
   /// A HEADERS or DATA frame carrying END_STREAM left for `streamID`.
   func sessionDidSendEndOfStream(streamID: Int32)
   /// Copies up to `buffer.count` outbound DATA bytes for `streamID`.
@@ -71,6 +73,8 @@ final class NGHTTP2Session {
     nghttp2_option_set_max_deflate_dynamic_table_size(option, 4096)
     nghttp2_option_set_max_settings(option, 32)
     nghttp2_option_set_max_continuations(option, 8)
+    // Stream windows open only as handlers (or callers) take messages: real back-pressure.
+    nghttp2_option_set_no_auto_window_update(option, 1)
     if role == .server {
       // Rapid-reset protection: at most 1000 resets as a burst, refilling 33 per second.
       nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33)
@@ -172,6 +176,23 @@ final class NGHTTP2Session {
     nghttp2_submit_rst_stream(self.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, errorCode)
   }
 
+  /// Returns `count` received bytes to the connection-level flow-control window.
+  func consumeConnection(_ count: Int) {
+    guard count > 0 else { return }
+    nghttp2_session_consume_connection(self.session, count)
+  }
+
+  /// Returns `count` received bytes to `streamID`'s flow-control window.
+  func consumeStream(_ streamID: Int32, _ count: Int) {
+    guard count > 0 else { return }
+    nghttp2_session_consume_stream(self.session, streamID, count)
+  }
+
+  /// Sends a PING; its ACK arrives as ``NGHTTP2SessionDelegate/sessionDidReceivePingAck()``.
+  func submitPing() {
+    nghttp2_submit_ping(self.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+  }
+
   /// Tells nghttp2 that a deferred stream has data again.
   func resumeData(streamID: Int32) {
     nghttp2_session_resume_data(self.session, streamID)
@@ -248,6 +269,10 @@ final class NGHTTP2Session {
         owner.delegate?.sessionDidReceiveHeaders(streamID: header.stream_id, endStream: endStream)
       case UInt8(NGHTTP2_DATA.rawValue):
         if endStream { owner.delegate?.sessionDidReceiveEndOfStream(streamID: header.stream_id) }
+      case UInt8(NGHTTP2_PING.rawValue):
+        if header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
+          owner.delegate?.sessionDidReceivePingAck()
+        }
       case UInt8(NGHTTP2_GOAWAY.rawValue):
         owner.delegate?.sessionDidReceiveGoAway(
           lastStreamID: frame.pointee.goaway.last_stream_id,

@@ -25,19 +25,27 @@ public final class GRPCServer: Sendable {
     public var maxReceiveMessageBytes: Int
     /// Event-loop threads. Default: one per core.
     public var threads: Int
-    /// Concurrent streams a client may open on one connection. Default 1024.
+    /// Concurrent streams a client may open on one connection. Default 256.
     public var maxConcurrentStreams: UInt32
     /// The largest request header list accepted, in bytes. Default 16 KiB.
     public var maxHeaderListBytes: UInt32
+    /// Open connections accepted at once; further ones are closed on accept. Default 4096.
+    public var maxConnections: Int
+    /// A connection that sends nothing for this long after connecting is closed. Default 10 s.
+    public var handshakeTimeout: Duration
 
     public init(
       host: String = "127.0.0.1",
       port: Int = 0,
       maxReceiveMessageBytes: Int = 4 << 20,
       threads: Int = System.coreCount,
-      maxConcurrentStreams: UInt32 = 1024,
-      maxHeaderListBytes: UInt32 = 16 << 10
+      maxConcurrentStreams: UInt32 = 256,
+      maxHeaderListBytes: UInt32 = 16 << 10,
+      maxConnections: Int = 4096,
+      handshakeTimeout: Duration = .seconds(10)
     ) {
+      self.maxConnections = maxConnections
+      self.handshakeTimeout = handshakeTimeout
       self.host = host
       self.port = port
       self.maxReceiveMessageBytes = maxReceiveMessageBytes
@@ -60,6 +68,7 @@ public final class GRPCServer: Sendable {
   private let group: MultiThreadedEventLoopGroup
   private let state = Mutex<State>(.idle)
   private let stopped = Mutex<[CheckedContinuation<Void, Never>]>([])
+  private let connections = ConnectionRegistry()
 
   /// Creates a server for `services`; interceptors run around every call, in order.
   public init(
@@ -93,15 +102,31 @@ public final class GRPCServer: Sendable {
       settings: NGHTTP2Settings(
         maxConcurrentStreams: configuration.maxConcurrentStreams,
         maxHeaderListSize: configuration.maxHeaderListBytes),
-      logger: self.logger)
+      logger: self.logger,
+      handshakeTimeout: TimeAmount(configuration.handshakeTimeout))
     let handlerConfig = UncheckedSendableBox(handlerConfiguration)
+    let connections = self.connections
+    let maxConnections = configuration.maxConnections
+    let logger = self.logger
     let channel = try await ServerBootstrap(group: self.group)
       .serverChannelOption(.backlog, value: 1024)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
       .childChannelOption(.allowRemoteHalfClosure, value: true)
       .childChannelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture {
+        let admitted = connections.open.withLock { open -> Bool in
+          guard open.count < maxConnections else { return false }
+          open[ObjectIdentifier(channel)] = channel
+          return true
+        }
+        guard admitted else {
+          logger.warning("Connection limit reached; closing a new connection", metadata: ["server.max_connections": "\(maxConnections)"])
+          return channel.close()
+        }
+        channel.closeFuture.whenComplete { _ in
+          _ = connections.open.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+        }
+        return channel.eventLoop.makeCompletedFuture {
           let handler = try ServerConnectionHandler(configuration: handlerConfig.value)
           try channel.pipeline.syncOperations.addHandler(handler)
         }
@@ -145,14 +170,30 @@ public final class GRPCServer: Sendable {
     }
   }
 
-  /// Stops accepting connections, closes open ones and releases the server's threads.
-  public func shutDown() async {
+  /// The number of open client connections.
+  public var connectionCount: Int { self.connections.open.withLock { $0.count } }
+
+  /// Stops gracefully: stops accepting connections, sends GOAWAY on every open one, lets
+  /// in-flight calls finish for up to `gracePeriod`, then closes what is left and releases the
+  /// server's threads.
+  public func shutDown(gracePeriod: Duration = .seconds(10)) async {
     let channel = self.state.withLock { state -> (any Channel)? in
       defer { state = .stopped }
       if case .running(let channel) = state { return channel }
       return nil
     }
     try? await channel?.close()
+    let open = self.connections.open.withLock { Array($0.values) }
+    for connection in open {
+      connection.pipeline.fireUserInboundEventTriggered(ServerConnectionHandler.GracefulShutdownEvent())
+    }
+    let deadline = ContinuousClock.now.advanced(by: gracePeriod)
+    while self.connectionCount > 0 && ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+    for connection in self.connections.open.withLock({ Array($0.values) }) {
+      try? await connection.close()
+    }
     try? await self.group.shutdownGracefully()
     let waiters = self.stopped.withLock { waiters in
       defer { waiters = [] }
@@ -160,4 +201,9 @@ public final class GRPCServer: Sendable {
     }
     for waiter in waiters { waiter.resume() }
   }
+}
+
+/// The server's open connections, shared with the accept path.
+private final class ConnectionRegistry: Sendable {
+  let open = Mutex<[ObjectIdentifier: any Channel]>([:])
 }

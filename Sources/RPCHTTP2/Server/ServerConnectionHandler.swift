@@ -19,7 +19,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     var maxReceiveMessageBytes: Int
     var settings: NGHTTP2Settings
     var logger: Logger
+    /// A connection that sends nothing for this long after connecting is closed.
+    var handshakeTimeout: TimeAmount
   }
+
+  /// Asks a connection to finish its open calls and close (GOAWAY, then drain).
+  struct GracefulShutdownEvent {}
 
   private let configuration: Configuration
   private let session: NGHTTP2Session
@@ -30,6 +35,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var remotePeer = ""
   private var localPeer = ""
   private var closing = false
+  private var shuttingDown = false
+  private var receivedBytes = false
 
   init(configuration: Configuration) throws {
     self.configuration = configuration
@@ -48,7 +55,33 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func channelActive(context: ChannelHandlerContext) {
     self.flush()
+    context.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.handshakeTimeout) {
+      guard !self.receivedBytes, let context = self.context else { return }
+      self.configuration.logger.debug("Closing a connection that sent nothing", metadata: ["rpc.peer": "\(self.remotePeer)"])
+      context.close(promise: nil)
+    }
     context.fireChannelActive()
+  }
+
+  /// GOAWAY in two steps, as RFC 9113 6.8 suggests: a notice that stops new streams while
+  /// letting in-flight ones arrive, then the final GOAWAY naming the last stream served. The
+  /// connection closes once its open streams finish.
+  private func beginGracefulShutdown(context: ChannelHandlerContext) {
+    guard !self.shuttingDown else { return }
+    self.shuttingDown = true
+    self.session.submitShutdownNotice()
+    self.flush()
+    context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
+      self.session.submitGoAway(errorCode: NGHTTP2_NO_ERROR.rawValue)
+      self.flush()
+      self.closeIfDrained()
+    }
+  }
+
+  private func closeIfDrained() {
+    guard self.shuttingDown, self.streams.isEmpty, let context else { return }
+    self.flush()
+    context.close(promise: nil)
   }
 
   func handlerRemoved(context: ChannelHandlerContext) {
@@ -63,6 +96,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     let buffer = self.unwrapInboundIn(data)
+    self.receivedBytes = true
     do {
       try buffer.withUnsafeReadableBytes { try self.session.receive($0) }
     } catch {
@@ -85,6 +119,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if event is GracefulShutdownEvent {
+      self.beginGracefulShutdown(context: context)
+      return
+    }
     if let event = event as? ChannelEvent, event == .inputClosed {
       context.close(promise: nil)
       return
@@ -175,9 +213,28 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   func sessionDidReceiveData(streamID: Int32, bytes: UnsafeRawBufferPointer) {
-    guard let stream = self.streams[streamID], !stream.finished, stream.route != nil else { return }
+    // The connection window always reopens at once; per-stream windows carry back-pressure.
+    self.session.consumeConnection(bytes.count)
+    guard let stream = self.streams[streamID], !stream.finished, stream.route != nil else {
+      self.session.consumeStream(streamID, bytes.count)
+      return
+    }
+    if stream.hasBufferedMessage && stream.handlerStarted {
+      // The handler has not taken the messages already here: hold the window closed.
+      stream.unconsumedBytes += bytes.count
+    } else {
+      self.session.consumeStream(streamID, bytes.count)
+    }
     stream.deframer.append(bytes)
     self.drainDeframer(stream)
+  }
+
+  /// Reopens the stream window for bytes held back while messages waited for the handler.
+  private func releaseWindow(_ stream: ServerStream) {
+    guard stream.unconsumedBytes > 0 else { return }
+    self.session.consumeStream(stream.id, stream.unconsumedBytes)
+    stream.unconsumedBytes = 0
+    self.scheduleFlush()
   }
 
   func sessionDidReceiveEndOfStream(streamID: Int32) {
@@ -188,9 +245,14 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   func sessionDidCloseStream(streamID: Int32, errorCode: UInt32) {
     guard let stream = self.streams.removeValue(forKey: streamID) else { return }
     self.close(stream, cancelled: !stream.finished || errorCode != 0)
+    if self.shuttingDown && self.streams.isEmpty {
+      context?.eventLoop.assumeIsolated().execute { self.closeIfDrained() }
+    }
   }
 
   func sessionDidReceiveGoAway(lastStreamID: Int32, errorCode: UInt32) {}
+
+  func sessionDidReceivePingAck() {}
 
   func sessionDidSendEndOfStream(streamID: Int32) {
     guard let stream = self.streams[streamID], !stream.inboundClosed else { return }
@@ -377,7 +439,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     guard let stream = self.streams[streamID], !stream.closed else {
       throw RPCError(code: .cancelled, message: "The call has ended.")
     }
-    if let message = stream.popMessage() { return .message(message) }
+    if let message = stream.popMessage() {
+      if !stream.hasBufferedMessage { self.releaseWindow(stream) }
+      return .message(message)
+    }
     if stream.inboundClosed || stream.finished { return .end }
     return .wait
   }

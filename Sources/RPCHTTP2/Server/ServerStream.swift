@@ -22,6 +22,9 @@ final class ServerStream {
   var inboundHead = 0
   var inboundClosed = false
   var receiveWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
+  /// Received bytes not yet returned to the stream's flow-control window: they arrived while
+  /// complete messages were waiting for the handler.
+  var unconsumedBytes = 0
 
   // Handler.
   var task: Task<Void, Never>?
