@@ -9,7 +9,8 @@ internal import Foundation
 /// Adds the health service, binds, logs one ready line naming the address, and serves until
 /// SIGTERM or SIGINT, then marks health `NOT_SERVING`, stops and returns (exit status 0).
 public enum ServerRunner {
-  /// Serves `services` on `address` until a termination signal arrives.
+  /// Serves `services` on `address` until a termination signal arrives, then gives in-flight
+  /// calls up to `drainTimeout` to finish.
   public static func run(
     name: String,
     address: ListenAddress,
@@ -17,6 +18,7 @@ public enum ServerRunner {
     interceptors: [any ServerInterceptor] = [],
     configuration: GRPCServer.Configuration = GRPCServer.Configuration(),
     health: HealthService = HealthService(),
+    drainTimeout: Duration = .seconds(10),
     logger: Logger
   ) async throws {
     var configuration = configuration
@@ -34,7 +36,7 @@ public enum ServerRunner {
     let signal = await Self.waitForTerminationSignal()
     logger.info("\(name) stopping", metadata: ["signal": "\(signal)"])
     health.enterNotServing()
-    await server.shutDown()
+    await server.shutDown(gracePeriod: drainTimeout)
     logger.info("\(name) stopped")
   }
 

@@ -26,6 +26,12 @@ struct InteropServer: AsyncParsableCommand {
   @Option(help: "Largest request message accepted, in bytes.")
   var maxReceiveMessageBytes: Int = 4 << 20
 
+  @Option(help: "Seconds a new connection may stay silent before it is closed.")
+  var handshakeTimeout: Double = 10
+
+  @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
+  var drainTimeout: Double = 10
+
   func validate() throws {
     if self.listen != nil && self.port != nil {
       throw ValidationError("Give --listen or --port, not both.")
@@ -35,6 +41,9 @@ struct InteropServer: AsyncParsableCommand {
     }
     if let port, !(0...65535).contains(port) {
       throw ValidationError("--port must be in 0...65535, got \(port).")
+    }
+    if !(self.handshakeTimeout > 0) || !(self.drainTimeout >= 0) {
+      throw ValidationError("--handshake-timeout must be positive and --drain-timeout not negative.")
     }
     if self.maxReceiveMessageBytes < 1 {
       throw ValidationError("--max-receive-message-bytes must be positive.")
@@ -49,8 +58,10 @@ struct InteropServer: AsyncParsableCommand {
       ?? ListenAddress(host: "127.0.0.1", port: self.port ?? 50060)
     var configuration = GRPCServer.Configuration()
     configuration.maxReceiveMessageBytes = self.maxReceiveMessageBytes
+    configuration.handshakeTimeout = .milliseconds(Int64(self.handshakeTimeout * 1000))
     try await ServerRunner.run(
       name: "interop-server", address: address, services: [TestService()],
-      configuration: configuration, logger: logger)
+      configuration: configuration, drainTimeout: .milliseconds(Int64(self.drainTimeout * 1000)),
+      logger: logger)
   }
 }
