@@ -38,6 +38,11 @@ let package = Package(
       pkgConfig: "libpq",
       providers: [.apt(["libpq-dev"])]
     ),
+    .systemLibrary(
+      name: "CZlib",
+      pkgConfig: "zlib",
+      providers: [.apt(["zlib1g-dev"])]
+    ),
     /// protoc-c output for everything under proto/ (generated, committed).
     .target(name: "CProtos", dependencies: ["CProtobufC"]),
     /// protoc-c output for google/protobuf/descriptor.proto, used by the code generator only.
@@ -53,6 +58,7 @@ let package = Package(
       dependencies: [
         "RPCCore",
         "CNGHTTP2",
+        "CZlib",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),

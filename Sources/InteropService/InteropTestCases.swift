@@ -19,6 +19,8 @@ public struct InteropTestCases: Sendable {
     "empty_unary", "large_unary", "client_streaming", "server_streaming", "ping_pong",
     "empty_stream", "status_code_and_message", "special_status_message", "custom_metadata",
     "unimplemented_method", "unimplemented_service", "timeout_on_sleeping_server",
+    "client_compressed_unary", "server_compressed_unary", "client_compressed_streaming",
+    "server_compressed_streaming",
   ]
 
   /// Runs the case called `name`.
@@ -36,6 +38,10 @@ public struct InteropTestCases: Sendable {
     case "unimplemented_method": try await self.unimplementedMethod()
     case "unimplemented_service": try await self.unimplementedService()
     case "timeout_on_sleeping_server": try await self.timeoutOnSleepingServer()
+    case "client_compressed_unary": try await self.clientCompressedUnary()
+    case "server_compressed_unary": try await self.serverCompressedUnary()
+    case "client_compressed_streaming": try await self.clientCompressedStreaming()
+    case "server_compressed_streaming": try await self.serverCompressedStreaming()
     default: throw InteropTestFailure("unknown test case '\(name)'")
     }
   }
@@ -207,6 +213,73 @@ public struct InteropTestCases: Sendable {
     } catch let error as RPCError {
       try expect(error.code == .deadlineExceeded, "got \(error)")
     }
+  }
+}
+
+extension InteropTestCases {
+  private static func bool(_ value: Bool) -> Grpc_Testing_BoolValue {
+    var bool = Grpc_Testing_BoolValue()
+    bool.value = value
+    return bool
+  }
+
+  func clientCompressedUnary() async throws {
+    var request = Grpc_Testing_SimpleRequest()
+    request.responseSize = 314_159
+    request.payload = Self.payload(271_828)
+    request.expectCompressed = Self.bool(true)
+    // The probe: claiming compression without compressing must be refused.
+    do {
+      _ = try await self.client.unaryCall(request)
+      throw InteropTestFailure("expected INVALID_ARGUMENT for an uncompressed probe")
+    } catch let error as RPCError {
+      try expect(error.code == .invalidArgument, "probe got \(error)")
+    }
+    let compressed = try await self.client.unaryCall(request, options: CallOptions(compression: .gzip))
+    try expect(compressed.payload?.body.count == 314_159, "wrong compressed response size")
+    request.expectCompressed = Self.bool(false)
+    let plain = try await self.client.unaryCall(request)
+    try expect(plain.payload?.body.count == 314_159, "wrong uncompressed response size")
+  }
+
+  func serverCompressedUnary() async throws {
+    for compressed in [true, false] {
+      var request = Grpc_Testing_SimpleRequest()
+      request.responseSize = 314_159
+      request.payload = Self.payload(271_828)
+      request.responseCompressed = Self.bool(compressed)
+      let response = try await self.client.unaryCall(request)
+      try expect(response.payload?.body.count == 314_159, "wrong response size")
+    }
+  }
+
+  func clientCompressedStreaming() async throws {
+    let request = StreamingClientRequest<Grpc_Testing_StreamingInputCallRequest> { writer in
+      for size in [27_182, 45_904] {
+        var message = Grpc_Testing_StreamingInputCallRequest()
+        message.payload = Self.payload(size)
+        message.expectCompressed = Self.bool(true)
+        try await writer.write(message)
+      }
+    }
+    let response = try await self.client.streamingInputCall(request: request, options: CallOptions(compression: .gzip))
+    try expect(response.message.aggregatedPayloadSize == 73_086, "wrong aggregated size")
+  }
+
+  func serverCompressedStreaming() async throws {
+    var request = Grpc_Testing_StreamingOutputCallRequest()
+    request.responseParameters = [(31_415, true), (92_653, false)].map { size, compressed in
+      var parameters = Grpc_Testing_ResponseParameters()
+      parameters.size = Int32(size)
+      parameters.compressed = Self.bool(compressed)
+      return parameters
+    }
+    let sizes = try await self.client.streamingOutputCall(request: ClientRequest(message: request)) { response in
+      var sizes: [Int] = []
+      for try await message in response.messages { sizes.append(message.payload?.body.count ?? 0) }
+      return sizes
+    }
+    try expect(sizes == [31_415, 92_653], "wrong sizes \(sizes)")
   }
 }
 

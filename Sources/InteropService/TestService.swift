@@ -38,9 +38,10 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
     throw RPCError(code: code, message: status.message, metadata: trailing)
   }
 
-  static func rejectCompressionExpectation(_ expectCompressed: Grpc_Testing_BoolValue?) throws {
-    // Messages reaching a handler were sent uncompressed.
-    if expectCompressed?.value == true {
+  /// Fails with `INVALID_ARGUMENT` when the client said it compressed the message and did not
+  /// (the interop "compression probe").
+  static func checkCompression(_ expectCompressed: Grpc_Testing_BoolValue?, _ context: ServerContext) throws {
+    if expectCompressed?.value == true && !context.compression.lastRequestWasCompressed {
       throw RPCError(code: .invalidArgument, message: "Expected a compressed request message.")
     }
   }
@@ -57,7 +58,8 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
   ) async throws -> ServerResponse<Grpc_Testing_SimpleResponse> {
     let (initial, trailing) = Self.echoed(request.metadata)
     try Self.check(request.message.responseStatus, trailing: trailing)
-    try Self.rejectCompressionExpectation(request.message.expectCompressed)
+    try Self.checkCompression(request.message.expectCompressed, context)
+    context.compression.compressesResponses = request.message.responseCompressed?.value == true
     var response = Grpc_Testing_SimpleResponse()
     response.payload = try Self.payload(size: request.message.responseSize)
     return ServerResponse(message: response, metadata: initial, trailingMetadata: trailing)
@@ -74,9 +76,11 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
   ) async throws -> StreamingServerResponse<Grpc_Testing_StreamingOutputCallResponse> {
     let (initial, trailing) = Self.echoed(request.metadata)
     let message = request.message
+    let compression = context.compression
+    compression.compressesResponses = message.responseParameters.contains { $0.compressed?.value == true }
     return StreamingServerResponse(metadata: initial) { writer in
       for parameters in message.responseParameters {
-        try await Self.respond(to: parameters, writer: writer)
+        try await Self.respond(to: parameters, writer: writer, compression: compression)
       }
       try Self.check(message.responseStatus, trailing: trailing)
       return trailing
@@ -85,8 +89,10 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
 
   static func respond(
     to parameters: Grpc_Testing_ResponseParameters,
-    writer: RPCWriter<Grpc_Testing_StreamingOutputCallResponse>
+    writer: RPCWriter<Grpc_Testing_StreamingOutputCallResponse>,
+    compression: ServerMessageCompression
   ) async throws {
+    compression.compressesResponses = parameters.compressed?.value == true
     if parameters.intervalUs > 0 {
       try await Task.sleep(for: .microseconds(Int64(parameters.intervalUs)))
     }
@@ -101,7 +107,7 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
     let (initial, trailing) = Self.echoed(request.metadata)
     var total = 0
     for try await message in request.messages {
-      try Self.rejectCompressionExpectation(message.expectCompressed)
+      try Self.checkCompression(message.expectCompressed, context)
       total += message.payload?.body.count ?? 0
     }
     var response = Grpc_Testing_StreamingInputCallResponse()
@@ -114,11 +120,12 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
   ) async throws -> StreamingServerResponse<Grpc_Testing_StreamingOutputCallResponse> {
     let (initial, trailing) = Self.echoed(request.metadata)
     let messages = request.messages
+    let compression = context.compression
     return StreamingServerResponse(metadata: initial) { writer in
       for try await message in messages {
         try Self.check(message.responseStatus, trailing: trailing)
         for parameters in message.responseParameters {
-          try await Self.respond(to: parameters, writer: writer)
+          try await Self.respond(to: parameters, writer: writer, compression: compression)
         }
       }
       return trailing
@@ -130,13 +137,14 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
   ) async throws -> StreamingServerResponse<Grpc_Testing_StreamingOutputCallResponse> {
     let (initial, trailing) = Self.echoed(request.metadata)
     let messages = request.messages
+    let compression = context.compression
     return StreamingServerResponse(metadata: initial) { writer in
       var buffered: [Grpc_Testing_StreamingOutputCallRequest] = []
       for try await message in messages { buffered.append(message) }
       for message in buffered {
         try Self.check(message.responseStatus, trailing: trailing)
         for parameters in message.responseParameters {
-          try await Self.respond(to: parameters, writer: writer)
+          try await Self.respond(to: parameters, writer: writer, compression: compression)
         }
       }
       return trailing

@@ -36,10 +36,14 @@ class PythonTestService(test_pb2_grpc.TestServiceServicer):
     def UnaryCall(self, request, context):
         _echo(context)
         _maybe_fail(request.response_status, context)
+        if request.response_compressed.value:
+            context.set_compression(grpc.Compression.Gzip)
         return messages_pb2.SimpleResponse(payload=_payload(request.response_size))
 
     def StreamingOutputCall(self, request, context):
         _echo(context)
+        if any(p.compressed.value for p in request.response_parameters):
+            context.set_compression(grpc.Compression.Gzip)
         for parameters in request.response_parameters:
             if parameters.interval_us:
                 time.sleep(parameters.interval_us / 1e6)

@@ -5,8 +5,14 @@ public struct CallOptions: Sendable {
   /// The largest response message accepted, in bytes; larger ones fail with
   /// `RESOURCE_EXHAUSTED`. `nil` uses the transport's limit (4 MiB by default).
   public var maxReceiveMessageBytes: Int?
+  /// How request messages are compressed; `nil` (the default) sends them uncompressed.
+  public var compression: CompressionAlgorithm?
 
-  public init(timeout: Duration? = nil, maxReceiveMessageBytes: Int? = nil) {
+  public init(
+    timeout: Duration? = nil, maxReceiveMessageBytes: Int? = nil,
+    compression: CompressionAlgorithm? = nil
+  ) {
+    self.compression = compression
     self.timeout = timeout
     self.maxReceiveMessageBytes = maxReceiveMessageBytes
   }

@@ -9,13 +9,18 @@ public struct ServerContext: Sendable {
   /// When the caller stops waiting, from `grpc-timeout`; `nil` without one. The handler's task
   /// is cancelled once it passes.
   public var deadline: ContinuousClock.Instant?
+  /// Compression of this call's messages: whether requests arrived compressed, and whether to
+  /// compress responses.
+  public let compression: ServerMessageCompression
 
   public init(
     descriptor: MethodDescriptor,
     remotePeer: String,
     localPeer: String,
-    deadline: ContinuousClock.Instant? = nil
+    deadline: ContinuousClock.Instant? = nil,
+    compression: ServerMessageCompression = ServerMessageCompression()
   ) {
+    self.compression = compression
     self.descriptor = descriptor
     self.remotePeer = remotePeer
     self.localPeer = localPeer

@@ -235,6 +235,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     headers.add("content-type", "application/grpc")
     headers.add("te", "trailers")
     headers.add("user-agent", "grpc-swift-nghttp2/0.1")
+    headers.add("grpc-accept-encoding", "gzip")
+    if stream.options.compression == .gzip {
+      headers.add("grpc-encoding", "gzip")
+    }
     if let timeout = stream.options.timeout {
       headers.add("grpc-timeout", GRPCTimeout.format(timeout))
     }
@@ -260,7 +264,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     self.scheduleFlush()
   }
 
-  func enqueue(key: Int, framed: [UInt8]?, endOfStream: Bool) throws -> Bool {
+  func enqueue(key: Int, message: OutgoingMessage?, endOfStream: Bool) throws -> Bool {
     guard let stream = self.streamsByKey[key] else {
       throw RPCError(code: .cancelled, message: "The call has ended.")
     }
@@ -272,7 +276,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     guard !stream.endOfStreamQueued else {
       throw RPCError(code: .internal, message: "The request stream is already closed.")
     }
-    if let framed { stream.outbound.append(framed) }
+    if let message { stream.outbound.append(try message.framed(compress: stream.options.compression == .gzip)) }
     if endOfStream { stream.endOfStreamQueued = true }
     if !stream.opened {
       self.open(stream)
@@ -456,7 +460,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
         self.finishWithStatus(stream)
         return
       }
-      if let encoding = stream.grpcEncoding, encoding != "identity" {
+      if let encoding = stream.grpcEncoding, encoding != "identity", encoding != "gzip" {
         self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_CANCEL.rawValue)
         self.complete(stream, error: RPCError(code: .internal, message: "Unsupported response encoding '\(encoding)'."))
         return
@@ -531,15 +535,24 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
         return
       }
       guard let message else { return }
+      var bytes = message.bytes
       if message.compressed {
-        self.cancel(key: stream.key, error: RPCError(code: .internal, message: "Compressed message without grpc-encoding."))
-        return
+        guard stream.grpcEncoding == "gzip" else {
+          self.cancel(key: stream.key, error: RPCError(code: .internal, message: "Compressed message without grpc-encoding."))
+          return
+        }
+        do {
+          bytes = ArraySlice(try Gzip.decompress(bytes, limit: stream.deframer.maxMessageBytes))
+        } catch {
+          self.cancel(key: stream.key, error: RPCError(mapping: error))
+          return
+        }
       }
       if let waiter = stream.messageWaiter {
         stream.messageWaiter = nil
-        waiter.resume(returning: message.bytes)
+        waiter.resume(returning: bytes)
       } else {
-        stream.inbound.append(message.bytes)
+        stream.inbound.append(bytes)
       }
     }
   }

@@ -6,25 +6,26 @@ struct ClientStreamHandle: ClientCallStream {
   let connection: UncheckedSendableBox<ClientConnectionHandler>
   let key: Int
   let eventLoop: any EventLoop
+  let compressesRequests: Bool
 
   private func onLoop(_ body: @escaping @Sendable () -> Void) {
     if self.eventLoop.inEventLoop { body() } else { self.eventLoop.execute(body) }
   }
 
   func send<Message: RPCMessage>(_ message: Message, endOfStream: Bool) async throws {
-    let framed = try message.withSerializedBytes { framedBytes(of: $0) }
-    try await self.enqueue(framed, endOfStream: endOfStream)
+    let outgoing = try OutgoingMessage.encoding(message, wantsCompression: self.compressesRequests)
+    try await self.enqueue(outgoing, endOfStream: endOfStream)
   }
 
   func finishSending() async throws {
     try await self.enqueue(nil, endOfStream: true)
   }
 
-  private func enqueue(_ framed: [UInt8]?, endOfStream: Bool) async throws {
+  private func enqueue(_ message: OutgoingMessage?, endOfStream: Bool) async throws {
     let connection = self.connection
     let key = self.key
     let mustWait = try await self.eventLoop.submit {
-      try connection.value.enqueue(key: key, framed: framed, endOfStream: endOfStream)
+      try connection.value.enqueue(key: key, message: message, endOfStream: endOfStream)
     }.get()
     guard mustWait else { return }
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in

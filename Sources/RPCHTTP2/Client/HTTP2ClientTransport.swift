@@ -75,7 +75,9 @@ public final class HTTP2ClientTransport: ClientTransport {
     let key = try await eventLoop.submit {
       try handler.value.makeStream(path: descriptor.path, metadata: metadata, options: options)
     }.get()
-    let stream = ClientStreamHandle(connection: handler, key: key, eventLoop: eventLoop)
+    let stream = ClientStreamHandle(
+      connection: handler, key: key, eventLoop: eventLoop,
+      compressesRequests: options.compression == .gzip)
     do {
       let result = try await withTaskCancellationHandler {
         try await body(stream)

@@ -1,3 +1,5 @@
+internal import RPCCore
+
 /// Framed messages waiting to be copied into DATA frames, in order.
 struct OutboundMessages {
   private var chunks: [[UInt8]] = []
@@ -55,5 +57,35 @@ func framedBytes(of body: UnsafeRawBufferPointer) -> [UInt8] {
       UnsafeMutableRawBufferPointer(rebasing: raw[5...]).copyMemory(from: body)
     }
     count = body.count + 5
+  }
+}
+
+/// A message on its way out: framed already, or raw bytes that may still be compressed.
+enum OutgoingMessage: Sendable {
+  /// Framed uncompressed (the common path: one copy).
+  case framed([UInt8])
+  /// Protobuf bytes the caller wants compressed if the peer accepts it.
+  case compressible([UInt8])
+
+  /// Encodes `message` for sending.
+  static func encoding(_ message: some RPCMessage, wantsCompression: Bool) throws -> OutgoingMessage {
+    if wantsCompression {
+      return .compressible(try message.withSerializedBytes { Array($0) })
+    }
+    return .framed(try message.withSerializedBytes { framedBytes(of: $0) })
+  }
+
+  /// The framed bytes, gzip-compressed with the flag set when `compress` allows it.
+  func framed(compress: Bool) throws -> [UInt8] {
+    switch self {
+    case .framed(let framed):
+      return framed
+    case .compressible(let bytes):
+      guard compress else { return bytes.withUnsafeBytes { framedBytes(of: $0) } }
+      let compressed = try bytes.withUnsafeBytes { try Gzip.compress($0) }
+      var out = compressed.withUnsafeBytes { framedBytes(of: $0) }
+      out[0] = 1
+      return out
+    }
   }
 }

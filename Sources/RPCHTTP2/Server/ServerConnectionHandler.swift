@@ -185,7 +185,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     case "content-type": stream.contentType = value
     case "grpc-timeout": stream.timeout = value
     case "grpc-encoding": stream.encoding = value
-    case ":scheme", ":authority", "te", "user-agent", "grpc-accept-encoding", "content-length":
+    case "grpc-accept-encoding":
+      if value.split(separator: ",").contains(where: { $0.trimmingASCIISpaces() == "gzip" }) {
+        stream.acceptsGzip = true
+      }
+    case ":scheme", ":authority", "te", "user-agent", "content-length":
       break
     default:
       if name.hasPrefix(":") || name.hasPrefix("grpc-") { return }
@@ -298,7 +302,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       self.finish(stream, status: Status(code: RPCError.Code.unimplemented.rawValue, message: "Method not found: \(path)"), trailers: [:])
       return
     }
-    if let encoding = stream.encoding, encoding != "identity" {
+    if let encoding = stream.encoding, encoding != "identity", encoding != "gzip" {
       self.finish(
         stream,
         status: Status(code: RPCError.Code.unimplemented.rawValue, message: "Message encoding '\(encoding)' is not supported."),
@@ -330,19 +334,31 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
         return
       }
       guard let message else { return }
-      if message.compressed {
-        self.failRequest(stream, .internal, "Compressed message received without a grpc-encoding.")
-        return
-      }
       if stream.route?.kind.isClientSingle == true, stream.bufferedMessageCount >= 1 || stream.handlerStarted {
         self.failRequest(stream, .unimplemented, "Expected exactly one request message, got several.")
         return
       }
+      var bytes = message.bytes
+      if message.compressed {
+        guard stream.encoding == "gzip" else {
+          self.failRequest(stream, .internal, "Compressed message received without a grpc-encoding.")
+          return
+        }
+        do {
+          bytes = ArraySlice(try Gzip.decompress(bytes, limit: self.configuration.maxReceiveMessageBytes))
+        } catch let error as RPCError {
+          self.failRequest(stream, error.code, error.message)
+          return
+        } catch {
+          self.failRequest(stream, .internal, "Could not decompress a message.")
+          return
+        }
+      }
       if let waiter = stream.receiveWaiter {
         stream.receiveWaiter = nil
-        waiter.resume(returning: message.bytes)
+        waiter.resume(returning: (bytes, message.compressed))
       } else {
-        stream.inbound.append(message.bytes)
+        stream.inbound.append((bytes, message.compressed))
       }
     }
   }
@@ -377,9 +393,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     }
     let serverContext = ServerContext(
       descriptor: route.descriptor, remotePeer: self.remotePeer, localPeer: self.localPeer,
-      deadline: deadline)
+      deadline: deadline, compression: stream.compression)
     let handle = ServerStreamHandle(
-      connection: UncheckedSendableBox(self), streamID: stream.id, eventLoop: context.eventLoop)
+      connection: UncheckedSendableBox(self), streamID: stream.id, eventLoop: context.eventLoop,
+      compression: stream.compression, acceptsGzip: stream.acceptsGzip)
     let metadata = stream.metadata
     let interceptors = self.configuration.interceptors
     stream.task = Task(executorPreference: executor) {
@@ -430,7 +447,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   // MARK: operations from handlers (on the event loop)
 
   enum ReceiveResult {
-    case message(ArraySlice<UInt8>)
+    case message(ArraySlice<UInt8>, compressed: Bool)
     case end
     case wait
   }
@@ -441,16 +458,18 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     }
     if let message = stream.popMessage() {
       if !stream.hasBufferedMessage { self.releaseWindow(stream) }
-      return .message(message)
+      return .message(message.bytes, compressed: message.compressed)
     }
     if stream.inboundClosed || stream.finished { return .end }
     return .wait
   }
 
-  func waitForMessage(streamID: Int32, continuation: CheckedContinuation<ArraySlice<UInt8>?, any Error>) {
+  func waitForMessage(
+    streamID: Int32, continuation: CheckedContinuation<(bytes: ArraySlice<UInt8>, compressed: Bool)?, any Error>
+  ) {
     do {
       switch try self.takeMessage(streamID: streamID) {
-      case .message(let bytes): continuation.resume(returning: bytes)
+      case .message(let bytes, let compressed): continuation.resume(returning: (bytes, compressed))
       case .end: continuation.resume(returning: nil)
       case .wait:
         guard let stream = self.streams[streamID], stream.receiveWaiter == nil else {
@@ -481,9 +500,14 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   private func submitHeaders(_ stream: ServerStream, metadata: Metadata) {
-    var headers = HeaderBlock(capacity: 3 + metadata.count)
+    var headers = HeaderBlock(capacity: 5 + metadata.count)
     headers.add(":status", "200")
     headers.add("content-type", "application/grpc")
+    if stream.acceptsGzip && stream.compression.compressesResponses {
+      headers.add("grpc-encoding", "gzip")
+      stream.compressesResponses = true
+    }
+    headers.add("grpc-accept-encoding", "gzip")
     Self.add(metadata, to: &headers)
     stream.headersSubmitted = true
     stream.dataDeferred = false
@@ -495,12 +519,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   static let lowWatermark = 256 << 10
 
   /// Queues a framed message. Returns `true` when the caller should wait for the queue to drain.
-  func enqueue(streamID: Int32, framed: [UInt8]) throws -> Bool {
+  func enqueue(streamID: Int32, message: OutgoingMessage) throws -> Bool {
     guard let stream = self.streams[streamID], !stream.finished else {
       throw RPCError(code: .cancelled, message: "The call has ended.")
     }
     if !stream.headersSubmitted { self.submitHeaders(stream, metadata: [:]) }
-    stream.outbound.append(framed)
+    stream.outbound.append(try message.framed(compress: stream.compressesResponses))
     if stream.dataDeferred {
       stream.dataDeferred = false
       self.session.resumeData(streamID: streamID)
@@ -534,6 +558,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       // Trailers-only response: one HEADERS frame with END_STREAM.
       block.add(":status", "200")
       block.add("content-type", "application/grpc")
+      block.add("grpc-accept-encoding", "gzip")
     }
     block.add("grpc-status", String(status.code))
     if !status.message.isEmpty {

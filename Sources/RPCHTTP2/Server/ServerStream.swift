@@ -12,16 +12,18 @@ final class ServerStream {
   var contentType: String?
   var timeout: String?
   var encoding: String?
+  var acceptsGzip = false
+  let compression = ServerMessageCompression()
   var metadata = Metadata()
   var headersComplete = false
 
   // Request body.
   var route: RPCRouter.Method?
   var deframer: GRPCMessageDeframer
-  var inbound: [ArraySlice<UInt8>] = []
+  var inbound: [(bytes: ArraySlice<UInt8>, compressed: Bool)] = []
   var inboundHead = 0
   var inboundClosed = false
-  var receiveWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
+  var receiveWaiter: CheckedContinuation<(bytes: ArraySlice<UInt8>, compressed: Bool)?, any Error>?
   /// Received bytes not yet returned to the stream's flow-control window: they arrived while
   /// complete messages were waiting for the handler.
   var unconsumedBytes = 0
@@ -32,6 +34,8 @@ final class ServerStream {
 
   // Response.
   var headersSubmitted = false
+  /// Set when the response headers declared `grpc-encoding: gzip`.
+  var compressesResponses = false
   var outbound = OutboundMessages()
   var dataDeferred = false
   var finished = false
@@ -47,7 +51,7 @@ final class ServerStream {
 
   var hasBufferedMessage: Bool { self.inboundHead < self.inbound.count }
 
-  func popMessage() -> ArraySlice<UInt8>? {
+  func popMessage() -> (bytes: ArraySlice<UInt8>, compressed: Bool)? {
     guard self.inboundHead < self.inbound.count else { return nil }
     let message = self.inbound[self.inboundHead]
     self.inboundHead += 1

@@ -7,11 +7,15 @@ struct ServerStreamHandle: ServerCallStream {
   let connection: UncheckedSendableBox<ServerConnectionHandler>
   let streamID: Int32
   let eventLoop: any EventLoop
+  let compression: ServerMessageCompression
+  let acceptsGzip: Bool
 
   func receive<Message: RPCMessage>(_ type: Message.Type) async throws -> Message? {
     if self.eventLoop.inEventLoop {
       switch try self.connection.value.takeMessage(streamID: self.streamID) {
-      case .message(let bytes): return try Self.decode(Message.self, bytes)
+      case .message(let bytes, let compressed):
+        self.compression.recordRequest(compressed: compressed)
+        return try Self.decode(Message.self, bytes)
       case .end: return nil
       case .wait: break
       }
@@ -19,7 +23,7 @@ struct ServerStreamHandle: ServerCallStream {
     let connection = self.connection
     let streamID = self.streamID
     let eventLoop = self.eventLoop
-    let bytes = try await withTaskCancellationHandler {
+    let received = try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation { continuation in
         if eventLoop.inEventLoop {
           connection.value.waitForMessage(streamID: streamID, continuation: continuation)
@@ -32,8 +36,9 @@ struct ServerStreamHandle: ServerCallStream {
     } onCancel: {
       eventLoop.execute { connection.value.cancelWaiters(streamID: streamID) }
     }
-    guard let bytes else { return nil }
-    return try Self.decode(Message.self, bytes)
+    guard let received else { return nil }
+    self.compression.recordRequest(compressed: received.compressed)
+    return try Self.decode(Message.self, received.bytes)
   }
 
   private static func decode<Message: RPCMessage>(
@@ -59,15 +64,16 @@ struct ServerStreamHandle: ServerCallStream {
   }
 
   func send<Message: RPCMessage>(_ message: Message) async throws {
-    let framed = try message.withSerializedBytes { framedBytes(of: $0) }
+    let outgoing = try OutgoingMessage.encoding(
+      message, wantsCompression: self.acceptsGzip && self.compression.compressesResponses)
     let connection = self.connection
     let streamID = self.streamID
     let eventLoop = self.eventLoop
     if eventLoop.inEventLoop {
-      guard try connection.value.enqueue(streamID: streamID, framed: framed) else { return }
+      guard try connection.value.enqueue(streamID: streamID, message: outgoing) else { return }
     } else {
       let mustWait = try await eventLoop.submit {
-        try connection.value.enqueue(streamID: streamID, framed: framed)
+        try connection.value.enqueue(streamID: streamID, message: outgoing)
       }.get()
       guard mustWait else { return }
     }
