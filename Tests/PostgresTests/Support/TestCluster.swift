@@ -1,0 +1,148 @@
+import Foundation
+import Logging
+import Postgres
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The PostgreSQL server the tests use: `POSTGRES_TEST_URL` when set, otherwise one throwaway
+/// cluster per test run started with scripts/pg-cluster.sh (PG_FAST=1, a free loopback port, a
+/// data folder under /tmp). The script's watcher stops the cluster and deletes its folder once
+/// this test process exits.
+actor TestCluster {
+  static let shared = TestCluster()
+
+  private var starting: Task<PostgresConfiguration, any Error>?
+
+  /// Superuser configuration of the server (database `postgres`).
+  func adminConfiguration() async throws -> PostgresConfiguration {
+    if let starting { return try await starting.value }
+    let task = Task {
+      // Starting the cluster blocks for about a second: keep it off the cooperative pool.
+      try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try Self.start() }) }.start()
+      }
+    }
+    self.starting = task
+    return try await task.value
+  }
+
+  /// Whether the tests run against a cluster they started (and may do superuser things in).
+  nonisolated var isPrivateCluster: Bool {
+    ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"] == nil
+  }
+
+  private static func start() throws -> PostgresConfiguration {
+    if let url = ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"], !url.isEmpty {
+      return try PostgresConfiguration(parsing: url)
+    }
+    let script = URL(fileURLWithPath: #filePath)
+      .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("scripts/pg-cluster.sh")
+    let directory = "/tmp/pgtest-\(getpid())"
+    try? FileManager.default.removeItem(atPath: directory)
+    let port = try freeLoopbackPort()
+
+    // popen + pclose (which reaps the child) instead of Foundation.Process, whose
+    // waitUntilExit can hang on Linux; run on the calling (dedicated) thread.
+    let command = [
+      "PG_FAST=1", "PG_STOP_WHEN_PID_EXITS=\(getpid())", "PG_REMOVE_ON_STOP=1",
+      "/bin/bash", shellQuote(script.path), "start", shellQuote(directory), String(port), "2>&1",
+    ].joined(separator: " ")
+    guard let pipe = popen(command, "r") else {
+      throw ClusterError(message: "popen failed for pg-cluster.sh")
+    }
+    var data: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = fread(&buffer, 1, buffer.count, pipe)
+      if count <= 0 { break }
+      data.append(contentsOf: buffer[..<count])
+    }
+    let status = pclose(pipe)
+    guard status == 0 else {
+      throw ClusterError(
+        message: "pg-cluster.sh start failed (\(status)): \(String(decoding: data, as: UTF8.self))")
+    }
+    let url = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    var configuration = try PostgresConfiguration(parsing: url)
+    configuration.connectTimeout = .seconds(5)
+    return configuration
+  }
+
+  struct ClusterError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { self.message }
+  }
+}
+
+private func shellQuote(_ text: String) -> String {
+  "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// Asks the kernel for a free TCP port on 127.0.0.1.
+private func freeLoopbackPort() throws -> Int {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { throw TestCluster.ClusterError(message: "socket() failed") }
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = 0
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  let bound = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+  }
+  guard bound == 0 else { throw TestCluster.ClusterError(message: "bind() failed") }
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  _ = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+  }
+  return Int(UInt16(bigEndian: address.sin_port))
+}
+
+let testLogger = Logger(label: "postgres-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// Runs `body` with a configuration whose search_path is a fresh schema, dropped afterwards.
+/// `application_name` is the schema name, so tests can find their own sessions.
+func withTestSchema<Result>(
+  _ name: String, _ body: (PostgresConfiguration) async throws -> Result
+) async throws -> Result {
+  let admin = try await TestCluster.shared.adminConfiguration()
+  let schema = "t_\(name)_\(UInt32.random(in: 0...UInt32.max))"
+  let connection = try await PostgresConnection.connect(configuration: admin, logger: testLogger)
+  try await connection.query("CREATE SCHEMA \(identifier: schema)")
+  var configuration = admin
+  configuration.searchPath = [schema]
+  configuration.applicationName = schema
+  do {
+    let result = try await body(configuration)
+    try await connection.query("DROP SCHEMA \(identifier: schema) CASCADE")
+    await connection.close()
+    return result
+  } catch {
+    _ = try? await connection.query("DROP SCHEMA \(identifier: schema) CASCADE")
+    await connection.close()
+    throw error
+  }
+}
+
+/// Runs `body` with a connection to a fresh schema.
+func withTestConnection<Result>(
+  _ name: String, _ body: (PostgresConnection) async throws -> Result
+) async throws -> Result {
+  try await withTestSchema(name) { configuration in
+    let connection = try await PostgresConnection.connect(configuration: configuration, logger: testLogger)
+    do {
+      let result = try await body(connection)
+      await connection.close()
+      return result
+    } catch {
+      await connection.close()
+      throw error
+    }
+  }
+}
