@@ -329,20 +329,21 @@ struct HeaderBlock {
   var isEmpty: Bool { self.fields.isEmpty }
 
   fileprivate func withNameValues<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
-    var storage = self.bytes
-    if storage.isEmpty { storage.append(0) }
-    return storage.withUnsafeMutableBufferPointer { raw in
-      let base = raw.baseAddress!
-      var nva = [nghttp2_nv]()
-      nva.reserveCapacity(self.fields.count)
-      for field in self.fields {
-        nva.append(
-          nghttp2_nv(
-            name: base + field.nameStart, value: base + field.valueStart,
-            namelen: field.nameLength, valuelen: field.valueLength,
-            flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+    self.bytes.withUnsafeBufferPointer { raw in
+      // nghttp2 copies names and values during the submit call and never writes through
+      // these pointers; the mutable type is only what its C signature asks for.
+      let base = UnsafeMutablePointer(mutating: raw.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+      return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(self.fields.count, 1)) { nva in
+        for (index, field) in self.fields.enumerated() {
+          nva.initializeElement(
+            at: index,
+            to: nghttp2_nv(
+              name: base + field.nameStart, value: base + field.valueStart,
+              namelen: field.nameLength, valuelen: field.valueLength,
+              flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+        }
+        return body(UnsafePointer(nva.baseAddress!), self.fields.count)
       }
-      return nva.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
     }
   }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
 internal import CNGHTTP2
 internal import Logging
 internal import NIOCore
@@ -177,22 +180,23 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
     guard let stream = self.streams[streamID], !stream.headersComplete else { return }
-    let name = String(decoding: name, as: UTF8.self)
-    let value = String(decoding: value, as: UTF8.self)
-    switch name {
-    case ":method": stream.method = value
-    case ":path": stream.path = value
-    case "content-type": stream.contentType = value
-    case "grpc-timeout": stream.timeout = value
-    case "grpc-encoding": stream.encoding = value
-    case "grpc-accept-encoding":
+    // Known names are matched on bytes; only values that are kept become Strings.
+    switch HeaderName(name) {
+    case .method: stream.method = String(decoding: value, as: UTF8.self)
+    case .path: stream.path = String(decoding: value, as: UTF8.self)
+    case .contentType: stream.contentType = String(decoding: value, as: UTF8.self)
+    case .timeout: stream.timeout = String(decoding: value, as: UTF8.self)
+    case .encoding: stream.encoding = String(decoding: value, as: UTF8.self)
+    case .acceptEncoding:
+      let value = String(decoding: value, as: UTF8.self)
       if value.split(separator: ",").contains(where: { $0.trimmingASCIISpaces() == "gzip" }) {
         stream.acceptsGzip = true
       }
-    case ":scheme", ":authority", "te", "user-agent", "content-length":
-      break
-    default:
-      if name.hasPrefix(":") || name.hasPrefix("grpc-") { return }
+    case .ignored, .reserved:
+      return
+    case .custom:
+      let name = String(decoding: name, as: UTF8.self)
+      let value = String(decoding: value, as: UTF8.self)
       if name.hasSuffix("-bin") {
         // Several binary values may be joined with commas.
         for part in value.split(separator: ",") {
@@ -203,6 +207,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       }
     }
   }
+
 
   func sessionDidReceiveHeaders(streamID: Int32, endStream: Bool) {
     guard let stream = self.streams[streamID] else { return }
@@ -609,6 +614,44 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     case .unixDomainSocket: return "unix:\(address.pathname ?? "")"
     }
   }
+}
+
+/// Request header names the server treats specially, matched on their bytes.
+enum HeaderName {
+  case method, path, contentType, timeout, encoding, acceptEncoding
+  /// Headers with no meaning for a handler (`:scheme`, `te`, ...).
+  case ignored
+  /// Other pseudo-headers and `grpc-` headers: never delivered as metadata.
+  case reserved
+  case custom
+
+  init(_ name: UnsafeRawBufferPointer) {
+    func equals(_ literal: StaticString) -> Bool {
+      literal.utf8CodeUnitCount == name.count
+        && memcmp(literal.utf8Start, name.baseAddress!, name.count) == 0
+    }
+    guard let first = name.first else {
+      self = .custom
+      return
+    }
+    if first == UInt8(ascii: ":") {
+      if equals(":path") { self = .path } else if equals(":method") { self = .method } else {
+        self = equals(":scheme") || equals(":authority") ? .ignored : .reserved
+      }
+      return
+    }
+    if equals("content-type") { self = .contentType }
+    else if equals("te") || equals("user-agent") || equals("content-length") { self = .ignored }
+    else if equals("grpc-timeout") { self = .timeout }
+    else if equals("grpc-encoding") { self = .encoding }
+    else if equals("grpc-accept-encoding") { self = .acceptEncoding }
+    else if name.count >= 5 && first == UInt8(ascii: "g") && equals5(name, "grpc-") { self = .reserved }
+    else { self = .custom }
+  }
+}
+
+private func equals5(_ name: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+  memcmp(prefix.utf8Start, name.baseAddress!, 5) == 0
 }
 
 /// Carries a non-sendable reference across tasks.
