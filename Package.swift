@@ -150,7 +150,10 @@ let package = Package(
     ),
     .testTarget(
       name: "PostgresTests",
-      dependencies: ["Postgres"],
+      dependencies: [
+        "Postgres",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: swiftSettings
     ),
   ]
