@@ -55,6 +55,18 @@ struct PostgresConfigurationTests {
     #expect(fromOptions.runtimeParameters == ["lock_timeout": "1s"])
   }
 
+  @Test func descriptionListsSettingsButNoSecrets() throws {
+    var config = PostgresConfiguration(host: "db", port: 5432, user: "app", password: "pw-123", database: "suite")
+    config.searchPath = ["orders"]
+    config.runtimeParameters = ["statement_timeout": "5s", "lock_timeout": "1s"]
+    config.additionalParameters = ["sslpassword": "pw-456", "sslrootcert": "/ca.pem"]
+    let text = config.description
+    #expect(!text.contains("pw-123") && !text.contains("pw-456"))
+    #expect(text.hasPrefix("postgres://app:********@db:5432/suite?"))
+    #expect(text.contains("options=-c%20lock_timeout%3D1s%20-c%20statement_timeout%3D5s"))
+    #expect(text.contains("search_path=orders"))
+  }
+
   @Test func parsesKeyValueString() throws {
     let config = try PostgresConfiguration(
       parsing: "host=localhost port=5433 user=app password='it\\'s secret' dbname=suite sslrootcert=/x.pem")

@@ -158,8 +158,9 @@ public struct PostgresConfiguration: Sendable, Hashable, CustomStringConvertible
     if let searchPath = self.searchPath {
       query.append("search_path=\(percentEncode(searchPath.joined(separator: ",")))")
     }
-    for key in self.runtimeParameters.keys.sorted() {
-      query.append("options=-c%20\(percentEncode(key))%3D\(percentEncode(self.runtimeParameters[key] ?? ""))")
+    if !self.runtimeParameters.isEmpty {
+      let settings = self.runtimeParameters.keys.sorted().map { "-c \($0)=\(self.runtimeParameters[$0] ?? "")" }
+      query.append("options=\(percentEncode(settings.joined(separator: " ")))")
     }
     for key in self.additionalParameters.keys.sorted() where !key.lowercased().contains("password") {
       query.append("\(percentEncode(key))=\(percentEncode(self.additionalParameters[key] ?? ""))")

@@ -87,12 +87,9 @@ public final class PostgresConnection: @unchecked Sendable {
   ) async throws -> PostgresConnection {
     let connection = PostgresConnection(configuration: configuration, logger: logger)
     let parameters = configuration.libpqParameters
-    let (pid, version) = try await connection.run(cancellable: false) { libpq in
+    let (pid, version, cancel) = try await connection.run(cancellable: false) { libpq in
       try libpq.connect(parameters: parameters)
-      return (libpq.backendPID, libpq.serverVersion)
-    }
-    let cancel = try await connection.run(cancellable: false) { libpq in
-      UncheckedBox(libpq.makeCancelHandle())
+      return (libpq.backendPID, libpq.serverVersion, UncheckedBox(libpq.makeCancelHandle()))
     }
     connection.cancelHandle.withLock { $0.pointer = cancel.value }
     connection.state.withLock {

@@ -138,7 +138,7 @@ public final class PostgresPool: Sendable {
   /// Runs a prepared statement on a leased connection (prepared once per connection).
   public func execute<Statement: PostgresPreparedStatement>(
     _ statement: Statement
-  ) async throws -> [Statement.Row] where Statement.Row: Sendable {
+  ) async throws -> [Statement.Row] {
     let connection = try await self.lease()
     defer { self.release(connection) }
     return try await connection.execute(statement)
@@ -302,19 +302,27 @@ public final class PostgresPool: Sendable {
 
   /// Upkeep loop: every ``Configuration-swift.struct/maintenanceInterval`` it opens connections
   /// up to the minimum idle count, closes connections idle too long and health-checks idle
-  /// ones. Returns when the pool is closed; when the calling task is cancelled it closes the
-  /// pool and returns.
+  /// ones. Returns shortly (≤ 100 ms) after the pool is closed; when the calling task is
+  /// cancelled it closes the pool and returns. Run it in a task you own, like a service's
+  /// `run()`.
   public func run() async {
-    while !self.state.withLock({ $0.machine.isClosed }) {
+    let clock = ContinuousClock()
+    while !self.isClosed {
       await self.performMaintenance()
-      do {
-        try await Task.sleep(for: self.configuration.maintenanceInterval)
-      } catch {
-        await self.close()
-        return
+      // Sleep in short steps so close() ends the loop promptly.
+      let deadline = clock.now + self.configuration.maintenanceInterval
+      while !self.isClosed, clock.now < deadline {
+        do {
+          try await Task.sleep(for: min(.milliseconds(100), deadline - clock.now))
+        } catch {
+          await self.close()
+          return
+        }
       }
     }
   }
+
+  private var isClosed: Bool { self.state.withLock { $0.machine.isClosed } }
 
   func performMaintenance() async {
     let plan = self.state.withLock {
