@@ -101,6 +101,19 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
     try await writer.write(response)
   }
 
+  /// Answers one request of a bidirectional call: its status, then its responses.
+  static func respond(
+    to message: Grpc_Testing_StreamingOutputCallRequest,
+    trailing: Metadata,
+    writer: RPCWriter<Grpc_Testing_StreamingOutputCallResponse>,
+    compression: ServerMessageCompression
+  ) async throws {
+    try Self.check(message.responseStatus, trailing: trailing)
+    for parameters in message.responseParameters {
+      try await Self.respond(to: parameters, writer: writer, compression: compression)
+    }
+  }
+
   public func streamingInputCall(
     request: StreamingServerRequest<Grpc_Testing_StreamingInputCallRequest>, context: ServerContext
   ) async throws -> ServerResponse<Grpc_Testing_StreamingInputCallResponse> {
@@ -123,10 +136,7 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
     let compression = context.compression
     return StreamingServerResponse(metadata: initial) { writer in
       for try await message in messages {
-        try Self.check(message.responseStatus, trailing: trailing)
-        for parameters in message.responseParameters {
-          try await Self.respond(to: parameters, writer: writer, compression: compression)
-        }
+        try await Self.respond(to: message, trailing: trailing, writer: writer, compression: compression)
       }
       return trailing
     }
@@ -142,10 +152,7 @@ public struct TestService: Grpc_Testing_TestService.ServiceProtocol {
       var buffered: [Grpc_Testing_StreamingOutputCallRequest] = []
       for try await message in messages { buffered.append(message) }
       for message in buffered {
-        try Self.check(message.responseStatus, trailing: trailing)
-        for parameters in message.responseParameters {
-          try await Self.respond(to: parameters, writer: writer, compression: compression)
-        }
+        try await Self.respond(to: message, trailing: trailing, writer: writer, compression: compression)
       }
       return trailing
     }

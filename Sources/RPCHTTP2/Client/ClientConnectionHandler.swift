@@ -16,7 +16,7 @@ final class ClientStream {
   var endOfStreamQueued = false
   var endOfStreamSent = false
   var dataDeferred = false
-  var writeWaiters: [CheckedContinuation<Void, any Error>] = []
+  var writeGate = StreamWriteGate()
 
   // Inbound.
   var responseHeadersDone = false
@@ -242,18 +242,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     if let timeout = stream.options.timeout {
       headers.add("grpc-timeout", GRPCTimeout.format(timeout))
     }
-    for element in stream.requestMetadata {
-      guard Metadata.isValidKey(element.key), !element.key.hasPrefix("grpc-"), !element.key.hasPrefix(":")
-      else { continue }
-      switch element.value {
-      case .string(let value):
-        guard !element.key.hasSuffix("-bin"), Metadata.isValidTextValue(value) else { continue }
-        headers.add(element.key, value)
-      case .binary(let bytes):
-        guard element.key.hasSuffix("-bin") else { continue }
-        headers.add(element.key, Base64.encode(bytes))
-      }
-    }
+    headers.add(metadata: stream.requestMetadata)
     let id = self.session.submitRequest(headers: headers)
     guard id > 0 else {
       self.complete(stream, error: RPCError(code: .unavailable, message: "Could not open a stream (\(id))."))
@@ -285,7 +274,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       self.session.resumeData(streamID: stream.id)
     }
     self.scheduleFlush()
-    return stream.outbound.pendingBytes > ServerConnectionHandler.highWatermark
+    return StreamWriteGate.mustWait(pendingBytes: stream.outbound.pendingBytes)
   }
 
   func waitForWritable(key: Int, continuation: CheckedContinuation<Void, any Error>) {
@@ -293,11 +282,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
       return
     }
-    if stream.outbound.pendingBytes <= ServerConnectionHandler.lowWatermark {
-      continuation.resume()
-    } else {
-      stream.writeWaiters.append(continuation)
-    }
+    stream.writeGate.wait(pendingBytes: stream.outbound.pendingBytes, continuation: continuation)
   }
 
   func waitForMetadata(key: Int, continuation: CheckedContinuation<Metadata, any Error>) {
@@ -400,11 +385,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
         waiter.resume(returning: nil)
       }
     }
-    let writeWaiters = stream.writeWaiters
-    stream.writeWaiters = []
-    for waiter in writeWaiters {
-      waiter.resume(throwing: error ?? RPCError(code: .cancelled, message: "The call has ended."))
-    }
+    stream.writeGate.fail(error ?? RPCError(code: .cancelled, message: "The call has ended."))
     let trailerWaiters = stream.trailerWaiters
     stream.trailerWaiters = []
     for waiter in trailerWaiters { waiter.resume(returning: stream.trailingMetadata ?? [:]) }
@@ -429,13 +410,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     case "grpc-encoding": stream.grpcEncoding = value
     default:
       if name.hasPrefix(":") || name.hasPrefix("grpc-") { return }
-      if name.hasSuffix("-bin") {
-        for part in value.split(separator: ",") {
-          if let bytes = Base64.decode(part.trimmingASCIISpaces()) { stream.collecting.add(name, bytes) }
-        }
-      } else {
-        stream.collecting.add(name, value)
-      }
+      stream.collecting.addReceivedHeader(name: name, value: value)
     }
   }
 
@@ -598,11 +573,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       return .bytes(count: 0, endOfData: true, sendTrailers: false)
     }
     let count = stream.outbound.read(into: buffer)
-    if count > 0 && stream.outbound.pendingBytes < ServerConnectionHandler.lowWatermark && !stream.writeWaiters.isEmpty {
-      let waiters = stream.writeWaiters
-      stream.writeWaiters = []
-      for waiter in waiters { waiter.resume() }
-    }
+    if count > 0 { stream.writeGate.drained(pendingBytes: stream.outbound.pendingBytes) }
     if stream.outbound.isEmpty && stream.endOfStreamQueued {
       stream.endOfStreamSent = true
       return .bytes(count: count, endOfData: true, sendTrailers: false)

@@ -195,16 +195,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     case .ignored, .reserved:
       return
     case .custom:
-      let name = String(decoding: name, as: UTF8.self)
-      let value = String(decoding: value, as: UTF8.self)
-      if name.hasSuffix("-bin") {
-        // Several binary values may be joined with commas.
-        for part in value.split(separator: ",") {
-          if let bytes = Base64.decode(part.trimmingASCIISpaces()) { stream.metadata.add(name, bytes) }
-        }
-      } else {
-        stream.metadata.add(name, value)
-      }
+      stream.metadata.addReceivedHeader(
+        name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
   }
 
@@ -274,11 +266,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       return .bytes(count: 0, endOfData: true, sendTrailers: false)
     }
     let count = stream.outbound.read(into: buffer)
-    if count > 0 && stream.outbound.pendingBytes < Self.lowWatermark && !stream.writeWaiters.isEmpty {
-      let waiters = stream.writeWaiters
-      stream.writeWaiters = []
-      for waiter in waiters { waiter.resume() }
-    }
+    if count > 0 { stream.writeGate.drained(pendingBytes: stream.outbound.pendingBytes) }
     if stream.outbound.isEmpty, stream.finished, let trailers = stream.trailers {
       stream.trailers = nil
       self.session.submitTrailers(streamID: streamID, headers: trailers)
@@ -436,11 +424,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       stream.receiveWaiter = nil
       waiter.resume(throwing: RPCError(code: .cancelled, message: "The client cancelled the call."))
     }
-    let waiters = stream.writeWaiters
-    stream.writeWaiters = []
-    for waiter in waiters {
-      waiter.resume(throwing: RPCError(code: .cancelled, message: "The client cancelled the call."))
-    }
+    stream.writeGate.fail(RPCError(code: .cancelled, message: "The client cancelled the call."))
   }
 
   private func closeAllStreams() {
@@ -494,9 +478,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       stream.receiveWaiter = nil
       waiter.resume(throwing: CancellationError())
     }
-    let waiters = stream.writeWaiters
-    stream.writeWaiters = []
-    for waiter in waiters { waiter.resume(throwing: CancellationError()) }
+    stream.writeGate.fail(CancellationError())
   }
 
   func sendMetadata(streamID: Int32, metadata: Metadata) {
@@ -513,15 +495,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       stream.compressesResponses = true
     }
     headers.add("grpc-accept-encoding", "gzip")
-    Self.add(metadata, to: &headers)
+    headers.add(metadata: metadata)
     stream.headersSubmitted = true
     stream.dataDeferred = false
     _ = self.session.submitResponse(streamID: stream.id, headers: headers, hasBody: true)
     self.scheduleFlush()
   }
-
-  static let highWatermark = 1 << 20
-  static let lowWatermark = 256 << 10
 
   /// Queues a framed message. Returns `true` when the caller should wait for the queue to drain.
   func enqueue(streamID: Int32, message: OutgoingMessage) throws -> Bool {
@@ -535,7 +514,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       self.session.resumeData(streamID: streamID)
     }
     self.scheduleFlush()
-    return stream.outbound.pendingBytes > Self.highWatermark
+    return StreamWriteGate.mustWait(pendingBytes: stream.outbound.pendingBytes)
   }
 
   func waitForWritable(streamID: Int32, continuation: CheckedContinuation<Void, any Error>) {
@@ -543,11 +522,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
       return
     }
-    if stream.outbound.pendingBytes <= Self.lowWatermark {
-      continuation.resume()
-    } else {
-      stream.writeWaiters.append(continuation)
-    }
+    stream.writeGate.wait(pendingBytes: stream.outbound.pendingBytes, continuation: continuation)
   }
 
   func finish(streamID: Int32, status: Status, trailers: Metadata) {
@@ -569,7 +544,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     if !status.message.isEmpty {
       block.add("grpc-message", StatusMessageCoding.encode(status.message))
     }
-    Self.add(trailers, to: &block)
+    block.add(metadata: trailers)
     if !stream.headersSubmitted {
       stream.headersSubmitted = true
       _ = self.session.submitResponse(streamID: stream.id, headers: block, hasBody: false)
@@ -584,20 +559,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   // MARK: helpers
-
-  private static func add(_ metadata: Metadata, to headers: inout HeaderBlock) {
-    for element in metadata {
-      guard Metadata.isValidKey(element.key), !element.key.hasPrefix("grpc-") else { continue }
-      switch element.value {
-      case .string(let value):
-        guard !element.key.hasSuffix("-bin"), Metadata.isValidTextValue(value) else { continue }
-        headers.add(element.key, value)
-      case .binary(let bytes):
-        guard element.key.hasSuffix("-bin") else { continue }
-        headers.add(element.key, Base64.encode(bytes))
-      }
-    }
-  }
 
   static func isGRPCContentType(_ value: String) -> Bool {
     let lowered = value.lowercased()

@@ -40,7 +40,7 @@ final class ServerStream {
   var dataDeferred = false
   var finished = false
   var trailers: HeaderBlock?
-  var writeWaiters: [CheckedContinuation<Void, any Error>] = []
+  var writeGate = StreamWriteGate()
   /// Set once the stream is closed (by either side); every later operation is a no-op.
   var closed = false
 

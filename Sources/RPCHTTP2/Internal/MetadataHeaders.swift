@@ -1,0 +1,33 @@
+internal import RPCCore
+
+extension HeaderBlock {
+  /// Adds custom metadata as header fields: text values as-is, `-bin` values base64-encoded.
+  /// Invalid keys or values, and reserved `grpc-` and pseudo-header keys, are left out.
+  mutating func add(metadata: Metadata) {
+    for element in metadata {
+      guard Metadata.isValidKey(element.key), !element.key.hasPrefix("grpc-") else { continue }
+      switch element.value {
+      case .string(let value):
+        guard !element.key.hasSuffix("-bin"), Metadata.isValidTextValue(value) else { continue }
+        self.add(element.key, value)
+      case .binary(let bytes):
+        guard element.key.hasSuffix("-bin") else { continue }
+        self.add(element.key, Base64.encode(bytes))
+      }
+    }
+  }
+}
+
+extension Metadata {
+  /// Adds a received custom header: `-bin` values are base64-decoded (several may be joined
+  /// with commas; undecodable ones are dropped), others kept as text.
+  mutating func addReceivedHeader(name: String, value: String) {
+    if name.hasSuffix("-bin") {
+      for part in value.split(separator: ",") {
+        if let bytes = Base64.decode(part.trimmingASCIISpaces()) { self.add(name, bytes) }
+      }
+    } else {
+      self.add(name, value)
+    }
+  }
+}
