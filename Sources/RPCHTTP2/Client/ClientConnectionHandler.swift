@@ -201,6 +201,14 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   // MARK: operations from calls
 
+  /// The error for an operation on a call this connection no longer knows: the connection
+  /// closed under it (`UNAVAILABLE`, retryable) or the call was cancelled.
+  private var endedCallError: RPCError {
+    self.isClosed
+      ? RPCError(code: .unavailable, message: "The connection closed.")
+      : RPCError(code: .cancelled, message: "The call has ended.")
+  }
+
   /// Registers a new call; its HEADERS go out with its first message or read.
   func makeStream(path: String, metadata: Metadata, options: CallOptions) throws -> Int {
     guard self.isUsable else {
@@ -254,9 +262,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   func enqueue(key: Int, message: OutgoingMessage?, endOfStream: Bool) throws -> Bool {
-    guard let stream = self.streamsByKey[key] else {
-      throw RPCError(code: .cancelled, message: "The call has ended.")
-    }
+    guard let stream = self.streamsByKey[key] else { throw self.endedCallError }
     if stream.finished {
       // The server already ended the call; report its status to the writer.
       if let error = stream.finalError { throw error }
@@ -279,7 +285,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func waitForWritable(key: Int, continuation: CheckedContinuation<Void, any Error>) {
     guard let stream = self.streamsByKey[key], !stream.finished else {
-      continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+      continuation.resume(throwing: self.endedCallError)
       return
     }
     stream.writeGate.wait(pendingBytes: stream.outbound.pendingBytes, continuation: continuation)
@@ -287,7 +293,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func waitForMetadata(key: Int, continuation: CheckedContinuation<Metadata, any Error>) {
     guard let stream = self.streamsByKey[key] else {
-      continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+      continuation.resume(throwing: self.endedCallError)
       return
     }
     if !stream.opened { self.open(stream) }
@@ -302,7 +308,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func waitForMessage(key: Int, continuation: CheckedContinuation<ArraySlice<UInt8>?, any Error>) {
     guard let stream = self.streamsByKey[key] else {
-      continuation.resume(throwing: RPCError(code: .cancelled, message: "The call has ended."))
+      continuation.resume(throwing: self.endedCallError)
       return
     }
     if !stream.opened { self.open(stream) }
