@@ -27,8 +27,15 @@ public enum ServerRunner {
     let server = GRPCServer(
       configuration: configuration, services: services + [health], interceptors: interceptors,
       logger: logger)
-    let bound = try await server.start()
-    let boundAddress = ListenAddress(host: bound.ipAddress ?? address.host, port: bound.port ?? address.port)
+    let bound: SocketAddressDescription
+    do {
+      let address = try await server.start()
+      bound = SocketAddressDescription(host: address.ipAddress, port: address.port)
+    } catch {
+      await server.shutDown(gracePeriod: .zero)
+      throw StartupError(message: "Cannot listen on \(address): \(Self.reason(error))")
+    }
+    let boundAddress = ListenAddress(host: bound.host ?? address.host, port: bound.port ?? address.port)
     logger.info(
       "\(name) ready",
       metadata: ["server.address": "\(boundAddress)", "server.methods": "\(server.methods.count)"])
@@ -58,6 +65,29 @@ public enum ServerRunner {
       // The sources must outlive this scope; they live as long as the process.
       SignalSources.keep(sources)
     }
+  }
+}
+
+/// A failure to start: bad configuration or an address that cannot be bound. Its description
+/// is the one line an operator sees.
+public struct StartupError: Error, CustomStringConvertible {
+  public let message: String
+  public var description: String { self.message }
+}
+
+private struct SocketAddressDescription {
+  let host: String?
+  let port: Int?
+}
+
+extension ServerRunner {
+  /// The operating-system reason inside a socket error, without Swift type noise.
+  static func reason(_ error: any Error) -> String {
+    let text = String(describing: error)
+    if text.contains("Address already in use") { return "address already in use" }
+    if text.contains("Permission denied") { return "permission denied" }
+    if text.contains("Cannot assign requested address") { return "no such local address" }
+    return text
   }
 }
 
