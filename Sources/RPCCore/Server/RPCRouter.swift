@@ -28,19 +28,31 @@ public struct RPCRouter: Sendable {
       interceptors: [any ServerInterceptor]
     ) async {
       do {
-        let trailers = try await withDeadline(context.deadline) {
-          try await RPCDeadline.$current.withValue(context.deadline) {
-            try await Self.intercepting(
-              interceptors[...], metadata: metadata, context: context
-            ) { metadata, context in
-              try await self.body(stream, metadata, context)
+        let trailers: Metadata
+        if let deadline = context.deadline {
+          trailers = try await withDeadline(deadline) {
+            try await RPCDeadline.$current.withValue(deadline) {
+              try await self.intercepted(stream, metadata, context, interceptors)
             }
           }
+        } else {
+          trailers = try await self.intercepted(stream, metadata, context, interceptors)
         }
         stream.finish(status: .ok, trailers: trailers)
       } catch {
         let rpcError = RPCError(mapping: error)
         stream.finish(status: Status(rpcError), trailers: rpcError.metadata)
+      }
+    }
+
+    private func intercepted(
+      _ stream: any ServerCallStream, _ metadata: Metadata, _ context: ServerContext,
+      _ interceptors: [any ServerInterceptor]
+    ) async throws -> Metadata {
+      if interceptors.isEmpty { return try await self.body(stream, metadata, context) }
+      return try await Self.intercepting(interceptors[...], metadata: metadata, context: context) {
+        metadata, context in
+        try await self.body(stream, metadata, context)
       }
     }
 
