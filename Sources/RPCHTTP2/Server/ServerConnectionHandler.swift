@@ -561,6 +561,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   // MARK: helpers
 
   static func isGRPCContentType(_ value: String) -> Bool {
+    // Fast path: what nearly every client sends.
+    if value == "application/grpc" || value == "application/grpc+proto" { return true }
     let lowered = value.lowercased()
     guard lowered.hasPrefix("application/grpc") else { return false }
     let rest = lowered.dropFirst("application/grpc".count)
