@@ -25,8 +25,8 @@ public enum ServerRunner {
     configuration.host = address.host
     configuration.port = address.port
     let server = GRPCServer(
-      configuration: configuration, services: services + [health], interceptors: interceptors,
-      logger: logger)
+      configuration: configuration, services: Self.withStandardServices(services, health: health),
+      interceptors: interceptors, logger: logger)
     let bound: SocketAddressDescription
     do {
       let address = try await server.start()
@@ -45,6 +45,17 @@ public enum ServerRunner {
     health.enterNotServing()
     await server.shutDown(gracePeriod: drainTimeout)
     logger.info("\(name) stopped")
+  }
+
+  /// `services` plus the standard ones every server offers: health and reflection (v1 and
+  /// v1alpha) describing all of them.
+  public static func withStandardServices(
+    _ services: [any RegistrableRPCService], health: HealthService
+  ) -> [any RegistrableRPCService] {
+    var router = RPCRouter()
+    for service in services + [health] { router.register(service) }
+    let names = Set(router.descriptors.map(\.service))
+    return services + [health] + ReflectionService(serviceNames: Array(names)).services
   }
 
   /// Suspends until SIGTERM or SIGINT and returns its name.
