@@ -1,52 +1,97 @@
 #!/usr/bin/env bash
-# Unary gRPC throughput and latency of the interop server (release build) measured with
-# h2load, next to a reference measured in the same run: nghttpd (the same nghttp2 library,
-# no gRPC layer) answering an equally small POST. Usage: scripts/bench.sh [RELEASE_BUILD_DIR]
-# Knobs (environment): REQUESTS (200000), CLIENTS (16), STREAMS (32 per client), THREADS (2).
+# Unary gRPC throughput and latency of the interop server (release build), driven by h2load,
+# next to references measured in the same run with the same load:
+#   - gRPC C++ (Debian's libgrpc++) serving the same TestService from the same proto/
+#     (source: bench/peers/grpc-cpp/server.cc);
+#   - nghttpd, the same nghttp2 library with no gRPC layer (GET of a 5-byte file): the raw
+#     HTTP/2 ceiling.
+# Usage: scripts/bench.sh [RELEASE_BUILD_DIR]
+# Environment: REQUESTS (200000), CLIENTS (16), STREAMS (32 per client), H2LOAD_THREADS (1:
+# h2load shares the 2 cores with the server, so one client thread leaves the server one core
+# and a half), ROUNDS (2; the best round per server is reported), SKIP_CPP=1 skips gRPC C++.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-deps.sh nghttp2-server
+extra=(nghttp2-server)
+[ "${SKIP_CPP:-0}" = 1 ] || extra+=(libgrpc++-dev protobuf-compiler-grpc)
+scripts/ensure-deps.sh "${extra[@]}"
 build_dir="${1:-.build-release}"
 requests="${REQUESTS:-200000}"
 clients="${CLIENTS:-16}"
 streams="${STREAMS:-32}"
-threads="${THREADS:-2}"
+threads="${H2LOAD_THREADS:-1}"
+rounds="${ROUNDS:-2}"
 
 swift build -c release --scratch-path "$build_dir" --product interop-server >&2
 bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-port=50160
-"$bin/interop-server" --port "$port" 2>"$work/server.log" &
-for _ in $(seq 50); do grep -q '"server.address"' "$work/server.log" && break; sleep 0.1; done
-
-# Request bodies: an empty message, and a SimpleRequest asking for a 1 KiB response.
-printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"
-printf '\x00\x00\x00\x00\x03\x10\x80\x08' >"$work/simple1k.bin"
-
-run_h2load() { # label url body [extra h2load args]
-  local label="$1" url="$2" body="$3"; shift 3
-  echo "== $label"
-  h2load -n "$requests" -c "$clients" -m "$streams" -t "$threads" -d "$body" \
-    -H 'content-type: application/grpc' -H 'te: trailers' "$@" "$url" |
-    grep -E '^(finished in|requests:|status codes:|time for request:|req/s)' || true
+wait_for_line() { # file pattern
+  for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "server did not start: $(cat "$1")" >&2
+  return 1
 }
 
-# Warm up, then measure.
-h2load -n 20000 -c 4 -m 16 -t 1 -d "$work/empty.bin" -H 'content-type: application/grpc' \
-  -H 'te: trailers' "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >/dev/null
-run_h2load "gRPC EmptyCall (interop-server, nghttp2 + protobuf-c)" \
-  "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" "$work/empty.bin"
-run_h2load "gRPC UnaryCall, 1 KiB response" \
-  "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" "$work/simple1k.bin"
+"$bin/interop-server" --port 50160 2>"$work/ours.log" &
+wait_for_line "$work/ours.log" '"server.address"'
+servers=("swift-nghttp2 (this suite)|50160")
 
-# Reference: nghttpd serving a 5-byte file over cleartext HTTP/2, same client settings.
-mkdir -p "$work/htdocs"
-cp "$work/empty.bin" "$work/htdocs/empty"
-ref_port=50161
-nghttpd --no-tls -n "$threads" -d "$work/htdocs" "$ref_port" >/dev/null 2>&1 &
+if [ "${SKIP_CPP:-0}" != 1 ]; then
+  cpp="$build_dir/grpc-cpp"
+  mkdir -p "$cpp"
+  protoc -Iproto --cpp_out="$cpp" --grpc_out="$cpp" --plugin=protoc-gen-grpc="$(command -v grpc_cpp_plugin)" \
+    proto/grpc/testing/empty.proto proto/grpc/testing/messages.proto proto/grpc/testing/test.proto
+  g++ -O2 -std=c++17 -I"$cpp" bench/peers/grpc-cpp/server.cc "$cpp"/grpc/testing/*.cc \
+    -o "$cpp/grpc-cpp-server" $(pkg-config --cflags --libs grpc++ protobuf)
+  "$cpp/grpc-cpp-server" 50162 2>"$work/cpp.log" &
+  wait_for_line "$work/cpp.log" ready
+  servers+=("grpc-c++ $(pkg-config --modversion grpc++)|50162")
+fi
+
+printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"             # Empty
+printf '\x00\x00\x00\x00\x03\x10\x80\x08' >"$work/simple1k.bin" # SimpleRequest{response_size: 1024}
+mkdir -p "$work/htdocs" && cp "$work/empty.bin" "$work/htdocs/empty"
+nghttpd --no-tls -n 1 -d "$work/htdocs" 50161 >/dev/null 2>&1 &
 sleep 0.5
-echo "== reference: nghttpd, same library, no gRPC layer (GET of a 5-byte file)"
-h2load -n "$requests" -c "$clients" -m "$streams" -t "$threads" "http://127.0.0.1:$ref_port/empty" |
-  grep -E '^(finished in|requests:|status codes:|time for request:|req/s)' || true
+
+measure() { # label url [h2load args] -> one summary row
+  local label="$1" url="$2"; shift 2
+  local best=""
+  for round in $(seq "$rounds"); do
+    h2load -n "$requests" -c "$clients" -m "$streams" -t "$threads" --log-file="$work/lat.log" "$@" "$url" >"$work/out.txt"
+    local rps ok
+    rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$work/out.txt")
+    ok=$(awk '/^requests:/ {print $8}' "$work/out.txt")
+    local row
+    row=$(python3 - "$work/lat.log" "$label" "$rps" "$ok" <<'PY'
+import sys
+path, label, rps, ok = sys.argv[1:]
+lat = sorted(int(line.split("\t")[2]) for line in open(path) if line.strip())
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
+print(f"{label}|{float(rps):.0f}|{pick(0.5):.2f}|{pick(0.9):.2f}|{pick(0.99):.2f}|{ok}")
+PY
+)
+    if [ -z "$best" ] || [ "$(echo "$row" | cut -d'|' -f2)" -gt "$(echo "$best" | cut -d'|' -f2)" ]; then best="$row"; fi
+  done
+  echo "$best"
+}
+
+grpc_headers=(-H 'content-type: application/grpc' -H 'te: trailers')
+rows=()
+for entry in "${servers[@]}"; do
+  name="${entry%%|*}" port="${entry##*|}"
+  # Warm-up.
+  h2load -n 20000 -c 4 -m 16 -t 1 -d "$work/empty.bin" "${grpc_headers[@]}" \
+    "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >/dev/null
+  rows+=("$(measure "$name: EmptyCall" "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" -d "$work/empty.bin" "${grpc_headers[@]}")")
+  rows+=("$(measure "$name: UnaryCall 1 KiB" "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" -d "$work/simple1k.bin" "${grpc_headers[@]}")")
+done
+rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC)" "http://127.0.0.1:50161/empty")")
+
+echo
+echo "h2load -n $requests -c $clients -m $streams -t $threads, best of $rounds rounds; latency in ms"
+printf '%-44s %10s %8s %8s %8s %10s\n' "server: workload" "req/s" "p50" "p90" "p99" "succeeded"
+for row in "${rows[@]}"; do
+  IFS='|' read -r label rps p50 p90 p99 ok <<<"$row"
+  printf '%-44s %10s %8s %8s %8s %10s\n' "$label" "$rps" "$p50" "$p90" "$p99" "$ok"
+done
