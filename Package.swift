@@ -74,6 +74,15 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
 
+    .target(
+      name: "Migrations",
+      dependencies: [
+        "Postgres",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
     // MARK: generated
     .target(
       name: "ProtoRuntime",
@@ -151,6 +160,7 @@ let package = Package(
     .testTarget(
       name: "PostgresTests",
       dependencies: [
+        "Migrations",
         "Postgres",
         .product(name: "Logging", package: "swift-log"),
       ],
