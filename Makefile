@@ -37,6 +37,7 @@ test-swift: deps
 test-python: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --product interop-server
 	$(SWIFT) build $(SWIFT_FLAGS) --product interop-client
+	$(SWIFT) build $(SWIFT_FLAGS) --product suite-db
 	venv=$$(scripts/python-env.sh $(BUILD_DIR)) && \
 	  SWIFT_BIN_DIR=$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path) \
 	  PYTHON_GEN_DIR=$(BUILD_DIR)/python-gen \

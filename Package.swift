@@ -14,6 +14,7 @@ let package = Package(
   products: [
     .executable(name: "interop-server", targets: ["interop-server"]),
     .executable(name: "interop-client", targets: ["interop-client"]),
+    .executable(name: "suite-db", targets: ["suite-db"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
   dependencies: [
@@ -137,6 +138,17 @@ let package = Package(
         "RPCCore",
         "RPCHTTP2",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+
+    .executableTarget(
+      name: "suite-db",
+      dependencies: [
+        "Migrations",
+        "Postgres",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
