@@ -163,7 +163,8 @@ struct FileDescriptorTests {
     let names = ProtoFileDescriptors.all.map(\.name)
     #expect(Set(names) == [
       "grpc/health/v1/health.proto", "grpc/testing/empty.proto", "grpc/testing/messages.proto",
-      "grpc/testing/test.proto", "test/v1/coverage.proto",
+      "grpc/testing/test.proto", "test/v1/coverage.proto", "grpc/reflection/v1/reflection.proto",
+      "grpc/reflection/v1alpha/reflection.proto",
     ])
     let messages = try #require(names.firstIndex(of: "grpc/testing/messages.proto"))
     #expect(messages < names.firstIndex(of: "grpc/testing/test.proto")!)
