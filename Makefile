@@ -43,10 +43,10 @@ test-python: deps
 	  PYTHON_GEN_DIR=$(BUILD_DIR)/python-gen \
 	  $$venv/bin/python -m pytest -q -p no:cacheprovider tests/python
 
-## Starts the suite on loopback (foreground; Ctrl-C stops it).
+## Starts the suite on loopback with a private PostgreSQL cluster under data/ (or DATABASE_URL);
+## Ctrl-C stops everything.
 run: deps
-	$(SWIFT) build $(SWIFT_FLAGS) --product interop-server
-	$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/interop-server --port 50060
+	BUILD_DIR=$(BUILD_DIR) scripts/run-suite.sh
 
 ## Release build driven by h2load next to a raw HTTP/2 reference; see BENCHMARKS.md.
 bench: deps
