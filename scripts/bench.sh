@@ -6,7 +6,7 @@
 #   - nghttpd, the same nghttp2 library with no gRPC layer (GET of a 5-byte file): the raw
 #     HTTP/2 ceiling.
 # Usage: scripts/bench.sh [RELEASE_BUILD_DIR]
-# Environment: REQUESTS (200000), CLIENTS (16), STREAMS (32 per client), H2LOAD_THREADS (1:
+# Environment: REQUESTS (200000), CLIENTS (16), STREAMS (16 per client), H2LOAD_THREADS (1:
 # h2load shares the 2 cores with the server, so one client thread leaves the server one core
 # and a half), ROUNDS (2; the best round per server is reported), SKIP_CPP=1 skips gRPC C++.
 set -euo pipefail
@@ -17,7 +17,7 @@ scripts/ensure-deps.sh "${extra[@]}"
 build_dir="${1:-.build-release}"
 requests="${REQUESTS:-200000}"
 clients="${CLIENTS:-16}"
-streams="${STREAMS:-32}"
+streams="${STREAMS:-16}"
 threads="${H2LOAD_THREADS:-1}"
 rounds="${ROUNDS:-2}"
 
@@ -33,8 +33,10 @@ wait_for_line() { # file pattern
 }
 
 "$bin/interop-server" --port 50160 2>"$work/ours.log" &
+ours_pid=$!
 wait_for_line "$work/ours.log" '"server.address"'
-servers=("swift-nghttp2 (this suite)|50160")
+idle_rss=$(awk '/VmRSS/ {print $2}' /proc/$ours_pid/status)
+servers=("swift-nghttp2 (this suite)|50160|$ours_pid")
 
 if [ "${SKIP_CPP:-0}" != 1 ]; then
   cpp="$build_dir/grpc-cpp"
@@ -44,8 +46,9 @@ if [ "${SKIP_CPP:-0}" != 1 ]; then
   g++ -O2 -std=c++17 -I"$cpp" bench/peers/grpc-cpp/server.cc "$cpp"/grpc/testing/*.cc \
     -o "$cpp/grpc-cpp-server" $(pkg-config --cflags --libs grpc++ protobuf)
   "$cpp/grpc-cpp-server" 50162 2>"$work/cpp.log" &
+  cpp_pid=$!
   wait_for_line "$work/cpp.log" ready
-  servers+=("grpc-c++ $(pkg-config --modversion grpc++)|50162")
+  servers+=("grpc-c++ $(pkg-config --modversion grpc++)|50162|$cpp_pid")
 fi
 
 printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"             # Empty
@@ -54,21 +57,30 @@ mkdir -p "$work/htdocs" && cp "$work/empty.bin" "$work/htdocs/empty"
 nghttpd --no-tls -n 1 -d "$work/htdocs" 50161 >/dev/null 2>&1 &
 sleep 0.5
 
-measure() { # label url [h2load args] -> one summary row
-  local label="$1" url="$2"; shift 2
+cpu_ticks() { # pid -> utime+stime in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+measure() { # label pid connections streams requests url [h2load args] -> one summary row
+  local label="$1" pid="$2" c="$3" m="$4" n="$5" url="$6"; shift 6
   local best=""
   for round in $(seq "$rounds"); do
-    h2load -n "$requests" -c "$clients" -m "$streams" -t "$threads" --log-file="$work/lat.log" "$@" "$url" >"$work/out.txt"
+    local before after
+    rm -f "$work/lat.log"
+    before=$(cpu_ticks "$pid")
+    h2load -n "$n" -c "$c" -m "$m" -t "$threads" --log-file="$work/lat.log" "$@" "$url" >"$work/out.txt"
+    after=$(cpu_ticks "$pid")
     local rps ok
     rps=$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$work/out.txt")
     ok=$(awk '/^requests:/ {print $8}' "$work/out.txt")
     local row
-    row=$(python3 - "$work/lat.log" "$label" "$rps" "$ok" <<'PY'
+    row=$(python3 - "$work/lat.log" "$label" "$rps" "$ok" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
 import sys
-path, label, rps, ok = sys.argv[1:]
+path, label, rps, ok, ticks, hz = sys.argv[1:]
 lat = sorted(int(line.split("\t")[2]) for line in open(path) if line.strip())
 pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
-print(f"{label}|{float(rps):.0f}|{pick(0.5):.2f}|{pick(0.9):.2f}|{pick(0.99):.2f}|{ok}")
+cpu_us = int(ticks) / int(hz) * 1e6 / max(1, int(ok))
+print(f"{label}|{float(rps):.0f}|{pick(0.5):.3f}|{pick(0.9):.3f}|{pick(0.99):.3f}|{ok}|{cpu_us:.1f}")
 PY
 )
     if [ -z "$best" ] || [ "$(echo "$row" | cut -d'|' -f2)" -gt "$(echo "$best" | cut -d'|' -f2)" ]; then best="$row"; fi
@@ -77,21 +89,32 @@ PY
 }
 
 grpc_headers=(-H 'content-type: application/grpc' -H 'te: trailers')
+# StreamingOutputCallRequest{response_parameters: [{size: 64}] x 10}: ten 64-byte messages.
+python3 -c "
+import struct, sys
+params = bytes([0x08, 0x40])                      # ResponseParameters{size: 64}
+body = b''.join(bytes([0x12, len(params)]) + params for _ in range(10))
+sys.stdout.buffer.write(struct.pack('>BI', 0, len(body)) + body)" >"$work/stream10.bin"
 rows=()
 for entry in "${servers[@]}"; do
-  name="${entry%%|*}" port="${entry##*|}"
-  # Warm-up.
-  h2load -n 20000 -c 4 -m 16 -t 1 -d "$work/empty.bin" "${grpc_headers[@]}" \
-    "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >/dev/null
-  rows+=("$(measure "$name: EmptyCall" "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" -d "$work/empty.bin" "${grpc_headers[@]}")")
-  rows+=("$(measure "$name: UnaryCall 1 KiB" "http://127.0.0.1:$port/grpc.testing.TestService/UnaryCall" -d "$work/simple1k.bin" "${grpc_headers[@]}")")
+  IFS='|' read -r name port pid <<<"$entry"
+  base="http://127.0.0.1:$port/grpc.testing.TestService"
+  h2load -n 20000 -c 4 -m 16 -t 1 -d "$work/empty.bin" "${grpc_headers[@]}" "$base/EmptyCall" >/dev/null
+  rows+=("$(measure "$name: EmptyCall 1x1" "$pid" 1 1 $((requests / 10)) "$base/EmptyCall" -d "$work/empty.bin" "${grpc_headers[@]}")")
+  rows+=("$(measure "$name: EmptyCall ${clients}x$streams" "$pid" "$clients" "$streams" "$requests" "$base/EmptyCall" -d "$work/empty.bin" "${grpc_headers[@]}")")
+  rows+=("$(measure "$name: UnaryCall 1KiB ${clients}x$streams" "$pid" "$clients" "$streams" "$requests" "$base/UnaryCall" -d "$work/simple1k.bin" "${grpc_headers[@]}")")
+  rows+=("$(measure "$name: StreamingOutput 10x64B ${clients}x$streams" "$pid" "$clients" "$streams" $((requests / 4)) "$base/StreamingOutputCall" -d "$work/stream10.bin" "${grpc_headers[@]}")")
 done
-rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC)" "http://127.0.0.1:50161/empty")")
+nghttpd_pid=$(pgrep -n nghttpd)
+rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC) ${clients}x$streams" "$nghttpd_pid" "$clients" "$streams" "$requests" "http://127.0.0.1:50161/empty")")
+busy_rss=$(awk '/VmRSS/ {print $2}' /proc/$ours_pid/status)
 
 echo
-echo "h2load -n $requests -c $clients -m $streams -t $threads, best of $rounds rounds; latency in ms"
-printf '%-44s %10s %8s %8s %8s %10s\n' "server: workload" "req/s" "p50" "p90" "p99" "succeeded"
+echo "h2load -t $threads, best of $rounds rounds; latency in ms; server CPU (user+sys) per call in µs"
+printf '%-52s %10s %8s %8s %8s %10s %8s\n' "server: workload (connections x streams)" "req/s" "p50" "p90" "p99" "succeeded" "cpu/call"
 for row in "${rows[@]}"; do
-  IFS='|' read -r label rps p50 p90 p99 ok <<<"$row"
-  printf '%-44s %10s %8s %8s %8s %10s\n' "$label" "$rps" "$p50" "$p90" "$p99" "$ok"
+  IFS='|' read -r label rps p50 p90 p99 ok cpu <<<"$row"
+  printf '%-52s %10s %8s %8s %8s %10s %8s\n' "$label" "$rps" "$p50" "$p90" "$p99" "$ok" "$cpu"
 done
+echo
+echo "interop-server resident memory: ${idle_rss} KiB idle at start, ${busy_rss} KiB after the runs"
