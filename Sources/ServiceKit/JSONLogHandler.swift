@@ -1,5 +1,7 @@
 public import Logging
-internal import Foundation
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// Writes one JSON object per log line to standard error.
 ///
@@ -18,7 +20,8 @@ public struct JSONLogHandler: LogHandler {
   /// The level named by `LOG_LEVEL` (trace, debug, info, notice, warning, error, critical);
   /// `info` when unset or unknown.
   public static func levelFromEnvironment() -> Logger.Level {
-    guard let value = ProcessInfo.processInfo.environment["LOG_LEVEL"]?.lowercased() else { return .info }
+    guard let raw = getenv("LOG_LEVEL") else { return .info }
+    let value = String(cString: raw).lowercased()
     return Logger.Level(rawValue: value) ?? .info
   }
 
@@ -45,11 +48,31 @@ public struct JSONLogHandler: LogHandler {
       line += Self.quote(key) + ":" + Self.quote(value)
     }
     line += "}\n"
-    FileHandle.standardError.write(Data(line.utf8))
+    var bytes = Array(line.utf8)
+    bytes.withUnsafeMutableBytes { buffer in
+      var offset = 0
+      while offset < buffer.count {
+        let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+        if written <= 0 { break }
+        offset += written
+      }
+    }
   }
 
   private static func timestamp() -> String {
-    Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    // UTC, millisecond precision: 2026-11-22T12:00:00.123Z
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    var seconds = now.tv_sec
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    func pad(_ value: Int32, _ width: Int) -> String {
+      let text = String(value)
+      return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+      + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+      + "\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
   }
 
   static func quote(_ text: String) -> String {
@@ -63,7 +86,8 @@ public struct JSONLogHandler: LogHandler {
       case "\t": out += "\\t"
       default:
         if scalar.value < 0x20 {
-          out += String(format: "\\u%04x", scalar.value)
+          let hex = String(scalar.value, radix: 16)
+          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
         } else {
           out.unicodeScalars.append(scalar)
         }

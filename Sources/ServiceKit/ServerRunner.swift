@@ -2,7 +2,9 @@ internal import Dispatch
 public import Logging
 public import RPCCore
 public import RPCHTTP2
-internal import Foundation
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// Runs a gRPC server the way every executable of the suite does.
 ///
