@@ -180,3 +180,17 @@ def test_sigterm_with_a_stuck_call_exits_after_the_drain_timeout(server):
     with pytest.raises(grpc.RpcError):
         list(call)
     channel.close()
+
+
+def test_a_thousand_open_streams_stay_under_100_mb(server):
+    clients = [RawClient(server.port) for _ in range(4)]
+    for client in clients:
+        for _ in range(250):
+            client.request(path="/grpc.testing.TestService/FullDuplexCall")
+        client.flush()
+    time.sleep(1.0)
+    rss = rss_kib(server.process.pid)
+    well_behaved_call(server.port)
+    for client in clients:
+        client.close()
+    assert rss < 100 * 1024, f"{rss} KiB with 1000 open streams"
