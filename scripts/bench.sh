@@ -3,7 +3,7 @@
 # next to references measured in the same run with the same load:
 #   - gRPC C++ (Debian's libgrpc++) serving the same TestService from the same proto/
 #     (source: bench/peers/grpc-cpp/server.cc);
-#   - nghttpd, the same nghttp2 library with no gRPC layer (GET of a 5-byte file): the raw
+#   - nghttpd, the same nghttp2 library with no gRPC layer (a 5-byte POST answered with a 5-byte file): the raw
 #     HTTP/2 ceiling.
 # Usage: scripts/bench.sh [RELEASE_BUILD_DIR]
 # Environment: REQUESTS (200000), CLIENTS (16), STREAMS (16 per client), H2LOAD_THREADS (1:
@@ -103,10 +103,13 @@ for entry in "${servers[@]}"; do
   rows+=("$(measure "$name: EmptyCall 1x1" "$pid" 1 1 $((requests / 10)) "$base/EmptyCall" -d "$work/empty.bin" "${grpc_headers[@]}")")
   rows+=("$(measure "$name: EmptyCall ${clients}x$streams" "$pid" "$clients" "$streams" "$requests" "$base/EmptyCall" -d "$work/empty.bin" "${grpc_headers[@]}")")
   rows+=("$(measure "$name: UnaryCall 1KiB ${clients}x$streams" "$pid" "$clients" "$streams" "$requests" "$base/UnaryCall" -d "$work/simple1k.bin" "${grpc_headers[@]}")")
+  rows+=("$(measure "$name: UnaryCall 1KiB 1x1" "$pid" 1 1 $((requests / 10)) "$base/UnaryCall" -d "$work/simple1k.bin" "${grpc_headers[@]}")")
+  rows+=("$(measure "$name: StreamingOutput 10x64B 1x1" "$pid" 1 1 $((requests / 20)) "$base/StreamingOutputCall" -d "$work/stream10.bin" "${grpc_headers[@]}")")
   rows+=("$(measure "$name: StreamingOutput 10x64B ${clients}x$streams" "$pid" "$clients" "$streams" $((requests / 4)) "$base/StreamingOutputCall" -d "$work/stream10.bin" "${grpc_headers[@]}")")
 done
 nghttpd_pid=$(pgrep -n nghttpd)
-rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC) ${clients}x$streams" "$nghttpd_pid" "$clients" "$streams" "$requests" "http://127.0.0.1:50161/empty")")
+rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC) 1x1" "$nghttpd_pid" 1 1 $((requests / 10)) "http://127.0.0.1:50161/empty" -d "$work/empty.bin")")
+rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC) ${clients}x$streams" "$nghttpd_pid" "$clients" "$streams" "$requests" "http://127.0.0.1:50161/empty" -d "$work/empty.bin")")
 busy_rss=$(awk '/VmRSS/ {print $2}' /proc/$ours_pid/status)
 
 echo
