@@ -83,6 +83,27 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    /// Database administration: bootstrap (database, schemas, least-privilege roles, secrets
+    /// file), SQL-file migration sets, and the `suite-db` command's logic.
+    .target(
+      name: "SuiteDatabase",
+      dependencies: [
+        "Migrations",
+        "Postgres",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    /// The throwaway PostgreSQL cluster the database tests share (one per test process).
+    .target(
+      name: "PostgresTestSupport",
+      dependencies: [
+        "Postgres",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Sources/PostgresTestSupport",
+      swiftSettings: swiftSettings
+    ),
 
     // MARK: generated
     .target(
@@ -147,6 +168,7 @@ let package = Package(
       dependencies: [
         "Migrations",
         "Postgres",
+        "SuiteDatabase",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -172,8 +194,29 @@ let package = Package(
     .testTarget(
       name: "PostgresTests",
       dependencies: [
+        "Postgres",
+        "PostgresTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "MigrationsTests",
+      dependencies: [
         "Migrations",
         "Postgres",
+        "PostgresTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "SuiteDatabaseTests",
+      dependencies: [
+        "Migrations",
+        "Postgres",
+        "PostgresTestSupport",
+        "SuiteDatabase",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings

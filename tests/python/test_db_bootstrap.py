@@ -42,7 +42,16 @@ def psql(url, sql):
 
 
 def secrets(path):
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    """KEY='value' lines (single-quoted, shell style), comments ignored."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        if len(value) >= 2 and value[0] == value[-1] == "'":
+            value = value[1:-1].replace("'\\''", "'")
+        values[key] = value
+    return values
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +92,19 @@ def test_migrate_applies_reports_and_rolls_back(bootstrapped, tmp_path):
     (tmp_path / "0001_create_orders.down.sql").write_text("DROP TABLE orders.orders;")
     (tmp_path / "0002_add_total.up.sql").write_text("ALTER TABLE orders.orders ADD COLUMN total numeric NOT NULL DEFAULT 0;")
     (tmp_path / "0002_add_total.down.sql").write_text("ALTER TABLE orders.orders DROP COLUMN total;")
-    common = ["--database-url", url, "--schema", "orders", "--dir", str(tmp_path)]
-    assert "applied: 1, 2" in suite_db("migrate", "up", *common).stdout
-    assert "up to date" in suite_db("migrate", "up", *common).stdout
+    common = ["--database-url", url, "--service", "orders", "--dir", str(tmp_path)]
+    applied = suite_db("migrate", "up", *common)
+    assert "Applied 1, 2 to schema orders" in applied.stdout, applied.stderr
+    assert "up to date at version 2" in suite_db("migrate", "up", *common).stdout
     status = suite_db("migrate", "status", *common).stdout
-    assert "current version: 2" in status
-    assert "rolled back: 2 add_total" in suite_db("migrate", "down", *common).stdout
-    assert "current version: 1" in suite_db("migrate", "status", *common).stdout
+    assert "current version 2" in status
+    assert "Rolled back 2 (add_total)" in suite_db("migrate", "down", *common).stdout
+    assert "current version 1" in suite_db("migrate", "status", *common).stdout
+
+
+def test_migrate_without_dir_says_what_exists(bootstrapped):
+    _, values, _ = bootstrapped
+    result = suite_db("migrate", "status", "--service", "identity", "--database-url", values["IDENTITY_DATABASE_URL"])
+    assert result.returncode != 0
+    assert "No migrations are compiled in for service 'identity'" in result.stderr
+    assert "--dir" in result.stderr

@@ -1,7 +1,8 @@
+// Shared by every test target that needs a real PostgreSQL server (PostgresTests,
+// MigrationsTests, SuiteDatabaseTests): one throwaway cluster per test process.
 import Foundation
-import Logging
-import Postgres
-import Testing
+public import Logging
+public import Postgres
 
 #if canImport(Glibc)
 import Glibc
@@ -11,13 +12,13 @@ import Glibc
 /// cluster per test run started with scripts/pg-cluster.sh (PG_FAST=1, a free loopback port, a
 /// data folder under /tmp). The script's watcher stops the cluster and deletes its folder once
 /// this test process exits.
-actor TestCluster {
-  static let shared = TestCluster()
+public actor TestCluster {
+  public static let shared = TestCluster()
 
   private var starting: Task<PostgresConfiguration, any Error>?
 
   /// Superuser configuration of the server (database `postgres`).
-  func adminConfiguration() async throws -> PostgresConfiguration {
+  public func adminConfiguration() async throws -> PostgresConfiguration {
     if let starting { return try await starting.value }
     let task = Task {
       // Starting the cluster blocks for about a second: keep it off the cooperative pool.
@@ -30,7 +31,7 @@ actor TestCluster {
   }
 
   /// Whether the tests run against a cluster they started (and may do superuser things in).
-  nonisolated var isPrivateCluster: Bool {
+  public nonisolated var isPrivateCluster: Bool {
     ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"] == nil
   }
 
@@ -40,7 +41,7 @@ actor TestCluster {
     }
     let script = URL(fileURLWithPath: #filePath)
       .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("scripts/pg-cluster.sh")
+      .appendingPathComponent("scripts/pg-cluster.sh")
     let directory = "/tmp/pgtest-\(getpid())"
     try? FileManager.default.removeItem(atPath: directory)
     let port = try freeLoopbackPort()
@@ -72,9 +73,9 @@ actor TestCluster {
     return configuration
   }
 
-  struct ClusterError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { self.message }
+  public struct ClusterError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { self.message }
   }
 }
 
@@ -104,11 +105,11 @@ private func freeLoopbackPort() throws -> Int {
   return Int(UInt16(bigEndian: address.sin_port))
 }
 
-let testLogger = Logger(label: "postgres-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+public let testLogger = Logger(label: "postgres-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// Runs `body` with a configuration whose search_path is a fresh schema, dropped afterwards.
 /// `application_name` is the schema name, so tests can find their own sessions.
-func withTestSchema<Result>(
+public func withTestSchema<Result>(
   _ name: String, _ body: (PostgresConfiguration) async throws -> Result
 ) async throws -> Result {
   let admin = try await TestCluster.shared.adminConfiguration()
@@ -131,7 +132,7 @@ func withTestSchema<Result>(
 }
 
 /// Runs `body` with a connection to a fresh schema.
-func withTestConnection<Result>(
+public func withTestConnection<Result>(
   _ name: String, _ body: (PostgresConnection) async throws -> Result
 ) async throws -> Result {
   try await withTestSchema(name) { configuration in
