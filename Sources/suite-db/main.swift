@@ -56,11 +56,17 @@ struct Bootstrap: AsyncParsableCommand {
   @Option(help: "File that keeps the service roles' passwords and URLs (mode 0600).")
   var secretsFile = "data/db-secrets.env"
 
-  func run() async throws {
-    let logger = makeLogger()
-    guard let url = self.databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
+  var url: String? { self.databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"] }
+
+  func validate() throws {
+    guard let url = self.url, !url.isEmpty else {
       throw ValidationError("Give --database-url or set DATABASE_URL.")
     }
+  }
+
+  func run() async throws {
+    let logger = makeLogger()
+    let url = self.url ?? ""
     var options = DatabaseBootstrap.Options()
     options.database = self.database
     options.secretsFile = self.secretsFile
