@@ -40,6 +40,11 @@ let package = Package(
       providers: [.apt(["libpq-dev"])]
     ),
     .systemLibrary(
+      name: "CSodium",
+      pkgConfig: "libsodium",
+      providers: [.apt(["libsodium-dev"])]
+    ),
+    .systemLibrary(
       name: "CZlib",
       pkgConfig: "zlib",
       providers: [.apt(["zlib1g-dev"])]
@@ -123,6 +128,13 @@ let package = Package(
     ),
 
     // MARK: service kit and services
+    /// Authentication: libsodium crypto (Ed25519, argon2id), EdDSA access tokens, the caller
+    /// of a call and the interceptor that checks credentials and roles.
+    .target(
+      name: "Auth",
+      dependencies: ["CSodium", "RPCCore"],
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "ServiceKit",
       dependencies: [
@@ -176,6 +188,11 @@ let package = Package(
     ),
 
     // MARK: tests
+    .testTarget(
+      name: "AuthTests",
+      dependencies: ["Auth", "RPCCore", "RPCHTTP2", "Protos", "ServiceKit"],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "RPCCoreTests",
       dependencies: ["RPCCore"],

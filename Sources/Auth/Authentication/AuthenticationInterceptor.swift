@@ -1,0 +1,58 @@
+public import RPCCore
+
+/// Authenticates every call from its `authorization: Bearer <credential>` metadata and checks
+/// the role its method needs (``AuthPolicy``), then binds ``Caller/current`` for the handler.
+///
+/// - A public method runs without a credential; when one is sent it must still be valid, and
+///   the handler sees its caller.
+/// - Otherwise a missing credential is `UNAUTHENTICATED`, a bad one `UNAUTHENTICATED` with the
+///   reason, a role below the method's `PERMISSION_DENIED`. The credential is never logged or
+///   echoed.
+public struct AuthenticationInterceptor: ServerInterceptor {
+  public let verifier: any BearerCredentialVerifier
+  public let policy: AuthPolicy
+
+  public init(verifier: any BearerCredentialVerifier, policy: AuthPolicy) {
+    self.verifier = verifier
+    self.policy = policy
+  }
+
+  public func intercept<Result: Sendable>(
+    metadata: Metadata,
+    context: ServerContext,
+    next: (Metadata, ServerContext) async throws -> Result
+  ) async throws -> Result {
+    let path = context.descriptor.path
+    let isPublic = self.policy.isPublic(path: path, service: context.descriptor.service)
+    guard let header = metadata.firstString("authorization") else {
+      if isPublic { return try await next(metadata, context) }
+      throw RPCError(code: .unauthenticated, message: "Missing authorization: send `authorization: Bearer <token>`.")
+    }
+    guard let credential = Self.bearerCredential(header) else {
+      throw RPCError(code: .unauthenticated, message: "The authorization header must be `Bearer <token>`.")
+    }
+    let caller = try await self.verifier.verify(bearer: credential)
+    if !isPublic {
+      let needed = self.policy.requiredRole(path: path)
+      guard caller.role >= needed else {
+        throw RPCError(
+          code: .permissionDenied,
+          message: "\(path) needs the \(needed.rawValue) role; the caller is \(caller.role.rawValue).")
+      }
+    }
+    return try await Caller.$current.withValue(caller) {
+      try await next(metadata, context)
+    }
+  }
+
+  /// The credential of `Bearer <credential>` (scheme case-insensitive), or `nil`.
+  static func bearerCredential(_ header: String) -> String? {
+    let utf8 = header.utf8
+    guard utf8.count > 7 else { return nil }
+    let scheme = String(decoding: utf8.prefix(6), as: UTF8.self).lowercased()
+    guard scheme == "bearer", utf8.dropFirst(6).first == UInt8(ascii: " ") else { return nil }
+    let credential = String(decoding: utf8.dropFirst(7), as: UTF8.self)
+    let trimmed = credential.drop { $0 == " " }
+    return trimmed.isEmpty ? nil : String(trimmed)
+  }
+}

@@ -1,0 +1,141 @@
+import Auth
+import RPCCore
+import Testing
+
+@Suite("Access tokens")
+struct AccessTokenTests {
+  let key = Ed25519SigningKey()
+  let now: Int64 = 1_800_000_000
+
+  var keys: StaticVerificationKeys { StaticVerificationKeys(["k1": self.key.publicKey]) }
+
+  func claims(expiresIn: Int64 = 600) -> AccessTokenClaims {
+    AccessTokenClaims(
+      issuer: "identity", subject: "user-1", tenantID: "tenant-a", role: .editor,
+      issuedAt: self.now, expiresAt: self.now + expiresIn, tokenID: "jti-1")
+  }
+
+  @Test func aSignedTokenVerifiesToItsClaims() async throws {
+    let token = AccessToken.sign(self.claims(), keyID: "k1", key: self.key)
+    #expect(token.split(separator: ".").count == 3)
+    let verified = try await AccessToken.verify(token, keys: self.keys, now: self.now + 10)
+    #expect(verified == self.claims())
+    #expect(verified.caller == Caller(tenantID: "tenant-a", subject: "user-1", role: .editor, kind: .user))
+  }
+
+  @Test func anExpiredTokenIsRefusedAfterTheLeeway() async throws {
+    let token = AccessToken.sign(self.claims(expiresIn: 60), keyID: "k1", key: self.key)
+    _ = try await AccessToken.verify(token, keys: self.keys, now: self.now + 80, leeway: 30)
+    await expectUnauthenticated("expired") {
+      _ = try await AccessToken.verify(token, keys: self.keys, now: self.now + 91, leeway: 30)
+    }
+  }
+
+  @Test func aTamperedPayloadOrSignatureIsRefused() async throws {
+    let token = AccessToken.sign(self.claims(), keyID: "k1", key: self.key)
+    let parts = token.split(separator: ".").map(String.init)
+    var admin = self.claims()
+    admin.role = .admin
+    let forged = AccessToken.sign(admin, keyID: "k1", key: Ed25519SigningKey())
+    let forgedPayload = forged.split(separator: ".").map(String.init)[1]
+    await expectUnauthenticated("signature") {
+      _ = try await AccessToken.verify(
+        [parts[0], forgedPayload, parts[2]].joined(separator: "."), keys: self.keys, now: self.now)
+    }
+    await expectUnauthenticated("signature") {
+      _ = try await AccessToken.verify(forged, keys: self.keys, now: self.now)
+    }
+    await expectUnauthenticated("malformed") {
+      _ = try await AccessToken.verify(parts[0] + "." + parts[1], keys: self.keys, now: self.now)
+    }
+  }
+
+  @Test func algorithmNoneAndUnknownKeysAreRefused() async throws {
+    let header = Base64URL.encode(Array(#"{"alg":"none","kid":"k1"}"#.utf8))
+    let payload = AccessToken.sign(self.claims(), keyID: "k1", key: self.key).split(separator: ".")[1]
+    await expectUnauthenticated("EdDSA") {
+      _ = try await AccessToken.verify("\(header).\(payload).", keys: self.keys, now: self.now)
+    }
+    let other = AccessToken.sign(self.claims(), keyID: "k2", key: self.key)
+    await expectUnauthenticated("unknown key") {
+      _ = try await AccessToken.verify(other, keys: self.keys, now: self.now)
+    }
+  }
+
+  @Test func staticKeysParseFromConfigurationText() throws {
+    let text = "k1=\(Base64URL.encode(self.key.publicKey)), k2=\(Base64URL.encode(Ed25519SigningKey().publicKey))"
+    let parsed = try StaticVerificationKeys(parsing: text)
+    #expect(parsed.keys["k1"] == self.key.publicKey)
+    #expect(parsed.keys.count == 2)
+    #expect(throws: StaticVerificationKeys.ParseError.self) { try StaticVerificationKeys(parsing: "k1") }
+    #expect(throws: StaticVerificationKeys.ParseError.self) { try StaticVerificationKeys(parsing: "k1=AAAA") }
+  }
+
+  @Test func cachedKeysRefetchForAnUnknownKeyAtMostOncePerInterval() async throws {
+    let rotated = Ed25519SigningKey()
+    let published = Published(["k1": self.key.publicKey])
+    let cache = CachedVerificationKeys(minimumRefetchInterval: .milliseconds(300)) { await published.snapshot }
+    #expect(try await cache.publicKey(forKeyID: "k1") == self.key.publicKey)
+    #expect(await published.fetches == 1)
+    // A key published just after a fetch is not fetched again within the interval, nor are
+    // made-up key ids.
+    await published.set(["k1": self.key.publicKey, "k2": rotated.publicKey])
+    #expect(try await cache.publicKey(forKeyID: "k2") == nil)
+    for index in 0..<50 { _ = try await cache.publicKey(forKeyID: "bogus-\(index)") }
+    #expect(await published.fetches == 1)
+    // After the interval, the first token naming the new key fetches once.
+    try await Task.sleep(for: .milliseconds(350))
+    #expect(try await cache.publicKey(forKeyID: "k2") == rotated.publicKey)
+    #expect(try await cache.publicKey(forKeyID: "k1") == self.key.publicKey)
+    #expect(await published.fetches == 2)
+  }
+
+  @Test func cachedKeysKeepServingWhenThePublisherIsDown() async throws {
+    let published = Published(["k1": self.key.publicKey])
+    let cache = CachedVerificationKeys(minimumRefetchInterval: .zero, maximumAge: .zero) {
+      try await published.snapshotOrFail()
+    }
+    #expect(try await cache.publicKey(forKeyID: "k1") == self.key.publicKey)
+    await published.fail()
+    #expect(try await cache.publicKey(forKeyID: "k1") == self.key.publicKey)
+    let empty = CachedVerificationKeys { try await published.snapshotOrFail() }
+    await #expect(throws: (any Error).self) { try await empty.publicKey(forKeyID: "k1") }
+  }
+}
+
+actor Published {
+  private(set) var keys: [String: [UInt8]]
+  private(set) var fetches = 0
+
+  init(_ keys: [String: [UInt8]]) { self.keys = keys }
+
+  var snapshot: [String: [UInt8]] {
+    self.fetches += 1
+    return self.keys
+  }
+
+  func set(_ keys: [String: [UInt8]]) { self.keys = keys }
+
+  private var failing = false
+  func fail() { self.failing = true }
+
+  func snapshotOrFail() throws -> [String: [UInt8]] {
+    struct Down: Error {}
+    if self.failing { throw Down() }
+    return self.snapshot
+  }
+}
+
+func expectUnauthenticated(
+  _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+) async {
+  do {
+    try await body()
+    Issue.record("expected UNAUTHENTICATED", sourceLocation: sourceLocation)
+  } catch let error as RPCError {
+    #expect(error.code == .unauthenticated, sourceLocation: sourceLocation)
+    #expect(error.message.contains(fragment), "\(error.message)", sourceLocation: sourceLocation)
+  } catch {
+    Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+  }
+}
