@@ -128,6 +128,13 @@ let package = Package(
     ),
 
     // MARK: service kit and services
+    /// Database failures as gRPC statuses (the one mapping), and transactions retried on
+    /// serialization failures.
+    .target(
+      name: "PostgresRPC",
+      dependencies: ["Postgres", "RPCCore"],
+      swiftSettings: swiftSettings
+    ),
     /// Authentication: libsodium crypto (Ed25519, argon2id), EdDSA access tokens, the caller
     /// of a call and the interceptor that checks credentials and roles.
     .target(
@@ -188,6 +195,17 @@ let package = Package(
     ),
 
     // MARK: tests
+    .testTarget(
+      name: "PostgresRPCTests",
+      dependencies: [
+        "PostgresRPC",
+        "Postgres",
+        "PostgresTestSupport",
+        "RPCCore",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "AuthTests",
       dependencies: ["Auth", "RPCCore", "RPCHTTP2", "Protos", "ServiceKit"],

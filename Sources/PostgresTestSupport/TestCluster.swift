@@ -39,36 +39,12 @@ public actor TestCluster {
     if let url = ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"], !url.isEmpty {
       return try PostgresConfiguration(parsing: url)
     }
-    let script = URL(fileURLWithPath: #filePath)
-      .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("scripts/pg-cluster.sh")
     let directory = "/tmp/pgtest-\(getpid())"
     try? FileManager.default.removeItem(atPath: directory)
-    let port = try freeLoopbackPort()
-
-    // popen + pclose (which reaps the child) instead of Foundation.Process, whose
-    // waitUntilExit can hang on Linux; run on the calling (dedicated) thread.
-    let command = [
-      "PG_FAST=1", "PG_STOP_WHEN_PID_EXITS=\(getpid())", "PG_REMOVE_ON_STOP=1",
-      "/bin/bash", shellQuote(script.path), "start", shellQuote(directory), String(port), "2>&1",
-    ].joined(separator: " ")
-    guard let pipe = popen(command, "r") else {
-      throw ClusterError(message: "popen failed for pg-cluster.sh")
-    }
-    var data: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-      let count = fread(&buffer, 1, buffer.count, pipe)
-      if count <= 0 { break }
-      data.append(contentsOf: buffer[..<count])
-    }
-    let status = pclose(pipe)
-    guard status == 0 else {
-      throw ClusterError(
-        message: "pg-cluster.sh start failed (\(status)): \(String(decoding: data, as: UTF8.self))")
-    }
-    let url = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    var configuration = try PostgresConfiguration(parsing: url)
+    let output = try runClusterScript(
+      ["start", directory, String(try freeLoopbackPort())],
+      environment: ["PG_FAST=1", "PG_STOP_WHEN_PID_EXITS=\(getpid())", "PG_REMOVE_ON_STOP=1"])
+    var configuration = try PostgresConfiguration(parsing: output)
     configuration.connectTimeout = .seconds(5)
     return configuration
   }
@@ -77,6 +53,70 @@ public actor TestCluster {
     public var message: String
     public var description: String { self.message }
   }
+}
+
+/// A cluster of one test's own, which the test may stop and start again (for failure tests);
+/// removed once the test process exits.
+public final class ScratchCluster: Sendable {
+  public let directory: String
+  public let port: Int
+
+  /// Creates and starts a cluster in a fresh folder on a free port; returns its superuser URL.
+  public init() throws {
+    self.directory = "/tmp/pgscratch-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    self.port = try freeLoopbackPort()
+    _ = try self.start()
+  }
+
+  /// Starts the (stopped) cluster again on the same port; returns its superuser configuration.
+  @discardableResult
+  public func start() throws -> PostgresConfiguration {
+    let output = try runClusterScript(
+      ["start", self.directory, String(self.port)],
+      environment: ["PG_FAST=1", "PG_STOP_WHEN_PID_EXITS=\(getpid())", "PG_REMOVE_ON_STOP=1"])
+    var configuration = try PostgresConfiguration(parsing: output)
+    configuration.connectTimeout = .seconds(5)
+    return configuration
+  }
+
+  /// Stops the cluster with a fast shutdown: open sessions are terminated.
+  public func stop() throws {
+    _ = try runClusterScript(["stop", self.directory], environment: [])
+  }
+
+  /// Stops the cluster and deletes its folder.
+  public func remove() {
+    try? self.stop()
+    try? FileManager.default.removeItem(atPath: self.directory)
+  }
+}
+
+/// Runs scripts/pg-cluster.sh with `arguments` on the calling thread; returns the last line of
+/// its output (the URL, for `start`).
+private func runClusterScript(_ arguments: [String], environment: [String]) throws -> String {
+  let script = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("scripts/pg-cluster.sh")
+  // popen + pclose (which reaps the child) instead of Foundation.Process, whose waitUntilExit
+  // can hang on Linux.
+  let command = (environment + ["/bin/bash", shellQuote(script.path)] + arguments.map(shellQuote) + ["2>&1"])
+    .joined(separator: " ")
+  guard let pipe = popen(command, "r") else {
+    throw TestCluster.ClusterError(message: "popen failed for pg-cluster.sh")
+  }
+  var data: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 4096)
+  while true {
+    let count = fread(&buffer, 1, buffer.count, pipe)
+    if count <= 0 { break }
+    data.append(contentsOf: buffer[..<count])
+  }
+  let status = pclose(pipe)
+  let output = String(decoding: data, as: UTF8.self)
+  guard status == 0 else {
+    throw TestCluster.ClusterError(message: "pg-cluster.sh \(arguments.first ?? "") failed (\(status)): \(output)")
+  }
+  return output.split(separator: "\n").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
 }
 
 private func shellQuote(_ text: String) -> String {
