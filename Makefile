@@ -48,9 +48,11 @@ test-python: deps
 run: deps
 	BUILD_DIR=$(BUILD_DIR) scripts/run-suite.sh
 
-## Release build driven by h2load next to a raw HTTP/2 reference; see BENCHMARKS.md.
+## Release builds: gRPC driven by h2load next to gRPC C++ and raw nghttpd; PostgreSQL pool
+## lookups next to pgbench. See BENCHMARKS.md.
 bench: deps
 	scripts/bench.sh $(RELEASE_DIR)
+	scripts/bench-db.sh $(RELEASE_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(RELEASE_DIR)

@@ -15,6 +15,7 @@ let package = Package(
     .executable(name: "interop-server", targets: ["interop-server"]),
     .executable(name: "interop-client", targets: ["interop-client"]),
     .executable(name: "suite-db", targets: ["suite-db"]),
+    .executable(name: "db-bench", targets: ["db-bench"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
   dependencies: [
@@ -159,6 +160,16 @@ let package = Package(
     ),
 
     // MARK: executables
+    /// Primary-key lookups through the pool, next to pgbench (make bench).
+    .executableTarget(
+      name: "db-bench",
+      dependencies: [
+        "Postgres",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .executableTarget(
       name: "interop-server",
       dependencies: [

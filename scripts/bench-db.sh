@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Primary-key lookups through the suite's PostgreSQL pool (db-bench, release build) next to
+# PostgreSQL's own pgbench running the same select-only workload (-S -M prepared) against the
+# same throwaway cluster with the same number of clients, in the same run.
+# Usage: scripts/bench-db.sh [RELEASE_BUILD_DIR]
+# Environment: CLIENTS (8), SECONDS_PER_RUN (10), SCALE (5: 500000 accounts), ROUNDS (2, best kept).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-deps.sh
+build_dir="${1:-.build-release}"
+clients="${CLIENTS:-8}"
+seconds="${SECONDS_PER_RUN:-10}"
+scale="${SCALE:-5}"
+rounds="${ROUNDS:-2}"
+bindir="$(pg_config --bindir)"
+
+swift build -c release --scratch-path "$build_dir" --product db-bench >&2
+bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
+
+work="/tmp/bench-db-$$"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+trap 'scripts/pg-cluster.sh stop "$work" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+url="$(PG_FAST=1 scripts/pg-cluster.sh start "$work" "$port" | tail -n 1)"
+"$bindir/pgbench" -q -i -s "$scale" "$url" >/dev/null 2>&1
+
+pgbench_run() {
+  local logs="$work/pgbench-logs-$1"
+  mkdir -p "$logs"
+  (cd "$logs" && "$bindir/pgbench" -S -M prepared -n -c "$clients" -j 2 -T "$seconds" -l "$url" >"$logs/out.txt" 2>&1)
+  cat "$logs"/pgbench_log.* | python3 -c '
+import sys
+lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
+tps = [l for l in open(sys.argv[1]) if l.startswith("tps")][0].split()[2]
+print(f"tps={float(tps):.0f} p50={pick(0.5):.3f} p90={pick(0.9):.3f} p99={pick(0.99):.3f} transactions={len(lat)}")
+' "$logs/out.txt"
+}
+
+best() { # lines of "tps=N ..." -> the line with the highest tps
+  sort -t= -k2 -n -r | head -n 1
+}
+
+ours=$(for round in $(seq "$rounds"); do
+  "$bin/db-bench" --database-url "$url" --clients "$clients" --seconds "$seconds" --scale "$scale"
+done | best)
+theirs=$(for round in $(seq "$rounds"); do pgbench_run "$round"; done | best)
+
+field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
+echo
+echo "PK lookup (SELECT abalance FROM pgbench_accounts WHERE aid = \$1), $clients clients, ${seconds}s, scale $scale, best of $rounds; latency in ms"
+printf '%-44s %10s %8s %8s %8s\n' "client" "tps" "p50" "p90" "p99"
+for row in "db-bench (suite pool, libpq)|$ours" "pgbench $("$bindir/pgbench" --version | awk '{print $3}') -S -M prepared|$theirs"; do
+  IFS='|' read -r label line <<<"$row"
+  printf '%-44s %10s %8s %8s %8s\n' "$label" "$(field tps "$line")" "$(field p50 "$line")" "$(field p90 "$line")" "$(field p99 "$line")"
+done
+python3 -c "print(f'suite pool / pgbench throughput: {$(field tps "$ours") / $(field tps "$theirs"):.2f}')"
