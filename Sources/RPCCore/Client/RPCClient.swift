@@ -114,9 +114,7 @@ public struct RPCClient: Sendable {
   private static func sendAll<Input: RPCMessage>(
     _ request: StreamingClientRequest<Input>, to stream: any ClientCallStream
   ) async throws {
-    let writer = RPCWriter<Input> { messages in
-      for message in messages { try await stream.send(message, endOfStream: false) }
-    }
+    let writer = RPCWriter<Input>(writingEach: { message in try await stream.send(message, endOfStream: false) })
     try await request.producer(writer)
     try await stream.finishSending()
   }

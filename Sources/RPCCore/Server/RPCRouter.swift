@@ -185,9 +185,7 @@ public struct RPCRouter: Sendable {
     _ response: StreamingServerResponse<Output>, into stream: any ServerCallStream
   ) async throws -> Metadata {
     try await stream.sendMetadata(response.metadata)
-    let writer = RPCWriter<Output> { messages in
-      for message in messages { try await stream.send(message) }
-    }
+    let writer = RPCWriter<Output>(writingEach: { message in try await stream.send(message) })
     return try await response.producer(writer)
   }
 }
