@@ -16,6 +16,7 @@ let package = Package(
     .executable(name: "interop-client", targets: ["interop-client"]),
     .executable(name: "suite-db", targets: ["suite-db"]),
     .executable(name: "db-bench", targets: ["db-bench"]),
+    .executable(name: "identity", targets: ["identity"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
   dependencies: [
@@ -153,6 +154,21 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    /// The identity service: tenants, users, sessions and tokens, signing keys, audit log.
+    .target(
+      name: "Identity",
+      dependencies: [
+        "Auth",
+        "Migrations",
+        "Postgres",
+        "PostgresRPC",
+        "Protos",
+        "RPCCore",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "InteropService",
       dependencies: ["RPCCore", "Protos"],
@@ -160,6 +176,19 @@ let package = Package(
     ),
 
     // MARK: executables
+    .executableTarget(
+      name: "identity",
+      dependencies: [
+        "Identity",
+        "Migrations",
+        "Postgres",
+        "RPCHTTP2",
+        "ServiceKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     /// Primary-key lookups through the pool, next to pgbench (make bench).
     .executableTarget(
       name: "db-bench",
@@ -196,6 +225,7 @@ let package = Package(
     .executableTarget(
       name: "suite-db",
       dependencies: [
+        "Identity",
         "Migrations",
         "Postgres",
         "SuiteDatabase",

@@ -18,6 +18,7 @@ public struct TransactionRetryPolicy: Sendable {
 
 extension DatabaseErrorMapping {
   /// Runs `body` and maps what it throws to an `RPCError`.
+  @discardableResult
   public func translatingErrors<Result>(
     isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws -> Result
@@ -34,6 +35,7 @@ extension DatabaseErrorMapping {
   /// up to `policy.maximumAttempts`; then `ABORTED`. Every other failure is mapped at once.
   ///
   /// `body` may therefore run more than once: it must not have effects outside the database.
+  @discardableResult
   public func transaction<Result>(
     on pool: PostgresPool,
     isolationLevel: PostgresIsolationLevel? = nil,

@@ -86,6 +86,10 @@ public enum ServerRunner {
 public struct StartupError: Error, CustomStringConvertible {
   public let message: String
   public var description: String { self.message }
+
+  public init(message: String) {
+    self.message = message
+  }
 }
 
 private struct SocketAddressDescription {

@@ -1,5 +1,6 @@
 public import ArgumentParser
 import Foundation
+import Identity
 import Logging
 import Migrations
 import Postgres
@@ -22,7 +23,7 @@ struct SuiteDB: AsyncParsableCommand {
 /// The migration sets compiled into suite-db, one line per service module:
 ///   "identity": IdentityMigrations.all,
 /// No service module exists yet, so there is none; `migrate --dir` reads SQL files instead.
-let compiledInMigrations = MigrationSets([:])
+let compiledInMigrations = MigrationSets(["identity": IdentityMigrations.all])
 
 func makeLogger() -> Logger {
   var logger = Logger(label: "suite-db", factory: { StreamLogHandler.standardError(label: $0) })

@@ -8,5 +8,6 @@
 #include "grpc/testing/empty.pb-c.h"
 #include "grpc/testing/messages.pb-c.h"
 #include "grpc/testing/test.pb-c.h"
+#include "identity/v1/identity.pb-c.h"
 #include "test/v1/coverage.pb-c.h"
 #endif

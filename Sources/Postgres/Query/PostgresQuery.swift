@@ -62,6 +62,13 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
       self.sql += "$\(self.bindings.count)"
     }
 
+    /// Binds an optional value (NULL when `nil`) as the next parameter. Spelled out so that an
+    /// optional reads as intended rather than as a forgotten unwrap.
+    public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
+      self.bindings.append(value)
+      self.sql += "$\(self.bindings.count)"
+    }
+
     /// Writes `identifier` as a double-quoted SQL identifier (`"my ""table"""`).
     public mutating func appendInterpolation(identifier: String) {
       self.sql += quoteIdentifier(identifier)

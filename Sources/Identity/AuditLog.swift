@@ -1,0 +1,114 @@
+import Auth
+import Foundation
+import Postgres
+
+/// The tenant's hash-chained audit log.
+///
+/// Each change of the service appends one row in the same transaction as the change. A row's
+/// hash is SHA-256 over the previous row's hash and the row's own fields (each length-prefixed),
+/// and `audit_heads` keeps the newest sequence number and hash per tenant, so an edited row, a
+/// deleted row and a deleted tail are all detected by ``verify(tenantID:on:)``.
+enum AuditLog {
+  struct Entry: Sendable {
+    var actor: String
+    var action: String
+    var entity: String
+    var entityID: String
+    var before: String
+    var after: String
+  }
+
+  static let genesis = [UInt8](repeating: 0, count: 32)
+
+  /// Appends `entry` to `tenantID`'s chain on `connection`, which must be inside a transaction.
+  static func append(_ entry: Entry, tenantID: UUID, on connection: PostgresConnection) async throws {
+    // One writer per tenant chain at a time (the lock ends with the transaction).
+    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(tenantID.uuidString), 7411))")
+    let head = try await connection.query("SELECT seq, hash FROM audit_heads WHERE tenant_id = \(tenantID)").first
+    let previousSequence = try head?.decode(column: 0, as: Int64.self) ?? 0
+    let previousHash = try head?.decode(column: 1, as: [UInt8].self) ?? Self.genesis
+    let sequence = previousSequence + 1
+    let at = Self.nowMicroseconds()
+    let hash = Self.hash(previous: previousHash, sequence: sequence, entry: entry, atMicroseconds: at)
+    try await connection.query(
+      """
+      INSERT INTO audit_events (tenant_id, seq, actor, action, entity, entity_id, before_json, after_json, at_us, prev_hash, hash)
+      VALUES (\(tenantID), \(sequence), \(entry.actor), \(entry.action), \(entry.entity), \(entry.entityID),
+              \(entry.before), \(entry.after), \(at), \(previousHash), \(hash))
+      """)
+    try await connection.query(
+      """
+      INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (\(tenantID), \(sequence), \(hash))
+      ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash
+      """)
+  }
+
+  struct Verification: Sendable, Hashable {
+    var intact: Bool
+    var checked: Int64
+    var firstBrokenSequence: Int64
+    var problem: String
+  }
+
+  /// Recomputes `tenantID`'s chain from the first row.
+  static func verify(tenantID: UUID, on connection: PostgresConnection) async throws -> Verification {
+    let rows = try await connection.query(
+      """
+      SELECT seq, actor, action, entity, entity_id, before_json, after_json, at_us, prev_hash, hash
+      FROM audit_events WHERE tenant_id = \(tenantID) ORDER BY seq
+      """)
+    var previousHash = Self.genesis
+    var expectedSequence: Int64 = 1
+    var checked: Int64 = 0
+    for row in rows {
+      let sequence = try row.decode(column: 0, as: Int64.self)
+      let entry = Entry(
+        actor: try row.decode(column: 1, as: String.self), action: try row.decode(column: 2, as: String.self),
+        entity: try row.decode(column: 3, as: String.self), entityID: try row.decode(column: 4, as: String.self),
+        before: try row.decode(column: 5, as: String.self), after: try row.decode(column: 6, as: String.self))
+      let at = try row.decode(column: 7, as: Int64.self)
+      let storedPrevious = try row.decode(column: 8, as: [UInt8].self)
+      let storedHash = try row.decode(column: 9, as: [UInt8].self)
+      if sequence != expectedSequence {
+        return Verification(intact: false, checked: checked, firstBrokenSequence: expectedSequence, problem: "sequence gap (row deleted)")
+      }
+      if storedPrevious != previousHash {
+        return Verification(intact: false, checked: checked, firstBrokenSequence: sequence, problem: "broken link to the previous row")
+      }
+      let computed = Self.hash(previous: previousHash, sequence: sequence, entry: entry, atMicroseconds: at)
+      if !constantTimeEquals(computed, storedHash) {
+        return Verification(intact: false, checked: checked, firstBrokenSequence: sequence, problem: "hash mismatch (row edited)")
+      }
+      checked += 1
+      previousHash = storedHash
+      expectedSequence += 1
+    }
+    let head = try await connection.query("SELECT seq, hash FROM audit_heads WHERE tenant_id = \(tenantID)").first
+    let headSequence = try head?.decode(column: 0, as: Int64.self) ?? 0
+    let headHash = try head?.decode(column: 1, as: [UInt8].self) ?? Self.genesis
+    if headSequence != checked || headHash != previousHash {
+      return Verification(
+        intact: false, checked: checked, firstBrokenSequence: checked + 1,
+        problem: "the newest rows are missing (chain tip is \(headSequence))")
+    }
+    return Verification(intact: true, checked: checked, firstBrokenSequence: 0, problem: "")
+  }
+
+  static func hash(previous: [UInt8], sequence: Int64, entry: Entry, atMicroseconds: Int64) -> [UInt8] {
+    var input = previous
+    for field in [
+      String(sequence), entry.actor, entry.action, entry.entity, entry.entityID, entry.before, entry.after,
+      String(atMicroseconds),
+    ] {
+      let bytes = Array(field.utf8)
+      input += Array(String(bytes.count).utf8) + [UInt8(ascii: ":")] + bytes
+    }
+    return Digest.sha256(input)
+  }
+
+  static func nowMicroseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+  }
+}

@@ -1,0 +1,142 @@
+import Auth
+import Foundation
+import Postgres
+import Protos
+
+/// A row of `identity.users` without its password hash.
+struct UserRecord: Sendable, Hashable {
+  var id: UUID
+  var tenantID: UUID
+  var email: String
+  var phone: String?
+  var username: String
+  var fullName: String
+  var role: Role
+  var platformOperator: Bool
+  var active: Bool
+  var verified: Bool
+  var receiveEmail: Bool
+  var createdAt: Date
+  var updatedAt: Date
+  var lastLoginAt: Date?
+  var lastAccessAt: Date?
+
+  /// The columns ``init(row:)`` reads, in order.
+  static let columns = """
+    id, tenant_id, email, phone, username, full_name, role, platform_operator, active, verified,
+    receive_email, created_at, updated_at, last_login_at, last_access_at
+    """
+
+  init(row: PostgresRow) throws {
+    self.id = try row.decode(column: 0, as: UUID.self)
+    self.tenantID = try row.decode(column: 1, as: UUID.self)
+    self.email = try row.decode(column: 2, as: String.self)
+    self.phone = try row.decode(column: 3, as: String?.self)
+    self.username = try row.decode(column: 4, as: String.self)
+    self.fullName = try row.decode(column: 5, as: String.self)
+    self.role = Role(rawValue: try row.decode(column: 6, as: String.self)) ?? .viewer
+    self.platformOperator = try row.decode(column: 7, as: Bool.self)
+    self.active = try row.decode(column: 8, as: Bool.self)
+    self.verified = try row.decode(column: 9, as: Bool.self)
+    self.receiveEmail = try row.decode(column: 10, as: Bool.self)
+    self.createdAt = try row.decode(column: 11, as: Date.self)
+    self.updatedAt = try row.decode(column: 12, as: Date.self)
+    self.lastLoginAt = try row.decode(column: 13, as: Date?.self)
+    self.lastAccessAt = try row.decode(column: 14, as: Date?.self)
+  }
+
+  var message: Identity_V1_User {
+    var user = Identity_V1_User()
+    user.id = self.id.uuidString.lowercased()
+    user.tenantId = self.tenantID.uuidString.lowercased()
+    user.email = self.email
+    user.phone = self.phone ?? ""
+    user.username = self.username
+    user.fullName = self.fullName
+    user.role = self.role.message
+    user.active = self.active
+    user.verified = self.verified
+    user.receiveEmail = self.receiveEmail
+    user.createdAtMs = self.createdAt.unixMilliseconds
+    user.updatedAtMs = self.updatedAt.unixMilliseconds
+    user.lastLoginAtMs = self.lastLoginAt?.unixMilliseconds ?? 0
+    user.lastAccessAtMs = self.lastAccessAt?.unixMilliseconds ?? 0
+    return user
+  }
+
+  /// The audit representation: every field but secrets, as a JSON object with sorted keys.
+  var auditJSON: String {
+    JSONText.object([
+      ("active", .bool(self.active)), ("email", .string(self.email)), ("full_name", .string(self.fullName)),
+      ("id", .string(self.id.uuidString.lowercased())), ("phone", self.phone.map(JSONText.Value.string) ?? .null),
+      ("platform_operator", .bool(self.platformOperator)), ("receive_email", .bool(self.receiveEmail)),
+      ("role", .string(self.role.rawValue)), ("username", .string(self.username)), ("verified", .bool(self.verified)),
+    ])
+  }
+}
+
+extension Role {
+  var message: Identity_V1_Role {
+    switch self {
+    case .viewer: .viewer
+    case .editor: .editor
+    case .admin: .admin
+    }
+  }
+
+  init?(message: Identity_V1_Role) {
+    switch message {
+    case .viewer: self = .viewer
+    case .editor: self = .editor
+    case .admin: self = .admin
+    default: return nil
+    }
+  }
+}
+
+extension Date {
+  var unixMilliseconds: Int64 { Int64((self.timeIntervalSince1970 * 1000).rounded()) }
+}
+
+/// Small JSON writer for audit rows: deterministic output (keys in the order given).
+enum JSONText {
+  enum Value {
+    case string(String)
+    case bool(Bool)
+    case int(Int64)
+    case null
+  }
+
+  static func object(_ fields: [(String, Value)]) -> String {
+    var out = "{"
+    for (index, (key, value)) in fields.enumerated() {
+      if index > 0 { out += "," }
+      out += self.quote(key) + ":"
+      switch value {
+      case .string(let text): out += self.quote(text)
+      case .bool(let flag): out += flag ? "true" : "false"
+      case .int(let number): out += String(number)
+      case .null: out += "null"
+      }
+    }
+    return out + "}"
+  }
+
+  static func quote(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20:
+        let hex = String(scalar.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
+  }
+}

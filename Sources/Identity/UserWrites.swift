@@ -1,0 +1,103 @@
+import Auth
+import Foundation
+import Postgres
+import PostgresRPC
+import RPCCore
+
+/// Every write to `users`, each in one transaction with its audit row.
+enum UserWrites {
+  struct NewUser: Sendable {
+    var tenantID: UUID
+    var email: String
+    var phone: String?
+    var username: String
+    var fullName: String
+    var role: Role
+    var platformOperator = false
+    var receiveEmail: Bool
+    var passwordHash: String
+  }
+
+  static func create(_ new: NewUser, actor: String, context: IdentityContext) async throws(RPCError) -> UserRecord {
+    try await context.database.transaction(on: context.pool) { connection in
+      try await self.insert(new, actor: actor, on: connection)
+    }
+  }
+
+  /// Inserts `new` and its audit row on `connection` (inside a transaction).
+  static func insert(_ new: NewUser, actor: String, on connection: PostgresConnection) async throws -> UserRecord {
+    let id = UUID()
+    let row = try await connection.query(
+      """
+      INSERT INTO users (id, tenant_id, email, phone, username, full_name, role, platform_operator, receive_email, password_hash)
+      VALUES (\(id), \(new.tenantID), \(new.email), \(new.phone), \(new.username), \(new.fullName), \(new.role.rawValue),
+              \(new.platformOperator), \(new.receiveEmail), \(new.passwordHash))
+      RETURNING \(unescaped: UserRecord.columns)
+      """
+    ).first!
+    let user = try UserRecord(row: row)
+    try await AuditLog.append(
+      AuditLog.Entry(
+        actor: actor, action: "create", entity: "user", entityID: id.uuidString.lowercased(), before: "",
+        after: user.auditJSON),
+      tenantID: new.tenantID, on: connection)
+    return user
+  }
+
+  /// Loads the user (locked), applies `change`, stores it and audits before/after.
+  static func update(
+    id: UUID, tenantID: UUID, actor: String, action: String = "update", context: IdentityContext,
+    _ change: @Sendable (inout UserRecord) -> Void
+  ) async throws(RPCError) -> UserRecord {
+    try await context.database.transaction(on: context.pool) { connection in
+      guard
+        let row = try await connection.query(
+          "SELECT \(unescaped: UserRecord.columns) FROM users WHERE tenant_id = \(tenantID) AND id = \(id) FOR UPDATE"
+        ).first
+      else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
+      let before = try UserRecord(row: row)
+      var after = before
+      change(&after)
+      if after == before { return before }
+      let updated = try await connection.query(
+        """
+        UPDATE users SET email = \(after.email), phone = \(after.phone), username = \(after.username),
+          full_name = \(after.fullName), role = \(after.role.rawValue), active = \(after.active),
+          verified = \(after.verified), receive_email = \(after.receiveEmail), updated_at = now()
+        WHERE tenant_id = \(tenantID) AND id = \(id)
+        RETURNING \(unescaped: UserRecord.columns)
+        """
+      ).first!
+      let stored = try UserRecord(row: updated)
+      if before.active && !stored.active {
+        try await connection.query(
+          "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(id) AND revoked_at IS NULL")
+      }
+      try await AuditLog.append(
+        AuditLog.Entry(
+          actor: actor, action: action, entity: "user", entityID: id.uuidString.lowercased(),
+          before: before.auditJSON, after: stored.auditJSON),
+        tenantID: tenantID, on: connection)
+      return stored
+    }
+  }
+
+  static func setPassword(id: UUID, tenantID: UUID, hash: String, actor: String, context: IdentityContext)
+    async throws(RPCError)
+  {
+    try await context.database.transaction(on: context.pool) { connection in
+      let rows = try await connection.query(
+        "UPDATE users SET password_hash = \(hash), updated_at = now() WHERE tenant_id = \(tenantID) AND id = \(id)")
+      guard rows.affectedRows == 1 else {
+        throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.")
+      }
+      // Other sessions end when the password changes.
+      try await connection.query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(id) AND revoked_at IS NULL")
+      try await AuditLog.append(
+        AuditLog.Entry(
+          actor: actor, action: "set_password", entity: "user", entityID: id.uuidString.lowercased(), before: "",
+          after: ""),
+        tenantID: tenantID, on: connection)
+    }
+  }
+}

@@ -1,0 +1,224 @@
+import Auth
+import Foundation
+import Postgres
+public import Protos
+public import RPCCore
+
+/// `identity.v1.Users`: the users of the caller's tenant.
+public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
+  let context: IdentityContext
+
+  public init(context: IdentityContext) {
+    self.context = context
+  }
+
+  public func createUser(request: Identity_V1_CreateUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
+    let caller = try Caller.require(.admin)
+    let tenantID = try caller.tenantUUID
+    let email = try Self.validEmail(request.email)
+    guard let role = Role(message: request.role) else {
+      throw RPCError(code: .invalidArgument, message: "role must be ROLE_VIEWER, ROLE_EDITOR or ROLE_ADMIN.")
+    }
+    try self.context.checkPasswordPolicy(request.password)
+    let phone = try Self.validPhone(request.phone)
+    let hash = try await self.context.hashPassword(request.password)
+    let user = try await UserWrites.create(
+      UserWrites.NewUser(
+        tenantID: tenantID, email: email, phone: phone, username: request.username, fullName: request.fullName,
+        role: role, receiveEmail: request.receiveEmail, passwordHash: hash),
+      actor: caller.subject, context: self.context)
+    return user.message
+  }
+
+  public func getUser(request: Identity_V1_GetUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
+    let caller = try Caller.require(.viewer)
+    let tenantID = try caller.tenantUUID
+    let id = try parseID(request.id, what: "id")
+    let row = try await self.context.database.translatingErrors {
+      try await self.context.pool.query(
+        "SELECT \(unescaped: UserRecord.columns) FROM users WHERE tenant_id = \(tenantID) AND id = \(id)"
+      ).first
+    }
+    guard let row else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
+    return try UserRecord(row: row).message
+  }
+
+  public func listUsers(request: Identity_V1_ListUsersRequest, context _: ServerContext) async throws
+    -> Identity_V1_ListUsersResponse
+  {
+    let caller = try Caller.require(.viewer)
+    let tenantID = try caller.tenantUUID
+    guard request.pageSize >= 0 else { throw RPCError(code: .invalidArgument, message: "page_size must not be negative.") }
+    let pageSize = Int64(request.pageSize == 0 ? 50 : min(Int(request.pageSize), 500))
+    let cursor = try PageCursor(token: request.pageToken)
+    let role: String? = request.role == .unspecified ? nil : try Self.roleFilter(request.role)
+    let prefix: String? = request.emailPrefix.isEmpty ? nil : Self.likePrefix(request.emailPrefix.lowercased())
+    let rows = try await self.context.database.translatingErrors {
+      try await self.context.pool.query(
+        """
+        SELECT \(unescaped: UserRecord.columns), (extract(epoch FROM created_at) * 1000000)::int8 FROM users
+        WHERE tenant_id = \(tenantID)
+          AND (\(cursor?.createdAtMicroseconds)::int8 IS NULL
+               OR ((extract(epoch FROM created_at) * 1000000)::int8, id) > (\(cursor?.createdAtMicroseconds)::int8, \(cursor?.id)::uuid))
+          AND (\(role)::text IS NULL OR role = \(role)::text)
+          AND (NOT \(request.activeOnly) OR active)
+          AND (\(prefix)::text IS NULL OR lower(email) LIKE \(prefix)::text ESCAPE '\\')
+        ORDER BY created_at, id
+        LIMIT \(pageSize + 1)
+        """)
+    }
+    var response = Identity_V1_ListUsersResponse()
+    for row in rows.prefix(Int(pageSize)) {
+      response.users.append(try UserRecord(row: row).message)
+    }
+    if rows.count > Int(pageSize), let last = rows.prefix(Int(pageSize)).last {
+      let record = try UserRecord(row: last)
+      response.nextPageToken = PageCursor(
+        createdAtMicroseconds: try last.decode(column: 15, as: Int64.self), id: record.id
+      ).token
+    }
+    return response
+  }
+
+  public func updateUser(request: Identity_V1_UpdateUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
+    let caller = try Caller.require(.admin)
+    let tenantID = try caller.tenantUUID
+    guard let changes = request.user else { throw RPCError(code: .invalidArgument, message: "user is required.") }
+    let id = try parseID(changes.id, what: "user.id")
+    let allowed: Set<String> = ["email", "phone", "username", "full_name", "role", "verified", "receive_email"]
+    for path in request.updateMask where !allowed.contains(path) {
+      throw RPCError(
+        code: .invalidArgument,
+        message: "update_mask names \"\(path.prefix(64))\", which cannot be changed; allowed: \(allowed.sorted().joined(separator: ", ")).")
+    }
+    let mask = Set(request.updateMask)
+    let email = mask.contains("email") ? try Self.validEmail(changes.email) : nil
+    let phone = mask.contains("phone") ? try Self.validPhone(changes.phone) : nil
+    var newRole: Role?
+    if mask.contains("role") {
+      guard let parsed = Role(message: changes.role) else {
+        throw RPCError(code: .invalidArgument, message: "user.role must be ROLE_VIEWER, ROLE_EDITOR or ROLE_ADMIN.")
+      }
+      newRole = parsed
+    }
+    let role = newRole
+    let updated = try await UserWrites.update(
+      id: id, tenantID: tenantID, actor: caller.subject, context: self.context
+    ) { user in
+      if let email { user.email = email }
+      if mask.contains("phone") { user.phone = phone }
+      if mask.contains("username") { user.username = changes.username }
+      if mask.contains("full_name") { user.fullName = changes.fullName }
+      if let role { user.role = role }
+      if mask.contains("verified") { user.verified = changes.verified }
+      if mask.contains("receive_email") { user.receiveEmail = changes.receiveEmail }
+    }
+    return updated.message
+  }
+
+  public func deactivateUser(request: Identity_V1_DeactivateUserRequest, context _: ServerContext) async throws
+    -> Identity_V1_User
+  {
+    let caller = try Caller.require(.admin)
+    let tenantID = try caller.tenantUUID
+    let id = try parseID(request.id, what: "id")
+    if id.uuidString.lowercased() == caller.subject.lowercased() {
+      throw RPCError(code: .failedPrecondition, message: "Admins cannot deactivate themselves.")
+    }
+    let updated = try await UserWrites.update(
+      id: id, tenantID: tenantID, actor: caller.subject, action: "deactivate", context: self.context
+    ) { user in
+      user.active = false
+    }
+    return updated.message
+  }
+
+  public func setPassword(request: Identity_V1_SetPasswordRequest, context _: ServerContext) async throws
+    -> Identity_V1_SetPasswordResponse
+  {
+    let caller = try Caller.require(.viewer)
+    let tenantID = try caller.tenantUUID
+    let ownID = try parseID(caller.subject, what: "the caller's id")
+    let target = request.userId.isEmpty ? ownID : try parseID(request.userId, what: "user_id")
+    try self.context.checkPasswordPolicy(request.newPassword)
+    if target == ownID {
+      let stored = try await self.context.database.translatingErrors {
+        try await self.context.pool.query(
+          "SELECT password_hash FROM users WHERE tenant_id = \(tenantID) AND id = \(ownID)"
+        ).first?.decode(column: 0, as: String.self)
+      }
+      guard let stored, try await self.context.verifyPassword(request.currentPassword, against: stored) else {
+        throw RPCError(code: .permissionDenied, message: "The current password is wrong.")
+      }
+    } else {
+      guard caller.role >= .admin else {
+        throw RPCError(code: .permissionDenied, message: "Only admins set other users' passwords.")
+      }
+    }
+    let hash = try await self.context.hashPassword(request.newPassword)
+    try await UserWrites.setPassword(
+      id: target, tenantID: tenantID, hash: hash, actor: caller.subject, context: self.context)
+    return Identity_V1_SetPasswordResponse()
+  }
+
+  static func validEmail(_ text: String) throws(RPCError) -> String {
+    let email = text.trimmingCharacters(in: .whitespaces)
+    let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+    guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
+      !parts[1].hasSuffix("."), email.utf8.count <= 320, !email.contains(where: { $0.isWhitespace })
+    else {
+      throw RPCError(code: .invalidArgument, message: "email must look like name@example.com.")
+    }
+    return email
+  }
+
+  static func validPhone(_ text: String) throws(RPCError) -> String? {
+    let phone = text.trimmingCharacters(in: .whitespaces)
+    if phone.isEmpty { return nil }
+    let allowed = Set("+0123456789 -()")
+    guard phone.count <= 32, phone.allSatisfy({ allowed.contains($0) }), phone.contains(where: \.isNumber) else {
+      throw RPCError(code: .invalidArgument, message: "phone may contain digits, spaces, +, - and parentheses (at most 32).")
+    }
+    return phone
+  }
+
+  static func roleFilter(_ role: Identity_V1_Role) throws(RPCError) -> String {
+    guard let role = Role(message: role) else { throw RPCError(code: .invalidArgument, message: "Unknown role filter.") }
+    return role.rawValue
+  }
+
+  /// `text%` with LIKE's wildcards in `text` escaped.
+  static func likePrefix(_ text: String) -> String {
+    var out = ""
+    for character in text {
+      if character == "%" || character == "_" || character == "\\" { out.append("\\") }
+      out.append(character)
+    }
+    return out + "%"
+  }
+}
+
+/// A position in a list ordered by (created_at, id): `<microseconds>.<uuid>`.
+struct PageCursor: Sendable {
+  var createdAtMicroseconds: Int64
+  var id: UUID
+
+  init(createdAtMicroseconds: Int64, id: UUID) {
+    self.createdAtMicroseconds = createdAtMicroseconds
+    self.id = id
+  }
+
+  init?(token: String) throws(RPCError) {
+    if token.isEmpty { return nil }
+    guard let bytes = Base64URL.decode(token), let text = String(validating: bytes, as: UTF8.self),
+      let dot = text.firstIndex(of: "."), let micros = Int64(text[..<dot]),
+      let id = UUID(uuidString: String(text[text.index(after: dot)...]))
+    else {
+      throw RPCError(code: .invalidArgument, message: "page_token is not a token this service issued.")
+    }
+    self.createdAtMicroseconds = micros
+    self.id = id
+  }
+
+  var token: String { Base64URL.encode(Array("\(self.createdAtMicroseconds).\(self.id.uuidString)".utf8)) }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Identity
+import Logging
+import Migrations
+import Postgres
+import RPCHTTP2
+import ServiceKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The identity service executable.
+@main
+struct IdentityCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "identity",
+    abstract: "Tenants, users, sessions and access tokens, signing keys and the audit log.",
+    subcommands: [Serve.self, Bootstrap.self],
+    defaultSubcommand: Serve.self)
+}
+
+/// Options every subcommand shares.
+struct DatabaseOptions: ParsableArguments {
+  @Option(help: "PostgreSQL URL of the identity role (default: DATABASE_URL).")
+  var databaseURL: String?
+
+  func configuration() throws -> PostgresConfiguration {
+    guard let url = self.databaseURL ?? getenv("DATABASE_URL").map({ String(cString: $0) }), !url.isEmpty else {
+      throw ValidationError("Set DATABASE_URL or --database-url (the identity role's URL; see `make run`).")
+    }
+    do {
+      var configuration = try PostgresConfiguration(parsing: url)
+      configuration.applicationName = "identity"
+      return configuration
+    } catch {
+      throw ValidationError("DATABASE_URL is not a valid PostgreSQL URL or connection string.")
+    }
+  }
+
+  /// Opens the pool and applies pending migrations of the identity schema.
+  func openMigrated(logger: Logger) async throws -> PostgresPool {
+    let configuration = try self.configuration()
+    let pool = PostgresPool(configuration: PostgresPool.Configuration(connection: configuration), logger: logger)
+    do {
+      let runner = try MigrationRunner(schema: "identity", migrations: IdentityMigrations.all, logger: logger)
+      _ = try await runner.migrate(using: pool)
+    } catch {
+      await pool.close()
+      throw StartupError(message: "Cannot prepare the identity schema: \(error)")
+    }
+    return pool
+  }
+}
+
+struct Serve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Serves identity.v1 (the default).",
+    discussion: """
+      Environment: DATABASE_URL (the identity role's PostgreSQL URL), LOG_LEVEL.
+      Logs are JSON lines on stderr; one line says when the server is ready and where.
+      SIGTERM or SIGINT drains in-flight calls and exits 0.
+      """)
+
+  @OptionGroup var database: DatabaseOptions
+
+  @Option(help: "Address to listen on, HOST:PORT. Default 127.0.0.1:50051.")
+  var listen: String?
+
+  @Option(help: "Port to listen on at 127.0.0.1 (short for --listen 127.0.0.1:N).")
+  var port: Int?
+
+  @Option(help: "Access token lifetime in seconds.")
+  var accessTokenSeconds: Int = 900
+
+  @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
+  var drainTimeout: Double = 10
+
+  func validate() throws {
+    if self.listen != nil && self.port != nil { throw ValidationError("Give --listen or --port, not both.") }
+    if let listen, ListenAddress(parsing: listen) == nil {
+      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'.")
+    }
+    if let port, !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port).") }
+    if !(30...86400).contains(self.accessTokenSeconds) {
+      throw ValidationError("--access-token-seconds must be in 30...86400.")
+    }
+    _ = try self.database.configuration()
+  }
+
+  func run() async throws {
+    LoggingSystem.bootstrap(JSONLogHandler.init)
+    let logger = Logger(label: "identity")
+    let address =
+      self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? 50051)
+    let pool = try await self.database.openMigrated(logger: logger)
+    var settings = IdentitySettings()
+    settings.accessTokenLifetime = .seconds(self.accessTokenSeconds)
+    let context = IdentityContext(pool: pool, settings: settings, logger: logger)
+    do {
+      try await context.prepare()
+      try await ServerRunner.run(
+        name: "identity", address: address, services: IdentityServer.services(context: context),
+        interceptors: [IdentityServer.authentication(context: context)],
+        drainTimeout: .milliseconds(Int64(self.drainTimeout * 1000)), logger: logger)
+    } catch {
+      await pool.close()
+      throw error
+    }
+    await pool.close()
+  }
+}
+
+struct Bootstrap: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Creates the first tenant and its admin on an empty identity database.",
+    discussion: """
+      The admin is a platform operator: the only kind of user that may create further tenants
+      (Tenants/CreateTenant). Prints the tenant id, the admin's email and a one-time password on
+      standard output as KEY=value lines. Refuses to run when a tenant exists already.
+      """)
+
+  @OptionGroup var database: DatabaseOptions
+
+  @Option(help: "Name of the first tenant.")
+  var tenantName: String
+
+  @Option(help: "Email of the first admin.")
+  var adminEmail: String
+
+  @Option(help: "Full name of the first admin.")
+  var adminFullName: String = ""
+
+  func run() async throws {
+    var logger = Logger(label: "identity-bootstrap", factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = .warning
+    let pool = try await self.database.openMigrated(logger: logger)
+    let context = IdentityContext(pool: pool, logger: logger)
+    do {
+      try await context.prepare()
+      if try await TenantWrites.anyTenantExists(context: context) {
+        throw ValidationError("The identity database has tenants already; create more with Tenants/CreateTenant.")
+      }
+      let created = try await TenantWrites.create(
+        name: self.tenantName, plan: "platform", configJSON: "", adminEmail: self.adminEmail,
+        adminFullName: self.adminFullName, platformOperator: true, actor: "bootstrap", context: context)
+      print("TENANT_ID=\(created.tenant.id)")
+      print("ADMIN_EMAIL=\(created.adminMessage.email)")
+      print("ADMIN_PASSWORD=\(created.password)")
+    } catch {
+      await pool.close()
+      throw error
+    }
+    await pool.close()
+  }
+}
