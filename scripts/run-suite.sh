@@ -21,7 +21,7 @@ secrets=data/db-secrets.env
 # service is one line here.
 executables=(
   "interop-server 127.0.0.1:50060 -"
-  # "identity 127.0.0.1:50051 identity"
+  "identity 127.0.0.1:50051 identity"
   # "catalog 127.0.0.1:50052 catalog"
   # "orders 127.0.0.1:50053 orders"
   # "pipelines 127.0.0.1:50054 pipelines"

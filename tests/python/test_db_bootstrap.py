@@ -104,7 +104,17 @@ def test_migrate_applies_reports_and_rolls_back(bootstrapped, tmp_path):
 
 def test_migrate_without_dir_says_what_exists(bootstrapped):
     _, values, _ = bootstrapped
-    result = suite_db("migrate", "status", "--service", "identity", "--database-url", values["IDENTITY_DATABASE_URL"])
+    result = suite_db("migrate", "status", "--service", "monitoring", "--database-url", values["MONITORING_DATABASE_URL"])
     assert result.returncode != 0
-    assert "No migrations are compiled in for service 'identity'" in result.stderr
+    assert "No migrations are compiled in for service 'monitoring'" in result.stderr
     assert "--dir" in result.stderr
+
+
+def test_compiled_in_identity_migrations_apply_and_report(bootstrapped):
+    _, values, _ = bootstrapped
+    common = ["--service", "identity", "--database-url", values["IDENTITY_DATABASE_URL"]]
+    applied = suite_db("migrate", "up", *common)
+    assert applied.returncode == 0, applied.stderr
+    status = suite_db("migrate", "status", *common)
+    assert status.returncode == 0, status.stderr
+    assert "current version 1" in status.stdout

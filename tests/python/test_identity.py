@@ -1,0 +1,301 @@
+"""The identity service end to end: the real executable on a real PostgreSQL cluster, called
+through grpcio stubs generated from proto/identity/v1."""
+
+import base64
+import json
+import time
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from identity.v1 import identity_pb2 as pb
+from identity.v1 import identity_pb2_grpc as rpc
+from identity_fixtures import bootstrap_identity, channel, identity, suite  # noqa: F401
+
+STRONG = "correct horse battery staple"
+
+
+def bearer(token):
+    return (("authorization", f"Bearer {token}"),)
+
+
+def code_of(call):
+    with pytest.raises(grpc.RpcError) as failure:
+        call()
+    return failure.value
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@pytest.fixture(scope="module")
+def admin(identity, channel):
+    values = identity.bootstrap
+    session = rpc.SessionsStub(channel).Login(
+        pb.LoginRequest(tenant_id=values["TENANT_ID"], email=values["ADMIN_EMAIL"], password=values["ADMIN_PASSWORD"])
+    )
+    return session
+
+
+def make_user(channel, admin, email, role=pb.ROLE_VIEWER, password=STRONG, **fields):
+    return rpc.UsersStub(channel).CreateUser(
+        pb.CreateUserRequest(email=email, role=role, password=password, **fields), metadata=bearer(admin.access_token)
+    )
+
+
+def login(channel, tenant_id, email, password=STRONG):
+    return rpc.SessionsStub(channel).Login(pb.LoginRequest(tenant_id=tenant_id, email=email, password=password))
+
+
+def test_bootstrap_runs_once_and_prints_a_working_admin(suite, identity, admin):
+    assert admin.user.role == pb.ROLE_ADMIN
+    assert admin.user.email == "ops@acme.test"
+    again = bootstrap_identity(suite)
+    assert again.returncode != 0
+    assert "has tenants already" in again.stderr
+
+
+def test_access_tokens_are_eddsa_jwts_verifiable_with_the_published_keys(channel, admin):
+    header, payload, signature = admin.access_token.split(".")
+    head = json.loads(b64url(header))
+    claims = json.loads(b64url(payload))
+    assert head["alg"] == "EdDSA" and head["kid"]
+    assert claims["tenant"] == admin.user.tenant_id and claims["sub"] == admin.user.id
+    assert claims["role"] == "admin" and claims["kind"] == "platform_operator"
+    assert 0 < claims["exp"] - claims["iat"] <= 900
+    keys = rpc.SessionsStub(channel).GetSigningKeys(pb.GetSigningKeysRequest()).keys
+    key = next(k for k in keys if k.key_id == head["kid"])
+    assert key.algorithm == "EdDSA" and len(key.public_key) == 32
+    Ed25519PublicKey.from_public_bytes(key.public_key).verify(b64url(signature), f"{header}.{payload}".encode())
+
+
+def test_wrong_passwords_and_unknown_accounts_get_the_same_answer(channel, admin):
+    tenant = admin.user.tenant_id
+    make_user(channel, admin, "same.answer@acme.test")
+    wrong = code_of(lambda: login(channel, tenant, "same.answer@acme.test", "wrong password here"))
+    unknown = code_of(lambda: login(channel, tenant, "nobody@acme.test", "wrong password here"))
+    assert wrong.code() == unknown.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert wrong.details() == unknown.details()
+    bad_tenant = code_of(lambda: login(channel, "not-a-uuid", "x@acme.test", STRONG))
+    assert bad_tenant.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_repeated_failures_lock_the_account_with_a_retry_hint(channel, admin):
+    tenant = admin.user.tenant_id
+    make_user(channel, admin, "locked@acme.test")
+    for _ in range(5):
+        assert code_of(lambda: login(channel, tenant, "locked@acme.test", "not the password!")).code() == (
+            grpc.StatusCode.UNAUTHENTICATED
+        )
+    locked = code_of(lambda: login(channel, tenant, "locked@acme.test", STRONG))
+    assert locked.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    hints = dict(locked.trailing_metadata())
+    assert int(hints["retry-after-ms"]) > 0
+    # Other accounts are unaffected.
+    make_user(channel, admin, "unlocked@acme.test")
+    assert login(channel, tenant, "unlocked@acme.test").access_token
+
+
+def test_user_fields_are_validated_with_clear_messages(channel, admin):
+    weak = code_of(lambda: make_user(channel, admin, "weak@acme.test", password="short"))
+    assert weak.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at least 12 characters" in weak.details()
+    for email in ["", "no-at-sign", "a@b", "two@@acme.test", "sp ace@acme.test"]:
+        failure = code_of(lambda: make_user(channel, admin, email))
+        assert failure.code() == grpc.StatusCode.INVALID_ARGUMENT, email
+    no_role = code_of(lambda: make_user(channel, admin, "norole@acme.test", role=pb.ROLE_UNSPECIFIED))
+    assert no_role.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad_phone = code_of(lambda: make_user(channel, admin, "phone@acme.test", phone="'; DROP TABLE users; --"))
+    assert bad_phone.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_emails_are_unique_per_tenant_ignoring_case_and_sql_text_is_stored_verbatim(channel, admin):
+    tricky = "Robert'); DROP TABLE users; -- \u00e9\u6f22"
+    user = make_user(channel, admin, "Bobby@Acme.test", full_name=tricky, username="x' OR '1'='1")
+    assert user.full_name == tricky
+    fetched = rpc.UsersStub(channel).GetUser(pb.GetUserRequest(id=user.id), metadata=bearer(admin.access_token))
+    assert fetched.full_name == tricky and fetched.username == "x' OR '1'='1"
+    duplicate = code_of(lambda: make_user(channel, admin, "bobby@ACME.TEST"))
+    assert duplicate.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "already exists" in duplicate.details()
+    assert login(channel, admin.user.tenant_id, "BOBBY@acme.test").user.id == user.id
+
+
+def test_users_page_through_without_gaps_or_repeats(channel, admin):
+    for index in range(7):
+        make_user(channel, admin, f"pager{index}@acme.test", role=pb.ROLE_EDITOR)
+    users = rpc.UsersStub(channel)
+    seen, token = [], ""
+    while True:
+        page = users.ListUsers(
+            pb.ListUsersRequest(page_size=3, page_token=token, email_prefix="PAGER"), metadata=bearer(admin.access_token)
+        )
+        assert len(page.users) <= 3
+        seen += [user.email for user in page.users]
+        token = page.next_page_token
+        if not token:
+            break
+    assert sorted(seen) == sorted(f"pager{index}@acme.test" for index in range(7))
+    garbage = code_of(lambda: users.ListUsers(pb.ListUsersRequest(page_token="%%%"), metadata=bearer(admin.access_token)))
+    assert garbage.code() == grpc.StatusCode.INVALID_ARGUMENT
+    wildcard = users.ListUsers(pb.ListUsersRequest(email_prefix="%"), metadata=bearer(admin.access_token))
+    assert list(wildcard.users) == []
+
+
+def test_updates_follow_the_field_mask_and_deactivation_ends_sessions(channel, admin):
+    users = rpc.UsersStub(channel)
+    user = make_user(channel, admin, "masked@acme.test", full_name="Before", username="keep")
+    changed = users.UpdateUser(
+        pb.UpdateUserRequest(user=pb.User(id=user.id, full_name="After", username="ignored", role=pb.ROLE_EDITOR),
+                             update_mask=["full_name", "role"]),
+        metadata=bearer(admin.access_token),
+    )
+    assert (changed.full_name, changed.username, changed.role) == ("After", "keep", pb.ROLE_EDITOR)
+    bad = code_of(lambda: users.UpdateUser(
+        pb.UpdateUserRequest(user=pb.User(id=user.id), update_mask=["password_hash"]), metadata=bearer(admin.access_token)))
+    assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
+    session = login(channel, admin.user.tenant_id, "masked@acme.test")
+    users.DeactivateUser(pb.DeactivateUserRequest(id=user.id), metadata=bearer(admin.access_token))
+    assert code_of(lambda: login(channel, admin.user.tenant_id, "masked@acme.test")).code() == (
+        grpc.StatusCode.PERMISSION_DENIED
+    )
+    refused = code_of(lambda: rpc.SessionsStub(channel).Refresh(pb.RefreshRequest(refresh_token=session.refresh_token)))
+    assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+    missing = code_of(lambda: users.GetUser(pb.GetUserRequest(id="00000000-0000-0000-0000-000000000000"),
+                                            metadata=bearer(admin.access_token)))
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
+    not_uuid = code_of(lambda: users.GetUser(pb.GetUserRequest(id="1 OR 1=1"), metadata=bearer(admin.access_token)))
+    assert not_uuid.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_roles_and_credentials_are_enforced_per_method(channel, admin):
+    tenant = admin.user.tenant_id
+    make_user(channel, admin, "viewer@acme.test", role=pb.ROLE_VIEWER)
+    viewer = login(channel, tenant, "viewer@acme.test")
+    users = rpc.UsersStub(channel)
+    assert users.GetUser(pb.GetUserRequest(id=viewer.user.id), metadata=bearer(viewer.access_token)).id == viewer.user.id
+    denied = code_of(lambda: make_user(channel, viewer, "created.by.viewer@acme.test"))
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+    audit = code_of(lambda: rpc.AuditStub(channel).VerifyAuditChain(pb.VerifyAuditChainRequest(),
+                                                                   metadata=bearer(viewer.access_token)))
+    assert audit.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert code_of(lambda: users.ListUsers(pb.ListUsersRequest())).code() == grpc.StatusCode.UNAUTHENTICATED
+    header, payload, signature = viewer.access_token.split(".")
+    claims = json.loads(b64url(payload))
+    claims["role"] = "admin"
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    forged = f"{header}.{forged_payload}.{signature}"
+    tampered = code_of(lambda: make_user(channel, pb.Session(access_token=forged), "forged@acme.test"))
+    assert tampered.code() == grpc.StatusCode.UNAUTHENTICATED
+    escalation = code_of(lambda: rpc.TenantsStub(channel).CreateTenant(
+        pb.CreateTenantRequest(name="Evil", admin_email="e@evil.test"), metadata=bearer(viewer.access_token)))
+    assert escalation.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_an_admin_of_one_tenant_can_do_nothing_in_another(channel, admin):
+    created = rpc.TenantsStub(channel).CreateTenant(
+        pb.CreateTenantRequest(name="Globex", plan="team", admin_email="boss@globex.test"),
+        metadata=bearer(admin.access_token),
+    )
+    other = login(channel, created.tenant.id, "boss@globex.test", created.admin_initial_password)
+    assert other.user.role == pb.ROLE_ADMIN and other.user.tenant_id != admin.user.tenant_id
+    users = rpc.UsersStub(channel)
+    foreign = code_of(lambda: users.GetUser(pb.GetUserRequest(id=admin.user.id), metadata=bearer(other.access_token)))
+    assert foreign.code() == grpc.StatusCode.NOT_FOUND
+    deactivate = code_of(lambda: users.DeactivateUser(pb.DeactivateUserRequest(id=admin.user.id),
+                                                      metadata=bearer(other.access_token)))
+    assert deactivate.code() == grpc.StatusCode.NOT_FOUND
+    listed = users.ListUsers(pb.ListUsersRequest(page_size=500), metadata=bearer(other.access_token))
+    assert [user.email for user in listed.users] == ["boss@globex.test"]
+    no_tenants = code_of(lambda: rpc.TenantsStub(channel).CreateTenant(
+        pb.CreateTenantRequest(name="Nested", admin_email="n@n.test"), metadata=bearer(other.access_token)))
+    assert no_tenants.code() == grpc.StatusCode.PERMISSION_DENIED
+    # Logging in to the other tenant with the first tenant's admin email fails.
+    assert code_of(lambda: login(channel, created.tenant.id, "ops@acme.test", "whatever it is")).code() == (
+        grpc.StatusCode.UNAUTHENTICATED
+    )
+
+
+def test_refresh_tokens_rotate_and_reuse_revokes_the_family(channel, admin):
+    tenant = admin.user.tenant_id
+    make_user(channel, admin, "rotating@acme.test")
+    sessions = rpc.SessionsStub(channel)
+    first = login(channel, tenant, "rotating@acme.test")
+    second = sessions.Refresh(pb.RefreshRequest(refresh_token=first.refresh_token))
+    assert second.refresh_token != first.refresh_token and second.access_token
+    # A client retrying the same refresh within the grace period is not punished.
+    retried = sessions.Refresh(pb.RefreshRequest(refresh_token=first.refresh_token))
+    assert retried.refresh_token not in (first.refresh_token, second.refresh_token)
+    time.sleep(5.5)
+    stolen = code_of(lambda: sessions.Refresh(pb.RefreshRequest(refresh_token=first.refresh_token)))
+    assert stolen.code() == grpc.StatusCode.UNAUTHENTICATED and "revoked" in stolen.details()
+    for token in (second.refresh_token, retried.refresh_token):
+        assert code_of(lambda: sessions.Refresh(pb.RefreshRequest(refresh_token=token))).code() == (
+            grpc.StatusCode.UNAUTHENTICATED
+        )
+    # Logout revokes a fresh family.
+    third = login(channel, tenant, "rotating@acme.test")
+    sessions.Logout(pb.LogoutRequest(refresh_token=third.refresh_token), metadata=bearer(third.access_token))
+    assert code_of(lambda: sessions.Refresh(pb.RefreshRequest(refresh_token=third.refresh_token))).code() == (
+        grpc.StatusCode.UNAUTHENTICATED
+    )
+    garbage = code_of(lambda: sessions.Refresh(pb.RefreshRequest(refresh_token="rt_' OR 1=1 --")))
+    assert garbage.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_key_rotation_publishes_the_new_key_and_keeps_old_tokens_valid(channel, admin):
+    sessions = rpc.SessionsStub(channel)
+    before = {key.key_id for key in sessions.GetSigningKeys(pb.GetSigningKeysRequest()).keys}
+    rotated = sessions.RotateSigningKey(pb.RotateSigningKeyRequest(), metadata=bearer(admin.access_token)).key
+    assert rotated.key_id not in before and rotated.active_from_ms > time.time() * 1000
+    after = sessions.GetSigningKeys(pb.GetSigningKeysRequest()).keys
+    assert {key.key_id for key in after} == before | {rotated.key_id}
+    assert all(key.published_until_ms > time.time() * 1000 for key in after if key.key_id in before)
+    # The token signed before the rotation still works.
+    rpc.TenantsStub(channel).GetTenant(pb.GetTenantRequest(), metadata=bearer(admin.access_token))
+
+
+def test_the_audit_chain_records_changes_and_detects_tampering(suite, channel, admin):
+    created = rpc.TenantsStub(channel).CreateTenant(
+        pb.CreateTenantRequest(name="Audited", admin_email="root@audited.test"), metadata=bearer(admin.access_token)
+    )
+    owner = login(channel, created.tenant.id, "root@audited.test", created.admin_initial_password)
+    user = make_user(channel, owner, "subject@audited.test", full_name="Original")
+    rpc.UsersStub(channel).UpdateUser(
+        pb.UpdateUserRequest(user=pb.User(id=user.id, full_name="Renamed"), update_mask=["full_name"]),
+        metadata=bearer(owner.access_token),
+    )
+    audit = rpc.AuditStub(channel)
+    events = audit.ListAuditEvents(pb.ListAuditEventsRequest(entity_id=user.id), metadata=bearer(owner.access_token)).events
+    assert [event.action for event in events] == ["update", "create"]
+    assert json.loads(events[0].before_json)["full_name"] == "Original"
+    assert json.loads(events[0].after_json)["full_name"] == "Renamed"
+    assert events[0].actor == owner.user.id
+    verified = audit.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=bearer(owner.access_token))
+    assert verified.intact and verified.events_checked >= 5
+    # An edited row is detected...
+    suite.psql(
+        f"UPDATE identity.audit_events SET after_json = replace(after_json, 'Renamed', 'Forged') "
+        f"WHERE tenant_id = '{created.tenant.id}' AND action = 'update'")
+    edited = audit.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=bearer(owner.access_token))
+    assert not edited.intact and "edited" in edited.problem
+    suite.psql(
+        f"UPDATE identity.audit_events SET after_json = replace(after_json, 'Forged', 'Renamed') "
+        f"WHERE tenant_id = '{created.tenant.id}' AND action = 'update'")
+    assert audit.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=bearer(owner.access_token)).intact
+    # ...and so is a deleted newest row.
+    suite.psql(
+        f"DELETE FROM identity.audit_events WHERE tenant_id = '{created.tenant.id}' AND seq = "
+        f"(SELECT max(seq) FROM identity.audit_events WHERE tenant_id = '{created.tenant.id}')")
+    deleted = audit.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=bearer(owner.access_token))
+    assert not deleted.intact and "missing" in deleted.problem
+    # The first tenant's chain is untouched.
+    assert audit.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=bearer(admin.access_token)).intact
+
+
+def test_health_and_reflection_need_no_token(channel):
+    from grpc.health.v1 import health_pb2, health_pb2_grpc
+
+    status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    assert status.status == health_pb2.HealthCheckResponse.SERVING
