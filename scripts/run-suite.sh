@@ -76,6 +76,18 @@ else
 fi
 "$bin/suite-db" bootstrap --database-url "$admin_url" --secrets-file "$secrets" >&2
 
+# First run only: the first tenant and its admin (a platform operator), credentials kept in
+# data/identity-admin.env (mode 0600), never printed.
+identity_admin=data/identity-admin.env
+if [[ " ${products[*]} " == *" identity "* && ! -f "$identity_admin" ]]; then
+  if credentials="$(DATABASE_URL="$(secret IDENTITY_DATABASE_URL)" "$bin/identity" bootstrap \
+      --tenant-name "Local" --admin-email "admin@local.test" --admin-full-name "Local admin")"; then
+    (umask 077 && printf '%s\n' "$credentials" >"$identity_admin")
+  else
+    echo "identity bootstrap did not run (see above); the tenants already there stay as they are." >&2
+  fi
+fi
+
 # Starts each executable, then waits until its port accepts connections (or it exits).
 addresses=()
 for entry in "${executables[@]}"; do
@@ -100,6 +112,7 @@ done
 
 echo
 echo "PostgreSQL  $shown_url  (service roles and URLs: $secrets)"
+[[ -f "$identity_admin" ]] && echo "First tenant and admin login (TENANT_ID, ADMIN_EMAIL, ADMIN_PASSWORD): $identity_admin"
 for line in "${addresses[@]}"; do
   read -r name address <<<"$line"
   printf '%-14s %s\n' "$name" "$address"
