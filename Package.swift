@@ -17,6 +17,7 @@ let package = Package(
     .executable(name: "suite-db", targets: ["suite-db"]),
     .executable(name: "db-bench", targets: ["db-bench"]),
     .executable(name: "identity", targets: ["identity"]),
+    .executable(name: "catalog", targets: ["catalog"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
   dependencies: [
@@ -147,6 +148,7 @@ let package = Package(
     .target(
       name: "ServiceKit",
       dependencies: [
+        "Auth",
         "RPCCore",
         "RPCHTTP2",
         "Protos",
@@ -158,6 +160,7 @@ let package = Package(
     .target(
       name: "Identity",
       dependencies: [
+        "ServiceKit",
         "Auth",
         "Migrations",
         "Postgres",
@@ -166,6 +169,28 @@ let package = Package(
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    /// Transactional outbox and its resumable event stream, shared by the services.
+    .target(
+      name: "EventOutbox",
+      dependencies: ["Migrations", "Postgres", "RPCCore"],
+      swiftSettings: swiftSettings
+    ),
+    /// The catalog service: products, categories, locations, stock, reservations, events.
+    .target(
+      name: "Catalog",
+      dependencies: [
+        "Auth",
+        "EventOutbox",
+        "Migrations",
+        "Postgres",
+        "PostgresRPC",
+        "Protos",
+        "RPCCore",
+        "ServiceKit",
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -180,6 +205,20 @@ let package = Package(
       name: "identity",
       dependencies: [
         "Identity",
+        "Migrations",
+        "Postgres",
+        "RPCHTTP2",
+        "ServiceKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "catalog",
+      dependencies: [
+        "Auth",
+        "Catalog",
         "Migrations",
         "Postgres",
         "RPCHTTP2",

@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import Postgres
 public import Protos
+import ServiceKit
 public import RPCCore
 
 /// `identity.v1.Tenants`.

@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import Postgres
 import Protos
+import ServiceKit
 
 /// A row of `identity.users` without its password hash.
 struct UserRecord: Sendable, Hashable {
@@ -98,45 +99,3 @@ extension Date {
   var unixMilliseconds: Int64 { Int64((self.timeIntervalSince1970 * 1000).rounded()) }
 }
 
-/// Small JSON writer for audit rows: deterministic output (keys in the order given).
-enum JSONText {
-  enum Value {
-    case string(String)
-    case bool(Bool)
-    case int(Int64)
-    case null
-  }
-
-  static func object(_ fields: [(String, Value)]) -> String {
-    var out = "{"
-    for (index, (key, value)) in fields.enumerated() {
-      if index > 0 { out += "," }
-      out += self.quote(key) + ":"
-      switch value {
-      case .string(let text): out += self.quote(text)
-      case .bool(let flag): out += flag ? "true" : "false"
-      case .int(let number): out += String(number)
-      case .null: out += "null"
-      }
-    }
-    return out + "}"
-  }
-
-  static func quote(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
-  }
-}

@@ -2,6 +2,7 @@
 /* Umbrella header of CProtos: every header protoc-c generated. */
 #ifndef CProtos_H
 #define CProtos_H
+#include "catalog/v1/catalog.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"

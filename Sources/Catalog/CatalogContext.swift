@@ -1,0 +1,58 @@
+public import Auth
+import Foundation
+public import Logging
+public import Postgres
+public import PostgresRPC
+public import RPCCore
+
+/// What the catalog handlers share.
+public struct CatalogContext: Sendable {
+  let pool: PostgresPool
+  let database: DatabaseErrorMapping
+  let logger: Logger
+
+  static let constraintMessages = [
+    "products_tenant_sku_key": "A product with this SKU already exists in this tenant.",
+    "stock_available_not_negative": "Not enough stock: reserved stock would exceed stock on hand.",
+    "stock_on_hand_check": "Stock on hand cannot go below zero.",
+    "products_price_check": "price must not be negative.",
+    "products_currency_check": "currency must be a three-letter ISO 4217 code such as EUR.",
+    "products_sku_check": "sku must be 1 to 64 characters.",
+    "products_name_check": "name must be 1 to 300 characters.",
+    "locations_code_check": "A location code is 1 to 16 letters, digits, '-' or '_'.",
+    "stock_tenant_id_location_code_fkey": "No such location in this tenant.",
+    "reservations_tenant_order_key": "This order already has a reservation.",
+  ]
+
+  public init(pool: PostgresPool, logger: Logger) {
+    self.pool = pool
+    self.database = DatabaseErrorMapping(constraintMessages: Self.constraintMessages)
+    self.logger = logger
+  }
+}
+
+func parseID(_ text: String, what: String) throws(RPCError) -> UUID {
+  guard let id = UUID(uuidString: text) else {
+    throw RPCError(code: .invalidArgument, message: "\(what) must be a UUID, got \(text.isEmpty ? "nothing" : "\"\(text.prefix(64))\"").")
+  }
+  return id
+}
+
+extension Caller {
+  var tenantUUID: UUID {
+    get throws(RPCError) {
+      guard let id = UUID(uuidString: self.tenantID) else {
+        throw RPCError(code: .unauthenticated, message: "The access token names no valid tenant.")
+      }
+      return id
+    }
+  }
+}
+
+extension Date {
+  var unixMilliseconds: Int64 { Int64((self.timeIntervalSince1970 * 1000).rounded()) }
+}
+
+extension UUID {
+  var lowercased: String { self.uuidString.lowercased() }
+}

@@ -1,0 +1,259 @@
+import Auth
+import EventOutbox
+import Foundation
+import Logging
+import Postgres
+public import Protos
+public import RPCCore
+import ServiceKit
+
+/// `catalog.v1.Reservations`: stock held for orders, all lines or none, never oversold.
+///
+/// Stock rows are locked in one global order (product id, then location code), so concurrent
+/// reservations wait for each other instead of deadlocking; the `reserved <= on_hand` CHECK
+/// backs the Swift-side check in the database itself.
+public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol {
+  let context: CatalogContext
+
+  public init(context: CatalogContext) {
+    self.context = context
+  }
+
+  struct Line: Sendable, Hashable {
+    var productID: UUID
+    var location: String
+    var quantity: Int64
+  }
+
+  public func reserve(request: Catalog_V1_ReserveRequest, context _: ServerContext) async throws -> Catalog_V1_Reservation {
+    let caller = try Caller.require(.editor)
+    let tenantID = try caller.tenantUUID
+    let orderID = try Self.orderID(request.orderId)
+    guard !request.lines.isEmpty, request.lines.count <= 200 else {
+      throw RPCError(code: .invalidArgument, message: "A reservation has 1 to 200 lines.")
+    }
+    guard (0...86400).contains(request.ttlSeconds) else {
+      throw RPCError(code: .invalidArgument, message: "ttl_seconds must be in 0...86400.")
+    }
+    var merged: [String: Line] = [:]
+    for (index, line) in request.lines.enumerated() {
+      let productID = try parseID(line.productId, what: "lines[\(index)].product_id")
+      guard line.quantity > 0 else { throw RPCError(code: .invalidArgument, message: "lines[\(index)].quantity must be positive.") }
+      let key = productID.lowercased + "|" + line.locationCode
+      let (sum, overflow) = (merged[key]?.quantity ?? 0).addingReportingOverflow(line.quantity)
+      guard !overflow else { throw RPCError(code: .invalidArgument, message: "lines[\(index)].quantity is too large.") }
+      merged[key] = Line(productID: productID, location: line.locationCode, quantity: sum)
+    }
+    let lines = merged.values.sorted { ($0.productID.lowercased, $0.location) < ($1.productID.lowercased, $1.location) }
+    let ttl = request.ttlSeconds == 0 ? 900 : Int64(request.ttlSeconds)
+    return try await self.context.database.transaction(on: self.context.pool) { connection in
+      try await connection.query(
+        "SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + tenantID.uuidString + ":" + orderID), 0))")
+      if let existing = try await Self.load(orderID: orderID, tenantID: tenantID, on: connection) {
+        return existing.message
+      }
+      var levels: [StockLedger.Level] = []
+      var short: [String] = []
+      for line in lines {
+        let level = try await StockLedger.lock(
+          productID: line.productID, location: line.location, tenantID: tenantID, on: connection)
+        if level.available < line.quantity {
+          short.append("\(line.productID.lowercased) at \(line.location): \(level.available) available, \(line.quantity) asked")
+        }
+        levels.append(level)
+      }
+      if !short.isEmpty {
+        throw RPCError(code: .failedPrecondition, message: "Not enough stock: " + short.joined(separator: "; ") + ".")
+      }
+      let id = UUID()
+      try await connection.query(
+        """
+        INSERT INTO reservations (id, tenant_id, order_id, status, expires_at)
+        VALUES (\(id), \(tenantID), \(orderID), 'reserved', now() + make_interval(secs => \(Double(ttl))))
+        """)
+      for (line, level) in zip(lines, levels) {
+        try await connection.query(
+          """
+          INSERT INTO reservation_lines (reservation_id, product_id, location_code, quantity)
+          VALUES (\(id), \(line.productID), \(line.location), \(line.quantity))
+          """)
+        _ = try await StockLedger.apply(
+          kind: "reservation", onHandDelta: 0, reservedDelta: line.quantity, reason: "order \(orderID)",
+          actor: caller.subject, reservationID: id, to: level, tenantID: tenantID, on: connection)
+      }
+      let stored = try await Self.load(orderID: orderID, tenantID: tenantID, on: connection)!
+      try await Outbox.append(
+        type: "reservation_created", payloadJSON: stored.payload, tenantID: tenantID, on: connection)
+      return stored.message
+    }
+  }
+
+  public func commit(request: Catalog_V1_CommitReservationRequest, context _: ServerContext) async throws
+    -> Catalog_V1_Reservation
+  {
+    try await self.finish(orderID: request.orderId, to: "committed")
+  }
+
+  public func release(request: Catalog_V1_ReleaseReservationRequest, context _: ServerContext) async throws
+    -> Catalog_V1_Reservation
+  {
+    try await self.finish(orderID: request.orderId, to: "released")
+  }
+
+  /// Commits or releases a reservation; repeating the same request returns the same result.
+  private func finish(orderID text: String, to status: String) async throws -> Catalog_V1_Reservation {
+    let caller = try Caller.require(.editor)
+    let tenantID = try caller.tenantUUID
+    let orderID = try Self.orderID(text)
+    return try await self.context.database.transaction(on: self.context.pool) { connection in
+      try await connection.query(
+        "SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + tenantID.uuidString + ":" + orderID), 0))")
+      guard let reservation = try await Self.load(orderID: orderID, tenantID: tenantID, on: connection) else {
+        throw RPCError(code: .notFound, message: "No reservation for order \"\(orderID.prefix(64))\".")
+      }
+      if reservation.status == status { return reservation.message }
+      guard reservation.status == "reserved" else {
+        throw RPCError(code: .failedPrecondition, message: "The reservation is \(reservation.status); it cannot be \(status).")
+      }
+      if status == "committed" && reservation.expired {
+        throw RPCError(code: .failedPrecondition, message: "The reservation has expired; reserve again.")
+      }
+      return try await Self.settle(reservation, to: status, actor: caller.subject, tenantID: tenantID, on: connection).message
+    }
+  }
+
+  /// Moves a `reserved` reservation to `committed`, `released` or `expired`, with its stock.
+  static func settle(
+    _ reservation: Stored, to status: String, actor: String, tenantID: UUID, on connection: PostgresConnection
+  ) async throws -> Stored {
+    for line in reservation.lines.sorted(by: { ($0.productID.lowercased, $0.location) < ($1.productID.lowercased, $1.location) }) {
+      let level = try await StockLedger.lock(productID: line.productID, location: line.location, tenantID: tenantID, on: connection)
+      _ = try await StockLedger.apply(
+        kind: status == "committed" ? "commit" : "release",
+        onHandDelta: status == "committed" ? -line.quantity : 0, reservedDelta: -line.quantity,
+        reason: "order \(reservation.orderID) \(status)", actor: actor, reservationID: reservation.id, to: level,
+        tenantID: tenantID, on: connection)
+    }
+    try await connection.query("UPDATE reservations SET status = \(status) WHERE id = \(reservation.id)")
+    var settled = reservation
+    settled.status = status
+    try await Outbox.append(type: "reservation_\(status)", payloadJSON: settled.payload, tenantID: tenantID, on: connection)
+    return settled
+  }
+
+  struct Stored: Sendable {
+    var id: UUID
+    var orderID: String
+    var status: String
+    var expiresAt: Date
+    var expired: Bool
+    var lines: [Line]
+
+    var message: Catalog_V1_Reservation {
+      var reservation = Catalog_V1_Reservation()
+      reservation.id = self.id.lowercased
+      reservation.orderId = self.orderID
+      reservation.status = self.status
+      reservation.expiresAtMs = self.expiresAt.unixMilliseconds
+      reservation.lines = self.lines.map { line in
+        var message = Catalog_V1_ReservationLine()
+        message.productId = line.productID.lowercased
+        message.locationCode = line.location
+        message.quantity = line.quantity
+        return message
+      }
+      return reservation
+    }
+
+    var payload: String {
+      JSONText.object([
+        ("reservation_id", .string(self.id.lowercased)), ("order_id", .string(self.orderID)),
+        ("status", .string(self.status)), ("lines", .number("[" + self.lines.map { line in
+          JSONText.object([
+            ("product_id", .string(line.productID.lowercased)), ("location_code", .string(line.location)),
+            ("quantity", .int(line.quantity)),
+          ])
+        }.joined(separator: ",") + "]")),
+      ])
+    }
+  }
+
+  static func load(orderID: String, tenantID: UUID, on connection: PostgresConnection) async throws -> Stored? {
+    guard
+      let row = try await connection.query(
+        """
+        SELECT id, status, expires_at, expires_at < now() FROM reservations
+        WHERE tenant_id = \(tenantID) AND order_id = \(orderID) FOR UPDATE
+        """
+      ).first
+    else { return nil }
+    let id = try row.decode(column: 0, as: UUID.self)
+    let lines = try await connection.query(
+      "SELECT product_id, location_code, quantity FROM reservation_lines WHERE reservation_id = \(id) ORDER BY product_id, location_code"
+    ).map { row in
+      Line(
+        productID: try row.decode(column: 0, as: UUID.self), location: try row.decode(column: 1, as: String.self),
+        quantity: try row.decode(column: 2, as: Int64.self))
+    }
+    return Stored(
+      id: id, orderID: orderID, status: try row.decode(column: 1, as: String.self),
+      expiresAt: try row.decode(column: 2, as: Date.self), expired: try row.decode(column: 3, as: Bool.self), lines: lines)
+  }
+
+  static func orderID(_ text: String) throws(RPCError) -> String {
+    guard !text.isEmpty, text.utf8.count <= 128 else {
+      throw RPCError(code: .invalidArgument, message: "order_id must be 1 to 128 bytes.")
+    }
+    return text
+  }
+}
+
+/// Releases reservations whose time ran out (status `expired`), a batch at a time.
+public struct ReservationSweeper: Sendable {
+  let context: CatalogContext
+  let interval: Duration
+
+  public init(context: CatalogContext, interval: Duration = .seconds(1)) {
+    self.context = context
+    self.interval = interval
+  }
+
+  /// Sweeps until the task is cancelled.
+  public func run() async {
+    while !Task.isCancelled {
+      do {
+        let swept = try await self.sweepOnce()
+        if swept > 0 { self.context.logger.info("reservations expired", metadata: ["count": "\(swept)"]) }
+      } catch is CancellationError {
+        return
+      } catch {
+        self.context.logger.warning("reservation sweep failed", metadata: ["error": "\(error)"])
+      }
+      try? await Task.sleep(for: self.interval)
+    }
+  }
+
+  /// Expires up to 100 overdue reservations; returns how many.
+  public func sweepOnce() async throws -> Int {
+    let due = try await self.context.pool.query(
+      """
+      SELECT tenant_id, order_id FROM reservations WHERE status = 'reserved' AND expires_at < now()
+      ORDER BY expires_at LIMIT 100
+      """)
+    var swept = 0
+    for row in due {
+      let tenantID = try row.decode(column: 0, as: UUID.self)
+      let orderID = try row.decode(column: 1, as: String.self)
+      try await self.context.database.transaction(on: self.context.pool) { connection in
+        try await connection.query(
+          "SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + tenantID.uuidString + ":" + orderID), 0))")
+        guard let reservation = try await ReservationsService.load(orderID: orderID, tenantID: tenantID, on: connection),
+          reservation.status == "reserved", reservation.expired
+        else { return }
+        _ = try await ReservationsService.settle(reservation, to: "expired", actor: "sweeper", tenantID: tenantID, on: connection)
+        swept += 1
+      }
+    }
+    return swept
+  }
+}
