@@ -22,7 +22,7 @@ secrets=data/db-secrets.env
 executables=(
   "interop-server 127.0.0.1:50060 -"
   "identity 127.0.0.1:50051 identity"
-  # "catalog 127.0.0.1:50052 catalog"
+  "catalog 127.0.0.1:50052 catalog"
   # "orders 127.0.0.1:50053 orders"
   # "pipelines 127.0.0.1:50054 pipelines"
   # "monitoring 127.0.0.1:50055 monitoring"
@@ -87,6 +87,9 @@ if [[ " ${products[*]} " == *" identity "* && ! -f "$identity_admin" ]]; then
     echo "identity bootstrap did not run (see above); the tenants already there stay as they are." >&2
   fi
 fi
+
+# Services verify access tokens with the keys identity publishes.
+export IDENTITY_ADDRESS=127.0.0.1:50051
 
 # Starts each executable, then waits until its port accepts connections (or it exits).
 addresses=()

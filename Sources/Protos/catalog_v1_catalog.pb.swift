@@ -10,7 +10,8 @@ internal import ProtoRuntime
 
 /// The `catalog.v1.Money` message.
 public struct Catalog_V1_Money: RPCMessage, Equatable, Sendable {
-  /// Decimal string with at most 4 fraction digits, such as "1999.90". Not negative.
+  /// Decimal string with at most 4 fraction digits, such as "1999.90". Not negative. Stored
+  /// and returned with exactly 4 fraction digits ("1999.9000").
   public var amount: String = ""
   /// ISO 4217 code, such as "EUR".
   public var currency: String = ""

@@ -56,7 +56,8 @@ struct  Catalog__V1__Money
 {
   ProtobufCMessage base;
   /*
-   * Decimal string with at most 4 fraction digits, such as "1999.90". Not negative.
+   * Decimal string with at most 4 fraction digits, such as "1999.90". Not negative. Stored
+   * and returned with exactly 4 fraction digits ("1999.9000").
    */
   char *amount;
   /*

@@ -1,0 +1,286 @@
+"""The catalog service end to end: the real `catalog` executable next to the real `identity`
+(whose published keys verify the tokens) on a throwaway PostgreSQL cluster."""
+
+import concurrent.futures
+import json
+import threading
+import time
+import uuid
+
+import grpc
+import pytest
+from catalog.v1 import catalog_pb2 as cat
+from catalog.v1 import catalog_pb2_grpc as cat_rpc
+from conftest import ServerProcess
+from identity.v1 import identity_pb2 as idp
+from identity.v1 import identity_pb2_grpc as id_rpc
+from identity_fixtures import channel, identity, suite  # noqa: F401
+
+STRONG = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def catalog(suite, identity):
+    server = ServerProcess(
+        "catalog", "--sweep-interval", "0.2",
+        env={"DATABASE_URL": suite.secrets["CATALOG_DATABASE_URL"], "IDENTITY_ADDRESS": f"127.0.0.1:{identity.port}"},
+    )
+    yield server
+    assert server.alive(), "catalog died during the tests:\n" + "".join(server.log_lines[-50:])
+    assert server.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def cc(catalog):
+    with grpc.insecure_channel(f"127.0.0.1:{catalog.port}") as ch:
+        yield ch
+
+
+@pytest.fixture(scope="module")
+def people(identity, channel):
+    """Tokens of an admin, an editor and a viewer of one tenant, and an admin of another."""
+    values = identity.bootstrap
+    sessions = id_rpc.SessionsStub(channel)
+    admin = sessions.Login(idp.LoginRequest(
+        tenant_id=values["TENANT_ID"], email=values["ADMIN_EMAIL"], password=values["ADMIN_PASSWORD"]))
+    users = id_rpc.UsersStub(channel)
+    auth = (("authorization", f"Bearer {admin.access_token}"),)
+    tokens = {"admin": admin.access_token}
+    for role, enum in (("editor", idp.ROLE_EDITOR), ("viewer", idp.ROLE_VIEWER)):
+        users.CreateUser(idp.CreateUserRequest(email=f"{role}@shop.test", role=enum, password=STRONG), metadata=auth)
+        tokens[role] = sessions.Login(idp.LoginRequest(
+            tenant_id=values["TENANT_ID"], email=f"{role}@shop.test", password=STRONG)).access_token
+    other = id_rpc.TenantsStub(channel).CreateTenant(
+        idp.CreateTenantRequest(name="Rival", admin_email="boss@rival.test"), metadata=auth)
+    tokens["rival"] = sessions.Login(idp.LoginRequest(
+        tenant_id=other.tenant.id, email="boss@rival.test", password=other.admin_initial_password)).access_token
+    return tokens
+
+
+def md(token):
+    return (("authorization", f"Bearer {token}"),)
+
+
+def fails(call):
+    with pytest.raises(grpc.RpcError) as failure:
+        call()
+    return failure.value
+
+
+def product(cc, token, sku, price="10.00", **fields):
+    return cat_rpc.ProductsStub(cc).CreateProduct(
+        cat.CreateProductRequest(product=cat.Product(sku=sku, name=fields.pop("name", sku), price=cat.Money(
+            amount=price, currency="EUR"), **fields)), metadata=md(token))
+
+
+def stocked(cc, people, sku, quantity, location="1101", threshold=0):
+    made = product(cc, people["editor"], sku)
+    inventory = cat_rpc.InventoryStub(cc)
+    inventory.PutLocation(cat.Location(code=location, name="Centre " + location), metadata=md(people["editor"]))
+    if quantity:
+        inventory.Restock(cat.RestockRequest(product_id=made.id, location_code=location, quantity=quantity,
+                                             reason="initial"), metadata=md(people["editor"]))
+    if threshold:
+        inventory.SetReorderThreshold(cat.SetReorderThresholdRequest(
+            product_id=made.id, location_code=location, threshold=threshold), metadata=md(people["editor"]))
+    return made
+
+
+def test_products_round_trip_exact_prices_and_verbatim_text(cc, people):
+    tricky = "Steel coil 'A'; DROP TABLE products; -- \u00e7\u00e3o"
+    made = product(cc, people["editor"], "COIL-1", price="1234567890.1234", name=tricky, brand="Acme",
+                   attributes={"gauge": "0.5mm", "quote": "'\""})
+    assert made.price.amount == "1234567890.1234" and made.name == tricky
+    stub = cat_rpc.ProductsStub(cc)
+    by_sku = stub.GetProduct(cat.GetProductRequest(sku="COIL-1"), metadata=md(people["viewer"]))
+    assert by_sku.id == made.id and by_sku.attributes["quote"] == "'\""
+    assert fails(lambda: product(cc, people["editor"], "COIL-1")).code() == grpc.StatusCode.ALREADY_EXISTS
+    for bad in ["-1", "abc", "1.23456", "1e5", "", "NaN", "12,5"]:
+        assert fails(lambda: product(cc, people["editor"], f"BAD-{bad}", price=bad)).code() == (
+            grpc.StatusCode.INVALID_ARGUMENT), bad
+    assert fails(lambda: stub.GetProduct(cat.GetProductRequest(id="nope"), metadata=md(people["viewer"]))).code() == (
+        grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def test_roles_tokens_and_tenants_are_enforced(cc, people):
+    stub = cat_rpc.ProductsStub(cc)
+    assert fails(lambda: product(cc, people["viewer"], "VIEWER-1")).code() == grpc.StatusCode.PERMISSION_DENIED
+    assert fails(lambda: stub.ListProducts(cat.ListProductsRequest())).code() == grpc.StatusCode.UNAUTHENTICATED
+    assert fails(lambda: stub.ListProducts(cat.ListProductsRequest(), metadata=md("x.y.z"))).code() == (
+        grpc.StatusCode.UNAUTHENTICATED)
+    mine = product(cc, people["editor"], "PRIVATE-1")
+    theirs = fails(lambda: stub.GetProduct(cat.GetProductRequest(id=mine.id), metadata=md(people["rival"])))
+    assert theirs.code() == grpc.StatusCode.NOT_FOUND
+    archive = fails(lambda: stub.ArchiveProduct(cat.ArchiveProductRequest(id=mine.id), metadata=md(people["rival"])))
+    assert archive.code() == grpc.StatusCode.NOT_FOUND
+    # The rival tenant may use the same SKU.
+    assert product(cc, people["rival"], "PRIVATE-1").id != mine.id
+
+
+def test_listing_filters_pages_and_updates(cc, people):
+    stub = cat_rpc.ProductsStub(cc)
+    for index in range(7):
+        product(cc, people["editor"], f"LIST-{index}", price=f"{index}.50", brand="Pager", name=f"Roll {index}")
+    seen, token = [], ""
+    while True:
+        page = stub.ListProducts(cat.ListProductsRequest(page_size=3, page_token=token, brand="Pager"),
+                                 metadata=md(people["viewer"]))
+        seen += [p.sku for p in page.products]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [f"LIST-{index}" for index in range(7)]
+    priced = stub.ListProducts(cat.ListProductsRequest(brand="Pager", min_price="2", max_price="4.50"),
+                               metadata=md(people["viewer"]))
+    assert [p.sku for p in priced.products] == ["LIST-2", "LIST-3", "LIST-4"]
+    named = stub.ListProducts(cat.ListProductsRequest(name_contains="ROLL 5"), metadata=md(people["viewer"]))
+    assert [p.sku for p in named.products] == ["LIST-5"]
+    first = priced.products[0]
+    changed = stub.UpdateProduct(cat.UpdateProductRequest(
+        product=cat.Product(id=first.id, name="Renamed", brand="Ignored"), update_mask=["name"]),
+        metadata=md(people["editor"]))
+    assert (changed.name, changed.brand, changed.price.amount) == ("Renamed", "Pager", "2.5000")
+    stub.ArchiveProduct(cat.ArchiveProductRequest(id=first.id), metadata=md(people["editor"]))
+    visible = stub.ListProducts(cat.ListProductsRequest(brand="Pager"), metadata=md(people["viewer"]))
+    assert first.sku not in [p.sku for p in visible.products]
+
+
+def test_category_moves_cannot_make_a_cycle(cc, people):
+    stub = cat_rpc.CategoriesStub(cc)
+    top = stub.CreateCategory(cat.CreateCategoryRequest(name="Steel"), metadata=md(people["editor"]))
+    mid = stub.CreateCategory(cat.CreateCategoryRequest(name="Flat", parent_id=top.id), metadata=md(people["editor"]))
+    leaf = stub.CreateCategory(cat.CreateCategoryRequest(name="Coils", parent_id=mid.id), metadata=md(people["editor"]))
+    cycle = fails(lambda: stub.MoveCategory(cat.MoveCategoryRequest(id=top.id, new_parent_id=leaf.id),
+                                            metadata=md(people["editor"])))
+    assert cycle.code() == grpc.StatusCode.FAILED_PRECONDITION
+    moved = stub.MoveCategory(cat.MoveCategoryRequest(id=leaf.id), metadata=md(people["editor"]))
+    assert moved.parent_id == ""
+
+
+def test_concurrent_reservations_never_oversell(suite, cc, people):
+    made = stocked(cc, people, "SCARCE-1", 10)
+    stub = cat_rpc.ReservationsStub(cc)
+
+    def reserve(index):
+        try:
+            stub.Reserve(cat.ReserveRequest(order_id=f"scarce-{index}", lines=[
+                cat.ReservationLine(product_id=made.id, location_code="1101", quantity=1)]), metadata=md(people["editor"]))
+            return "ok"
+        except grpc.RpcError as error:
+            return error.code()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(reserve, range(40)))
+    assert outcomes.count("ok") == 10
+    assert all(outcome == grpc.StatusCode.FAILED_PRECONDITION for outcome in outcomes if outcome != "ok")
+    level = cat_rpc.InventoryStub(cc).GetStock(cat.GetStockRequest(product_id=made.id), metadata=md(people["viewer"]))
+    assert (level.levels[0].on_hand, level.levels[0].reserved, level.levels[0].available) == (10, 10, 0)
+    # The totals equal the sums of the insert-only movements.
+    check = suite.psql(
+        "SELECT bool_and(s.on_hand = m.on_hand AND s.reserved = m.reserved) FROM catalog.stock s JOIN ("
+        " SELECT tenant_id, product_id, location_code, sum(on_hand_delta) on_hand, sum(reserved_delta) reserved"
+        " FROM catalog.stock_movements GROUP BY 1, 2, 3) m USING (tenant_id, product_id, location_code)")
+    assert check == "t"
+    with pytest.raises(Exception):
+        suite.psql("SET ROLE catalog_svc; DELETE FROM catalog.stock_movements")
+
+
+def test_lines_in_opposite_orders_do_not_deadlock_and_multi_line_is_all_or_nothing(cc, people):
+    a = stocked(cc, people, "PAIR-A", 100)
+    b = stocked(cc, people, "PAIR-B", 100)
+    stub = cat_rpc.ReservationsStub(cc)
+
+    def reserve(index):
+        first, second = (a, b) if index % 2 else (b, a)
+        try:
+            stub.Reserve(cat.ReserveRequest(order_id=f"pair-{index}", lines=[
+                cat.ReservationLine(product_id=first.id, location_code="1101", quantity=1),
+                cat.ReservationLine(product_id=second.id, location_code="1101", quantity=1)]),
+                metadata=md(people["editor"]))
+            return "ok"
+        except grpc.RpcError as error:
+            return error.code()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        assert set(pool.map(reserve, range(60))) == {"ok"}
+    short = fails(lambda: stub.Reserve(cat.ReserveRequest(order_id="too-much", lines=[
+        cat.ReservationLine(product_id=a.id, location_code="1101", quantity=1),
+        cat.ReservationLine(product_id=b.id, location_code="1101", quantity=1000)]), metadata=md(people["editor"])))
+    assert short.code() == grpc.StatusCode.FAILED_PRECONDITION and "Not enough stock" in short.details()
+    stock_a = cat_rpc.InventoryStub(cc).GetStock(cat.GetStockRequest(product_id=a.id), metadata=md(people["viewer"]))
+    assert stock_a.levels[0].reserved == 60
+
+
+def test_reservation_lifecycle_is_idempotent(cc, people):
+    made = stocked(cc, people, "LIFE-1", 5)
+    stub = cat_rpc.ReservationsStub(cc)
+    request = cat.ReserveRequest(order_id="life-1", lines=[
+        cat.ReservationLine(product_id=made.id, location_code="1101", quantity=2)])
+    first = stub.Reserve(request, metadata=md(people["editor"]))
+    again = stub.Reserve(request, metadata=md(people["editor"]))
+    assert first.id == again.id and first.status == "reserved"
+    committed = stub.Commit(cat.CommitReservationRequest(order_id="life-1"), metadata=md(people["editor"]))
+    assert committed.status == "committed"
+    assert stub.Commit(cat.CommitReservationRequest(order_id="life-1"), metadata=md(people["editor"])).status == (
+        "committed")
+    assert fails(lambda: stub.Release(cat.ReleaseReservationRequest(order_id="life-1"),
+                                      metadata=md(people["editor"]))).code() == grpc.StatusCode.FAILED_PRECONDITION
+    level = cat_rpc.InventoryStub(cc).GetStock(cat.GetStockRequest(product_id=made.id), metadata=md(people["viewer"]))
+    assert (level.levels[0].on_hand, level.levels[0].reserved) == (3, 0)
+    stub.Reserve(cat.ReserveRequest(order_id="life-2", lines=[
+        cat.ReservationLine(product_id=made.id, location_code="1101", quantity=3)]), metadata=md(people["editor"]))
+    assert stub.Release(cat.ReleaseReservationRequest(order_id="life-2"), metadata=md(people["editor"])).status == (
+        "released")
+    level = cat_rpc.InventoryStub(cc).GetStock(cat.GetStockRequest(product_id=made.id), metadata=md(people["viewer"]))
+    assert (level.levels[0].on_hand, level.levels[0].reserved, level.levels[0].available) == (3, 0, 3)
+    adjust = fails(lambda: cat_rpc.InventoryStub(cc).AdjustStock(cat.AdjustStockRequest(
+        product_id=made.id, location_code="1101", delta=-4, reason="count"), metadata=md(people["editor"])))
+    assert adjust.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_expired_reservations_are_swept_back_into_stock(cc, people):
+    made = stocked(cc, people, "TTL-1", 4)
+    stub = cat_rpc.ReservationsStub(cc)
+    stub.Reserve(cat.ReserveRequest(order_id="ttl-1", ttl_seconds=1, lines=[
+        cat.ReservationLine(product_id=made.id, location_code="1101", quantity=4)]), metadata=md(people["editor"]))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        level = cat_rpc.InventoryStub(cc).GetStock(cat.GetStockRequest(product_id=made.id), metadata=md(people["viewer"]))
+        if level.levels[0].reserved == 0:
+            break
+        time.sleep(0.2)
+    assert level.levels[0].available == 4
+    late = fails(lambda: stub.Commit(cat.CommitReservationRequest(order_id="ttl-1"), metadata=md(people["editor"])))
+    assert late.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_low_stock_events_stream_in_order_and_resume_from_a_cursor(cc, people):
+    made = stocked(cc, people, "WATCH-1", 10, location="22D1", threshold=5)
+    stub = cat_rpc.ReservationsStub(cc)
+    stub.Reserve(cat.ReserveRequest(order_id="watch-1", lines=[
+        cat.ReservationLine(product_id=made.id, location_code="22D1", quantity=6)]), metadata=md(people["editor"]))
+    events = cat_rpc.EventsStub(cc)
+
+    def collect(after, until):
+        got = []
+        call = events.WatchEvents(cat.WatchEventsRequest(after_cursor=after), metadata=md(people["viewer"]), timeout=10)
+        for event in call:
+            got.append(event)
+            if until(got):
+                call.cancel()
+                break
+        return got
+
+    everything = collect("", lambda got: any(e.type == "low_stock" and made.id in e.payload_json for e in got))
+    cursors = [int(e.cursor) for e in everything]
+    assert cursors == sorted(cursors) and len(set(cursors)) == len(cursors)
+    low = next(e for e in everything if e.type == "low_stock" and made.id in e.payload_json)
+    assert json.loads(low.payload_json)["available"] == 4
+    # Resuming after the low-stock event yields only what came later.
+    stub.Release(cat.ReleaseReservationRequest(order_id="watch-1"), metadata=md(people["editor"]))
+    later = collect(low.cursor, lambda got: any(e.type == "reservation_released" for e in got))
+    assert all(int(e.cursor) > int(low.cursor) for e in later)
+    assert any(e.type == "reservation_released" and "watch-1" in e.payload_json for e in later)
+    garbage = fails(lambda: list(events.WatchEvents(cat.WatchEventsRequest(after_cursor="'; --"),
+                                                   metadata=md(people["viewer"]), timeout=5)))
+    assert garbage.code() == grpc.StatusCode.INVALID_ARGUMENT
