@@ -18,6 +18,7 @@ let package = Package(
     .executable(name: "db-bench", targets: ["db-bench"]),
     .executable(name: "identity", targets: ["identity"]),
     .executable(name: "catalog", targets: ["catalog"]),
+    .executable(name: "gateway", targets: ["gateway"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
   dependencies: [
@@ -194,6 +195,19 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    /// The gateway: transparent proxying, balancing, retries, edge authentication, rate limits.
+    .target(
+      name: "Gateway",
+      dependencies: [
+        "Auth",
+        "Protos",
+        "RPCCore",
+        "RPCHTTP2",
+        "ServiceKit",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "InteropService",
       dependencies: ["RPCCore", "Protos"],
@@ -221,6 +235,17 @@ let package = Package(
         "Catalog",
         "Migrations",
         "Postgres",
+        "RPCHTTP2",
+        "ServiceKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "gateway",
+      dependencies: [
+        "Gateway",
         "RPCHTTP2",
         "ServiceKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
