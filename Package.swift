@@ -312,6 +312,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "GatewayTests",
+      dependencies: ["Gateway", "RPCCore", "ServiceKit"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "AuthTests",
       dependencies: ["Auth", "RPCCore", "RPCHTTP2", "Protos", "ServiceKit"],
       swiftSettings: swiftSettings
