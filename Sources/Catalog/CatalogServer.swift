@@ -16,7 +16,8 @@ public enum CatalogServer {
     requiredRoles: [
       "/catalog.v1.Products/GetProduct": .viewer, "/catalog.v1.Products/ListProducts": .viewer,
       "/catalog.v1.Categories/ListCategories": .viewer, "/catalog.v1.Inventory/ListLocations": .viewer,
-      "/catalog.v1.Inventory/GetStock": .viewer, "/catalog.v1.Events/WatchEvents": .viewer,
+      "/catalog.v1.Inventory/GetStock": .viewer, "/catalog.v1.Inventory/ListLowStock": .viewer,
+      "/catalog.v1.Products/CountProducts": .viewer, "/catalog.v1.Events/WatchEvents": .viewer,
     ],
     defaultRole: .editor)
 }

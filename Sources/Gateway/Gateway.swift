@@ -8,6 +8,9 @@ public struct Gateway: Sendable {
   public let proxy: Proxy
   public let interceptors: [any ServerInterceptor]
 
+  /// The gateway's own services and the proxied ones.
+  public var services: [any RegistrableRPCService] { [self.proxy.service, OverviewService(proxy: self.proxy)] }
+
   /// Identity methods that work without a token.
   public static let identityPublicMethods: Set<String> = [
     "/identity.v1.Sessions/Login", "/identity.v1.Sessions/Refresh", "/identity.v1.Sessions/GetSigningKeys",
@@ -15,7 +18,9 @@ public struct Gateway: Sendable {
 
   public init(configuration: GatewayConfiguration, logger: Logger) throws {
     self.proxy = Proxy(configuration: configuration, logger: logger)
-    var interceptors: [any ServerInterceptor] = [AccessLogInterceptor(logger: logger), RequestIdentityInterceptor()]
+    var interceptors: [any ServerInterceptor] = [
+      AccessLogInterceptor(logger: logger), RequestIdentityInterceptor(), RequestMetadataInterceptor(),
+    ]
     let keys: (any VerificationKeyProvider)?
     switch configuration.authentication {
     case .identity(let address): keys = ServiceAuthentication.identityKeys(address: address)

@@ -207,11 +207,14 @@ public final class Proxy: Sendable {
   }
 
   func atCapacity(_ method: CompiledServices.Method) -> RPCError {
+    self.atCapacity(service: method.descriptor.service)
+  }
+
+  func atCapacity(service: String) -> RPCError {
     var metadata = Metadata()
     metadata.add("grpc-retry-pushback-ms", "100")
     return RPCError(
-      code: .unavailable, message: "Every replica of \(method.descriptor.service) is at capacity; retry later.",
-      metadata: metadata)
+      code: .unavailable, message: "Every replica of \(service) is at capacity; retry later.", metadata: metadata)
   }
 }
 

@@ -92,6 +92,21 @@ public struct Catalog_V1_ListProductsResponse: RPCMessage, Equatable, Sendable {
   public init() {}
 }
 
+/// The `catalog.v1.CountProductsRequest` message.
+public struct Catalog_V1_CountProductsRequest: RPCMessage, Equatable, Sendable {
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.CountProductsResponse` message.
+public struct Catalog_V1_CountProductsResponse: RPCMessage, Equatable, Sendable {
+  public var active: Int64 = 0
+  public var archived: Int64 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
 /// The `catalog.v1.UpdateProductRequest` message.
 public struct Catalog_V1_UpdateProductRequest: RPCMessage, Equatable, Sendable {
   public var product: Catalog_V1_Product?
@@ -227,6 +242,24 @@ public struct Catalog_V1_SetReorderThresholdRequest: RPCMessage, Equatable, Send
   public init() {}
 }
 
+/// The `catalog.v1.ListLowStockRequest` message.
+public struct Catalog_V1_ListLowStockRequest: RPCMessage, Equatable, Sendable {
+  /// At most 500; 0 means 50.
+  public var limit: Int32 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.ListLowStockResponse` message.
+public struct Catalog_V1_ListLowStockResponse: RPCMessage, Equatable, Sendable {
+  /// Stock levels whose available stock is below their reorder threshold, lowest first.
+  public var levels: [Catalog_V1_StockLevel] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
 /// The `catalog.v1.GetStockRequest` message.
 public struct Catalog_V1_GetStockRequest: RPCMessage, Equatable, Sendable {
   public var productId: String = ""
@@ -345,6 +378,13 @@ public enum Catalog_V1_Products {
       public static let kind: RPCKind = .unary
     }
 
+    public enum CountProducts {
+      public typealias Input = Catalog_V1_CountProductsRequest
+      public typealias Output = Catalog_V1_CountProductsResponse
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CountProducts")
+      public static let kind: RPCKind = .unary
+    }
+
     public enum UpdateProduct {
       public typealias Input = Catalog_V1_UpdateProductRequest
       public typealias Output = Catalog_V1_Product
@@ -364,6 +404,7 @@ public enum Catalog_V1_Products {
       Catalog_V1_Products.Method.CreateProduct.descriptor,
       Catalog_V1_Products.Method.GetProduct.descriptor,
       Catalog_V1_Products.Method.ListProducts.descriptor,
+      Catalog_V1_Products.Method.CountProducts.descriptor,
       Catalog_V1_Products.Method.UpdateProduct.descriptor,
       Catalog_V1_Products.Method.ArchiveProduct.descriptor,
     ]
@@ -381,6 +422,9 @@ public enum Catalog_V1_Products {
 
     /// Handles `ListProducts`.
     func listProducts(request: ServerRequest<Catalog_V1_ListProductsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListProductsResponse>
+
+    /// Handles `CountProducts`.
+    func countProducts(request: ServerRequest<Catalog_V1_CountProductsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_CountProductsResponse>
 
     /// Handles `UpdateProduct`.
     func updateProduct(request: ServerRequest<Catalog_V1_UpdateProductRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_Product>
@@ -400,6 +444,9 @@ public enum Catalog_V1_Products {
 
     /// Handles `ListProducts`.
     func listProducts(request: Catalog_V1_ListProductsRequest, context: ServerContext) async throws -> Catalog_V1_ListProductsResponse
+
+    /// Handles `CountProducts`.
+    func countProducts(request: Catalog_V1_CountProductsRequest, context: ServerContext) async throws -> Catalog_V1_CountProductsResponse
 
     /// Handles `UpdateProduct`.
     func updateProduct(request: Catalog_V1_UpdateProductRequest, context: ServerContext) async throws -> Catalog_V1_Product
@@ -469,6 +516,23 @@ public enum Catalog_V1_Products {
       try await self.client.unary(request: request, descriptor: Catalog_V1_Products.Method.ListProducts.descriptor, options: options)
     }
 
+    /// Calls `CountProducts`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func countProducts(_ message: Catalog_V1_CountProductsRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Catalog_V1_CountProductsResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.countProducts(request: request, options: options).message
+    }
+
+    /// Calls `CountProducts`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func countProducts(request: ClientRequest<Catalog_V1_CountProductsRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_CountProductsResponse> {
+      try await self.client.unary(request: request, descriptor: Catalog_V1_Products.Method.CountProducts.descriptor, options: options)
+    }
+
     /// Calls `UpdateProduct`.
     ///
     /// - Returns: the response message.
@@ -530,6 +594,13 @@ extension Catalog_V1_Products.ServiceProtocol {
       try await self.listProducts(request: request, context: context)
     }
     router.registerUnary(
+      Catalog_V1_Products.Method.CountProducts.descriptor,
+      input: Catalog_V1_CountProductsRequest.self,
+      output: Catalog_V1_CountProductsResponse.self
+    ) { request, context in
+      try await self.countProducts(request: request, context: context)
+    }
+    router.registerUnary(
       Catalog_V1_Products.Method.UpdateProduct.descriptor,
       input: Catalog_V1_UpdateProductRequest.self,
       output: Catalog_V1_Product.self
@@ -562,6 +633,12 @@ extension Catalog_V1_Products.SimpleServiceProtocol {
   /// Calls the messages-only `listProducts`.
   public func listProducts(request: ServerRequest<Catalog_V1_ListProductsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListProductsResponse> {
     let response = try await self.listProducts(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `countProducts`.
+  public func countProducts(request: ServerRequest<Catalog_V1_CountProductsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_CountProductsResponse> {
+    let response = try await self.countProducts(request: request.message, context: context)
     return ServerResponse(message: response)
   }
 
@@ -794,6 +871,13 @@ public enum Catalog_V1_Inventory {
       public static let kind: RPCKind = .unary
     }
 
+    public enum ListLowStock {
+      public typealias Input = Catalog_V1_ListLowStockRequest
+      public typealias Output = Catalog_V1_ListLowStockResponse
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLowStock")
+      public static let kind: RPCKind = .unary
+    }
+
     public enum GetStock {
       public typealias Input = Catalog_V1_GetStockRequest
       public typealias Output = Catalog_V1_GetStockResponse
@@ -808,6 +892,7 @@ public enum Catalog_V1_Inventory {
       Catalog_V1_Inventory.Method.Restock.descriptor,
       Catalog_V1_Inventory.Method.AdjustStock.descriptor,
       Catalog_V1_Inventory.Method.SetReorderThreshold.descriptor,
+      Catalog_V1_Inventory.Method.ListLowStock.descriptor,
       Catalog_V1_Inventory.Method.GetStock.descriptor,
     ]
   }
@@ -831,6 +916,9 @@ public enum Catalog_V1_Inventory {
     /// Handles `SetReorderThreshold`.
     func setReorderThreshold(request: ServerRequest<Catalog_V1_SetReorderThresholdRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_StockLevel>
 
+    /// Handles `ListLowStock`.
+    func listLowStock(request: ServerRequest<Catalog_V1_ListLowStockRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListLowStockResponse>
+
     /// Handles `GetStock`.
     func getStock(request: ServerRequest<Catalog_V1_GetStockRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_GetStockResponse>
   }
@@ -852,6 +940,9 @@ public enum Catalog_V1_Inventory {
 
     /// Handles `SetReorderThreshold`.
     func setReorderThreshold(request: Catalog_V1_SetReorderThresholdRequest, context: ServerContext) async throws -> Catalog_V1_StockLevel
+
+    /// Handles `ListLowStock`.
+    func listLowStock(request: Catalog_V1_ListLowStockRequest, context: ServerContext) async throws -> Catalog_V1_ListLowStockResponse
 
     /// Handles `GetStock`.
     func getStock(request: Catalog_V1_GetStockRequest, context: ServerContext) async throws -> Catalog_V1_GetStockResponse
@@ -952,6 +1043,23 @@ public enum Catalog_V1_Inventory {
       try await self.client.unary(request: request, descriptor: Catalog_V1_Inventory.Method.SetReorderThreshold.descriptor, options: options)
     }
 
+    /// Calls `ListLowStock`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func listLowStock(_ message: Catalog_V1_ListLowStockRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Catalog_V1_ListLowStockResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.listLowStock(request: request, options: options).message
+    }
+
+    /// Calls `ListLowStock`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func listLowStock(request: ClientRequest<Catalog_V1_ListLowStockRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_ListLowStockResponse> {
+      try await self.client.unary(request: request, descriptor: Catalog_V1_Inventory.Method.ListLowStock.descriptor, options: options)
+    }
+
     /// Calls `GetStock`.
     ///
     /// - Returns: the response message.
@@ -1010,6 +1118,13 @@ extension Catalog_V1_Inventory.ServiceProtocol {
       try await self.setReorderThreshold(request: request, context: context)
     }
     router.registerUnary(
+      Catalog_V1_Inventory.Method.ListLowStock.descriptor,
+      input: Catalog_V1_ListLowStockRequest.self,
+      output: Catalog_V1_ListLowStockResponse.self
+    ) { request, context in
+      try await self.listLowStock(request: request, context: context)
+    }
+    router.registerUnary(
       Catalog_V1_Inventory.Method.GetStock.descriptor,
       input: Catalog_V1_GetStockRequest.self,
       output: Catalog_V1_GetStockResponse.self
@@ -1047,6 +1162,12 @@ extension Catalog_V1_Inventory.SimpleServiceProtocol {
   /// Calls the messages-only `setReorderThreshold`.
   public func setReorderThreshold(request: ServerRequest<Catalog_V1_SetReorderThresholdRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_StockLevel> {
     let response = try await self.setReorderThreshold(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `listLowStock`.
+  public func listLowStock(request: ServerRequest<Catalog_V1_ListLowStockRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListLowStockResponse> {
+    let response = try await self.listLowStock(request: request.message, context: context)
     return ServerResponse(message: response)
   }
 
@@ -1670,6 +1791,85 @@ extension Catalog_V1_ListProductsResponse {
   internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListProductsResponse> {
     let message = arena.allocate(Catalog__V1__ListProductsResponse.self)
     self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_CountProductsRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__count_products_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.CountProductsRequest")
+    }
+    defer { catalog__v1__count_products_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__CountProductsRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__CountProductsRequest>) {
+    self.init()
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__CountProductsRequest) {
+    catalog__v1__count_products_request__init(&c)
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CountProductsRequest> {
+    let message = arena.allocate(Catalog__V1__CountProductsRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Catalog_V1_CountProductsResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__count_products_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.CountProductsResponse")
+    }
+    defer { catalog__v1__count_products_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__CountProductsResponse()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__CountProductsResponse>) {
+    self.init()
+    let c = message.pointee
+    self.active = c.active
+    self.archived = c.archived
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__CountProductsResponse) {
+    catalog__v1__count_products_response__init(&c)
+    c.active = self.active
+    c.archived = self.archived
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CountProductsResponse> {
+    let message = arena.allocate(Catalog__V1__CountProductsResponse.self)
+    self.fill(&message.pointee)
     return message
   }
 }
@@ -2347,6 +2547,102 @@ extension Catalog_V1_SetReorderThresholdRequest {
   /// A protobuf-c struct for this message, allocated in `arena`.
   internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__SetReorderThresholdRequest> {
     let message = arena.allocate(Catalog__V1__SetReorderThresholdRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_ListLowStockRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__list_low_stock_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.ListLowStockRequest")
+    }
+    defer { catalog__v1__list_low_stock_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__ListLowStockRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__ListLowStockRequest>) {
+    self.init()
+    let c = message.pointee
+    self.limit = c.limit
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__ListLowStockRequest) {
+    catalog__v1__list_low_stock_request__init(&c)
+    c.limit = self.limit
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLowStockRequest> {
+    let message = arena.allocate(Catalog__V1__ListLowStockRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Catalog_V1_ListLowStockResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__list_low_stock_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.ListLowStockResponse")
+    }
+    defer { catalog__v1__list_low_stock_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__ListLowStockResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__list_low_stock_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__list_low_stock_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__ListLowStockResponse>) {
+    self.init()
+    let c = message.pointee
+    if c.n_levels > 0, let values = c.levels {
+      self.levels.reserveCapacity(c.n_levels)
+      for index in 0..<c.n_levels {
+        self.levels.append(values[index].map { Catalog_V1_StockLevel(copying: $0) } ?? Catalog_V1_StockLevel())
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__ListLowStockResponse, arena: ProtoArena) {
+    catalog__v1__list_low_stock_response__init(&c)
+    if !self.levels.isEmpty {
+      c.n_levels = self.levels.count
+      let values = arena.allocate(UnsafeMutablePointer<Catalog__V1__StockLevel>?.self, count: self.levels.count)
+      for (index, value) in self.levels.enumerated() {
+        values[index] = value.cMessage(in: arena)
+      }
+      c.levels = values
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLowStockResponse> {
+    let message = arena.allocate(Catalog__V1__ListLowStockResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
   }

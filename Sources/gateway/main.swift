@@ -63,7 +63,7 @@ struct GatewayCommand: AsyncParsableCommand {
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await gateway.proxy.runHealthChecks() }
       try await ServerRunner.run(
-        name: "gateway", address: address, services: [gateway.proxy.service], interceptors: gateway.interceptors,
+        name: "gateway", address: address, services: gateway.services, interceptors: gateway.interceptors,
         drainTimeout: drain, logger: logger)
       group.cancelAll()
     }

@@ -283,6 +283,96 @@ void   catalog__v1__list_products_response__free_unpacked
   assert(message->base.descriptor == &catalog__v1__list_products_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   catalog__v1__count_products_request__init
+                     (Catalog__V1__CountProductsRequest         *message)
+{
+  static const Catalog__V1__CountProductsRequest init_value = CATALOG__V1__COUNT_PRODUCTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__count_products_request__get_packed_size
+                     (const Catalog__V1__CountProductsRequest *message)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__count_products_request__pack
+                     (const Catalog__V1__CountProductsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__count_products_request__pack_to_buffer
+                     (const Catalog__V1__CountProductsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__CountProductsRequest *
+       catalog__v1__count_products_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__CountProductsRequest *)
+     protobuf_c_message_unpack (&catalog__v1__count_products_request__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__count_products_request__free_unpacked
+                     (Catalog__V1__CountProductsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__count_products_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__count_products_response__init
+                     (Catalog__V1__CountProductsResponse         *message)
+{
+  static const Catalog__V1__CountProductsResponse init_value = CATALOG__V1__COUNT_PRODUCTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__count_products_response__get_packed_size
+                     (const Catalog__V1__CountProductsResponse *message)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__count_products_response__pack
+                     (const Catalog__V1__CountProductsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__count_products_response__pack_to_buffer
+                     (const Catalog__V1__CountProductsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__CountProductsResponse *
+       catalog__v1__count_products_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__CountProductsResponse *)
+     protobuf_c_message_unpack (&catalog__v1__count_products_response__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__count_products_response__free_unpacked
+                     (Catalog__V1__CountProductsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__count_products_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   catalog__v1__update_product_request__init
                      (Catalog__V1__UpdateProductRequest         *message)
 {
@@ -911,6 +1001,96 @@ void   catalog__v1__set_reorder_threshold_request__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &catalog__v1__set_reorder_threshold_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__list_low_stock_request__init
+                     (Catalog__V1__ListLowStockRequest         *message)
+{
+  static const Catalog__V1__ListLowStockRequest init_value = CATALOG__V1__LIST_LOW_STOCK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__list_low_stock_request__get_packed_size
+                     (const Catalog__V1__ListLowStockRequest *message)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__list_low_stock_request__pack
+                     (const Catalog__V1__ListLowStockRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__list_low_stock_request__pack_to_buffer
+                     (const Catalog__V1__ListLowStockRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__ListLowStockRequest *
+       catalog__v1__list_low_stock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__ListLowStockRequest *)
+     protobuf_c_message_unpack (&catalog__v1__list_low_stock_request__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__list_low_stock_request__free_unpacked
+                     (Catalog__V1__ListLowStockRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__list_low_stock_response__init
+                     (Catalog__V1__ListLowStockResponse         *message)
+{
+  static const Catalog__V1__ListLowStockResponse init_value = CATALOG__V1__LIST_LOW_STOCK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__list_low_stock_response__get_packed_size
+                     (const Catalog__V1__ListLowStockResponse *message)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__list_low_stock_response__pack
+                     (const Catalog__V1__ListLowStockResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__list_low_stock_response__pack_to_buffer
+                     (const Catalog__V1__ListLowStockResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__ListLowStockResponse *
+       catalog__v1__list_low_stock_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__ListLowStockResponse *)
+     protobuf_c_message_unpack (&catalog__v1__list_low_stock_response__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__list_low_stock_response__free_unpacked
+                     (Catalog__V1__ListLowStockResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   catalog__v1__get_stock_request__init
@@ -1870,6 +2050,75 @@ const ProtobufCMessageDescriptor catalog__v1__list_products_response__descriptor
   (ProtobufCMessageInit) catalog__v1__list_products_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define catalog__v1__count_products_request__field_descriptors NULL
+#define catalog__v1__count_products_request__field_indices_by_name NULL
+#define catalog__v1__count_products_request__number_ranges NULL
+const ProtobufCMessageDescriptor catalog__v1__count_products_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.CountProductsRequest",
+  "CountProductsRequest",
+  "Catalog__V1__CountProductsRequest",
+  "catalog.v1",
+  sizeof(Catalog__V1__CountProductsRequest),
+  0,
+  catalog__v1__count_products_request__field_descriptors,
+  catalog__v1__count_products_request__field_indices_by_name,
+  0,  catalog__v1__count_products_request__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__count_products_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__count_products_response__field_descriptors[2] =
+{
+  {
+    "active",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__CountProductsResponse, active),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "archived",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__CountProductsResponse, archived),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__count_products_response__field_indices_by_name[] = {
+  0,   /* field[0] = active */
+  1,   /* field[1] = archived */
+};
+static const ProtobufCIntRange catalog__v1__count_products_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor catalog__v1__count_products_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.CountProductsResponse",
+  "CountProductsResponse",
+  "Catalog__V1__CountProductsResponse",
+  "catalog.v1",
+  sizeof(Catalog__V1__CountProductsResponse),
+  2,
+  catalog__v1__count_products_response__field_descriptors,
+  catalog__v1__count_products_response__field_indices_by_name,
+  1,  catalog__v1__count_products_response__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__count_products_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor catalog__v1__update_product_request__field_descriptors[2] =
 {
   {
@@ -2622,6 +2871,82 @@ const ProtobufCMessageDescriptor catalog__v1__set_reorder_threshold_request__des
   (ProtobufCMessageInit) catalog__v1__set_reorder_threshold_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor catalog__v1__list_low_stock_request__field_descriptors[1] =
+{
+  {
+    "limit",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__ListLowStockRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__list_low_stock_request__field_indices_by_name[] = {
+  0,   /* field[0] = limit */
+};
+static const ProtobufCIntRange catalog__v1__list_low_stock_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor catalog__v1__list_low_stock_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.ListLowStockRequest",
+  "ListLowStockRequest",
+  "Catalog__V1__ListLowStockRequest",
+  "catalog.v1",
+  sizeof(Catalog__V1__ListLowStockRequest),
+  1,
+  catalog__v1__list_low_stock_request__field_descriptors,
+  catalog__v1__list_low_stock_request__field_indices_by_name,
+  1,  catalog__v1__list_low_stock_request__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__list_low_stock_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__list_low_stock_response__field_descriptors[1] =
+{
+  {
+    "levels",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Catalog__V1__ListLowStockResponse, n_levels),
+    offsetof(Catalog__V1__ListLowStockResponse, levels),
+    &catalog__v1__stock_level__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__list_low_stock_response__field_indices_by_name[] = {
+  0,   /* field[0] = levels */
+};
+static const ProtobufCIntRange catalog__v1__list_low_stock_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor catalog__v1__list_low_stock_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.ListLowStockResponse",
+  "ListLowStockResponse",
+  "Catalog__V1__ListLowStockResponse",
+  "catalog.v1",
+  sizeof(Catalog__V1__ListLowStockResponse),
+  1,
+  catalog__v1__list_low_stock_response__field_descriptors,
+  catalog__v1__list_low_stock_response__field_indices_by_name,
+  1,  catalog__v1__list_low_stock_response__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__list_low_stock_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor catalog__v1__get_stock_request__field_descriptors[1] =
 {
   {
@@ -3107,20 +3432,22 @@ const ProtobufCMessageDescriptor catalog__v1__event__descriptor =
   (ProtobufCMessageInit) catalog__v1__event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor catalog__v1__products__method_descriptors[5] =
+static const ProtobufCMethodDescriptor catalog__v1__products__method_descriptors[6] =
 {
   { "CreateProduct", &catalog__v1__create_product_request__descriptor, &catalog__v1__product__descriptor },
   { "GetProduct", &catalog__v1__get_product_request__descriptor, &catalog__v1__product__descriptor },
   { "ListProducts", &catalog__v1__list_products_request__descriptor, &catalog__v1__list_products_response__descriptor },
+  { "CountProducts", &catalog__v1__count_products_request__descriptor, &catalog__v1__count_products_response__descriptor },
   { "UpdateProduct", &catalog__v1__update_product_request__descriptor, &catalog__v1__product__descriptor },
   { "ArchiveProduct", &catalog__v1__archive_product_request__descriptor, &catalog__v1__product__descriptor },
 };
 const unsigned catalog__v1__products__method_indices_by_name[] = {
-  4,        /* ArchiveProduct */
+  5,        /* ArchiveProduct */
+  3,        /* CountProducts */
   0,        /* CreateProduct */
   1,        /* GetProduct */
   2,        /* ListProducts */
-  3         /* UpdateProduct */
+  4         /* UpdateProduct */
 };
 const ProtobufCServiceDescriptor catalog__v1__products__descriptor =
 {
@@ -3129,7 +3456,7 @@ const ProtobufCServiceDescriptor catalog__v1__products__descriptor =
   "Products",
   "Catalog__V1__Products",
   "catalog.v1",
-  5,
+  6,
   catalog__v1__products__method_descriptors,
   catalog__v1__products__method_indices_by_name
 };
@@ -3157,13 +3484,21 @@ void catalog__v1__products__list_products(ProtobufCService *service,
   assert(service->descriptor == &catalog__v1__products__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void catalog__v1__products__count_products(ProtobufCService *service,
+                                           const Catalog__V1__CountProductsRequest *input,
+                                           Catalog__V1__CountProductsResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__products__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void catalog__v1__products__update_product(ProtobufCService *service,
                                            const Catalog__V1__UpdateProductRequest *input,
                                            Catalog__V1__Product_Closure closure,
                                            void *closure_data)
 {
   assert(service->descriptor == &catalog__v1__products__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void catalog__v1__products__archive_product(ProtobufCService *service,
                                             const Catalog__V1__ArchiveProductRequest *input,
@@ -3171,7 +3506,7 @@ void catalog__v1__products__archive_product(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &catalog__v1__products__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void catalog__v1__products__init (Catalog__V1__Products_Service *service,
                                   Catalog__V1__Products_ServiceDestroy destroy)
@@ -3233,19 +3568,21 @@ void catalog__v1__categories__init (Catalog__V1__Categories_Service *service,
                                      &catalog__v1__categories__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
-static const ProtobufCMethodDescriptor catalog__v1__inventory__method_descriptors[6] =
+static const ProtobufCMethodDescriptor catalog__v1__inventory__method_descriptors[7] =
 {
   { "PutLocation", &catalog__v1__location__descriptor, &catalog__v1__location__descriptor },
   { "ListLocations", &catalog__v1__list_locations_request__descriptor, &catalog__v1__list_locations_response__descriptor },
   { "Restock", &catalog__v1__restock_request__descriptor, &catalog__v1__stock_level__descriptor },
   { "AdjustStock", &catalog__v1__adjust_stock_request__descriptor, &catalog__v1__stock_level__descriptor },
   { "SetReorderThreshold", &catalog__v1__set_reorder_threshold_request__descriptor, &catalog__v1__stock_level__descriptor },
+  { "ListLowStock", &catalog__v1__list_low_stock_request__descriptor, &catalog__v1__list_low_stock_response__descriptor },
   { "GetStock", &catalog__v1__get_stock_request__descriptor, &catalog__v1__get_stock_response__descriptor },
 };
 const unsigned catalog__v1__inventory__method_indices_by_name[] = {
   3,        /* AdjustStock */
-  5,        /* GetStock */
+  6,        /* GetStock */
   1,        /* ListLocations */
+  5,        /* ListLowStock */
   0,        /* PutLocation */
   2,        /* Restock */
   4         /* SetReorderThreshold */
@@ -3257,7 +3594,7 @@ const ProtobufCServiceDescriptor catalog__v1__inventory__descriptor =
   "Inventory",
   "Catalog__V1__Inventory",
   "catalog.v1",
-  6,
+  7,
   catalog__v1__inventory__method_descriptors,
   catalog__v1__inventory__method_indices_by_name
 };
@@ -3301,13 +3638,21 @@ void catalog__v1__inventory__set_reorder_threshold(ProtobufCService *service,
   assert(service->descriptor == &catalog__v1__inventory__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void catalog__v1__inventory__list_low_stock(ProtobufCService *service,
+                                            const Catalog__V1__ListLowStockRequest *input,
+                                            Catalog__V1__ListLowStockResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__inventory__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void catalog__v1__inventory__get_stock(ProtobufCService *service,
                                        const Catalog__V1__GetStockRequest *input,
                                        Catalog__V1__GetStockResponse_Closure closure,
                                        void *closure_data)
 {
   assert(service->descriptor == &catalog__v1__inventory__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void catalog__v1__inventory__init (Catalog__V1__Inventory_Service *service,
                                    Catalog__V1__Inventory_ServiceDestroy destroy)

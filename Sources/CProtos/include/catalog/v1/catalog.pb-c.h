@@ -22,6 +22,8 @@ typedef struct Catalog__V1__CreateProductRequest Catalog__V1__CreateProductReque
 typedef struct Catalog__V1__GetProductRequest Catalog__V1__GetProductRequest;
 typedef struct Catalog__V1__ListProductsRequest Catalog__V1__ListProductsRequest;
 typedef struct Catalog__V1__ListProductsResponse Catalog__V1__ListProductsResponse;
+typedef struct Catalog__V1__CountProductsRequest Catalog__V1__CountProductsRequest;
+typedef struct Catalog__V1__CountProductsResponse Catalog__V1__CountProductsResponse;
 typedef struct Catalog__V1__UpdateProductRequest Catalog__V1__UpdateProductRequest;
 typedef struct Catalog__V1__ArchiveProductRequest Catalog__V1__ArchiveProductRequest;
 typedef struct Catalog__V1__Category Catalog__V1__Category;
@@ -36,6 +38,8 @@ typedef struct Catalog__V1__StockLevel Catalog__V1__StockLevel;
 typedef struct Catalog__V1__RestockRequest Catalog__V1__RestockRequest;
 typedef struct Catalog__V1__AdjustStockRequest Catalog__V1__AdjustStockRequest;
 typedef struct Catalog__V1__SetReorderThresholdRequest Catalog__V1__SetReorderThresholdRequest;
+typedef struct Catalog__V1__ListLowStockRequest Catalog__V1__ListLowStockRequest;
+typedef struct Catalog__V1__ListLowStockResponse Catalog__V1__ListLowStockResponse;
 typedef struct Catalog__V1__GetStockRequest Catalog__V1__GetStockRequest;
 typedef struct Catalog__V1__GetStockResponse Catalog__V1__GetStockResponse;
 typedef struct Catalog__V1__ReservationLine Catalog__V1__ReservationLine;
@@ -179,6 +183,26 @@ struct  Catalog__V1__ListProductsResponse
 #define CATALOG__V1__LIST_PRODUCTS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__list_products_response__descriptor) \
     , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Catalog__V1__CountProductsRequest
+{
+  ProtobufCMessage base;
+};
+#define CATALOG__V1__COUNT_PRODUCTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__count_products_request__descriptor) \
+     }
+
+
+struct  Catalog__V1__CountProductsResponse
+{
+  ProtobufCMessage base;
+  int64_t active;
+  int64_t archived;
+};
+#define CATALOG__V1__COUNT_PRODUCTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__count_products_response__descriptor) \
+    , 0, 0 }
 
 
 struct  Catalog__V1__UpdateProductRequest
@@ -362,6 +386,33 @@ struct  Catalog__V1__SetReorderThresholdRequest
 #define CATALOG__V1__SET_REORDER_THRESHOLD_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__set_reorder_threshold_request__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Catalog__V1__ListLowStockRequest
+{
+  ProtobufCMessage base;
+  /*
+   * At most 500; 0 means 50.
+   */
+  int32_t limit;
+};
+#define CATALOG__V1__LIST_LOW_STOCK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__list_low_stock_request__descriptor) \
+    , 0 }
+
+
+struct  Catalog__V1__ListLowStockResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Stock levels whose available stock is below their reorder threshold, lowest first.
+   */
+  size_t n_levels;
+  Catalog__V1__StockLevel **levels;
+};
+#define CATALOG__V1__LIST_LOW_STOCK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__list_low_stock_response__descriptor) \
+    , 0,NULL }
 
 
 struct  Catalog__V1__GetStockRequest
@@ -605,6 +656,44 @@ Catalog__V1__ListProductsResponse *
                       const uint8_t       *data);
 void   catalog__v1__list_products_response__free_unpacked
                      (Catalog__V1__ListProductsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__CountProductsRequest methods */
+void   catalog__v1__count_products_request__init
+                     (Catalog__V1__CountProductsRequest         *message);
+size_t catalog__v1__count_products_request__get_packed_size
+                     (const Catalog__V1__CountProductsRequest   *message);
+size_t catalog__v1__count_products_request__pack
+                     (const Catalog__V1__CountProductsRequest   *message,
+                      uint8_t             *out);
+size_t catalog__v1__count_products_request__pack_to_buffer
+                     (const Catalog__V1__CountProductsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__CountProductsRequest *
+       catalog__v1__count_products_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__count_products_request__free_unpacked
+                     (Catalog__V1__CountProductsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__CountProductsResponse methods */
+void   catalog__v1__count_products_response__init
+                     (Catalog__V1__CountProductsResponse         *message);
+size_t catalog__v1__count_products_response__get_packed_size
+                     (const Catalog__V1__CountProductsResponse   *message);
+size_t catalog__v1__count_products_response__pack
+                     (const Catalog__V1__CountProductsResponse   *message,
+                      uint8_t             *out);
+size_t catalog__v1__count_products_response__pack_to_buffer
+                     (const Catalog__V1__CountProductsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__CountProductsResponse *
+       catalog__v1__count_products_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__count_products_response__free_unpacked
+                     (Catalog__V1__CountProductsResponse *message,
                       ProtobufCAllocator *allocator);
 /* Catalog__V1__UpdateProductRequest methods */
 void   catalog__v1__update_product_request__init
@@ -872,6 +961,44 @@ Catalog__V1__SetReorderThresholdRequest *
 void   catalog__v1__set_reorder_threshold_request__free_unpacked
                      (Catalog__V1__SetReorderThresholdRequest *message,
                       ProtobufCAllocator *allocator);
+/* Catalog__V1__ListLowStockRequest methods */
+void   catalog__v1__list_low_stock_request__init
+                     (Catalog__V1__ListLowStockRequest         *message);
+size_t catalog__v1__list_low_stock_request__get_packed_size
+                     (const Catalog__V1__ListLowStockRequest   *message);
+size_t catalog__v1__list_low_stock_request__pack
+                     (const Catalog__V1__ListLowStockRequest   *message,
+                      uint8_t             *out);
+size_t catalog__v1__list_low_stock_request__pack_to_buffer
+                     (const Catalog__V1__ListLowStockRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__ListLowStockRequest *
+       catalog__v1__list_low_stock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__list_low_stock_request__free_unpacked
+                     (Catalog__V1__ListLowStockRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__ListLowStockResponse methods */
+void   catalog__v1__list_low_stock_response__init
+                     (Catalog__V1__ListLowStockResponse         *message);
+size_t catalog__v1__list_low_stock_response__get_packed_size
+                     (const Catalog__V1__ListLowStockResponse   *message);
+size_t catalog__v1__list_low_stock_response__pack
+                     (const Catalog__V1__ListLowStockResponse   *message,
+                      uint8_t             *out);
+size_t catalog__v1__list_low_stock_response__pack_to_buffer
+                     (const Catalog__V1__ListLowStockResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__ListLowStockResponse *
+       catalog__v1__list_low_stock_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__list_low_stock_response__free_unpacked
+                     (Catalog__V1__ListLowStockResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Catalog__V1__GetStockRequest methods */
 void   catalog__v1__get_stock_request__init
                      (Catalog__V1__GetStockRequest         *message);
@@ -1066,6 +1193,12 @@ typedef void (*Catalog__V1__ListProductsRequest_Closure)
 typedef void (*Catalog__V1__ListProductsResponse_Closure)
                  (const Catalog__V1__ListProductsResponse *message,
                   void *closure_data);
+typedef void (*Catalog__V1__CountProductsRequest_Closure)
+                 (const Catalog__V1__CountProductsRequest *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__CountProductsResponse_Closure)
+                 (const Catalog__V1__CountProductsResponse *message,
+                  void *closure_data);
 typedef void (*Catalog__V1__UpdateProductRequest_Closure)
                  (const Catalog__V1__UpdateProductRequest *message,
                   void *closure_data);
@@ -1107,6 +1240,12 @@ typedef void (*Catalog__V1__AdjustStockRequest_Closure)
                   void *closure_data);
 typedef void (*Catalog__V1__SetReorderThresholdRequest_Closure)
                  (const Catalog__V1__SetReorderThresholdRequest *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__ListLowStockRequest_Closure)
+                 (const Catalog__V1__ListLowStockRequest *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__ListLowStockResponse_Closure)
+                 (const Catalog__V1__ListLowStockResponse *message,
                   void *closure_data);
 typedef void (*Catalog__V1__GetStockRequest_Closure)
                  (const Catalog__V1__GetStockRequest *message,
@@ -1154,6 +1293,10 @@ struct Catalog__V1__Products_Service
                         const Catalog__V1__ListProductsRequest *input,
                         Catalog__V1__ListProductsResponse_Closure closure,
                         void *closure_data);
+  void (*count_products)(Catalog__V1__Products_Service *service,
+                         const Catalog__V1__CountProductsRequest *input,
+                         Catalog__V1__CountProductsResponse_Closure closure,
+                         void *closure_data);
   void (*update_product)(Catalog__V1__Products_Service *service,
                          const Catalog__V1__UpdateProductRequest *input,
                          Catalog__V1__Product_Closure closure,
@@ -1173,6 +1316,7 @@ void catalog__v1__products__init (Catalog__V1__Products_Service *service,
       function_prefix__ ## create_product,\
       function_prefix__ ## get_product,\
       function_prefix__ ## list_products,\
+      function_prefix__ ## count_products,\
       function_prefix__ ## update_product,\
       function_prefix__ ## archive_product  }
 void catalog__v1__products__create_product(ProtobufCService *service,
@@ -1187,6 +1331,10 @@ void catalog__v1__products__list_products(ProtobufCService *service,
                                           const Catalog__V1__ListProductsRequest *input,
                                           Catalog__V1__ListProductsResponse_Closure closure,
                                           void *closure_data);
+void catalog__v1__products__count_products(ProtobufCService *service,
+                                           const Catalog__V1__CountProductsRequest *input,
+                                           Catalog__V1__CountProductsResponse_Closure closure,
+                                           void *closure_data);
 void catalog__v1__products__update_product(ProtobufCService *service,
                                            const Catalog__V1__UpdateProductRequest *input,
                                            Catalog__V1__Product_Closure closure,
@@ -1258,6 +1406,10 @@ struct Catalog__V1__Inventory_Service
                                 const Catalog__V1__SetReorderThresholdRequest *input,
                                 Catalog__V1__StockLevel_Closure closure,
                                 void *closure_data);
+  void (*list_low_stock)(Catalog__V1__Inventory_Service *service,
+                         const Catalog__V1__ListLowStockRequest *input,
+                         Catalog__V1__ListLowStockResponse_Closure closure,
+                         void *closure_data);
   void (*get_stock)(Catalog__V1__Inventory_Service *service,
                     const Catalog__V1__GetStockRequest *input,
                     Catalog__V1__GetStockResponse_Closure closure,
@@ -1275,6 +1427,7 @@ void catalog__v1__inventory__init (Catalog__V1__Inventory_Service *service,
       function_prefix__ ## restock,\
       function_prefix__ ## adjust_stock,\
       function_prefix__ ## set_reorder_threshold,\
+      function_prefix__ ## list_low_stock,\
       function_prefix__ ## get_stock  }
 void catalog__v1__inventory__put_location(ProtobufCService *service,
                                           const Catalog__V1__Location *input,
@@ -1296,6 +1449,10 @@ void catalog__v1__inventory__set_reorder_threshold(ProtobufCService *service,
                                                    const Catalog__V1__SetReorderThresholdRequest *input,
                                                    Catalog__V1__StockLevel_Closure closure,
                                                    void *closure_data);
+void catalog__v1__inventory__list_low_stock(ProtobufCService *service,
+                                            const Catalog__V1__ListLowStockRequest *input,
+                                            Catalog__V1__ListLowStockResponse_Closure closure,
+                                            void *closure_data);
 void catalog__v1__inventory__get_stock(ProtobufCService *service,
                                        const Catalog__V1__GetStockRequest *input,
                                        Catalog__V1__GetStockResponse_Closure closure,
@@ -1370,6 +1527,8 @@ extern const ProtobufCMessageDescriptor catalog__v1__create_product_request__des
 extern const ProtobufCMessageDescriptor catalog__v1__get_product_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__list_products_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__list_products_response__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__count_products_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__count_products_response__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__update_product_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__archive_product_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__category__descriptor;
@@ -1384,6 +1543,8 @@ extern const ProtobufCMessageDescriptor catalog__v1__stock_level__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__restock_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__adjust_stock_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__set_reorder_threshold_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__list_low_stock_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__list_low_stock_response__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__get_stock_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__get_stock_response__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__reservation_line__descriptor;
