@@ -317,6 +317,13 @@ def test_the_gateway_authenticates_at_the_edge_and_fans_out_the_overview(tmp_pat
             # Roles are still the services' business: a viewer cannot write through the gateway.
             assert fails(lambda: product(channel, session.access_token, "VIA-GW")).code() == (
                 grpc.StatusCode.PERMISSION_DENIED)
+            # An API key works through the gateway too: exchanged at the edge for an access token.
+            key = id_rpc.ApiKeysStub(channel).CreateApiKey(
+                idp.CreateApiKeyRequest(name="reporting", role=idp.ROLE_VIEWER), metadata=md(people["admin"])).secret
+            assert products.GetProduct(cat.GetProductRequest(id=made.id), metadata=md(key)).id == made.id
+            assert fails(lambda: product(channel, key, "KEY-WRITE")).code() == grpc.StatusCode.PERMISSION_DENIED
+            assert fails(lambda: products.GetProduct(cat.GetProductRequest(id=made.id), metadata=md(key + "x"))).code() == (
+                grpc.StatusCode.UNAUTHENTICATED)
             overview = overview_pb2_grpc.OverviewStub(channel).GetTenantOverview(
                 overview_pb2.GetTenantOverviewRequest(), metadata=md(people["viewer"]))
             assert [p.code for p in overview.parts] == [0, 0, 0]
