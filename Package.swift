@@ -289,6 +289,7 @@ let package = Package(
     .executableTarget(
       name: "suite-db",
       dependencies: [
+        "Catalog",
         "Identity",
         "Migrations",
         "Postgres",

@@ -110,11 +110,11 @@ def test_migrate_without_dir_says_what_exists(bootstrapped):
     assert "--dir" in result.stderr
 
 
-def test_compiled_in_identity_migrations_apply_and_report(bootstrapped):
+def test_compiled_in_service_migrations_apply_and_report(bootstrapped):
     _, values, _ = bootstrapped
-    common = ["--service", "identity", "--database-url", values["IDENTITY_DATABASE_URL"]]
+    common = ["--service", "catalog", "--database-url", values["CATALOG_DATABASE_URL"]]
     applied = suite_db("migrate", "up", *common)
     assert applied.returncode == 0, applied.stderr
     status = suite_db("migrate", "status", *common)
     assert status.returncode == 0, status.stderr
-    assert "current version 1" in status.stdout
+    assert "current version 3" in status.stdout
