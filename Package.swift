@@ -153,6 +153,7 @@ let package = Package(
         "RPCCore",
         "RPCHTTP2",
         "Protos",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 public import Auth
 import Foundation
+import ServiceKit
 public import Logging
 import NIOPosix
 public import Postgres
@@ -91,25 +92,6 @@ public struct IdentityContext: Sendable {
     }
     guard password.utf8.count <= 1024 else {
       throw RPCError(code: .invalidArgument, message: "The password must be at most 1024 bytes long.")
-    }
-  }
-}
-
-/// Parses an id sent by a client.
-func parseID(_ text: String, what: String) throws(RPCError) -> UUID {
-  guard let id = UUID(uuidString: text) else {
-    throw RPCError(code: .invalidArgument, message: "\(what) must be a UUID, got \(text.isEmpty ? "nothing" : "\"\(text.prefix(64))\"").")
-  }
-  return id
-}
-
-extension Caller {
-  var tenantUUID: UUID {
-    get throws(RPCError) {
-      guard let id = UUID(uuidString: self.tenantID) else {
-        throw RPCError(code: .unauthenticated, message: "The access token names no valid tenant.")
-      }
-      return id
     }
   }
 }

@@ -64,24 +64,12 @@ struct Serve: AsyncParsableCommand {
 
   @OptionGroup var database: DatabaseOptions
 
-  @Option(help: "Address to listen on, HOST:PORT. Default 127.0.0.1:50051.")
-  var listen: String?
-
-  @Option(help: "Port to listen on at 127.0.0.1 (short for --listen 127.0.0.1:N).")
-  var port: Int?
+  @OptionGroup var server: ServerOptions
 
   @Option(help: "Access token lifetime in seconds.")
   var accessTokenSeconds: Int = 900
 
-  @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
-  var drainTimeout: Double = 10
-
   func validate() throws {
-    if self.listen != nil && self.port != nil { throw ValidationError("Give --listen or --port, not both.") }
-    if let listen, ListenAddress(parsing: listen) == nil {
-      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'.")
-    }
-    if let port, !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port).") }
     if !(30...86400).contains(self.accessTokenSeconds) {
       throw ValidationError("--access-token-seconds must be in 30...86400.")
     }
@@ -92,7 +80,7 @@ struct Serve: AsyncParsableCommand {
     LoggingSystem.bootstrap(JSONLogHandler.init)
     let logger = Logger(label: "identity")
     let address =
-      self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? 50051)
+      self.server.address(defaultPort: 50051)
     let pool = try await self.database.openMigrated(logger: logger)
     var settings = IdentitySettings()
     settings.accessTokenLifetime = .seconds(self.accessTokenSeconds)
@@ -102,7 +90,7 @@ struct Serve: AsyncParsableCommand {
       try await ServerRunner.run(
         name: "identity", address: address, services: IdentityServer.services(context: context),
         interceptors: [IdentityServer.authentication(context: context)],
-        drainTimeout: .milliseconds(Int64(self.drainTimeout * 1000)), logger: logger)
+        drainTimeout: self.server.drain, logger: logger)
     } catch {
       await pool.close()
       throw error

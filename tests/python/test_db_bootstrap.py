@@ -4,19 +4,13 @@ least-privilege role per service schema; suite-db migrate applies, reports and r
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 
 import pytest
 from conftest import BIN_DIR, ROOT
+from identity_fixtures import free_port, read_secrets
 
 SCRIPT = ROOT / "scripts" / "pg-cluster.sh"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +35,7 @@ def psql(url, sql):
     return subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql], capture_output=True, text=True)
 
 
-def secrets(path):
-    """KEY='value' lines (single-quoted, shell style), comments ignored."""
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        if len(value) >= 2 and value[0] == value[-1] == "'":
-            value = value[1:-1].replace("'\\''", "'")
-        values[key] = value
-    return values
+secrets = read_secrets
 
 
 @pytest.fixture(scope="module")
