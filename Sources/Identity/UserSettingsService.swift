@@ -51,10 +51,7 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
       "theme", "language", "timezone", "date_format", "time_format", "notify_email", "notify_push",
       "dashboard_refresh_seconds", "custom",
     ]
-    for path in request.updateMask where !allowed.contains(path) {
-      throw RPCError(code: .invalidArgument, message: "update_mask names \"\(path.prefix(64))\", which is not a preference.")
-    }
-    let mask = Set(request.updateMask)
+    let mask = try updateMask(request.updateMask, allowed: allowed)
     if mask.contains("theme") && !["light", "dark", "system"].contains(given.theme) {
       throw RPCError(code: .invalidArgument, message: "theme must be light, dark or system.")
     }

@@ -33,3 +33,13 @@ extension UUID {
   /// The canonical lower-case text form used on the wire.
   public var lowercased: String { self.uuidString.lowercased() }
 }
+
+/// The paths of an update mask, checked against the fields that may change.
+public func updateMask(_ paths: [String], allowed: Set<String>) throws(RPCError) -> Set<String> {
+  for path in paths where !allowed.contains(path) {
+    throw RPCError(
+      code: .invalidArgument,
+      message: "update_mask names \"\(path.prefix(64))\", which cannot be changed; allowed: \(allowed.sorted().joined(separator: ", ")).")
+  }
+  return Set(paths)
+}
