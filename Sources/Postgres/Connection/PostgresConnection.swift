@@ -26,12 +26,12 @@ import Synchronization
 /// reference goes away first, `deinit` ends it. Use a connection from one task at a time (a
 /// ``PostgresPool`` lease guarantees that): statements from concurrent tasks would interleave.
 public final class PostgresConnection: @unchecked Sendable {
-  // @unchecked Sendable: `libpq` (the PGconn and prepared-statement cache) and
-  // `socketRegistered` are only touched by the holder of the connection's exclusive access
-  // (`state.busy`, FIFO): the task running an operation, then — while a round trip is in
-  // flight — the event loop, then the worker thread for blocking jobs. Hand-overs go through
-  // Mutexes (`inFlight`, `state`) or continuations, which order the accesses. `state`,
-  // `cancelHandle` and `inFlight` are Mutexes; everything else is immutable.
+  // @unchecked Sendable: `libpq` (the PGconn and prepared-statement cache) is only touched by
+  // the holder of the connection's exclusive access (`state.busy`, FIFO): the task running an
+  // operation, then — while a round trip is in flight — the event loop, or the worker thread
+  // for blocking jobs. Hand-overs go through Mutexes (`io`, `state`) or continuations, which
+  // order the accesses. `watch` is written once, in `connect`, before the connection is shared.
+  // `state`, `cancelHandle` and `io` are Mutexes; everything else is immutable.
 
   /// A process-unique number for logs.
   public let id: Int
@@ -46,11 +46,25 @@ public final class PostgresConnection: @unchecked Sendable {
   private let state: Mutex<SharedState>
   /// `PGcancel*` for this session; guarded so it is never freed while PQcancel uses it.
   private let cancelHandle: Mutex<CancelHandle>
-  /// The round trip waiting for its answer: set by the sender before arming the socket, read by
-  /// the event loop when the socket is ready, cleared on completion.
-  private let inFlight = Mutex<RoundTrip?>(nil)
-  /// Whether the socket is in the loop's epoll set (exclusive-access holder only).
-  private var socketRegistered = false
+  /// The round trip waiting for its answer and the socket's watch state, shared by the sender
+  /// and the event loop.
+  private let io = Mutex(IOState())
+  /// The socket's registration with `eventLoop` (nil until connected).
+  private var watch: SocketWatch?
+
+  private struct IOState {
+    /// Set by the sender once the command is sent, read by the loop when the socket is
+    /// readable, cleared on completion.
+    var trip: RoundTrip?
+    /// Readiness notifications that found no round trip waiting. A sender compares it before
+    /// and after sending: a change means the answer's notification came before `trip` was set
+    /// (edge-triggered: it will not come again), so the sender reads it itself.
+    var unclaimedNotifications: UInt64 = 0
+    /// The socket became readable while no round trip was waiting (the server spoke on its
+    /// own, e.g. FATAL before closing a terminated session): the next lease's health check
+    /// looks at the session; otherwise it trusts it without a system call.
+    var idleReadable = false
+  }
 
   private struct SharedState {
     var isClosed = false
@@ -117,6 +131,12 @@ public final class PostgresConnection: @unchecked Sendable {
       return (libpq.backendPID, libpq.serverVersion, UncheckedBox(libpq.makeCancelHandle()))
     }
     connection.cancelHandle.withLock { $0.pointer = cancel.value }
+    let watch = SocketWatch(connection)
+    guard connection.eventLoop.register(socket: connection.libpq.socket, watch: watch) else {
+      await connection.close()
+      throw PostgresError(code: .connectionFailed, message: "cannot watch the connection's socket (epoll)")
+    }
+    connection.watch = watch
     connection.state.withLock {
       $0.backendPID = pid
       $0.serverVersion = version
@@ -154,12 +174,11 @@ public final class PostgresConnection: @unchecked Sendable {
   }
 
   private func deregisterSocket() {
-    guard self.socketRegistered else { return }
-    self.socketRegistered = false
-    // Only while libpq still owns the same socket: a dropped socket left the epoll set by
+    guard let watch = self.watch else { return }
+    self.watch = nil
+    // The socket only while libpq still owns it: a dropped socket left the epoll set by
     // itself, and its number may belong to another connection by now.
-    let socket = self.libpq.socket
-    if socket >= 0 { self.eventLoop.deregister(socket: socket) }
+    self.eventLoop.deregister(socket: self.libpq.socket, watch: watch)
   }
 
   private func freeCancelHandle() {
@@ -271,36 +290,47 @@ public final class PostgresConnection: @unchecked Sendable {
         return
       }
       let trip = RoundTrip(operation: operation, continuation: continuation, sql: sql)
+      let notificationsBefore = self.io.withLock { $0.unclaimedNotifications }
       if let error = send(self.libpq) {
         trip.collector.add(failure: error)
         self.complete(trip)
         return
       }
-      self.inFlight.withLock { $0 = trip }
-      if !self.eventLoop.arm(socket: self.libpq.socket, for: self, registered: &self.socketRegistered) {
-        // No socket to watch (the connection dropped): reading reports that without blocking.
-        self.socketReady()
+      let missedNotification = self.io.withLock { io -> Bool in
+        io.trip = trip
+        return io.unclaimedNotifications != notificationsBefore
+      }
+      if missedNotification {
+        // The answer (or a hang-up) may have been announced while sending, and no new edge
+        // will come for it: let the loop look. (Only the loop thread advances round trips.)
+        self.eventLoop.execute { self.socketReady() }
       }
     }
   }
 
-  /// The socket is readable (or hung up): on the event loop's thread, or on the sender's when
-  /// the socket could not be watched. Collects what has arrived; completes the round trip
-  /// when every result is in.
+  /// The socket is readable (or hung up), on the event loop's thread (only there, so round
+  /// trips are advanced by one thread at a time). Collects what has arrived; completes the
+  /// round trip when every result is in.
   func socketReady() {
-    guard let trip = self.inFlight.withLock({ $0 }) else { return }
+    let trip = self.io.withLock { io -> RoundTrip? in
+      if let trip = io.trip { return trip }
+      // Readable while no round trip waits: the server spoke on its own (typically FATAL and
+      // EOF when the session is terminated), a blocking job on the worker is reading, or a
+      // sender has not published its round trip yet. Don't touch libpq (someone else owns it).
+      io.unclaimedNotifications &+= 1
+      io.idleReadable = true
+      return nil
+    }
+    guard let trip else { return }
     switch self.libpq.advance(&trip.collector) {
     case .waiting:
-      if self.eventLoop.arm(socket: self.libpq.socket, for: self, registered: &self.socketRegistered) {
-        return
-      }
-      self.libpq.markBroken()
-      trip.collector.add(
-        failure: PostgresError(code: .connectionClosed, message: "the connection's socket cannot be watched"))
+      return  // level-triggered: notified again when more arrives
     case .done:
       break
     case .unexpectedCopy(let result):
-      // Leaving a COPY state may block: finish on the connection's worker thread.
+      // Leaving a COPY state may block: finish on the connection's worker thread. The loop
+      // no longer sees the round trip (its notifications count as unclaimed meanwhile).
+      self.io.withLock { $0.trip = nil }
       let box = UncheckedBox(result)
       self.worker.submit {
         self.libpq.finishAfterUnexpectedCopy(box.value, &trip.collector)
@@ -313,7 +343,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
   /// Records the session state and resumes the round trip's task.
   private func complete(_ trip: RoundTrip) {
-    self.inFlight.withLock { $0 = nil }
+    self.io.withLock { $0.trip = nil }
     let cancelRequested = trip.operation.phase.withLock { phase -> Bool in
       let requested = phase == .runningCancelRequested
       phase = .finished
@@ -523,9 +553,21 @@ public final class PostgresConnection: @unchecked Sendable {
   }
 
   /// Checks without a round trip that an idle session is still alive (see the pool's health
-  /// check). Marks the connection broken when it is not. Runs inline: one `poll` with no wait.
+  /// check). Marks the connection broken when it is not.
+  ///
+  /// The event loop watches idle sockets: only when one became readable while no round trip
+  /// was waiting (the server sends FATAL and closes a terminated session) does the check look
+  /// at the socket (one `poll` with no wait, consuming what arrived); otherwise it costs no
+  /// system call.
   func checkIdleHealth() async -> Bool {
-    let healthy = (try? await self.exclusively { self.libpq.checkIdleHealth() }) ?? false
+    let healthy = (try? await self.exclusively { () -> Bool in
+      guard self.io.withLock({ $0.idleReadable }) else {
+        return self.libpq.isOpen && !self.libpq.isBroken && self.libpq.transactionStatus == .idle
+      }
+      // Clear first: a notification arriving during the check sets it again.
+      self.io.withLock { $0.idleReadable = false }
+      return self.libpq.checkIdleHealth()
+    }) ?? false
     if !healthy {
       self.state.withLock { $0.isBroken = true }
     }

@@ -26,6 +26,10 @@ public final class PostgresEventLoop: TaskExecutor, @unchecked Sendable, CustomS
     var jobs: [UnownedJob] = []
     /// The loop is about to block (or blocks) in epoll_wait with no timeout: wake it.
     var sleeping = false
+    /// Watches deregistered since the last poll, released at the start of the next turn.
+    var releases: [UncheckedBox<UnsafeMutableRawPointer>] = []
+    /// Closures to run on the loop thread (rare: see ``execute(_:)``).
+    var closures: [@Sendable () -> Void] = []
   }
 
   /// Position in its group, for logs.
@@ -87,6 +91,17 @@ public final class PostgresEventLoop: TaskExecutor, @unchecked Sendable, CustomS
     if wake { self.wakeUp() }
   }
 
+  /// Runs `body` on the loop thread, in its next turn.
+  func execute(_ body: @escaping @Sendable () -> Void) {
+    let wake = self.remote.withLock { remote -> Bool in
+      remote.closures.append(body)
+      let wake = remote.sleeping
+      remote.sleeping = false
+      return wake
+    }
+    if wake { self.wakeUp() }
+  }
+
   private func wakeUp() {
     var one: UInt64 = 1
     // EAGAIN (counter saturated) still leaves the eventfd readable: the loop wakes either way.
@@ -95,31 +110,30 @@ public final class PostgresEventLoop: TaskExecutor, @unchecked Sendable, CustomS
 
   // MARK: Sockets
 
-  /// Asks for one readiness notification (readable, or hang-up/error) on `socket`, delivered to
-  /// `connection.socketReady()` on this loop's thread. One-shot: every notification needs a new
-  /// `arm`. `registered` tells whether `socket` is already in the epoll set (updated).
-  ///
-  /// The caller must keep `connection` alive until the notification has been delivered.
-  /// Returns `false` when the socket cannot be watched (it is closed).
-  func arm(socket: Int32, for connection: PostgresConnection, registered: inout Bool) -> Bool {
+  /// Adds `socket` to the epoll set, edge-triggered for readability (and hang-up/error): each
+  /// arrival of data is delivered once to `watch.connection?.socketReady()` on this loop's
+  /// thread, so the registration never changes while the connection lives (no `epoll_ctl` per
+  /// query). The registration keeps `watch` alive until ``deregister(socket:watch:)``. Returns
+  /// `false` when the socket cannot be watched.
+  func register(socket: Int32, watch: SocketWatch) -> Bool {
     var event = epoll_event()
-    event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLONESHOT.rawValue
-    event.data.ptr = Unmanaged.passUnretained(connection).toOpaque()
-    var rc = epoll_ctl(self.epollFD, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, socket, &event)
-    if rc != 0 && errno == ENOENT {
-      // The kernel dropped the registration (the file was closed and the number reused).
-      rc = epoll_ctl(self.epollFD, EPOLL_CTL_ADD, socket, &event)
-    } else if rc != 0 && errno == EEXIST {
-      rc = epoll_ctl(self.epollFD, EPOLL_CTL_MOD, socket, &event)
-    }
-    registered = rc == 0
-    return rc == 0
+    event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+    event.data.ptr = Unmanaged.passRetained(watch).toOpaque()
+    if epoll_ctl(self.epollFD, EPOLL_CTL_ADD, socket, &event) == 0 { return true }
+    Unmanaged.passUnretained(watch).release()
+    return false
   }
 
-  /// Removes `socket` from the epoll set. Call while the socket is still open.
-  func deregister(socket: Int32) {
-    var event = epoll_event()
-    _ = epoll_ctl(self.epollFD, EPOLL_CTL_DEL, socket, &event)
+  /// Removes a registration: `socket` leaves the epoll set (when it is still open: `-1` when
+  /// libpq already closed it, which removed it), and `watch` is released on the loop thread
+  /// once no notification that is already being delivered can refer to it.
+  func deregister(socket: Int32, watch: SocketWatch) {
+    if socket >= 0 {
+      var event = epoll_event()
+      _ = epoll_ctl(self.epollFD, EPOLL_CTL_DEL, socket, &event)
+    }
+    let pointer = Unmanaged.passUnretained(watch).toOpaque()
+    self.remote.withLock { $0.releases.append(UncheckedBox(pointer)) }
   }
 
   // MARK: The loop
@@ -130,13 +144,23 @@ public final class PostgresEventLoop: TaskExecutor, @unchecked Sendable, CustomS
     let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(capacity))
     let executor = self.asUnownedTaskExecutor()
     while true {
-      // 1. Jobs: those queued from other threads, then those queued here.
-      self.remote.withLock { remote in
+      // 1. Jobs: those queued from other threads, then those queued here. Watches deregistered
+      //    before this point cannot appear in a later epoll_wait: release them.
+      let (releases, closures) = self.remote.withLock {
+        remote -> ([UncheckedBox<UnsafeMutableRawPointer>], [@Sendable () -> Void]) in
         if !remote.jobs.isEmpty {
           self.local.append(contentsOf: remote.jobs)
           remote.jobs.removeAll(keepingCapacity: true)
         }
+        if remote.releases.isEmpty && remote.closures.isEmpty { return ([], []) }
+        defer {
+          remote.releases.removeAll()
+          remote.closures.removeAll()
+        }
+        return (remote.releases, remote.closures)
       }
+      for release in releases { Unmanaged<SocketWatch>.fromOpaque(release.value).release() }
+      for closure in closures { closure() }
       if !self.local.isEmpty {
         // Jobs enqueued while these run go to the fresh `local` and run after the next poll,
         // so sockets are never starved by a task that keeps yielding.
@@ -149,7 +173,7 @@ public final class PostgresEventLoop: TaskExecutor, @unchecked Sendable, CustomS
       var timeout: Int32 = 0
       if self.local.isEmpty {
         timeout = self.remote.withLock { remote -> Int32 in
-          if !remote.jobs.isEmpty { return 0 }
+          if !remote.jobs.isEmpty || !remote.closures.isEmpty { return 0 }
           remote.sleeping = true
           return -1
         }
@@ -167,10 +191,19 @@ public final class PostgresEventLoop: TaskExecutor, @unchecked Sendable, CustomS
           _ = read(self.eventFD, &value, 8)
           continue
         }
-        Unmanaged<PostgresConnection>.fromOpaque(pointer).takeUnretainedValue().socketReady()
+        Unmanaged<SocketWatch>.fromOpaque(pointer).takeUnretainedValue().connection?.socketReady()
       }
     }
   }
+}
+
+/// What an epoll registration points to: outlives the registration's last notification (the
+/// loop releases it), while the connection itself may go away first.
+///
+/// @unchecked Sendable: `connection` is set once in init; weak references are thread-safe.
+final class SocketWatch: @unchecked Sendable {
+  weak var connection: PostgresConnection?
+  init(_ connection: PostgresConnection) { self.connection = connection }
 }
 
 /// A fixed set of ``PostgresEventLoop``s. Connections are spread over the loops; a connection

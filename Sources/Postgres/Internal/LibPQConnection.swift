@@ -249,16 +249,27 @@ final class LibPQConnection {
       collector.add(failure: self.closedError(query: collector.sql))
       return .done
     }
-    let readFailed = PQconsumeInput(conn) == 0
-    if readFailed && PQstatus(conn) == CONNECTION_OK {
-      // A read error that left the session nominally open (should not happen): PQgetResult
-      // might block, so give the session up instead.
-      self.receivedFatal = true
-      collector.add(failure: self.connectionError(query: collector.sql))
-      return .done
-    }
+    var readFailed = false
+    var mustRead = true
     while true {
-      if !readFailed && PQisBusy(conn) != 0 { return .waiting }
+      if mustRead {
+        readFailed = PQconsumeInput(conn) == 0
+        if readFailed && PQstatus(conn) == CONNECTION_OK {
+          // A read error that left the session nominally open (should not happen):
+          // PQgetResult might block, so give the session up instead.
+          self.receivedFatal = true
+          collector.add(failure: self.connectionError(query: collector.sql))
+          return .done
+        }
+        mustRead = false
+      }
+      if !readFailed && PQisBusy(conn) != 0 {
+        // Edge-triggered notifications: return only once the socket has nothing more to read
+        // (one PQconsumeInput may leave data behind when the answer is large).
+        guard socketIsReadable(PQsocket(conn)) else { return .waiting }
+        mustRead = true
+        continue
+      }
       guard let result = PQgetResult(conn) else { return .done }
       switch PQresultStatus(result) {
       case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
@@ -574,6 +585,13 @@ private func noticeReceiver(_ context: UnsafeMutableRawPointer?, _ result: Opaqu
   guard let context, let result else { return }
   let owner = Unmanaged<LibPQConnection>.fromOpaque(context).takeUnretainedValue()
   owner.handleNotice(result)
+}
+
+/// Whether `socket` has input (or EOF/error) pending, without waiting.
+private func socketIsReadable(_ socket: Int32) -> Bool {
+  guard socket >= 0 else { return true }  // gone: reading reports the failure
+  var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+  return poll(&descriptor, 1, 0) != 0  // < 0 (EINTR...): read, and poll again
 }
 
 private func errorMessage(_ conn: OpaquePointer) -> String {
