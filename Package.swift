@@ -232,6 +232,7 @@ let package = Package(
     .executableTarget(
       name: "catalog",
       dependencies: [
+        "RPCCore",
         "Auth",
         "Catalog",
         "Migrations",

@@ -4,6 +4,7 @@ import Catalog
 import Logging
 import Migrations
 import Postgres
+import RPCCore
 import RPCHTTP2
 import ServiceKit
 
@@ -74,13 +75,19 @@ struct CatalogCommand: AsyncParsableCommand {
     let sweeper = ReservationSweeper(context: context, interval: .milliseconds(Int64(self.sweepInterval * 1000)))
     let authentication = AuthenticationInterceptor(
       verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: CatalogServer.policy)
+    // API keys are exchanged at identity when its address is known.
+    var interceptors: [any ServerInterceptor] = []
+    if let identity = (self.identityAddress ?? Self.environment("IDENTITY_ADDRESS")).flatMap(ListenAddress.init(parsing:)) {
+      interceptors.append(ApiKeyExchangeInterceptor(identity: identity))
+    }
+    interceptors.append(authentication)
     let drain = self.server.drain
     do {
       try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await sweeper.run() }
         try await ServerRunner.run(
           name: "catalog", address: address, services: CatalogServer.services(context: context),
-          interceptors: [authentication], drainTimeout: drain, logger: logger)
+          interceptors: interceptors, drainTimeout: drain, logger: logger)
         group.cancelAll()
       }
     } catch {

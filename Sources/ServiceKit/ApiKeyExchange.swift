@@ -2,12 +2,12 @@ import Auth
 import Protos
 public import RPCCore
 import RPCHTTP2
-public import ServiceKit
 import Synchronization
 
-/// Lets API keys (`Bearer gsk_…`) work wherever tokens do: the gateway exchanges a key for a
-/// short-lived access token at identity (cached until shortly before it expires) and sends
-/// that token on, so neither the edge check nor the services behind see the key itself.
+/// Lets API keys (`Bearer gsk_…`) work wherever access tokens do: a key is exchanged at
+/// identity for a short-lived access token (cached until shortly before it expires) that
+/// replaces it in the call's metadata, so the token check after this interceptor — and, at the
+/// gateway, the services behind it — see an ordinary access token.
 public struct ApiKeyExchangeInterceptor: ServerInterceptor {
   let sessions: Identity_V1_ApiKeys.Client
   let cache = ExchangeCache()
