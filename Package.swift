@@ -219,6 +219,7 @@ let package = Package(
     .executableTarget(
       name: "identity",
       dependencies: [
+        "Auth",
         "Identity",
         "Migrations",
         "Postgres",

@@ -30,6 +30,9 @@ public struct IdentitySettings: Sendable {
   public var passwordCost: PasswordHash.Cost = .interactive
   /// The `iss` of access tokens.
   public var issuer = "identity"
+  /// Seals signing-key seeds at rest (`IDENTITY_SEED_KEY`); without it seeds are stored as
+  /// they are, protected only by the schema's role.
+  public var seedBox: SecretBox?
 
   public init() {}
 }
@@ -55,7 +58,7 @@ public struct IdentityContext: Sendable {
     self.database = DatabaseErrorMapping(constraintMessages: Self.constraintMessages)
     self.keys = SigningKeyRing(
       pool: pool, accessTokenLifetime: settings.accessTokenLifetime, publicationLead: settings.keyPublicationLead,
-      logger: logger)
+      seedBox: settings.seedBox, logger: logger)
     self.settings = settings
     self.logger = logger
   }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Auth
 import Identity
 import Logging
 import Migrations
@@ -38,6 +39,15 @@ struct DatabaseOptions: ParsableArguments {
     }
   }
 
+  /// The seed key from IDENTITY_SEED_KEY (32 bytes, base64url), if set.
+  func seedBox() throws -> SecretBox? {
+    guard let text = getenv("IDENTITY_SEED_KEY").map({ String(cString: $0) }), !text.isEmpty else { return nil }
+    guard let key = Base64URL.decode(text), let box = try? SecretBox(key: key) else {
+      throw ValidationError("IDENTITY_SEED_KEY must be 32 bytes in unpadded base64url.")
+    }
+    return box
+  }
+
   /// Opens the pool and applies pending migrations of the identity schema.
   func openMigrated(logger: Logger) async throws -> PostgresPool {
     let configuration = try self.configuration()
@@ -57,7 +67,8 @@ struct Serve: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Serves identity.v1 (the default).",
     discussion: """
-      Environment: DATABASE_URL (the identity role's PostgreSQL URL), LOG_LEVEL.
+      Environment: DATABASE_URL (the identity role's PostgreSQL URL), IDENTITY_SEED_KEY (32 bytes,
+      base64url: seals the signing-key seeds at rest), LOG_LEVEL.
       Logs are JSON lines on stderr; one line says when the server is ready and where.
       SIGTERM or SIGINT drains in-flight calls and exits 0.
       """)
@@ -84,6 +95,10 @@ struct Serve: AsyncParsableCommand {
     let pool = try await self.database.openMigrated(logger: logger)
     var settings = IdentitySettings()
     settings.accessTokenLifetime = .seconds(self.accessTokenSeconds)
+    settings.seedBox = try self.database.seedBox()
+    if settings.seedBox == nil {
+      logger.warning("IDENTITY_SEED_KEY is not set: signing-key seeds are stored unencrypted")
+    }
     let context = IdentityContext(pool: pool, settings: settings, logger: logger)
     do {
       try await context.prepare()
@@ -123,7 +138,9 @@ struct Bootstrap: AsyncParsableCommand {
     var logger = Logger(label: "identity-bootstrap", factory: { StreamLogHandler.standardError(label: $0) })
     logger.logLevel = .warning
     let pool = try await self.database.openMigrated(logger: logger)
-    let context = IdentityContext(pool: pool, logger: logger)
+    var settings = IdentitySettings()
+    settings.seedBox = try self.database.seedBox()
+    let context = IdentityContext(pool: pool, settings: settings, logger: logger)
     do {
       try await context.prepare()
       if try await TenantWrites.anyTenantExists(context: context) {

@@ -446,7 +446,9 @@ def test_api_keys_work_against_the_catalog_directly(channel, cc, people):
 def test_killing_an_identity_replica_under_load_loses_no_idempotent_call(tmp_path, suite, identity, people):
     from identity_fixtures import free_port as _free
 
-    spare = ServerProcess("identity", env={"DATABASE_URL": suite.secrets["IDENTITY_DATABASE_URL"]})
+    from identity_fixtures import identity_env
+
+    spare = ServerProcess("identity", env=identity_env(suite))
     path = tmp_path / f"gateway-{_free()}.conf"
     path.write_text(
         f"route identity.v1.* 127.0.0.1:{identity.port} 127.0.0.1:{spare.port}\n"

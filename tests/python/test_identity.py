@@ -70,6 +70,11 @@ def test_access_tokens_are_eddsa_jwts_verifiable_with_the_published_keys(channel
     Ed25519PublicKey.from_public_bytes(key.public_key).verify(b64url(signature), f"{header}.{payload}".encode())
 
 
+def test_signing_key_seeds_are_sealed_at_rest(suite, admin):
+    rows = suite.psql("SELECT length(seed) || ':' || get_byte(seed, 0) FROM identity.signing_keys").splitlines()
+    assert rows and all(row == "73:1" for row in rows)
+
+
 def test_wrong_passwords_and_unknown_accounts_get_the_same_answer(channel, admin):
     tenant = admin.user.tenant_id
     make_user(channel, admin, "same.answer@acme.test")
