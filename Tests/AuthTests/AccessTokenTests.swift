@@ -1,5 +1,6 @@
 import Auth
 import RPCCore
+import Synchronization
 import Testing
 
 @Suite("Access tokens")
@@ -154,4 +155,29 @@ func expectUnauthenticated(
   } catch {
     Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
   }
+}
+
+@Suite("Verified token cache")
+struct VerifiedTokenCacheTests {
+  @Test func aTokenIsCheckedOnceAndRefusedAfterItExpires() async throws {
+    let key = Ed25519SigningKey()
+    let published = Published(["k1": key.publicKey])
+    let clock = Counter64()
+    let verifier = AccessTokenVerifier(
+      keys: CachedVerificationKeys { await published.snapshot }, leeway: 0, now: { clock.value.load(ordering: .relaxed) })
+    clock.value.store(1000, ordering: .relaxed)
+    let token = AccessToken.sign(
+      AccessTokenClaims(
+        issuer: "identity", subject: "u", tenantID: "t", role: .viewer, issuedAt: 1000, expiresAt: 1060, tokenID: "j"),
+      keyID: "k1", key: key)
+    for _ in 0..<100 { _ = try await verifier.verify(bearer: token) }
+    clock.value.store(1061, ordering: .relaxed)
+    await expectUnauthenticated("expired") { _ = try await verifier.verify(bearer: token) }
+    // A forged token is never served from the cache of a genuine one.
+    await expectUnauthenticated("signature") { _ = try await verifier.verify(bearer: token.dropLast(2) + "AA") }
+  }
+}
+
+final class Counter64: Sendable {
+  let value = Atomic<Int64>(0)
 }

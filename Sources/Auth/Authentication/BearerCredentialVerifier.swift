@@ -10,6 +10,11 @@ public protocol BearerCredentialVerifier: Sendable {
 }
 
 /// Verifies access tokens (EdDSA JWTs) locally against published public keys.
+///
+/// A token that verified once is remembered (by its exact text) until it expires, so a client
+/// sending the same token on every call pays for one Ed25519 check, not one per call. A token
+/// signed by a key withdrawn later stays accepted until its own expiry (at most its lifetime,
+/// 15 minutes by default).
 public struct AccessTokenVerifier: BearerCredentialVerifier {
   public let keys: any VerificationKeyProvider
   /// Accepted clock skew in seconds.
@@ -17,23 +22,52 @@ public struct AccessTokenVerifier: BearerCredentialVerifier {
   /// When set, tokens from another issuer are refused.
   public let issuer: String?
   private let now: @Sendable () -> Int64
+  private let cache: VerifiedTokenCache?
 
   public init(
-    keys: any VerificationKeyProvider, issuer: String? = nil, leeway: Int64 = 30,
+    keys: any VerificationKeyProvider, issuer: String? = nil, leeway: Int64 = 30, cacheCapacity: Int = 10_000,
     now: @escaping @Sendable () -> Int64 = { UnixTime.seconds() }
   ) {
     self.keys = keys
     self.issuer = issuer
     self.leeway = leeway
     self.now = now
+    self.cache = cacheCapacity > 0 ? VerifiedTokenCache(capacity: cacheCapacity) : nil
   }
 
   public func verify(bearer: String) async throws(RPCError) -> Caller {
-    let claims = try await AccessToken.verify(bearer, keys: self.keys, now: self.now(), leeway: self.leeway)
+    let now = self.now()
+    if let cached = self.cache?.claims(for: bearer), cached.expiresAt + self.leeway > now {
+      return cached.caller
+    }
+    let claims = try await AccessToken.verify(bearer, keys: self.keys, now: now, leeway: self.leeway)
     if let issuer, claims.issuer != issuer {
       throw RPCError(code: .unauthenticated, message: "The access token was issued by another issuer.")
     }
+    self.cache?.store(claims, for: bearer)
     return claims.caller
+  }
+}
+
+/// Tokens that verified, by their text; emptied when full (a flood of distinct valid tokens is
+/// bounded by the capacity, not by memory).
+final class VerifiedTokenCache: Sendable {
+  private let capacity: Int
+  private let entries = Mutex<[String: AccessTokenClaims]>([:])
+
+  init(capacity: Int) {
+    self.capacity = capacity
+  }
+
+  func claims(for token: String) -> AccessTokenClaims? {
+    self.entries.withLock { $0[token] }
+  }
+
+  func store(_ claims: AccessTokenClaims, for token: String) {
+    self.entries.withLock { entries in
+      if entries.count >= self.capacity { entries.removeAll(keepingCapacity: true) }
+      entries[token] = claims
+    }
   }
 }
 
@@ -45,6 +79,8 @@ public enum UnixTime {
     return Int64(spec.tv_sec)
   }
 }
+
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
