@@ -205,6 +205,8 @@ let package = Package(
         "RPCCore",
         "RPCHTTP2",
         "ServiceKit",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings

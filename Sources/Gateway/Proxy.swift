@@ -89,8 +89,9 @@ public final class Proxy: Sendable {
   ) async throws -> Metadata {
     self.budget.recordCall()
     let outgoing = Self.outgoing(metadata)
-    if retryable {
-      return try await self.forwardRetrying(method, set: set, stream: stream, metadata: outgoing)
+    if method.kind == .unary {
+      return try await self.forwardUnary(
+        method, maxAttempts: retryable ? 4 : 1, set: set, stream: stream, metadata: outgoing)
     }
     guard let replica = set.acquire(limit: self.configuration.maxPendingPerReplica) else {
       throw self.atCapacity(method)
@@ -101,7 +102,7 @@ public final class Proxy: Sendable {
       $0.attempts = 1
     }
     do {
-      let trailers = try await replica.transport.withStream(
+      let trailers = try await replica.forwardingTransport().withStream(
         descriptor: method.descriptor, metadata: outgoing, options: try Self.callOptions()
       ) { call in
         try await Self.pump(stream: stream, call: call)
@@ -138,11 +139,13 @@ public final class Proxy: Sendable {
     }
   }
 
-  /// Unary calls of idempotent methods: the request is kept, and an attempt that fails with
-  /// UNAVAILABLE (a lost connection or the backend's status) is repeated on another replica,
-  /// within the retry budget and the deadline, honouring `grpc-retry-pushback-ms`.
-  func forwardRetrying(
-    _ method: CompiledServices.Method, set: ReplicaSet, stream: any ServerCallStream, metadata: Metadata
+  /// Unary calls: one request, one response, no helper task. For idempotent methods
+  /// (`maxAttempts` > 1) an attempt that fails with UNAVAILABLE (a lost connection or the
+  /// backend's status) is repeated on another replica, within the retry budget and the
+  /// deadline, honouring `grpc-retry-pushback-ms`.
+  func forwardUnary(
+    _ method: CompiledServices.Method, maxAttempts: Int, set: ReplicaSet, stream: any ServerCallStream,
+    metadata: Metadata
   ) async throws -> Metadata {
     guard let request = try await stream.receive(RawMessage.self) else {
       throw RPCError(code: .internal, message: "A unary call needs one request message.")
@@ -165,7 +168,7 @@ public final class Proxy: Sendable {
       }
       do {
         defer { replica.release() }
-        let (headers, response, trailers) = try await replica.transport.withStream(
+        let (headers, response, trailers) = try await replica.forwardingTransport().withStream(
           descriptor: method.descriptor, metadata: metadata, options: try Self.callOptions()
         ) { call in
           try await call.send(request, endOfStream: true)
@@ -190,7 +193,7 @@ public final class Proxy: Sendable {
           pause = .milliseconds(milliseconds)
         }
         if let deadline = RPCDeadline.current, ContinuousClock.now + pause >= deadline { throw error }
-        guard attempt < 4, !Task.isCancelled, self.budget.tryRetry() else { throw error }
+        guard attempt < maxAttempts, !Task.isCancelled, self.budget.tryRetry() else { throw error }
         self.logger.debug(
           "retrying", metadata: ["rpc.method": "\(method.descriptor.path)", "replica": "\(replica.address)"])
         try await Task.sleep(for: pause)

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import Protos
 import RPCCore
 import RPCHTTP2
@@ -8,9 +10,13 @@ import Synchronization
 /// it is ejected after failures (until a health check or the ejection time says otherwise).
 public final class Replica: Sendable {
   public let address: ListenAddress
+  /// For health checks and the overview (on NIO's shared loops).
   let transport: HTTP2ClientTransport
   let client: RPCClient
   private let state = Mutex(State())
+  /// One connection per event loop that forwards calls, so a call is forwarded on the loop
+  /// it arrived on, without hopping threads.
+  private let loopTransports = Mutex<[ObjectIdentifier: HTTP2ClientTransport]>([:])
 
   struct State {
     var outstanding = 0
@@ -27,6 +33,20 @@ public final class Replica: Sendable {
   }
 
   var outstanding: Int { self.state.withLock { $0.outstanding } }
+
+  /// The connection to forward on from the current event loop (the shared one elsewhere).
+  func forwardingTransport() -> HTTP2ClientTransport {
+    guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return self.transport }
+    let id = ObjectIdentifier(loop)
+    return self.loopTransports.withLock { transports in
+      if let transport = transports[id] { return transport }
+      let transport = HTTP2ClientTransport(
+        host: self.address.host, port: self.address.port,
+        configuration: HTTP2ClientTransport.Configuration(connectTimeout: .seconds(2)), eventLoopGroup: loop)
+      transports[id] = transport
+      return transport
+    }
+  }
 
   func isEjected(at now: ContinuousClock.Instant) -> Bool {
     self.state.withLock { $0.ejectedUntil.map { $0 > now } ?? false }
@@ -77,6 +97,7 @@ public final class Replica: Sendable {
 
   func close() async {
     await self.transport.close()
+    for transport in self.loopTransports.withLock({ Array($0.values) }) { await transport.close() }
   }
 }
 

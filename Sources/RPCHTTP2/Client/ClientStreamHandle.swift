@@ -24,9 +24,14 @@ struct ClientStreamHandle: ClientCallStream {
   private func enqueue(_ message: OutgoingMessage?, endOfStream: Bool) async throws {
     let connection = self.connection
     let key = self.key
-    let mustWait = try await self.eventLoop.submit {
-      try connection.value.enqueue(key: key, message: message, endOfStream: endOfStream)
-    }.get()
+    let mustWait: Bool
+    if self.eventLoop.inEventLoop {
+      mustWait = try connection.value.enqueue(key: key, message: message, endOfStream: endOfStream)
+    } else {
+      mustWait = try await self.eventLoop.submit {
+        try connection.value.enqueue(key: key, message: message, endOfStream: endOfStream)
+      }.get()
+    }
     guard mustWait else { return }
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
       self.onLoop { connection.value.waitForWritable(key: key, continuation: continuation) }

@@ -72,9 +72,15 @@ public final class HTTP2ClientTransport: ClientTransport {
     let connection = try await self.connection()
     let handler = UncheckedSendableBox(connection.handler)
     let eventLoop = connection.channel.eventLoop
-    let key = try await eventLoop.submit {
-      try handler.value.makeStream(path: descriptor.path, metadata: metadata, options: options)
-    }.get()
+    let key: Int
+    if eventLoop.inEventLoop {
+      // Already on the connection's loop (a proxy's handler task pinned there): no hop.
+      key = try handler.value.makeStream(path: descriptor.path, metadata: metadata, options: options)
+    } else {
+      key = try await eventLoop.submit {
+        try handler.value.makeStream(path: descriptor.path, metadata: metadata, options: options)
+      }.get()
+    }
     let stream = ClientStreamHandle(
       connection: handler, key: key, eventLoop: eventLoop,
       compressesRequests: options.compression == .gzip)

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Unary gRPC through proxies, side by side in one run, all in front of the same gRPC C++
+# backend (bench/peers/grpc-cpp): direct calls, the suite's gateway (without and with token
+# verification), HAProxy (mode http, proto h2 both sides) and nginx (grpc_pass).
+# Usage: scripts/bench-gateway.sh [RELEASE_BUILD_DIR]
+# Environment: REQUESTS (100000), ROUNDS (2; best round kept).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-deps.sh nghttp2-client libgrpc++-dev protobuf-compiler-grpc haproxy nginx
+build_dir="${1:-.build-release}"
+requests="${REQUESTS:-100000}"
+rounds="${ROUNDS:-2}"
+
+swift build -c release --scratch-path "$build_dir" --product gateway >&2
+bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cpp="$build_dir/grpc-cpp"
+if [ ! -x "$cpp/grpc-cpp-server" ]; then
+  mkdir -p "$cpp"
+  protoc -Iproto --cpp_out="$cpp" --grpc_out="$cpp" --plugin=protoc-gen-grpc="$(command -v grpc_cpp_plugin)" \
+    proto/grpc/testing/empty.proto proto/grpc/testing/messages.proto proto/grpc/testing/test.proto
+  g++ -O2 -std=c++17 -I"$cpp" bench/peers/grpc-cpp/server.cc "$cpp"/grpc/testing/*.cc \
+    -o "$cpp/grpc-cpp-server" $(pkg-config --cflags --libs grpc++ protobuf)
+fi
+
+wait_for() { # file pattern
+  for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "did not start: $(cat "$1")" >&2
+  return 1
+}
+
+"$cpp/grpc-cpp-server" 50270 2>"$work/cpp.log" &
+wait_for "$work/cpp.log" ready
+
+# An Ed25519 key and a token it signed, for the gateway's authenticated run.
+venv="$(scripts/python-env.sh "$build_dir")"
+read -r public_key token < <("$venv/bin/python" - <<'PY'
+import base64, json, time
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives import serialization
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+key = Ed25519PrivateKey.generate()
+public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+now = int(time.time())
+header = b64(json.dumps({"alg": "EdDSA", "kid": "bench", "typ": "JWT"}).encode())
+claims = b64(json.dumps({"iss": "identity", "sub": "bench", "tenant": "bench", "role": "viewer",
+                         "iat": now, "exp": now + 3600, "jti": "bench"}).encode())
+print(b64(public), f"{header}.{claims}." + b64(key.sign(f"{header}.{claims}".encode())))
+PY
+)
+
+printf 'route grpc.testing.* 127.0.0.1:50270\nauth off\n' >"$work/open.conf"
+printf 'route grpc.testing.* 127.0.0.1:50270\nauth keys bench=%s\n' "$public_key" >"$work/auth.conf"
+LOG_LEVEL=warning "$bin/gateway" --config "$work/open.conf" --port 50271 2>"$work/gw-open.log" &
+LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port 50272 2>"$work/gw-auth.log" &
+
+cat >"$work/haproxy.cfg" <<CFG
+global
+  nbthread 2
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend grpc
+  bind 127.0.0.1:50273 proto h2
+  default_backend cpp
+backend cpp
+  server s1 127.0.0.1:50270 proto h2
+CFG
+haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+
+mkdir -p "$work/nginx/logs"
+cat >"$work/nginx.conf" <<CFG
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  upstream cpp { server 127.0.0.1:50270; keepalive 64; }
+  server {
+    listen 127.0.0.1:50274 http2;
+    location / { grpc_pass grpc://cpp; }
+  }
+}
+CFG
+nginx -p "$work/nginx" -c "$work/nginx.conf" -g 'daemon off;' >"$work/nginx.log" 2>&1 &
+sleep 1
+
+printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"
+headers=(-H 'content-type: application/grpc' -H 'te: trailers')
+measure() { # label port connections streams requests [extra h2load args]
+  local label="$1" port="$2" c="$3" m="$4" n="$5"; shift 5
+  local best=""
+  for _ in $(seq "$rounds"); do
+    rm -f "$work/lat.log"
+    h2load -n "$n" -c "$c" -m "$m" -t 1 --log-file="$work/lat.log" -d "$work/empty.bin" "${headers[@]}" "$@" \
+      "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >"$work/out.txt"
+    local row
+    row=$(python3 - "$work/lat.log" "$label" "$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$work/out.txt")" \
+      "$(awk '/^requests:/ {print $8}' "$work/out.txt")" <<'PY'
+import sys
+path, label, rps, ok = sys.argv[1:]
+lat = sorted(int(l.split("\t")[2]) for l in open(path) if l.strip())
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
+print(f"{label}|{float(rps):.0f}|{pick(0.5):.3f}|{pick(0.99):.3f}|{ok}")
+PY
+)
+    if [ -z "$best" ] || [ "$(cut -d'|' -f2 <<<"$row")" -gt "$(cut -d'|' -f2 <<<"$best")" ]; then best="$row"; fi
+  done
+  echo "$best"
+}
+
+rows=()
+for shape in "16 16 $requests" "1 1 $((requests / 5))"; do
+  read -r c m n <<<"$shape"
+  rows+=("$(measure "direct to gRPC C++ ${c}x$m" 50270 "$c" "$m" "$n")")
+  rows+=("$(measure "gateway (no auth) ${c}x$m" 50271 "$c" "$m" "$n")")
+  rows+=("$(measure "gateway (EdDSA token checked) ${c}x$m" 50272 "$c" "$m" "$n" -H "authorization: Bearer $token")")
+  rows+=("$(measure "HAProxy $(haproxy -v | awk 'NR==1 {print $3}') ${c}x$m" 50273 "$c" "$m" "$n")")
+  rows+=("$(measure "nginx $(nginx -v 2>&1 | awk -F/ '{print $2}') grpc_pass ${c}x$m" 50274 "$c" "$m" "$n")")
+done
+
+echo
+echo "EmptyCall through proxies to one gRPC C++ backend; h2load -t 1, best of $rounds; latency in ms"
+printf '%-44s %10s %8s %8s %10s\n' "path (connections x streams)" "req/s" "p50" "p99" "succeeded"
+for row in "${rows[@]}"; do
+  IFS='|' read -r label rps p50 p99 ok <<<"$row"
+  printf '%-44s %10s %8s %8s %10s\n' "$label" "$rps" "$p50" "$p99" "$ok"
+done
