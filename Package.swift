@@ -18,6 +18,7 @@ let package = Package(
     .executable(name: "db-bench", targets: ["db-bench"]),
     .executable(name: "identity", targets: ["identity"]),
     .executable(name: "catalog", targets: ["catalog"]),
+    .executable(name: "catalog-datagen", targets: ["catalog-datagen"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
   dependencies: [
@@ -226,6 +227,12 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    /// Deterministic synthetic stock and sales CSV files in the source format.
+    .executableTarget(
+      name: "catalog-datagen",
+      dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
       swiftSettings: swiftSettings
     ),
     /// Primary-key lookups through the pool, next to pgbench (make bench).

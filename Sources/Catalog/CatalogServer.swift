@@ -6,7 +6,7 @@ public enum CatalogServer {
   public static func services(context: CatalogContext) -> [any RegistrableRPCService] {
     [
       ProductsService(context: context), CategoriesService(context: context), InventoryService(context: context),
-      ReservationsService(context: context), EventsService(context: context),
+      ReservationsService(context: context), EventsService(context: context), StockBIService(context: context),
     ]
   }
 
@@ -17,6 +17,8 @@ public enum CatalogServer {
       "/catalog.v1.Products/GetProduct": .viewer, "/catalog.v1.Products/ListProducts": .viewer,
       "/catalog.v1.Categories/ListCategories": .viewer, "/catalog.v1.Inventory/ListLocations": .viewer,
       "/catalog.v1.Inventory/GetStock": .viewer, "/catalog.v1.Events/WatchEvents": .viewer,
+      "/catalog.v1.StockBI/ListStockClients": .viewer, "/catalog.v1.StockBI/StockAging": .viewer,
+      "/catalog.v1.StockBI/StockTotals": .viewer,
     ],
     defaultRole: .editor)
 }
