@@ -323,6 +323,20 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "CatalogTests",
+      dependencies: [
+        "Auth",
+        "Catalog",
+        "Migrations",
+        "Postgres",
+        "PostgresTestSupport",
+        "Protos",
+        "RPCCore",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "MigrationsTests",
       dependencies: [
         "Migrations",
