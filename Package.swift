@@ -19,6 +19,7 @@ let package = Package(
     .executable(name: "identity", targets: ["identity"]),
     .executable(name: "catalog", targets: ["catalog"]),
     .executable(name: "catalog-datagen", targets: ["catalog-datagen"]),
+    .executable(name: "gateway", targets: ["gateway"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
   dependencies: [
@@ -195,6 +196,19 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    /// The gateway: transparent proxying, balancing, retries, edge authentication, rate limits.
+    .target(
+      name: "Gateway",
+      dependencies: [
+        "Auth",
+        "Protos",
+        "RPCCore",
+        "RPCHTTP2",
+        "ServiceKit",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "InteropService",
       dependencies: ["RPCCore", "Protos"],
@@ -233,6 +247,17 @@ let package = Package(
     .executableTarget(
       name: "catalog-datagen",
       dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "gateway",
+      dependencies: [
+        "Gateway",
+        "RPCHTTP2",
+        "ServiceKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: swiftSettings
     ),
     /// Primary-key lookups through the pool, next to pgbench (make bench).
@@ -291,6 +316,11 @@ let package = Package(
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "GatewayTests",
+      dependencies: ["Gateway", "RPCCore", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

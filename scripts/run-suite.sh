@@ -26,7 +26,7 @@ executables=(
   # "orders 127.0.0.1:50053 orders"
   # "pipelines 127.0.0.1:50054 pipelines"
   # "monitoring 127.0.0.1:50055 monitoring"
-  # "gateway 127.0.0.1:50050 -"
+  "gateway 127.0.0.1:50050 -"
 )
 
 products=(suite-db)
@@ -90,6 +90,24 @@ fi
 
 # Services verify access tokens with the keys identity publishes.
 export IDENTITY_ADDRESS=127.0.0.1:50051
+
+# The gateway routes every service started here (rewritten on each run).
+{
+  echo "# Written by scripts/run-suite.sh; format in docs/gateway.md."
+  for entry in "${executables[@]}"; do
+    read -r name address _ <<<"$entry"
+    case "$name" in
+      identity) echo "route identity.v1.* $address" ;;
+      catalog) echo "route catalog.v1.* $address" ;;
+      interop-server) echo "route grpc.testing.* $address" ;;
+    esac
+  done
+  echo "auth identity 127.0.0.1:50051"
+  echo "public /grpc.testing.TestService/EmptyCall"
+  echo "rate-limit tenant 500 1000"
+  echo "rate-limit client 1000 2000"
+} >data/gateway.conf
+export GATEWAY_CONFIG=data/gateway.conf
 
 # Starts each executable, then waits until its port accepts connections (or it exits).
 addresses=()

@@ -104,19 +104,18 @@ public enum CatalogMigrations {
     Migration(
       version: 3, name: "stock_bi",
       up: """
-        -- The stock BI data: clients of the distributor and dated stock snapshots.
         CREATE TABLE stock_clients (
           tenant_id uuid NOT NULL,
-          code bigint NOT NULL CHECK (code > 0),
-          name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
-          created_at timestamptz NOT NULL DEFAULT now(),
+          code text NOT NULL,
+          name text NOT NULL,
           PRIMARY KEY (tenant_id, code));
 
+        -- One row per (date, client, centre, product code, lot): re-imports replace rows.
         CREATE TABLE stock_snapshots (
           tenant_id uuid NOT NULL,
           snapshot_date date NOT NULL,
-          client_code bigint NOT NULL,
-          centre text NOT NULL CHECK (centre ~ '^[A-Za-z0-9_-]{1,16}$'),
+          client_code text NOT NULL,
+          centre text NOT NULL,
           material_type text NOT NULL,
           origin text NOT NULL,
           product_code text NOT NULL,
@@ -124,34 +123,14 @@ public enum CatalogMigrations {
           days_in_stock integer NOT NULL CHECK (days_in_stock >= 0),
           product_form text NOT NULL,
           merchandise_group text NOT NULL,
-          total_tonnes numeric NOT NULL CHECK (total_tonnes >= 0 AND scale(total_tonnes) <= 6),
+          total_tonnes numeric(18, 3) NOT NULL,
           sku text NOT NULL,
+          imported_at timestamptz NOT NULL DEFAULT now(),
           PRIMARY KEY (tenant_id, snapshot_date, client_code, centre, product_code, lot),
           FOREIGN KEY (tenant_id, client_code) REFERENCES stock_clients (tenant_id, code));
-
-        -- Validated rows of imports in progress, loaded into stock_snapshots when the import
-        -- ends. Unlogged: a crash loses only unfinished imports, which the client repeats.
-        CREATE UNLOGGED TABLE stock_import_staging (
-          import_id uuid NOT NULL,
-          tenant_id uuid NOT NULL,
-          line bigint NOT NULL,
-          snapshot_date date NOT NULL,
-          client_code bigint NOT NULL,
-          centre text NOT NULL,
-          material_type text NOT NULL,
-          origin text NOT NULL,
-          product_code text NOT NULL,
-          lot text NOT NULL,
-          days_in_stock integer NOT NULL,
-          product_form text NOT NULL,
-          merchandise_group text NOT NULL,
-          total_tonnes numeric NOT NULL,
-          sku text NOT NULL,
-          staged_at timestamptz NOT NULL DEFAULT now());
-        CREATE INDEX stock_import_staging_import ON stock_import_staging (import_id);
+        CREATE INDEX stock_snapshots_date ON stock_snapshots (tenant_id, snapshot_date);
         """,
       down: """
-        DROP TABLE stock_import_staging;
         DROP TABLE stock_snapshots;
         DROP TABLE stock_clients;
         """),

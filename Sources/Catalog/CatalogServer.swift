@@ -6,7 +6,7 @@ public enum CatalogServer {
   public static func services(context: CatalogContext) -> [any RegistrableRPCService] {
     [
       ProductsService(context: context), CategoriesService(context: context), InventoryService(context: context),
-      ReservationsService(context: context), EventsService(context: context), StockBIService(context: context),
+      ReservationsService(context: context), EventsService(context: context), StockAnalyticsService(context: context),
     ]
   }
 
@@ -16,9 +16,10 @@ public enum CatalogServer {
     requiredRoles: [
       "/catalog.v1.Products/GetProduct": .viewer, "/catalog.v1.Products/ListProducts": .viewer,
       "/catalog.v1.Categories/ListCategories": .viewer, "/catalog.v1.Inventory/ListLocations": .viewer,
-      "/catalog.v1.Inventory/GetStock": .viewer, "/catalog.v1.Events/WatchEvents": .viewer,
-      "/catalog.v1.StockBI/ListStockClients": .viewer, "/catalog.v1.StockBI/StockAging": .viewer,
-      "/catalog.v1.StockBI/StockTotals": .viewer,
+      "/catalog.v1.Inventory/GetStock": .viewer, "/catalog.v1.Inventory/ListLowStock": .viewer,
+      "/catalog.v1.Products/CountProducts": .viewer,
+      "/catalog.v1.StockAnalytics/ListStockClients": .viewer, "/catalog.v1.StockAnalytics/GetStockAging": .viewer,
+      "/catalog.v1.StockAnalytics/GetStockTotals": .viewer, "/catalog.v1.Events/WatchEvents": .viewer,
     ],
     defaultRole: .editor)
 }

@@ -88,6 +88,25 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
     return level.message
   }
 
+  public func listLowStock(request: Catalog_V1_ListLowStockRequest, context _: ServerContext) async throws
+    -> Catalog_V1_ListLowStockResponse
+  {
+    let tenantID = try Caller.require(.viewer).tenantUUID
+    guard request.limit >= 0 else { throw RPCError(code: .invalidArgument, message: "limit must not be negative.") }
+    let limit = Int64(request.limit == 0 ? 50 : min(Int(request.limit), 500))
+    let rows = try await self.context.database.translatingErrors {
+      try await self.context.pool.query(
+        """
+        SELECT \(unescaped: StockLedger.levelColumns) FROM stock
+        WHERE tenant_id = \(tenantID) AND on_hand - reserved < reorder_threshold
+        ORDER BY on_hand - reserved, product_id, location_code LIMIT \(limit)
+        """)
+    }
+    var response = Catalog_V1_ListLowStockResponse()
+    response.levels = try rows.map { try StockLedger.level($0).message }
+    return response
+  }
+
   public func getStock(request: Catalog_V1_GetStockRequest, context _: ServerContext) async throws -> Catalog_V1_GetStockResponse {
     let tenantID = try Caller.require(.viewer).tenantUUID
     let productID = try parseID(request.productId, what: "product_id")

@@ -105,6 +105,24 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
     return response
   }
 
+  public func countProducts(request: Catalog_V1_CountProductsRequest, context _: ServerContext) async throws
+    -> Catalog_V1_CountProductsResponse
+  {
+    let tenantID = try Caller.require(.viewer).tenantUUID
+    let row = try await self.context.database.translatingErrors {
+      try await self.context.pool.query(
+        """
+        SELECT count(*) FILTER (WHERE NOT archived)::int8, count(*) FILTER (WHERE archived)::int8
+        FROM products WHERE tenant_id = \(tenantID)
+        """
+      ).first!
+    }
+    var response = Catalog_V1_CountProductsResponse()
+    response.active = try row.decode(column: 0, as: Int64.self)
+    response.archived = try row.decode(column: 1, as: Int64.self)
+    return response
+  }
+
   public func updateProduct(request: Catalog_V1_UpdateProductRequest, context _: ServerContext) async throws
     -> Catalog_V1_Product
   {

@@ -208,8 +208,7 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
   }
 }
 
-/// Releases reservations whose time ran out (status `expired`), a batch at a time, and deletes
-/// the staged rows of stock imports abandoned for more than an hour.
+/// Releases reservations whose time ran out (status `expired`), a batch at a time.
 public struct ReservationSweeper: Sendable {
   let context: CatalogContext
   let interval: Duration
@@ -225,10 +224,6 @@ public struct ReservationSweeper: Sendable {
       do {
         let swept = try await self.sweepOnce()
         if swept > 0 { self.context.logger.info("reservations expired", metadata: ["count": "\(swept)"]) }
-        let stale = try await self.context.pool.query(
-          "DELETE FROM stock_import_staging WHERE staged_at < now() - interval '1 hour'"
-        ).affectedRows ?? 0
-        if stale > 0 { self.context.logger.info("abandoned import rows deleted", metadata: ["count": "\(stale)"]) }
       } catch is CancellationError {
         return
       } catch {

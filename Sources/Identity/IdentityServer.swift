@@ -21,6 +21,7 @@ public enum IdentityServer {
       "/identity.v1.Tenants/GetTenant": .viewer,
       "/identity.v1.Users/GetUser": .viewer,
       "/identity.v1.Users/ListUsers": .viewer,
+      "/identity.v1.Users/CountUsers": .viewer,
       "/identity.v1.Users/SetPassword": .viewer,
       "/identity.v1.Sessions/Logout": .viewer,
     ],

@@ -80,6 +80,28 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return response
   }
 
+  public func countUsers(request: Identity_V1_CountUsersRequest, context _: ServerContext) async throws
+    -> Identity_V1_CountUsersResponse
+  {
+    let tenantID = try Caller.require(.viewer).tenantUUID
+    let rows = try await self.context.database.translatingErrors {
+      try await self.context.pool.query(
+        "SELECT role, active, count(*)::int8 FROM users WHERE tenant_id = \(tenantID) GROUP BY role, active")
+    }
+    var response = Identity_V1_CountUsersResponse()
+    for row in rows {
+      let role = try row.decode(column: 0, as: String.self)
+      let count = try row.decode(column: 2, as: Int64.self)
+      if try row.decode(column: 1, as: Bool.self) {
+        response.active += count
+        response.activeByRole[role, default: 0] += count
+      } else {
+        response.inactive += count
+      }
+    }
+    return response
+  }
+
   public func updateUser(request: Identity_V1_UpdateUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
     let caller = try Caller.require(.admin)
     let tenantID = try caller.tenantUUID

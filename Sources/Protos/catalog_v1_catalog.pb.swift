@@ -8,6 +8,62 @@ public import RPCCore
 internal import CProtos
 internal import ProtoRuntime
 
+/// The `catalog.v1.StockDimension` enum.
+public enum Catalog_V1_StockDimension: Equatable, Hashable, Sendable, RawRepresentable, CaseIterable {
+  /// `STOCK_DIMENSION_UNSPECIFIED` (0).
+  case unspecified
+  /// `STOCK_DIMENSION_CLIENT` (1).
+  case client
+  /// `STOCK_DIMENSION_PRODUCT` (2).
+  case product
+  /// `STOCK_DIMENSION_CENTRE` (3).
+  case centre
+  /// `STOCK_DIMENSION_MATERIAL_TYPE` (4).
+  case materialType
+  /// A value this version of the proto does not declare; it survives a round trip.
+  case unrecognized(Int32)
+
+  /// The default value, `.unspecified`.
+  public init() {
+    self = .unspecified
+  }
+
+  /// The case for `rawValue`; never fails: unknown numbers become `.unrecognized`.
+  public init(rawValue: Int32) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .client
+    case 2: self = .product
+    case 3: self = .centre
+    case 4: self = .materialType
+    default: self = .unrecognized(rawValue)
+    }
+  }
+
+  /// The number sent on the wire.
+  public var rawValue: Int32 {
+    switch self {
+    case .unspecified: return 0
+    case .client: return 1
+    case .product: return 2
+    case .centre: return 3
+    case .materialType: return 4
+    case .unrecognized(let value): return value
+    }
+  }
+
+  /// Every declared value, in declaration order.
+  public static let allCases: [Catalog_V1_StockDimension] = [.unspecified, .client, .product, .centre, .materialType]
+
+  public static func == (lhs: Catalog_V1_StockDimension, rhs: Catalog_V1_StockDimension) -> Bool {
+    lhs.rawValue == rhs.rawValue
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(self.rawValue)
+  }
+}
+
 /// The `catalog.v1.Money` message.
 public struct Catalog_V1_Money: RPCMessage, Equatable, Sendable {
   /// Decimal string with at most 4 fraction digits, such as "1999.90". Not negative. Stored
@@ -87,6 +143,21 @@ public struct Catalog_V1_ListProductsResponse: RPCMessage, Equatable, Sendable {
   /// Ordered by SKU.
   public var products: [Catalog_V1_Product] = []
   public var nextPageToken: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.CountProductsRequest` message.
+public struct Catalog_V1_CountProductsRequest: RPCMessage, Equatable, Sendable {
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.CountProductsResponse` message.
+public struct Catalog_V1_CountProductsResponse: RPCMessage, Equatable, Sendable {
+  public var active: Int64 = 0
+  public var archived: Int64 = 0
 
   /// A message with every field at its default value.
   public init() {}
@@ -227,6 +298,24 @@ public struct Catalog_V1_SetReorderThresholdRequest: RPCMessage, Equatable, Send
   public init() {}
 }
 
+/// The `catalog.v1.ListLowStockRequest` message.
+public struct Catalog_V1_ListLowStockRequest: RPCMessage, Equatable, Sendable {
+  /// At most 500; 0 means 50.
+  public var limit: Int32 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.ListLowStockResponse` message.
+public struct Catalog_V1_ListLowStockResponse: RPCMessage, Equatable, Sendable {
+  /// Stock levels whose available stock is below their reorder threshold, lowest first.
+  public var levels: [Catalog_V1_StockLevel] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
 /// The `catalog.v1.GetStockRequest` message.
 public struct Catalog_V1_GetStockRequest: RPCMessage, Equatable, Sendable {
   public var productId: String = ""
@@ -317,6 +406,157 @@ public struct Catalog_V1_Event: RPCMessage, Equatable, Sendable {
   public init() {}
 }
 
+/// One row of a stock snapshot, as in the source system's export.
+public struct Catalog_V1_StockSnapshotRow: RPCMessage, Equatable, Sendable {
+  /// Snapshot date, YYYY-MM-DD (DD/MM/YYYY is accepted too).
+  public var date: String = ""
+  /// cod_cliente; unknown codes create a client named "Cliente N".
+  public var clientCode: String = ""
+  /// es_centro, such as "1101", "22D1".
+  public var centre: String = ""
+  /// tipo_material, such as "Materia Prima", "Produto Acabado".
+  public var materialType: String = ""
+  /// origem.
+  public var origin: String = ""
+  /// cod_produto.
+  public var productCode: String = ""
+  /// lote.
+  public var lot: String = ""
+  /// dias_em_estoque, 0 or more.
+  public var daysInStock: Int32 = 0
+  /// produto: the form, such as "Bobina", "Rolo", "Chapa".
+  public var productForm: String = ""
+  /// grupo_mercadoria, such as "Laminado a Frio", "Laminado a Quente".
+  public var merchandiseGroup: String = ""
+  /// es_totalestoque: tonnes as a decimal string ("12.345"; "12,345" is read as 12.345).
+  public var totalTonnes: String = ""
+  public var sku: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// A piece of a pipe-delimited export file (header row first), sent in order.
+public struct Catalog_V1_CsvChunk: RPCMessage, Equatable, Sendable {
+  public var data: [UInt8] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.RowError` message.
+public struct Catalog_V1_RowError: RPCMessage, Equatable, Sendable {
+  /// 1-based line of the file (or position of the message in a row stream).
+  public var line: Int64 = 0
+  public var reason: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.ImportReport` message.
+public struct Catalog_V1_ImportReport: RPCMessage, Equatable, Sendable {
+  public var rowsLoaded: Int64 = 0
+  public var rowsRejected: Int64 = 0
+  /// The first 1000 rejected rows.
+  public var errors: [Catalog_V1_RowError] = []
+  public var clientsCreated: Int64 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.StockClient` message.
+public struct Catalog_V1_StockClient: RPCMessage, Equatable, Sendable {
+  public var code: String = ""
+  public var name: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.ListStockClientsRequest` message.
+public struct Catalog_V1_ListStockClientsRequest: RPCMessage, Equatable, Sendable {
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.ListStockClientsResponse` message.
+public struct Catalog_V1_ListStockClientsResponse: RPCMessage, Equatable, Sendable {
+  /// Ordered by code.
+  public var clients: [Catalog_V1_StockClient] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.StockAgingRequest` message.
+public struct Catalog_V1_StockAgingRequest: RPCMessage, Equatable, Sendable {
+  /// YYYY-MM-DD; empty means the latest snapshot.
+  public var snapshotDate: String = ""
+  /// Optional filters.
+  public var clientCode: String = ""
+  public var centre: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.AgingBucket` message.
+public struct Catalog_V1_AgingBucket: RPCMessage, Equatable, Sendable {
+  /// "0-30", "31-60", "61-90", "over 90" (days in stock).
+  public var bucket: String = ""
+  /// Tonnes, exact decimal.
+  public var totalTonnes: String = ""
+  public var rows: Int64 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.StockAgingResponse` message.
+public struct Catalog_V1_StockAgingResponse: RPCMessage, Equatable, Sendable {
+  public var snapshotDate: String = ""
+  /// Always the four buckets, in order.
+  public var buckets: [Catalog_V1_AgingBucket] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.StockTotalsRequest` message.
+public struct Catalog_V1_StockTotalsRequest: RPCMessage, Equatable, Sendable {
+  /// YYYY-MM-DD; empty means the latest snapshot.
+  public var snapshotDate: String = ""
+  public var groupBy: Catalog_V1_StockDimension = .unspecified
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.StockTotal` message.
+public struct Catalog_V1_StockTotal: RPCMessage, Equatable, Sendable {
+  /// The client code, product code, centre or material type.
+  public var key: String = ""
+  /// The client's name for STOCK_DIMENSION_CLIENT; otherwise the key.
+  public var label: String = ""
+  public var totalTonnes: String = ""
+  public var rows: Int64 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `catalog.v1.StockTotalsResponse` message.
+public struct Catalog_V1_StockTotalsResponse: RPCMessage, Equatable, Sendable {
+  public var snapshotDate: String = ""
+  /// Largest total first.
+  public var totals: [Catalog_V1_StockTotal] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
 /// The `catalog.v1.Products` service.
 public enum Catalog_V1_Products {
   /// The service's fully qualified name.
@@ -345,6 +585,13 @@ public enum Catalog_V1_Products {
       public static let kind: RPCKind = .unary
     }
 
+    public enum CountProducts {
+      public typealias Input = Catalog_V1_CountProductsRequest
+      public typealias Output = Catalog_V1_CountProductsResponse
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CountProducts")
+      public static let kind: RPCKind = .unary
+    }
+
     public enum UpdateProduct {
       public typealias Input = Catalog_V1_UpdateProductRequest
       public typealias Output = Catalog_V1_Product
@@ -364,6 +611,7 @@ public enum Catalog_V1_Products {
       Catalog_V1_Products.Method.CreateProduct.descriptor,
       Catalog_V1_Products.Method.GetProduct.descriptor,
       Catalog_V1_Products.Method.ListProducts.descriptor,
+      Catalog_V1_Products.Method.CountProducts.descriptor,
       Catalog_V1_Products.Method.UpdateProduct.descriptor,
       Catalog_V1_Products.Method.ArchiveProduct.descriptor,
     ]
@@ -381,6 +629,9 @@ public enum Catalog_V1_Products {
 
     /// Handles `ListProducts`.
     func listProducts(request: ServerRequest<Catalog_V1_ListProductsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListProductsResponse>
+
+    /// Handles `CountProducts`.
+    func countProducts(request: ServerRequest<Catalog_V1_CountProductsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_CountProductsResponse>
 
     /// Handles `UpdateProduct`.
     func updateProduct(request: ServerRequest<Catalog_V1_UpdateProductRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_Product>
@@ -400,6 +651,9 @@ public enum Catalog_V1_Products {
 
     /// Handles `ListProducts`.
     func listProducts(request: Catalog_V1_ListProductsRequest, context: ServerContext) async throws -> Catalog_V1_ListProductsResponse
+
+    /// Handles `CountProducts`.
+    func countProducts(request: Catalog_V1_CountProductsRequest, context: ServerContext) async throws -> Catalog_V1_CountProductsResponse
 
     /// Handles `UpdateProduct`.
     func updateProduct(request: Catalog_V1_UpdateProductRequest, context: ServerContext) async throws -> Catalog_V1_Product
@@ -469,6 +723,23 @@ public enum Catalog_V1_Products {
       try await self.client.unary(request: request, descriptor: Catalog_V1_Products.Method.ListProducts.descriptor, options: options)
     }
 
+    /// Calls `CountProducts`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func countProducts(_ message: Catalog_V1_CountProductsRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Catalog_V1_CountProductsResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.countProducts(request: request, options: options).message
+    }
+
+    /// Calls `CountProducts`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func countProducts(request: ClientRequest<Catalog_V1_CountProductsRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_CountProductsResponse> {
+      try await self.client.unary(request: request, descriptor: Catalog_V1_Products.Method.CountProducts.descriptor, options: options)
+    }
+
     /// Calls `UpdateProduct`.
     ///
     /// - Returns: the response message.
@@ -530,6 +801,13 @@ extension Catalog_V1_Products.ServiceProtocol {
       try await self.listProducts(request: request, context: context)
     }
     router.registerUnary(
+      Catalog_V1_Products.Method.CountProducts.descriptor,
+      input: Catalog_V1_CountProductsRequest.self,
+      output: Catalog_V1_CountProductsResponse.self
+    ) { request, context in
+      try await self.countProducts(request: request, context: context)
+    }
+    router.registerUnary(
       Catalog_V1_Products.Method.UpdateProduct.descriptor,
       input: Catalog_V1_UpdateProductRequest.self,
       output: Catalog_V1_Product.self
@@ -562,6 +840,12 @@ extension Catalog_V1_Products.SimpleServiceProtocol {
   /// Calls the messages-only `listProducts`.
   public func listProducts(request: ServerRequest<Catalog_V1_ListProductsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListProductsResponse> {
     let response = try await self.listProducts(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `countProducts`.
+  public func countProducts(request: ServerRequest<Catalog_V1_CountProductsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_CountProductsResponse> {
+    let response = try await self.countProducts(request: request.message, context: context)
     return ServerResponse(message: response)
   }
 
@@ -794,6 +1078,13 @@ public enum Catalog_V1_Inventory {
       public static let kind: RPCKind = .unary
     }
 
+    public enum ListLowStock {
+      public typealias Input = Catalog_V1_ListLowStockRequest
+      public typealias Output = Catalog_V1_ListLowStockResponse
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLowStock")
+      public static let kind: RPCKind = .unary
+    }
+
     public enum GetStock {
       public typealias Input = Catalog_V1_GetStockRequest
       public typealias Output = Catalog_V1_GetStockResponse
@@ -808,6 +1099,7 @@ public enum Catalog_V1_Inventory {
       Catalog_V1_Inventory.Method.Restock.descriptor,
       Catalog_V1_Inventory.Method.AdjustStock.descriptor,
       Catalog_V1_Inventory.Method.SetReorderThreshold.descriptor,
+      Catalog_V1_Inventory.Method.ListLowStock.descriptor,
       Catalog_V1_Inventory.Method.GetStock.descriptor,
     ]
   }
@@ -831,6 +1123,9 @@ public enum Catalog_V1_Inventory {
     /// Handles `SetReorderThreshold`.
     func setReorderThreshold(request: ServerRequest<Catalog_V1_SetReorderThresholdRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_StockLevel>
 
+    /// Handles `ListLowStock`.
+    func listLowStock(request: ServerRequest<Catalog_V1_ListLowStockRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListLowStockResponse>
+
     /// Handles `GetStock`.
     func getStock(request: ServerRequest<Catalog_V1_GetStockRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_GetStockResponse>
   }
@@ -852,6 +1147,9 @@ public enum Catalog_V1_Inventory {
 
     /// Handles `SetReorderThreshold`.
     func setReorderThreshold(request: Catalog_V1_SetReorderThresholdRequest, context: ServerContext) async throws -> Catalog_V1_StockLevel
+
+    /// Handles `ListLowStock`.
+    func listLowStock(request: Catalog_V1_ListLowStockRequest, context: ServerContext) async throws -> Catalog_V1_ListLowStockResponse
 
     /// Handles `GetStock`.
     func getStock(request: Catalog_V1_GetStockRequest, context: ServerContext) async throws -> Catalog_V1_GetStockResponse
@@ -952,6 +1250,23 @@ public enum Catalog_V1_Inventory {
       try await self.client.unary(request: request, descriptor: Catalog_V1_Inventory.Method.SetReorderThreshold.descriptor, options: options)
     }
 
+    /// Calls `ListLowStock`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func listLowStock(_ message: Catalog_V1_ListLowStockRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Catalog_V1_ListLowStockResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.listLowStock(request: request, options: options).message
+    }
+
+    /// Calls `ListLowStock`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func listLowStock(request: ClientRequest<Catalog_V1_ListLowStockRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_ListLowStockResponse> {
+      try await self.client.unary(request: request, descriptor: Catalog_V1_Inventory.Method.ListLowStock.descriptor, options: options)
+    }
+
     /// Calls `GetStock`.
     ///
     /// - Returns: the response message.
@@ -1010,6 +1325,13 @@ extension Catalog_V1_Inventory.ServiceProtocol {
       try await self.setReorderThreshold(request: request, context: context)
     }
     router.registerUnary(
+      Catalog_V1_Inventory.Method.ListLowStock.descriptor,
+      input: Catalog_V1_ListLowStockRequest.self,
+      output: Catalog_V1_ListLowStockResponse.self
+    ) { request, context in
+      try await self.listLowStock(request: request, context: context)
+    }
+    router.registerUnary(
       Catalog_V1_Inventory.Method.GetStock.descriptor,
       input: Catalog_V1_GetStockRequest.self,
       output: Catalog_V1_GetStockResponse.self
@@ -1047,6 +1369,12 @@ extension Catalog_V1_Inventory.SimpleServiceProtocol {
   /// Calls the messages-only `setReorderThreshold`.
   public func setReorderThreshold(request: ServerRequest<Catalog_V1_SetReorderThresholdRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_StockLevel> {
     let response = try await self.setReorderThreshold(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `listLowStock`.
+  public func listLowStock(request: ServerRequest<Catalog_V1_ListLowStockRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListLowStockResponse> {
+    let response = try await self.listLowStock(request: request.message, context: context)
     return ServerResponse(message: response)
   }
 
@@ -1319,6 +1647,259 @@ extension Catalog_V1_Events.SimpleServiceProtocol {
       try await self.watchEvents(request: message, response: writer, context: context)
       return [:]
     }
+  }
+}
+
+/// Stock BI data. Imports need an editor, queries a viewer.
+public enum Catalog_V1_StockAnalytics {
+  /// The service's fully qualified name.
+  public static let descriptor = ServiceDescriptor(fullyQualifiedName: "catalog.v1.StockAnalytics")
+
+  /// Each method's message types, descriptor and kind.
+  public enum Method {
+    /// Loads rows; bad rows are reported and skipped, good rows load. Re-importing a row (same
+    /// date, client, centre, product code and lot) replaces it, so imports are idempotent.
+    public enum ImportSnapshots {
+      public typealias Input = Catalog_V1_StockSnapshotRow
+      public typealias Output = Catalog_V1_ImportReport
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportSnapshots")
+      public static let kind: RPCKind = .clientStreaming
+    }
+
+    /// The same from the source's pipe-delimited export (header
+    /// data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU).
+    public enum ImportCsv {
+      public typealias Input = Catalog_V1_CsvChunk
+      public typealias Output = Catalog_V1_ImportReport
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportCsv")
+      public static let kind: RPCKind = .clientStreaming
+    }
+
+    public enum ListStockClients {
+      public typealias Input = Catalog_V1_ListStockClientsRequest
+      public typealias Output = Catalog_V1_ListStockClientsResponse
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ListStockClients")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum GetStockAging {
+      public typealias Input = Catalog_V1_StockAgingRequest
+      public typealias Output = Catalog_V1_StockAgingResponse
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockAging")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum GetStockTotals {
+      public typealias Input = Catalog_V1_StockTotalsRequest
+      public typealias Output = Catalog_V1_StockTotalsResponse
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockTotals")
+      public static let kind: RPCKind = .unary
+    }
+
+    /// Every method of the service, in declaration order.
+    public static let descriptors: [MethodDescriptor] = [
+      Catalog_V1_StockAnalytics.Method.ImportSnapshots.descriptor,
+      Catalog_V1_StockAnalytics.Method.ImportCsv.descriptor,
+      Catalog_V1_StockAnalytics.Method.ListStockClients.descriptor,
+      Catalog_V1_StockAnalytics.Method.GetStockAging.descriptor,
+      Catalog_V1_StockAnalytics.Method.GetStockTotals.descriptor,
+    ]
+  }
+
+  /// Handles `catalog.v1.StockAnalytics` with request and response objects that carry metadata.
+  ///
+  /// Conforming types get `registerMethods(with:)` for free.
+  public protocol ServiceProtocol: RegistrableRPCService {
+    /// Loads rows; bad rows are reported and skipped, good rows load. Re-importing a row (same
+    /// date, client, centre, product code and lot) replaces it, so imports are idempotent.
+    func importSnapshots(request: StreamingServerRequest<Catalog_V1_StockSnapshotRow>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ImportReport>
+
+    /// The same from the source's pipe-delimited export (header
+    /// data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU).
+    func importCsv(request: StreamingServerRequest<Catalog_V1_CsvChunk>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ImportReport>
+
+    /// Handles `ListStockClients`.
+    func listStockClients(request: ServerRequest<Catalog_V1_ListStockClientsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListStockClientsResponse>
+
+    /// Handles `GetStockAging`.
+    func getStockAging(request: ServerRequest<Catalog_V1_StockAgingRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_StockAgingResponse>
+
+    /// Handles `GetStockTotals`.
+    func getStockTotals(request: ServerRequest<Catalog_V1_StockTotalsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_StockTotalsResponse>
+  }
+
+  /// Handles `catalog.v1.StockAnalytics` with messages only; default implementations bridge
+  /// it to ``ServiceProtocol`` (metadata is dropped on the way in and sent empty).
+  public protocol SimpleServiceProtocol: ServiceProtocol {
+    /// Loads rows; bad rows are reported and skipped, good rows load. Re-importing a row (same
+    /// date, client, centre, product code and lot) replaces it, so imports are idempotent.
+    func importSnapshots(request: RPCAsyncSequence<Catalog_V1_StockSnapshotRow>, context: ServerContext) async throws -> Catalog_V1_ImportReport
+
+    /// The same from the source's pipe-delimited export (header
+    /// data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU).
+    func importCsv(request: RPCAsyncSequence<Catalog_V1_CsvChunk>, context: ServerContext) async throws -> Catalog_V1_ImportReport
+
+    /// Handles `ListStockClients`.
+    func listStockClients(request: Catalog_V1_ListStockClientsRequest, context: ServerContext) async throws -> Catalog_V1_ListStockClientsResponse
+
+    /// Handles `GetStockAging`.
+    func getStockAging(request: Catalog_V1_StockAgingRequest, context: ServerContext) async throws -> Catalog_V1_StockAgingResponse
+
+    /// Handles `GetStockTotals`.
+    func getStockTotals(request: Catalog_V1_StockTotalsRequest, context: ServerContext) async throws -> Catalog_V1_StockTotalsResponse
+  }
+
+  /// A typed client for `catalog.v1.StockAnalytics`.
+  public struct Client: Sendable {
+    /// The client calls go through.
+    public let client: RPCClient
+
+    /// Makes calls through `client`.
+    public init(wrapping client: RPCClient) {
+      self.client = client
+    }
+
+    /// Loads rows; bad rows are reported and skipped, good rows load. Re-importing a row (same
+    /// date, client, centre, product code and lot) replaces it, so imports are idempotent.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func importSnapshots(request: StreamingClientRequest<Catalog_V1_StockSnapshotRow>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_ImportReport> {
+      try await self.client.clientStreaming(request: request, descriptor: Catalog_V1_StockAnalytics.Method.ImportSnapshots.descriptor, options: options)
+    }
+
+    /// The same from the source's pipe-delimited export (header
+    /// data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU).
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func importCsv(request: StreamingClientRequest<Catalog_V1_CsvChunk>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_ImportReport> {
+      try await self.client.clientStreaming(request: request, descriptor: Catalog_V1_StockAnalytics.Method.ImportCsv.descriptor, options: options)
+    }
+
+    /// Calls `ListStockClients`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func listStockClients(_ message: Catalog_V1_ListStockClientsRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Catalog_V1_ListStockClientsResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.listStockClients(request: request, options: options).message
+    }
+
+    /// Calls `ListStockClients`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func listStockClients(request: ClientRequest<Catalog_V1_ListStockClientsRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_ListStockClientsResponse> {
+      try await self.client.unary(request: request, descriptor: Catalog_V1_StockAnalytics.Method.ListStockClients.descriptor, options: options)
+    }
+
+    /// Calls `GetStockAging`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func getStockAging(_ message: Catalog_V1_StockAgingRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Catalog_V1_StockAgingResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.getStockAging(request: request, options: options).message
+    }
+
+    /// Calls `GetStockAging`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func getStockAging(request: ClientRequest<Catalog_V1_StockAgingRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_StockAgingResponse> {
+      try await self.client.unary(request: request, descriptor: Catalog_V1_StockAnalytics.Method.GetStockAging.descriptor, options: options)
+    }
+
+    /// Calls `GetStockTotals`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func getStockTotals(_ message: Catalog_V1_StockTotalsRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Catalog_V1_StockTotalsResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.getStockTotals(request: request, options: options).message
+    }
+
+    /// Calls `GetStockTotals`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func getStockTotals(request: ClientRequest<Catalog_V1_StockTotalsRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Catalog_V1_StockTotalsResponse> {
+      try await self.client.unary(request: request, descriptor: Catalog_V1_StockAnalytics.Method.GetStockTotals.descriptor, options: options)
+    }
+  }
+}
+
+extension Catalog_V1_StockAnalytics.ServiceProtocol {
+  /// Registers every method of `catalog.v1.StockAnalytics` with `router`.
+  public func registerMethods(with router: inout RPCRouter) {
+    router.registerClientStreaming(
+      Catalog_V1_StockAnalytics.Method.ImportSnapshots.descriptor,
+      input: Catalog_V1_StockSnapshotRow.self,
+      output: Catalog_V1_ImportReport.self
+    ) { request, context in
+      try await self.importSnapshots(request: request, context: context)
+    }
+    router.registerClientStreaming(
+      Catalog_V1_StockAnalytics.Method.ImportCsv.descriptor,
+      input: Catalog_V1_CsvChunk.self,
+      output: Catalog_V1_ImportReport.self
+    ) { request, context in
+      try await self.importCsv(request: request, context: context)
+    }
+    router.registerUnary(
+      Catalog_V1_StockAnalytics.Method.ListStockClients.descriptor,
+      input: Catalog_V1_ListStockClientsRequest.self,
+      output: Catalog_V1_ListStockClientsResponse.self
+    ) { request, context in
+      try await self.listStockClients(request: request, context: context)
+    }
+    router.registerUnary(
+      Catalog_V1_StockAnalytics.Method.GetStockAging.descriptor,
+      input: Catalog_V1_StockAgingRequest.self,
+      output: Catalog_V1_StockAgingResponse.self
+    ) { request, context in
+      try await self.getStockAging(request: request, context: context)
+    }
+    router.registerUnary(
+      Catalog_V1_StockAnalytics.Method.GetStockTotals.descriptor,
+      input: Catalog_V1_StockTotalsRequest.self,
+      output: Catalog_V1_StockTotalsResponse.self
+    ) { request, context in
+      try await self.getStockTotals(request: request, context: context)
+    }
+  }
+}
+
+extension Catalog_V1_StockAnalytics.SimpleServiceProtocol {
+  /// Calls the messages-only `importSnapshots`.
+  public func importSnapshots(request: StreamingServerRequest<Catalog_V1_StockSnapshotRow>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ImportReport> {
+    let response = try await self.importSnapshots(request: request.messages, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `importCsv`.
+  public func importCsv(request: StreamingServerRequest<Catalog_V1_CsvChunk>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ImportReport> {
+    let response = try await self.importCsv(request: request.messages, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `listStockClients`.
+  public func listStockClients(request: ServerRequest<Catalog_V1_ListStockClientsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ListStockClientsResponse> {
+    let response = try await self.listStockClients(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `getStockAging`.
+  public func getStockAging(request: ServerRequest<Catalog_V1_StockAgingRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_StockAgingResponse> {
+    let response = try await self.getStockAging(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `getStockTotals`.
+  public func getStockTotals(request: ServerRequest<Catalog_V1_StockTotalsRequest>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_StockTotalsResponse> {
+    let response = try await self.getStockTotals(request: request.message, context: context)
+    return ServerResponse(message: response)
   }
 }
 
@@ -1670,6 +2251,85 @@ extension Catalog_V1_ListProductsResponse {
   internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListProductsResponse> {
     let message = arena.allocate(Catalog__V1__ListProductsResponse.self)
     self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_CountProductsRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__count_products_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.CountProductsRequest")
+    }
+    defer { catalog__v1__count_products_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__CountProductsRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__CountProductsRequest>) {
+    self.init()
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__CountProductsRequest) {
+    catalog__v1__count_products_request__init(&c)
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CountProductsRequest> {
+    let message = arena.allocate(Catalog__V1__CountProductsRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Catalog_V1_CountProductsResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__count_products_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.CountProductsResponse")
+    }
+    defer { catalog__v1__count_products_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__CountProductsResponse()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__CountProductsResponse>) {
+    self.init()
+    let c = message.pointee
+    self.active = c.active
+    self.archived = c.archived
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__CountProductsResponse) {
+    catalog__v1__count_products_response__init(&c)
+    c.active = self.active
+    c.archived = self.archived
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CountProductsResponse> {
+    let message = arena.allocate(Catalog__V1__CountProductsResponse.self)
+    self.fill(&message.pointee)
     return message
   }
 }
@@ -2352,6 +3012,102 @@ extension Catalog_V1_SetReorderThresholdRequest {
   }
 }
 
+extension Catalog_V1_ListLowStockRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__list_low_stock_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.ListLowStockRequest")
+    }
+    defer { catalog__v1__list_low_stock_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__ListLowStockRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__ListLowStockRequest>) {
+    self.init()
+    let c = message.pointee
+    self.limit = c.limit
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__ListLowStockRequest) {
+    catalog__v1__list_low_stock_request__init(&c)
+    c.limit = self.limit
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLowStockRequest> {
+    let message = arena.allocate(Catalog__V1__ListLowStockRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Catalog_V1_ListLowStockResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__list_low_stock_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.ListLowStockResponse")
+    }
+    defer { catalog__v1__list_low_stock_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__ListLowStockResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__list_low_stock_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__list_low_stock_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__ListLowStockResponse>) {
+    self.init()
+    let c = message.pointee
+    if c.n_levels > 0, let values = c.levels {
+      self.levels.reserveCapacity(c.n_levels)
+      for index in 0..<c.n_levels {
+        self.levels.append(values[index].map { Catalog_V1_StockLevel(copying: $0) } ?? Catalog_V1_StockLevel())
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__ListLowStockResponse, arena: ProtoArena) {
+    catalog__v1__list_low_stock_response__init(&c)
+    if !self.levels.isEmpty {
+      c.n_levels = self.levels.count
+      let values = arena.allocate(UnsafeMutablePointer<Catalog__V1__StockLevel>?.self, count: self.levels.count)
+      for (index, value) in self.levels.enumerated() {
+        values[index] = value.cMessage(in: arena)
+      }
+      c.levels = values
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLowStockResponse> {
+    let message = arena.allocate(Catalog__V1__ListLowStockResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
 extension Catalog_V1_GetStockRequest {
   /// Decodes the message with protobuf-c.
   ///
@@ -2801,6 +3557,671 @@ extension Catalog_V1_Event {
   /// A protobuf-c struct for this message, allocated in `arena`.
   internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Event> {
     let message = arena.allocate(Catalog__V1__Event.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_StockSnapshotRow {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__stock_snapshot_row__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.StockSnapshotRow")
+    }
+    defer { catalog__v1__stock_snapshot_row__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__StockSnapshotRow()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__stock_snapshot_row__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__stock_snapshot_row__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__StockSnapshotRow>) {
+    self.init()
+    let c = message.pointee
+    self.date = ProtoCoding.string(c.date)
+    self.clientCode = ProtoCoding.string(c.client_code)
+    self.centre = ProtoCoding.string(c.centre)
+    self.materialType = ProtoCoding.string(c.material_type)
+    self.origin = ProtoCoding.string(c.origin)
+    self.productCode = ProtoCoding.string(c.product_code)
+    self.lot = ProtoCoding.string(c.lot)
+    self.daysInStock = c.days_in_stock
+    self.productForm = ProtoCoding.string(c.product_form)
+    self.merchandiseGroup = ProtoCoding.string(c.merchandise_group)
+    self.totalTonnes = ProtoCoding.string(c.total_tonnes)
+    self.sku = ProtoCoding.string(c.sku)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__StockSnapshotRow, arena: ProtoArena) {
+    catalog__v1__stock_snapshot_row__init(&c)
+    if !self.date.isEmpty { c.date = arena.cString(self.date) }
+    if !self.clientCode.isEmpty { c.client_code = arena.cString(self.clientCode) }
+    if !self.centre.isEmpty { c.centre = arena.cString(self.centre) }
+    if !self.materialType.isEmpty { c.material_type = arena.cString(self.materialType) }
+    if !self.origin.isEmpty { c.origin = arena.cString(self.origin) }
+    if !self.productCode.isEmpty { c.product_code = arena.cString(self.productCode) }
+    if !self.lot.isEmpty { c.lot = arena.cString(self.lot) }
+    c.days_in_stock = self.daysInStock
+    if !self.productForm.isEmpty { c.product_form = arena.cString(self.productForm) }
+    if !self.merchandiseGroup.isEmpty { c.merchandise_group = arena.cString(self.merchandiseGroup) }
+    if !self.totalTonnes.isEmpty { c.total_tonnes = arena.cString(self.totalTonnes) }
+    if !self.sku.isEmpty { c.sku = arena.cString(self.sku) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockSnapshotRow> {
+    let message = arena.allocate(Catalog__V1__StockSnapshotRow.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_CsvChunk {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__csv_chunk__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.CsvChunk")
+    }
+    defer { catalog__v1__csv_chunk__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__CsvChunk()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__csv_chunk__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__csv_chunk__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__CsvChunk>) {
+    self.init()
+    let c = message.pointee
+    self.data = ProtoCoding.bytes(c.data.data, count: c.data.len)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__CsvChunk, arena: ProtoArena) {
+    catalog__v1__csv_chunk__init(&c)
+    if !self.data.isEmpty { c.data = ProtobufCBinaryData(len: self.data.count, data: arena.bytes(self.data)) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CsvChunk> {
+    let message = arena.allocate(Catalog__V1__CsvChunk.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_RowError {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__row_error__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.RowError")
+    }
+    defer { catalog__v1__row_error__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__RowError()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__row_error__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__row_error__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__RowError>) {
+    self.init()
+    let c = message.pointee
+    self.line = c.line
+    self.reason = ProtoCoding.string(c.reason)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__RowError, arena: ProtoArena) {
+    catalog__v1__row_error__init(&c)
+    c.line = self.line
+    if !self.reason.isEmpty { c.reason = arena.cString(self.reason) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__RowError> {
+    let message = arena.allocate(Catalog__V1__RowError.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_ImportReport {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__import_report__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.ImportReport")
+    }
+    defer { catalog__v1__import_report__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__ImportReport()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__import_report__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__import_report__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__ImportReport>) {
+    self.init()
+    let c = message.pointee
+    self.rowsLoaded = c.rows_loaded
+    self.rowsRejected = c.rows_rejected
+    if c.n_errors > 0, let values = c.errors {
+      self.errors.reserveCapacity(c.n_errors)
+      for index in 0..<c.n_errors {
+        self.errors.append(values[index].map { Catalog_V1_RowError(copying: $0) } ?? Catalog_V1_RowError())
+      }
+    }
+    self.clientsCreated = c.clients_created
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__ImportReport, arena: ProtoArena) {
+    catalog__v1__import_report__init(&c)
+    c.rows_loaded = self.rowsLoaded
+    c.rows_rejected = self.rowsRejected
+    if !self.errors.isEmpty {
+      c.n_errors = self.errors.count
+      let values = arena.allocate(UnsafeMutablePointer<Catalog__V1__RowError>?.self, count: self.errors.count)
+      for (index, value) in self.errors.enumerated() {
+        values[index] = value.cMessage(in: arena)
+      }
+      c.errors = values
+    }
+    c.clients_created = self.clientsCreated
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ImportReport> {
+    let message = arena.allocate(Catalog__V1__ImportReport.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_StockClient {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__stock_client__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.StockClient")
+    }
+    defer { catalog__v1__stock_client__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__StockClient()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__stock_client__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__stock_client__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__StockClient>) {
+    self.init()
+    let c = message.pointee
+    self.code = ProtoCoding.string(c.code)
+    self.name = ProtoCoding.string(c.name)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__StockClient, arena: ProtoArena) {
+    catalog__v1__stock_client__init(&c)
+    if !self.code.isEmpty { c.code = arena.cString(self.code) }
+    if !self.name.isEmpty { c.name = arena.cString(self.name) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockClient> {
+    let message = arena.allocate(Catalog__V1__StockClient.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_ListStockClientsRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__list_stock_clients_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.ListStockClientsRequest")
+    }
+    defer { catalog__v1__list_stock_clients_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__ListStockClientsRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__ListStockClientsRequest>) {
+    self.init()
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__ListStockClientsRequest) {
+    catalog__v1__list_stock_clients_request__init(&c)
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListStockClientsRequest> {
+    let message = arena.allocate(Catalog__V1__ListStockClientsRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Catalog_V1_ListStockClientsResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__list_stock_clients_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.ListStockClientsResponse")
+    }
+    defer { catalog__v1__list_stock_clients_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__ListStockClientsResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__list_stock_clients_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__list_stock_clients_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__ListStockClientsResponse>) {
+    self.init()
+    let c = message.pointee
+    if c.n_clients > 0, let values = c.clients {
+      self.clients.reserveCapacity(c.n_clients)
+      for index in 0..<c.n_clients {
+        self.clients.append(values[index].map { Catalog_V1_StockClient(copying: $0) } ?? Catalog_V1_StockClient())
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__ListStockClientsResponse, arena: ProtoArena) {
+    catalog__v1__list_stock_clients_response__init(&c)
+    if !self.clients.isEmpty {
+      c.n_clients = self.clients.count
+      let values = arena.allocate(UnsafeMutablePointer<Catalog__V1__StockClient>?.self, count: self.clients.count)
+      for (index, value) in self.clients.enumerated() {
+        values[index] = value.cMessage(in: arena)
+      }
+      c.clients = values
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListStockClientsResponse> {
+    let message = arena.allocate(Catalog__V1__ListStockClientsResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_StockAgingRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__stock_aging_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.StockAgingRequest")
+    }
+    defer { catalog__v1__stock_aging_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__StockAgingRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__stock_aging_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__stock_aging_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__StockAgingRequest>) {
+    self.init()
+    let c = message.pointee
+    self.snapshotDate = ProtoCoding.string(c.snapshot_date)
+    self.clientCode = ProtoCoding.string(c.client_code)
+    self.centre = ProtoCoding.string(c.centre)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__StockAgingRequest, arena: ProtoArena) {
+    catalog__v1__stock_aging_request__init(&c)
+    if !self.snapshotDate.isEmpty { c.snapshot_date = arena.cString(self.snapshotDate) }
+    if !self.clientCode.isEmpty { c.client_code = arena.cString(self.clientCode) }
+    if !self.centre.isEmpty { c.centre = arena.cString(self.centre) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockAgingRequest> {
+    let message = arena.allocate(Catalog__V1__StockAgingRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_AgingBucket {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__aging_bucket__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.AgingBucket")
+    }
+    defer { catalog__v1__aging_bucket__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__AgingBucket()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__aging_bucket__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__aging_bucket__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__AgingBucket>) {
+    self.init()
+    let c = message.pointee
+    self.bucket = ProtoCoding.string(c.bucket)
+    self.totalTonnes = ProtoCoding.string(c.total_tonnes)
+    self.rows = c.rows
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__AgingBucket, arena: ProtoArena) {
+    catalog__v1__aging_bucket__init(&c)
+    if !self.bucket.isEmpty { c.bucket = arena.cString(self.bucket) }
+    if !self.totalTonnes.isEmpty { c.total_tonnes = arena.cString(self.totalTonnes) }
+    c.rows = self.rows
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__AgingBucket> {
+    let message = arena.allocate(Catalog__V1__AgingBucket.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_StockAgingResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__stock_aging_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.StockAgingResponse")
+    }
+    defer { catalog__v1__stock_aging_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__StockAgingResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__stock_aging_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__stock_aging_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__StockAgingResponse>) {
+    self.init()
+    let c = message.pointee
+    self.snapshotDate = ProtoCoding.string(c.snapshot_date)
+    if c.n_buckets > 0, let values = c.buckets {
+      self.buckets.reserveCapacity(c.n_buckets)
+      for index in 0..<c.n_buckets {
+        self.buckets.append(values[index].map { Catalog_V1_AgingBucket(copying: $0) } ?? Catalog_V1_AgingBucket())
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__StockAgingResponse, arena: ProtoArena) {
+    catalog__v1__stock_aging_response__init(&c)
+    if !self.snapshotDate.isEmpty { c.snapshot_date = arena.cString(self.snapshotDate) }
+    if !self.buckets.isEmpty {
+      c.n_buckets = self.buckets.count
+      let values = arena.allocate(UnsafeMutablePointer<Catalog__V1__AgingBucket>?.self, count: self.buckets.count)
+      for (index, value) in self.buckets.enumerated() {
+        values[index] = value.cMessage(in: arena)
+      }
+      c.buckets = values
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockAgingResponse> {
+    let message = arena.allocate(Catalog__V1__StockAgingResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_StockTotalsRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__stock_totals_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.StockTotalsRequest")
+    }
+    defer { catalog__v1__stock_totals_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__StockTotalsRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__stock_totals_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__stock_totals_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__StockTotalsRequest>) {
+    self.init()
+    let c = message.pointee
+    self.snapshotDate = ProtoCoding.string(c.snapshot_date)
+    self.groupBy = Catalog_V1_StockDimension(rawValue: Int32(truncatingIfNeeded: c.group_by.rawValue))
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__StockTotalsRequest, arena: ProtoArena) {
+    catalog__v1__stock_totals_request__init(&c)
+    if !self.snapshotDate.isEmpty { c.snapshot_date = arena.cString(self.snapshotDate) }
+    c.group_by = .init(rawValue: .init(truncatingIfNeeded: self.groupBy.rawValue))
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotalsRequest> {
+    let message = arena.allocate(Catalog__V1__StockTotalsRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_StockTotal {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__stock_total__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.StockTotal")
+    }
+    defer { catalog__v1__stock_total__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__StockTotal()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__stock_total__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__stock_total__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__StockTotal>) {
+    self.init()
+    let c = message.pointee
+    self.key = ProtoCoding.string(c.key)
+    self.label = ProtoCoding.string(c.label)
+    self.totalTonnes = ProtoCoding.string(c.total_tonnes)
+    self.rows = c.rows
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__StockTotal, arena: ProtoArena) {
+    catalog__v1__stock_total__init(&c)
+    if !self.key.isEmpty { c.key = arena.cString(self.key) }
+    if !self.label.isEmpty { c.label = arena.cString(self.label) }
+    if !self.totalTonnes.isEmpty { c.total_tonnes = arena.cString(self.totalTonnes) }
+    c.rows = self.rows
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotal> {
+    let message = arena.allocate(Catalog__V1__StockTotal.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Catalog_V1_StockTotalsResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = catalog__v1__stock_totals_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("catalog.v1.StockTotalsResponse")
+    }
+    defer { catalog__v1__stock_totals_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Catalog__V1__StockTotalsResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = catalog__v1__stock_totals_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { catalog__v1__stock_totals_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Catalog__V1__StockTotalsResponse>) {
+    self.init()
+    let c = message.pointee
+    self.snapshotDate = ProtoCoding.string(c.snapshot_date)
+    if c.n_totals > 0, let values = c.totals {
+      self.totals.reserveCapacity(c.n_totals)
+      for index in 0..<c.n_totals {
+        self.totals.append(values[index].map { Catalog_V1_StockTotal(copying: $0) } ?? Catalog_V1_StockTotal())
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Catalog__V1__StockTotalsResponse, arena: ProtoArena) {
+    catalog__v1__stock_totals_response__init(&c)
+    if !self.snapshotDate.isEmpty { c.snapshot_date = arena.cString(self.snapshotDate) }
+    if !self.totals.isEmpty {
+      c.n_totals = self.totals.count
+      let values = arena.allocate(UnsafeMutablePointer<Catalog__V1__StockTotal>?.self, count: self.totals.count)
+      for (index, value) in self.totals.enumerated() {
+        values[index] = value.cMessage(in: arena)
+      }
+      c.totals = values
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotalsResponse> {
+    let message = arena.allocate(Catalog__V1__StockTotalsResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
   }

@@ -178,6 +178,25 @@ public struct Identity_V1_ListUsersResponse: RPCMessage, Equatable, Sendable {
   public init() {}
 }
 
+/// The `identity.v1.CountUsersRequest` message.
+public struct Identity_V1_CountUsersRequest: RPCMessage, Equatable, Sendable {
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.CountUsersResponse` message.
+public struct Identity_V1_CountUsersResponse: RPCMessage, Equatable, Sendable {
+  /// Active users of the tenant.
+  public var active: Int64 = 0
+  /// Deactivated users.
+  public var inactive: Int64 = 0
+  /// Active users by role name ("viewer", "editor", "admin").
+  public var activeByRole: [String: Int64] = [:]
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
 /// The `identity.v1.UpdateUserRequest` message.
 public struct Identity_V1_UpdateUserRequest: RPCMessage, Equatable, Sendable {
   /// `id` names the user; the fields named in `update_mask` are copied from it.
@@ -530,6 +549,14 @@ public enum Identity_V1_Users {
       public static let kind: RPCKind = .unary
     }
 
+    /// Viewer.
+    public enum CountUsers {
+      public typealias Input = Identity_V1_CountUsersRequest
+      public typealias Output = Identity_V1_CountUsersResponse
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CountUsers")
+      public static let kind: RPCKind = .unary
+    }
+
     /// Admin.
     public enum UpdateUser {
       public typealias Input = Identity_V1_UpdateUserRequest
@@ -559,6 +586,7 @@ public enum Identity_V1_Users {
       Identity_V1_Users.Method.CreateUser.descriptor,
       Identity_V1_Users.Method.GetUser.descriptor,
       Identity_V1_Users.Method.ListUsers.descriptor,
+      Identity_V1_Users.Method.CountUsers.descriptor,
       Identity_V1_Users.Method.UpdateUser.descriptor,
       Identity_V1_Users.Method.DeactivateUser.descriptor,
       Identity_V1_Users.Method.SetPassword.descriptor,
@@ -577,6 +605,9 @@ public enum Identity_V1_Users {
 
     /// Viewer.
     func listUsers(request: ServerRequest<Identity_V1_ListUsersRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ListUsersResponse>
+
+    /// Viewer.
+    func countUsers(request: ServerRequest<Identity_V1_CountUsersRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_CountUsersResponse>
 
     /// Admin.
     func updateUser(request: ServerRequest<Identity_V1_UpdateUserRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_User>
@@ -599,6 +630,9 @@ public enum Identity_V1_Users {
 
     /// Viewer.
     func listUsers(request: Identity_V1_ListUsersRequest, context: ServerContext) async throws -> Identity_V1_ListUsersResponse
+
+    /// Viewer.
+    func countUsers(request: Identity_V1_CountUsersRequest, context: ServerContext) async throws -> Identity_V1_CountUsersResponse
 
     /// Admin.
     func updateUser(request: Identity_V1_UpdateUserRequest, context: ServerContext) async throws -> Identity_V1_User
@@ -669,6 +703,23 @@ public enum Identity_V1_Users {
     /// - Throws: `RPCError` when the call fails.
     public func listUsers(request: ClientRequest<Identity_V1_ListUsersRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_ListUsersResponse> {
       try await self.client.unary(request: request, descriptor: Identity_V1_Users.Method.ListUsers.descriptor, options: options)
+    }
+
+    /// Viewer.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func countUsers(_ message: Identity_V1_CountUsersRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_CountUsersResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.countUsers(request: request, options: options).message
+    }
+
+    /// Viewer.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func countUsers(request: ClientRequest<Identity_V1_CountUsersRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_CountUsersResponse> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_Users.Method.CountUsers.descriptor, options: options)
     }
 
     /// Admin.
@@ -749,6 +800,13 @@ extension Identity_V1_Users.ServiceProtocol {
       try await self.listUsers(request: request, context: context)
     }
     router.registerUnary(
+      Identity_V1_Users.Method.CountUsers.descriptor,
+      input: Identity_V1_CountUsersRequest.self,
+      output: Identity_V1_CountUsersResponse.self
+    ) { request, context in
+      try await self.countUsers(request: request, context: context)
+    }
+    router.registerUnary(
       Identity_V1_Users.Method.UpdateUser.descriptor,
       input: Identity_V1_UpdateUserRequest.self,
       output: Identity_V1_User.self
@@ -788,6 +846,12 @@ extension Identity_V1_Users.SimpleServiceProtocol {
   /// Calls the messages-only `listUsers`.
   public func listUsers(request: ServerRequest<Identity_V1_ListUsersRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ListUsersResponse> {
     let response = try await self.listUsers(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `countUsers`.
+  public func countUsers(request: ServerRequest<Identity_V1_CountUsersRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_CountUsersResponse> {
+    let response = try await self.countUsers(request: request.message, context: context)
     return ServerResponse(message: response)
   }
 
@@ -1681,6 +1745,109 @@ extension Identity_V1_ListUsersResponse {
   /// A protobuf-c struct for this message, allocated in `arena`.
   internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListUsersResponse> {
     let message = arena.allocate(Identity__V1__ListUsersResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_CountUsersRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__count_users_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.CountUsersRequest")
+    }
+    defer { identity__v1__count_users_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__CountUsersRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__CountUsersRequest>) {
+    self.init()
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__CountUsersRequest) {
+    identity__v1__count_users_request__init(&c)
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CountUsersRequest> {
+    let message = arena.allocate(Identity__V1__CountUsersRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Identity_V1_CountUsersResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__count_users_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.CountUsersResponse")
+    }
+    defer { identity__v1__count_users_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__CountUsersResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__count_users_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__count_users_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__CountUsersResponse>) {
+    self.init()
+    let c = message.pointee
+    self.active = c.active
+    self.inactive = c.inactive
+    if c.n_active_by_role > 0, let entries = c.active_by_role {
+      self.activeByRole.reserveCapacity(c.n_active_by_role)
+      for index in 0..<c.n_active_by_role {
+        guard let entry = entries[index]?.pointee else { continue }
+        self.activeByRole[ProtoCoding.string(entry.key)] = entry.value
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__CountUsersResponse, arena: ProtoArena) {
+    identity__v1__count_users_response__init(&c)
+    c.active = self.active
+    c.inactive = self.inactive
+    if !self.activeByRole.isEmpty {
+      // Entries go out sorted by key so that equal maps encode to equal bytes.
+      let entries = arena.allocate(UnsafeMutablePointer<Identity__V1__CountUsersResponse__ActiveByRoleEntry>?.self, count: self.activeByRole.count)
+      for (index, key) in self.activeByRole.keys.sorted().enumerated() {
+        let entry = arena.allocate(Identity__V1__CountUsersResponse__ActiveByRoleEntry.self)
+        identity__v1__count_users_response__active_by_role_entry__init(entry)
+        entry.pointee.key = arena.cString(key)
+        entry.pointee.value = self.activeByRole[key]!
+        entries[index] = entry
+      }
+      c.n_active_by_role = self.activeByRole.count
+      c.active_by_role = entries
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CountUsersResponse> {
+    let message = arena.allocate(Identity__V1__CountUsersResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
   }

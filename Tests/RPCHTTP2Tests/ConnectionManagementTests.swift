@@ -52,11 +52,12 @@ struct ConnectionManagementTests {
       call.cancel()
       let result = await call.result
       #expect(throws: RPCError.self) { try result.get() }
-      for _ in 0..<100 where probe.cancelledAt == nil {
+      for _ in 0..<500 where probe.cancelledAt == nil {
         try await Task.sleep(for: .milliseconds(10))
       }
       let handlerCancelled = try #require(probe.cancelledAt)
-      #expect(handlerCancelled - cancelledAt < .seconds(1))
+      // Typically a few milliseconds; the bound leaves room for a loaded 2-core CI machine.
+      #expect(handlerCancelled - cancelledAt < .seconds(2))
     }
   }
 

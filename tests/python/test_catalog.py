@@ -284,3 +284,144 @@ def test_low_stock_events_stream_in_order_and_resume_from_a_cursor(cc, people):
     garbage = fails(lambda: list(events.WatchEvents(cat.WatchEventsRequest(after_cursor="'; --"),
                                                    metadata=md(people["viewer"]), timeout=5)))
     assert garbage.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def start_suite_gateway(tmp_path, identity, catalog_port):
+    from identity_fixtures import free_port as _free
+    path = tmp_path / f"gateway-{_free()}.conf"
+    path.write_text(
+        f"route identity.v1.* 127.0.0.1:{identity.port}\n"
+        f"route catalog.v1.* 127.0.0.1:{catalog_port}\n"
+        f"auth identity 127.0.0.1:{identity.port}\n")
+    return ServerProcess("gateway", "--config", str(path))
+
+
+def test_the_gateway_authenticates_at_the_edge_and_fans_out_the_overview(tmp_path, identity, catalog, cc, people):
+    from gateway.v1 import overview_pb2, overview_pb2_grpc
+
+    made = stocked(cc, people, "OVERVIEW-1", 3, threshold=10)
+    gateway = start_suite_gateway(tmp_path, identity, catalog.port)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            products = cat_rpc.ProductsStub(channel)
+            assert fails(lambda: products.ListProducts(cat.ListProductsRequest())).code() == (
+                grpc.StatusCode.UNAUTHENTICATED)
+            tampered = people["viewer"][:-4] + ("AAAA" if not people["viewer"].endswith("AAAA") else "BBBB")
+            assert fails(lambda: products.ListProducts(cat.ListProductsRequest(), metadata=md(tampered))).code() == (
+                grpc.StatusCode.UNAUTHENTICATED)
+            # Login passes without a token; the token it returns works through the gateway.
+            session = id_rpc.SessionsStub(channel).Login(idp.LoginRequest(
+                tenant_id=json.loads(__import__("base64").urlsafe_b64decode(
+                    people["viewer"].split(".")[1] + "==="))["tenant"], email="viewer@shop.test", password=STRONG))
+            assert products.GetProduct(cat.GetProductRequest(id=made.id), metadata=md(session.access_token)).id == made.id
+            # Roles are still the services' business: a viewer cannot write through the gateway.
+            assert fails(lambda: product(channel, session.access_token, "VIA-GW")).code() == (
+                grpc.StatusCode.PERMISSION_DENIED)
+            overview = overview_pb2_grpc.OverviewStub(channel).GetTenantOverview(
+                overview_pb2.GetTenantOverviewRequest(), metadata=md(people["viewer"]))
+            assert [p.code for p in overview.parts] == [0, 0, 0]
+            assert overview.active_users >= 3 and overview.active_users_by_role["editor"] >= 1
+            assert overview.active_products >= 1
+            assert any(item.product_id == made.id and item.available == 3 for item in overview.low_stock)
+    finally:
+        gateway.stop()
+
+
+def test_the_overview_returns_partial_results_with_one_backend_down(tmp_path, identity, people):
+    from gateway.v1 import overview_pb2, overview_pb2_grpc
+    from identity_fixtures import free_port as _free
+
+    gateway = start_suite_gateway(tmp_path, identity, _free())
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            start = time.monotonic()
+            overview = overview_pb2_grpc.OverviewStub(channel).GetTenantOverview(
+                overview_pb2.GetTenantOverviewRequest(), metadata=md(people["viewer"]), timeout=5)
+            assert time.monotonic() - start < 3
+        parts = {p.part: p for p in overview.parts}
+        assert parts["users"].code == 0 and overview.active_users >= 3
+        assert parts["products"].code == grpc.StatusCode.UNAVAILABLE.value[0]
+        assert parts["low_stock"].code == grpc.StatusCode.UNAVAILABLE.value[0]
+        assert overview.active_products == 0
+    finally:
+        gateway.stop()
+
+
+HEADER = "data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU"
+CSV = "\n".join([
+    HEADER,
+    "2024-03-31|2040|1101|Materia Prima|01|P-100|L1|12|Bobina|Laminado a Frio|10,500|SKU-1",
+    "31/03/2024|1010|22D1|Produto Acabado|02|P-200|L2|45|Rolo|Laminado a Quente|3.250|SKU-2",
+    "2024-03-31|1010|22D1|Produto Acabado|02|P-200|L3|75|Chapa|Laminado a Quente|1.234,5|SKU-2",
+    "2024-03-31|3000|32D1|Materia Prima|01|P-100|L4|200|Bobina|Laminado a Frio|7|SKU-1",
+    "2024-02-30|1010|1101|Materia Prima|01|P-100|L5|1|Bobina|Laminado a Frio|1|SKU-1",
+    "2024-03-31|1010|1101|Materia Prima|01|P-100|L6|-3|Bobina|Laminado a Frio|1|SKU-1",
+    "2024-03-31|1010|1101|Materia Prima|01|P-100|L7|3|Bobina|Laminado a Frio|lots|SKU-1",
+    "2024-03-31|1010|1101|too|few",
+    "2024-03-31|1010'; DROP TABLE stock_snapshots; --|1101|Materia Prima|01|P-100|L8|5|Bobina|Laminado a Frio|2|SKU-1",
+    "",
+])
+
+
+def chunks(text, size=37):
+    data = text.encode()
+    for start in range(0, len(data), size):
+        yield cat.CsvChunk(data=data[start:start + size])
+
+
+def test_csv_imports_report_bad_lines_load_good_ones_and_repeat_idempotently(cc, people):
+    stub = cat_rpc.StockAnalyticsStub(cc)
+    report = stub.ImportCsv(chunks(CSV), metadata=md(people["editor"]))
+    assert report.rows_loaded == 5 and report.rows_rejected == 4
+    assert [e.line for e in report.errors] == [6, 7, 8, 9]
+    assert "not a date" in report.errors[0].reason and "days" in report.errors[1].reason
+    assert "tonnes" in report.errors[2].reason and "12 fields" in report.errors[3].reason
+    assert report.clients_created == 4
+    clients = stub.ListStockClients(cat.ListStockClientsRequest(), metadata=md(people["viewer"])).clients
+    assert [(c.code, c.name) for c in clients][:3] == [("1010", "Cliente 1"), ("2040", "Cliente 2"), ("3000", "Cliente 3")]
+    assert any(c.code.startswith("1010'; DROP") for c in clients)
+    totals = stub.GetStockTotals(cat.StockTotalsRequest(group_by=cat.STOCK_DIMENSION_CLIENT), metadata=md(people["viewer"]))
+    assert totals.snapshot_date == "2024-03-31"
+    by_client = {t.key: (t.label, t.total_tonnes) for t in totals.totals}
+    assert by_client["1010"] == ("Cliente 1", "1237.750") and by_client["2040"] == ("Cliente 2", "10.500")
+    again = stub.ImportCsv(chunks(CSV, size=4096), metadata=md(people["editor"]))
+    assert (again.rows_loaded, again.rows_rejected, again.clients_created) == (5, 4, 0)
+    assert stub.GetStockTotals(cat.StockTotalsRequest(group_by=cat.STOCK_DIMENSION_CLIENT),
+                               metadata=md(people["viewer"])).totals == totals.totals
+    aging = stub.GetStockAging(cat.StockAgingRequest(), metadata=md(people["viewer"]))
+    assert [(b.bucket, b.total_tonnes, b.rows) for b in aging.buckets] == [
+        ("0-30", "12.500", 2), ("31-60", "3.250", 1), ("61-90", "1234.500", 1), ("over 90", "7.000", 1)]
+    centre = stub.GetStockAging(cat.StockAgingRequest(centre="22D1"), metadata=md(people["viewer"]))
+    assert [b.rows for b in centre.buckets] == [0, 1, 1, 0]
+    material = stub.GetStockTotals(cat.StockTotalsRequest(group_by=cat.STOCK_DIMENSION_MATERIAL_TYPE),
+                                   metadata=md(people["viewer"]))
+    assert {t.key: t.total_tonnes for t in material.totals} == {"Produto Acabado": "1237.750", "Materia Prima": "19.500"}
+
+
+def test_bad_files_and_roles_are_refused(cc, people):
+    stub = cat_rpc.StockAnalyticsStub(cc)
+    wrong = fails(lambda: stub.ImportCsv(chunks("a|b|c\n1|2|3\n"), metadata=md(people["editor"])))
+    assert wrong.code() == grpc.StatusCode.INVALID_ARGUMENT and "header" in wrong.details()
+    empty = fails(lambda: stub.ImportCsv(iter([]), metadata=md(people["editor"])))
+    assert empty.code() == grpc.StatusCode.INVALID_ARGUMENT
+    viewer = fails(lambda: stub.ImportCsv(chunks(CSV), metadata=md(people["viewer"])))
+    assert viewer.code() == grpc.StatusCode.PERMISSION_DENIED
+    other = stub.GetStockAging(cat.StockAgingRequest(), metadata=md(people["rival"]))
+    assert other.snapshot_date == "" and list(other.buckets) == []
+
+
+def test_rows_stream_in_through_client_streaming(cc, people):
+    stub = cat_rpc.StockAnalyticsStub(cc)
+    rows = [cat.StockSnapshotRow(date="2024-04-01", client_code=str(5000 + i % 3), centre="1101",
+                                 material_type="Materia Prima", origin="01", product_code=f"P-{i % 7}", lot=f"S{i}",
+                                 days_in_stock=i % 120, product_form="Bobina", merchandise_group="Laminado a Frio",
+                                 total_tonnes="1.001", sku="SKU-X") for i in range(2500)]
+    rows.insert(10, cat.StockSnapshotRow(date="yesterday", client_code="5000", centre="1101", product_code="P",
+                                         total_tonnes="1"))
+    report = stub.ImportSnapshots(iter(rows), metadata=md(people["editor"]))
+    assert (report.rows_loaded, report.rows_rejected) == (2500, 1)
+    assert report.errors[0].line == 11
+    totals = stub.GetStockTotals(cat.StockTotalsRequest(snapshot_date="2024-04-01", group_by=cat.STOCK_DIMENSION_PRODUCT),
+                                 metadata=md(people["viewer"]))
+    assert sum(t.rows for t in totals.totals) == 2500
+    assert sum(float(t.total_tonnes) for t in totals.totals) == pytest.approx(2502.5)

@@ -3,7 +3,7 @@
 #ifndef CProtos_H
 #define CProtos_H
 #include "catalog/v1/catalog.pb-c.h"
-#include "catalog/v1/stock_bi.pb-c.h"
+#include "gateway/v1/overview.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"

@@ -96,6 +96,17 @@ public struct RPCRouter: Sendable {
     service.registerMethods(with: &self)
   }
 
+  /// Registers a method whose handler works on the call stream itself, such as a proxy that
+  /// forwards ``RawMessage``s. The handler returns the trailing metadata of an OK end, or
+  /// throws the error the call ends with.
+  public mutating func registerStreamHandler(
+    _ descriptor: MethodDescriptor,
+    kind: RPCKind,
+    handler: @escaping @Sendable (any ServerCallStream, Metadata, ServerContext) async throws -> Metadata
+  ) {
+    self.methods[descriptor.path] = Method(descriptor: descriptor, kind: kind, body: handler)
+  }
+
   /// Registers a unary method.
   public mutating func registerUnary<Input: RPCMessage, Output: RPCMessage>(
     _ descriptor: MethodDescriptor,

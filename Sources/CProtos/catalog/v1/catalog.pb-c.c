@@ -283,6 +283,96 @@ void   catalog__v1__list_products_response__free_unpacked
   assert(message->base.descriptor == &catalog__v1__list_products_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   catalog__v1__count_products_request__init
+                     (Catalog__V1__CountProductsRequest         *message)
+{
+  static const Catalog__V1__CountProductsRequest init_value = CATALOG__V1__COUNT_PRODUCTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__count_products_request__get_packed_size
+                     (const Catalog__V1__CountProductsRequest *message)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__count_products_request__pack
+                     (const Catalog__V1__CountProductsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__count_products_request__pack_to_buffer
+                     (const Catalog__V1__CountProductsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__CountProductsRequest *
+       catalog__v1__count_products_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__CountProductsRequest *)
+     protobuf_c_message_unpack (&catalog__v1__count_products_request__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__count_products_request__free_unpacked
+                     (Catalog__V1__CountProductsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__count_products_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__count_products_response__init
+                     (Catalog__V1__CountProductsResponse         *message)
+{
+  static const Catalog__V1__CountProductsResponse init_value = CATALOG__V1__COUNT_PRODUCTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__count_products_response__get_packed_size
+                     (const Catalog__V1__CountProductsResponse *message)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__count_products_response__pack
+                     (const Catalog__V1__CountProductsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__count_products_response__pack_to_buffer
+                     (const Catalog__V1__CountProductsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__count_products_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__CountProductsResponse *
+       catalog__v1__count_products_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__CountProductsResponse *)
+     protobuf_c_message_unpack (&catalog__v1__count_products_response__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__count_products_response__free_unpacked
+                     (Catalog__V1__CountProductsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__count_products_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   catalog__v1__update_product_request__init
                      (Catalog__V1__UpdateProductRequest         *message)
 {
@@ -913,6 +1003,96 @@ void   catalog__v1__set_reorder_threshold_request__free_unpacked
   assert(message->base.descriptor == &catalog__v1__set_reorder_threshold_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   catalog__v1__list_low_stock_request__init
+                     (Catalog__V1__ListLowStockRequest         *message)
+{
+  static const Catalog__V1__ListLowStockRequest init_value = CATALOG__V1__LIST_LOW_STOCK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__list_low_stock_request__get_packed_size
+                     (const Catalog__V1__ListLowStockRequest *message)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__list_low_stock_request__pack
+                     (const Catalog__V1__ListLowStockRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__list_low_stock_request__pack_to_buffer
+                     (const Catalog__V1__ListLowStockRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__ListLowStockRequest *
+       catalog__v1__list_low_stock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__ListLowStockRequest *)
+     protobuf_c_message_unpack (&catalog__v1__list_low_stock_request__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__list_low_stock_request__free_unpacked
+                     (Catalog__V1__ListLowStockRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__list_low_stock_response__init
+                     (Catalog__V1__ListLowStockResponse         *message)
+{
+  static const Catalog__V1__ListLowStockResponse init_value = CATALOG__V1__LIST_LOW_STOCK_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__list_low_stock_response__get_packed_size
+                     (const Catalog__V1__ListLowStockResponse *message)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__list_low_stock_response__pack
+                     (const Catalog__V1__ListLowStockResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__list_low_stock_response__pack_to_buffer
+                     (const Catalog__V1__ListLowStockResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__ListLowStockResponse *
+       catalog__v1__list_low_stock_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__ListLowStockResponse *)
+     protobuf_c_message_unpack (&catalog__v1__list_low_stock_response__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__list_low_stock_response__free_unpacked
+                     (Catalog__V1__ListLowStockResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__list_low_stock_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   catalog__v1__get_stock_request__init
                      (Catalog__V1__GetStockRequest         *message)
 {
@@ -1316,6 +1496,591 @@ void   catalog__v1__event__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &catalog__v1__event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__stock_snapshot_row__init
+                     (Catalog__V1__StockSnapshotRow         *message)
+{
+  static const Catalog__V1__StockSnapshotRow init_value = CATALOG__V1__STOCK_SNAPSHOT_ROW__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__stock_snapshot_row__get_packed_size
+                     (const Catalog__V1__StockSnapshotRow *message)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_snapshot_row__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__stock_snapshot_row__pack
+                     (const Catalog__V1__StockSnapshotRow *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_snapshot_row__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__stock_snapshot_row__pack_to_buffer
+                     (const Catalog__V1__StockSnapshotRow *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_snapshot_row__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__StockSnapshotRow *
+       catalog__v1__stock_snapshot_row__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__StockSnapshotRow *)
+     protobuf_c_message_unpack (&catalog__v1__stock_snapshot_row__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__stock_snapshot_row__free_unpacked
+                     (Catalog__V1__StockSnapshotRow *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__stock_snapshot_row__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__csv_chunk__init
+                     (Catalog__V1__CsvChunk         *message)
+{
+  static const Catalog__V1__CsvChunk init_value = CATALOG__V1__CSV_CHUNK__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__csv_chunk__get_packed_size
+                     (const Catalog__V1__CsvChunk *message)
+{
+  assert(message->base.descriptor == &catalog__v1__csv_chunk__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__csv_chunk__pack
+                     (const Catalog__V1__CsvChunk *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__csv_chunk__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__csv_chunk__pack_to_buffer
+                     (const Catalog__V1__CsvChunk *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__csv_chunk__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__CsvChunk *
+       catalog__v1__csv_chunk__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__CsvChunk *)
+     protobuf_c_message_unpack (&catalog__v1__csv_chunk__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__csv_chunk__free_unpacked
+                     (Catalog__V1__CsvChunk *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__csv_chunk__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__row_error__init
+                     (Catalog__V1__RowError         *message)
+{
+  static const Catalog__V1__RowError init_value = CATALOG__V1__ROW_ERROR__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__row_error__get_packed_size
+                     (const Catalog__V1__RowError *message)
+{
+  assert(message->base.descriptor == &catalog__v1__row_error__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__row_error__pack
+                     (const Catalog__V1__RowError *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__row_error__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__row_error__pack_to_buffer
+                     (const Catalog__V1__RowError *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__row_error__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__RowError *
+       catalog__v1__row_error__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__RowError *)
+     protobuf_c_message_unpack (&catalog__v1__row_error__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__row_error__free_unpacked
+                     (Catalog__V1__RowError *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__row_error__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__import_report__init
+                     (Catalog__V1__ImportReport         *message)
+{
+  static const Catalog__V1__ImportReport init_value = CATALOG__V1__IMPORT_REPORT__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__import_report__get_packed_size
+                     (const Catalog__V1__ImportReport *message)
+{
+  assert(message->base.descriptor == &catalog__v1__import_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__import_report__pack
+                     (const Catalog__V1__ImportReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__import_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__import_report__pack_to_buffer
+                     (const Catalog__V1__ImportReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__import_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__ImportReport *
+       catalog__v1__import_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__ImportReport *)
+     protobuf_c_message_unpack (&catalog__v1__import_report__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__import_report__free_unpacked
+                     (Catalog__V1__ImportReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__import_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__stock_client__init
+                     (Catalog__V1__StockClient         *message)
+{
+  static const Catalog__V1__StockClient init_value = CATALOG__V1__STOCK_CLIENT__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__stock_client__get_packed_size
+                     (const Catalog__V1__StockClient *message)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_client__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__stock_client__pack
+                     (const Catalog__V1__StockClient *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_client__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__stock_client__pack_to_buffer
+                     (const Catalog__V1__StockClient *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_client__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__StockClient *
+       catalog__v1__stock_client__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__StockClient *)
+     protobuf_c_message_unpack (&catalog__v1__stock_client__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__stock_client__free_unpacked
+                     (Catalog__V1__StockClient *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__stock_client__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__list_stock_clients_request__init
+                     (Catalog__V1__ListStockClientsRequest         *message)
+{
+  static const Catalog__V1__ListStockClientsRequest init_value = CATALOG__V1__LIST_STOCK_CLIENTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__list_stock_clients_request__get_packed_size
+                     (const Catalog__V1__ListStockClientsRequest *message)
+{
+  assert(message->base.descriptor == &catalog__v1__list_stock_clients_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__list_stock_clients_request__pack
+                     (const Catalog__V1__ListStockClientsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__list_stock_clients_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__list_stock_clients_request__pack_to_buffer
+                     (const Catalog__V1__ListStockClientsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__list_stock_clients_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__ListStockClientsRequest *
+       catalog__v1__list_stock_clients_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__ListStockClientsRequest *)
+     protobuf_c_message_unpack (&catalog__v1__list_stock_clients_request__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__list_stock_clients_request__free_unpacked
+                     (Catalog__V1__ListStockClientsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__list_stock_clients_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__list_stock_clients_response__init
+                     (Catalog__V1__ListStockClientsResponse         *message)
+{
+  static const Catalog__V1__ListStockClientsResponse init_value = CATALOG__V1__LIST_STOCK_CLIENTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__list_stock_clients_response__get_packed_size
+                     (const Catalog__V1__ListStockClientsResponse *message)
+{
+  assert(message->base.descriptor == &catalog__v1__list_stock_clients_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__list_stock_clients_response__pack
+                     (const Catalog__V1__ListStockClientsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__list_stock_clients_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__list_stock_clients_response__pack_to_buffer
+                     (const Catalog__V1__ListStockClientsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__list_stock_clients_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__ListStockClientsResponse *
+       catalog__v1__list_stock_clients_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__ListStockClientsResponse *)
+     protobuf_c_message_unpack (&catalog__v1__list_stock_clients_response__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__list_stock_clients_response__free_unpacked
+                     (Catalog__V1__ListStockClientsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__list_stock_clients_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__stock_aging_request__init
+                     (Catalog__V1__StockAgingRequest         *message)
+{
+  static const Catalog__V1__StockAgingRequest init_value = CATALOG__V1__STOCK_AGING_REQUEST__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__stock_aging_request__get_packed_size
+                     (const Catalog__V1__StockAgingRequest *message)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_aging_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__stock_aging_request__pack
+                     (const Catalog__V1__StockAgingRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_aging_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__stock_aging_request__pack_to_buffer
+                     (const Catalog__V1__StockAgingRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_aging_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__StockAgingRequest *
+       catalog__v1__stock_aging_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__StockAgingRequest *)
+     protobuf_c_message_unpack (&catalog__v1__stock_aging_request__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__stock_aging_request__free_unpacked
+                     (Catalog__V1__StockAgingRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__stock_aging_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__aging_bucket__init
+                     (Catalog__V1__AgingBucket         *message)
+{
+  static const Catalog__V1__AgingBucket init_value = CATALOG__V1__AGING_BUCKET__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__aging_bucket__get_packed_size
+                     (const Catalog__V1__AgingBucket *message)
+{
+  assert(message->base.descriptor == &catalog__v1__aging_bucket__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__aging_bucket__pack
+                     (const Catalog__V1__AgingBucket *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__aging_bucket__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__aging_bucket__pack_to_buffer
+                     (const Catalog__V1__AgingBucket *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__aging_bucket__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__AgingBucket *
+       catalog__v1__aging_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__AgingBucket *)
+     protobuf_c_message_unpack (&catalog__v1__aging_bucket__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__aging_bucket__free_unpacked
+                     (Catalog__V1__AgingBucket *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__aging_bucket__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__stock_aging_response__init
+                     (Catalog__V1__StockAgingResponse         *message)
+{
+  static const Catalog__V1__StockAgingResponse init_value = CATALOG__V1__STOCK_AGING_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__stock_aging_response__get_packed_size
+                     (const Catalog__V1__StockAgingResponse *message)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_aging_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__stock_aging_response__pack
+                     (const Catalog__V1__StockAgingResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_aging_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__stock_aging_response__pack_to_buffer
+                     (const Catalog__V1__StockAgingResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_aging_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__StockAgingResponse *
+       catalog__v1__stock_aging_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__StockAgingResponse *)
+     protobuf_c_message_unpack (&catalog__v1__stock_aging_response__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__stock_aging_response__free_unpacked
+                     (Catalog__V1__StockAgingResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__stock_aging_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__stock_totals_request__init
+                     (Catalog__V1__StockTotalsRequest         *message)
+{
+  static const Catalog__V1__StockTotalsRequest init_value = CATALOG__V1__STOCK_TOTALS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__stock_totals_request__get_packed_size
+                     (const Catalog__V1__StockTotalsRequest *message)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_totals_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__stock_totals_request__pack
+                     (const Catalog__V1__StockTotalsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_totals_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__stock_totals_request__pack_to_buffer
+                     (const Catalog__V1__StockTotalsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_totals_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__StockTotalsRequest *
+       catalog__v1__stock_totals_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__StockTotalsRequest *)
+     protobuf_c_message_unpack (&catalog__v1__stock_totals_request__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__stock_totals_request__free_unpacked
+                     (Catalog__V1__StockTotalsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__stock_totals_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__stock_total__init
+                     (Catalog__V1__StockTotal         *message)
+{
+  static const Catalog__V1__StockTotal init_value = CATALOG__V1__STOCK_TOTAL__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__stock_total__get_packed_size
+                     (const Catalog__V1__StockTotal *message)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_total__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__stock_total__pack
+                     (const Catalog__V1__StockTotal *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_total__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__stock_total__pack_to_buffer
+                     (const Catalog__V1__StockTotal *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_total__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__StockTotal *
+       catalog__v1__stock_total__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__StockTotal *)
+     protobuf_c_message_unpack (&catalog__v1__stock_total__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__stock_total__free_unpacked
+                     (Catalog__V1__StockTotal *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__stock_total__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   catalog__v1__stock_totals_response__init
+                     (Catalog__V1__StockTotalsResponse         *message)
+{
+  static const Catalog__V1__StockTotalsResponse init_value = CATALOG__V1__STOCK_TOTALS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t catalog__v1__stock_totals_response__get_packed_size
+                     (const Catalog__V1__StockTotalsResponse *message)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_totals_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t catalog__v1__stock_totals_response__pack
+                     (const Catalog__V1__StockTotalsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_totals_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t catalog__v1__stock_totals_response__pack_to_buffer
+                     (const Catalog__V1__StockTotalsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &catalog__v1__stock_totals_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Catalog__V1__StockTotalsResponse *
+       catalog__v1__stock_totals_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Catalog__V1__StockTotalsResponse *)
+     protobuf_c_message_unpack (&catalog__v1__stock_totals_response__descriptor,
+                                allocator, len, data);
+}
+void   catalog__v1__stock_totals_response__free_unpacked
+                     (Catalog__V1__StockTotalsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &catalog__v1__stock_totals_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 static const ProtobufCFieldDescriptor catalog__v1__money__field_descriptors[2] =
@@ -1868,6 +2633,75 @@ const ProtobufCMessageDescriptor catalog__v1__list_products_response__descriptor
   catalog__v1__list_products_response__field_indices_by_name,
   1,  catalog__v1__list_products_response__number_ranges,
   (ProtobufCMessageInit) catalog__v1__list_products_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define catalog__v1__count_products_request__field_descriptors NULL
+#define catalog__v1__count_products_request__field_indices_by_name NULL
+#define catalog__v1__count_products_request__number_ranges NULL
+const ProtobufCMessageDescriptor catalog__v1__count_products_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.CountProductsRequest",
+  "CountProductsRequest",
+  "Catalog__V1__CountProductsRequest",
+  "catalog.v1",
+  sizeof(Catalog__V1__CountProductsRequest),
+  0,
+  catalog__v1__count_products_request__field_descriptors,
+  catalog__v1__count_products_request__field_indices_by_name,
+  0,  catalog__v1__count_products_request__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__count_products_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__count_products_response__field_descriptors[2] =
+{
+  {
+    "active",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__CountProductsResponse, active),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "archived",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__CountProductsResponse, archived),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__count_products_response__field_indices_by_name[] = {
+  0,   /* field[0] = active */
+  1,   /* field[1] = archived */
+};
+static const ProtobufCIntRange catalog__v1__count_products_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor catalog__v1__count_products_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.CountProductsResponse",
+  "CountProductsResponse",
+  "Catalog__V1__CountProductsResponse",
+  "catalog.v1",
+  sizeof(Catalog__V1__CountProductsResponse),
+  2,
+  catalog__v1__count_products_response__field_descriptors,
+  catalog__v1__count_products_response__field_indices_by_name,
+  1,  catalog__v1__count_products_response__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__count_products_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor catalog__v1__update_product_request__field_descriptors[2] =
@@ -2622,6 +3456,82 @@ const ProtobufCMessageDescriptor catalog__v1__set_reorder_threshold_request__des
   (ProtobufCMessageInit) catalog__v1__set_reorder_threshold_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor catalog__v1__list_low_stock_request__field_descriptors[1] =
+{
+  {
+    "limit",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__ListLowStockRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__list_low_stock_request__field_indices_by_name[] = {
+  0,   /* field[0] = limit */
+};
+static const ProtobufCIntRange catalog__v1__list_low_stock_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor catalog__v1__list_low_stock_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.ListLowStockRequest",
+  "ListLowStockRequest",
+  "Catalog__V1__ListLowStockRequest",
+  "catalog.v1",
+  sizeof(Catalog__V1__ListLowStockRequest),
+  1,
+  catalog__v1__list_low_stock_request__field_descriptors,
+  catalog__v1__list_low_stock_request__field_indices_by_name,
+  1,  catalog__v1__list_low_stock_request__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__list_low_stock_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__list_low_stock_response__field_descriptors[1] =
+{
+  {
+    "levels",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Catalog__V1__ListLowStockResponse, n_levels),
+    offsetof(Catalog__V1__ListLowStockResponse, levels),
+    &catalog__v1__stock_level__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__list_low_stock_response__field_indices_by_name[] = {
+  0,   /* field[0] = levels */
+};
+static const ProtobufCIntRange catalog__v1__list_low_stock_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor catalog__v1__list_low_stock_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.ListLowStockResponse",
+  "ListLowStockResponse",
+  "Catalog__V1__ListLowStockResponse",
+  "catalog.v1",
+  sizeof(Catalog__V1__ListLowStockResponse),
+  1,
+  catalog__v1__list_low_stock_response__field_descriptors,
+  catalog__v1__list_low_stock_response__field_indices_by_name,
+  1,  catalog__v1__list_low_stock_response__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__list_low_stock_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor catalog__v1__get_stock_request__field_descriptors[1] =
 {
   {
@@ -3107,20 +4017,868 @@ const ProtobufCMessageDescriptor catalog__v1__event__descriptor =
   (ProtobufCMessageInit) catalog__v1__event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor catalog__v1__products__method_descriptors[5] =
+static const ProtobufCFieldDescriptor catalog__v1__stock_snapshot_row__field_descriptors[12] =
+{
+  {
+    "date",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, client_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "centre",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, centre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "material_type",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, material_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "origin",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, origin),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "product_code",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, product_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lot",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, lot),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days_in_stock",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, days_in_stock),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "product_form",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, product_form),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "merchandise_group",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, merchandise_group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_tonnes",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, total_tonnes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sku",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockSnapshotRow, sku),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__stock_snapshot_row__field_indices_by_name[] = {
+  2,   /* field[2] = centre */
+  1,   /* field[1] = client_code */
+  0,   /* field[0] = date */
+  7,   /* field[7] = days_in_stock */
+  6,   /* field[6] = lot */
+  3,   /* field[3] = material_type */
+  9,   /* field[9] = merchandise_group */
+  4,   /* field[4] = origin */
+  5,   /* field[5] = product_code */
+  8,   /* field[8] = product_form */
+  11,   /* field[11] = sku */
+  10,   /* field[10] = total_tonnes */
+};
+static const ProtobufCIntRange catalog__v1__stock_snapshot_row__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor catalog__v1__stock_snapshot_row__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockSnapshotRow",
+  "StockSnapshotRow",
+  "Catalog__V1__StockSnapshotRow",
+  "catalog.v1",
+  sizeof(Catalog__V1__StockSnapshotRow),
+  12,
+  catalog__v1__stock_snapshot_row__field_descriptors,
+  catalog__v1__stock_snapshot_row__field_indices_by_name,
+  1,  catalog__v1__stock_snapshot_row__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__stock_snapshot_row__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__csv_chunk__field_descriptors[1] =
+{
+  {
+    "data",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__CsvChunk, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__csv_chunk__field_indices_by_name[] = {
+  0,   /* field[0] = data */
+};
+static const ProtobufCIntRange catalog__v1__csv_chunk__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor catalog__v1__csv_chunk__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.CsvChunk",
+  "CsvChunk",
+  "Catalog__V1__CsvChunk",
+  "catalog.v1",
+  sizeof(Catalog__V1__CsvChunk),
+  1,
+  catalog__v1__csv_chunk__field_descriptors,
+  catalog__v1__csv_chunk__field_indices_by_name,
+  1,  catalog__v1__csv_chunk__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__csv_chunk__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__row_error__field_descriptors[2] =
+{
+  {
+    "line",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__RowError, line),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__RowError, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__row_error__field_indices_by_name[] = {
+  0,   /* field[0] = line */
+  1,   /* field[1] = reason */
+};
+static const ProtobufCIntRange catalog__v1__row_error__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor catalog__v1__row_error__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.RowError",
+  "RowError",
+  "Catalog__V1__RowError",
+  "catalog.v1",
+  sizeof(Catalog__V1__RowError),
+  2,
+  catalog__v1__row_error__field_descriptors,
+  catalog__v1__row_error__field_indices_by_name,
+  1,  catalog__v1__row_error__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__row_error__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__import_report__field_descriptors[4] =
+{
+  {
+    "rows_loaded",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__ImportReport, rows_loaded),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows_rejected",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__ImportReport, rows_rejected),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "errors",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Catalog__V1__ImportReport, n_errors),
+    offsetof(Catalog__V1__ImportReport, errors),
+    &catalog__v1__row_error__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "clients_created",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__ImportReport, clients_created),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__import_report__field_indices_by_name[] = {
+  3,   /* field[3] = clients_created */
+  2,   /* field[2] = errors */
+  0,   /* field[0] = rows_loaded */
+  1,   /* field[1] = rows_rejected */
+};
+static const ProtobufCIntRange catalog__v1__import_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor catalog__v1__import_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.ImportReport",
+  "ImportReport",
+  "Catalog__V1__ImportReport",
+  "catalog.v1",
+  sizeof(Catalog__V1__ImportReport),
+  4,
+  catalog__v1__import_report__field_descriptors,
+  catalog__v1__import_report__field_indices_by_name,
+  1,  catalog__v1__import_report__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__import_report__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__stock_client__field_descriptors[2] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockClient, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockClient, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__stock_client__field_indices_by_name[] = {
+  0,   /* field[0] = code */
+  1,   /* field[1] = name */
+};
+static const ProtobufCIntRange catalog__v1__stock_client__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor catalog__v1__stock_client__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockClient",
+  "StockClient",
+  "Catalog__V1__StockClient",
+  "catalog.v1",
+  sizeof(Catalog__V1__StockClient),
+  2,
+  catalog__v1__stock_client__field_descriptors,
+  catalog__v1__stock_client__field_indices_by_name,
+  1,  catalog__v1__stock_client__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__stock_client__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define catalog__v1__list_stock_clients_request__field_descriptors NULL
+#define catalog__v1__list_stock_clients_request__field_indices_by_name NULL
+#define catalog__v1__list_stock_clients_request__number_ranges NULL
+const ProtobufCMessageDescriptor catalog__v1__list_stock_clients_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.ListStockClientsRequest",
+  "ListStockClientsRequest",
+  "Catalog__V1__ListStockClientsRequest",
+  "catalog.v1",
+  sizeof(Catalog__V1__ListStockClientsRequest),
+  0,
+  catalog__v1__list_stock_clients_request__field_descriptors,
+  catalog__v1__list_stock_clients_request__field_indices_by_name,
+  0,  catalog__v1__list_stock_clients_request__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__list_stock_clients_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__list_stock_clients_response__field_descriptors[1] =
+{
+  {
+    "clients",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Catalog__V1__ListStockClientsResponse, n_clients),
+    offsetof(Catalog__V1__ListStockClientsResponse, clients),
+    &catalog__v1__stock_client__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__list_stock_clients_response__field_indices_by_name[] = {
+  0,   /* field[0] = clients */
+};
+static const ProtobufCIntRange catalog__v1__list_stock_clients_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor catalog__v1__list_stock_clients_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.ListStockClientsResponse",
+  "ListStockClientsResponse",
+  "Catalog__V1__ListStockClientsResponse",
+  "catalog.v1",
+  sizeof(Catalog__V1__ListStockClientsResponse),
+  1,
+  catalog__v1__list_stock_clients_response__field_descriptors,
+  catalog__v1__list_stock_clients_response__field_indices_by_name,
+  1,  catalog__v1__list_stock_clients_response__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__list_stock_clients_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__stock_aging_request__field_descriptors[3] =
+{
+  {
+    "snapshot_date",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockAgingRequest, snapshot_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockAgingRequest, client_code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "centre",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockAgingRequest, centre),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__stock_aging_request__field_indices_by_name[] = {
+  2,   /* field[2] = centre */
+  1,   /* field[1] = client_code */
+  0,   /* field[0] = snapshot_date */
+};
+static const ProtobufCIntRange catalog__v1__stock_aging_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor catalog__v1__stock_aging_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockAgingRequest",
+  "StockAgingRequest",
+  "Catalog__V1__StockAgingRequest",
+  "catalog.v1",
+  sizeof(Catalog__V1__StockAgingRequest),
+  3,
+  catalog__v1__stock_aging_request__field_descriptors,
+  catalog__v1__stock_aging_request__field_indices_by_name,
+  1,  catalog__v1__stock_aging_request__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__stock_aging_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__aging_bucket__field_descriptors[3] =
+{
+  {
+    "bucket",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__AgingBucket, bucket),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_tonnes",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__AgingBucket, total_tonnes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__AgingBucket, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__aging_bucket__field_indices_by_name[] = {
+  0,   /* field[0] = bucket */
+  2,   /* field[2] = rows */
+  1,   /* field[1] = total_tonnes */
+};
+static const ProtobufCIntRange catalog__v1__aging_bucket__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor catalog__v1__aging_bucket__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.AgingBucket",
+  "AgingBucket",
+  "Catalog__V1__AgingBucket",
+  "catalog.v1",
+  sizeof(Catalog__V1__AgingBucket),
+  3,
+  catalog__v1__aging_bucket__field_descriptors,
+  catalog__v1__aging_bucket__field_indices_by_name,
+  1,  catalog__v1__aging_bucket__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__aging_bucket__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__stock_aging_response__field_descriptors[2] =
+{
+  {
+    "snapshot_date",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockAgingResponse, snapshot_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "buckets",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Catalog__V1__StockAgingResponse, n_buckets),
+    offsetof(Catalog__V1__StockAgingResponse, buckets),
+    &catalog__v1__aging_bucket__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__stock_aging_response__field_indices_by_name[] = {
+  1,   /* field[1] = buckets */
+  0,   /* field[0] = snapshot_date */
+};
+static const ProtobufCIntRange catalog__v1__stock_aging_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor catalog__v1__stock_aging_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockAgingResponse",
+  "StockAgingResponse",
+  "Catalog__V1__StockAgingResponse",
+  "catalog.v1",
+  sizeof(Catalog__V1__StockAgingResponse),
+  2,
+  catalog__v1__stock_aging_response__field_descriptors,
+  catalog__v1__stock_aging_response__field_indices_by_name,
+  1,  catalog__v1__stock_aging_response__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__stock_aging_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__stock_totals_request__field_descriptors[2] =
+{
+  {
+    "snapshot_date",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockTotalsRequest, snapshot_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group_by",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockTotalsRequest, group_by),
+    &catalog__v1__stock_dimension__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__stock_totals_request__field_indices_by_name[] = {
+  1,   /* field[1] = group_by */
+  0,   /* field[0] = snapshot_date */
+};
+static const ProtobufCIntRange catalog__v1__stock_totals_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor catalog__v1__stock_totals_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockTotalsRequest",
+  "StockTotalsRequest",
+  "Catalog__V1__StockTotalsRequest",
+  "catalog.v1",
+  sizeof(Catalog__V1__StockTotalsRequest),
+  2,
+  catalog__v1__stock_totals_request__field_descriptors,
+  catalog__v1__stock_totals_request__field_indices_by_name,
+  1,  catalog__v1__stock_totals_request__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__stock_totals_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__stock_total__field_descriptors[4] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockTotal, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "label",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockTotal, label),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_tonnes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockTotal, total_tonnes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockTotal, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__stock_total__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = label */
+  3,   /* field[3] = rows */
+  2,   /* field[2] = total_tonnes */
+};
+static const ProtobufCIntRange catalog__v1__stock_total__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor catalog__v1__stock_total__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockTotal",
+  "StockTotal",
+  "Catalog__V1__StockTotal",
+  "catalog.v1",
+  sizeof(Catalog__V1__StockTotal),
+  4,
+  catalog__v1__stock_total__field_descriptors,
+  catalog__v1__stock_total__field_indices_by_name,
+  1,  catalog__v1__stock_total__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__stock_total__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor catalog__v1__stock_totals_response__field_descriptors[2] =
+{
+  {
+    "snapshot_date",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Catalog__V1__StockTotalsResponse, snapshot_date),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "totals",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Catalog__V1__StockTotalsResponse, n_totals),
+    offsetof(Catalog__V1__StockTotalsResponse, totals),
+    &catalog__v1__stock_total__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned catalog__v1__stock_totals_response__field_indices_by_name[] = {
+  0,   /* field[0] = snapshot_date */
+  1,   /* field[1] = totals */
+};
+static const ProtobufCIntRange catalog__v1__stock_totals_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor catalog__v1__stock_totals_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockTotalsResponse",
+  "StockTotalsResponse",
+  "Catalog__V1__StockTotalsResponse",
+  "catalog.v1",
+  sizeof(Catalog__V1__StockTotalsResponse),
+  2,
+  catalog__v1__stock_totals_response__field_descriptors,
+  catalog__v1__stock_totals_response__field_indices_by_name,
+  1,  catalog__v1__stock_totals_response__number_ranges,
+  (ProtobufCMessageInit) catalog__v1__stock_totals_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue catalog__v1__stock_dimension__enum_values_by_number[5] =
+{
+  { "STOCK_DIMENSION_UNSPECIFIED", "CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_UNSPECIFIED", 0 },
+  { "STOCK_DIMENSION_CLIENT", "CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_CLIENT", 1 },
+  { "STOCK_DIMENSION_PRODUCT", "CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_PRODUCT", 2 },
+  { "STOCK_DIMENSION_CENTRE", "CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_CENTRE", 3 },
+  { "STOCK_DIMENSION_MATERIAL_TYPE", "CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_MATERIAL_TYPE", 4 },
+};
+static const ProtobufCIntRange catalog__v1__stock_dimension__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex catalog__v1__stock_dimension__enum_values_by_name[5] =
+{
+  { "STOCK_DIMENSION_CENTRE", 3 },
+  { "STOCK_DIMENSION_CLIENT", 1 },
+  { "STOCK_DIMENSION_MATERIAL_TYPE", 4 },
+  { "STOCK_DIMENSION_PRODUCT", 2 },
+  { "STOCK_DIMENSION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor catalog__v1__stock_dimension__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockDimension",
+  "StockDimension",
+  "Catalog__V1__StockDimension",
+  "catalog.v1",
+  5,
+  catalog__v1__stock_dimension__enum_values_by_number,
+  5,
+  catalog__v1__stock_dimension__enum_values_by_name,
+  1,
+  catalog__v1__stock_dimension__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor catalog__v1__products__method_descriptors[6] =
 {
   { "CreateProduct", &catalog__v1__create_product_request__descriptor, &catalog__v1__product__descriptor },
   { "GetProduct", &catalog__v1__get_product_request__descriptor, &catalog__v1__product__descriptor },
   { "ListProducts", &catalog__v1__list_products_request__descriptor, &catalog__v1__list_products_response__descriptor },
+  { "CountProducts", &catalog__v1__count_products_request__descriptor, &catalog__v1__count_products_response__descriptor },
   { "UpdateProduct", &catalog__v1__update_product_request__descriptor, &catalog__v1__product__descriptor },
   { "ArchiveProduct", &catalog__v1__archive_product_request__descriptor, &catalog__v1__product__descriptor },
 };
 const unsigned catalog__v1__products__method_indices_by_name[] = {
-  4,        /* ArchiveProduct */
+  5,        /* ArchiveProduct */
+  3,        /* CountProducts */
   0,        /* CreateProduct */
   1,        /* GetProduct */
   2,        /* ListProducts */
-  3         /* UpdateProduct */
+  4         /* UpdateProduct */
 };
 const ProtobufCServiceDescriptor catalog__v1__products__descriptor =
 {
@@ -3129,7 +4887,7 @@ const ProtobufCServiceDescriptor catalog__v1__products__descriptor =
   "Products",
   "Catalog__V1__Products",
   "catalog.v1",
-  5,
+  6,
   catalog__v1__products__method_descriptors,
   catalog__v1__products__method_indices_by_name
 };
@@ -3157,13 +4915,21 @@ void catalog__v1__products__list_products(ProtobufCService *service,
   assert(service->descriptor == &catalog__v1__products__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void catalog__v1__products__count_products(ProtobufCService *service,
+                                           const Catalog__V1__CountProductsRequest *input,
+                                           Catalog__V1__CountProductsResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__products__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void catalog__v1__products__update_product(ProtobufCService *service,
                                            const Catalog__V1__UpdateProductRequest *input,
                                            Catalog__V1__Product_Closure closure,
                                            void *closure_data)
 {
   assert(service->descriptor == &catalog__v1__products__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void catalog__v1__products__archive_product(ProtobufCService *service,
                                             const Catalog__V1__ArchiveProductRequest *input,
@@ -3171,7 +4937,7 @@ void catalog__v1__products__archive_product(ProtobufCService *service,
                                             void *closure_data)
 {
   assert(service->descriptor == &catalog__v1__products__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void catalog__v1__products__init (Catalog__V1__Products_Service *service,
                                   Catalog__V1__Products_ServiceDestroy destroy)
@@ -3233,19 +4999,21 @@ void catalog__v1__categories__init (Catalog__V1__Categories_Service *service,
                                      &catalog__v1__categories__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
-static const ProtobufCMethodDescriptor catalog__v1__inventory__method_descriptors[6] =
+static const ProtobufCMethodDescriptor catalog__v1__inventory__method_descriptors[7] =
 {
   { "PutLocation", &catalog__v1__location__descriptor, &catalog__v1__location__descriptor },
   { "ListLocations", &catalog__v1__list_locations_request__descriptor, &catalog__v1__list_locations_response__descriptor },
   { "Restock", &catalog__v1__restock_request__descriptor, &catalog__v1__stock_level__descriptor },
   { "AdjustStock", &catalog__v1__adjust_stock_request__descriptor, &catalog__v1__stock_level__descriptor },
   { "SetReorderThreshold", &catalog__v1__set_reorder_threshold_request__descriptor, &catalog__v1__stock_level__descriptor },
+  { "ListLowStock", &catalog__v1__list_low_stock_request__descriptor, &catalog__v1__list_low_stock_response__descriptor },
   { "GetStock", &catalog__v1__get_stock_request__descriptor, &catalog__v1__get_stock_response__descriptor },
 };
 const unsigned catalog__v1__inventory__method_indices_by_name[] = {
   3,        /* AdjustStock */
-  5,        /* GetStock */
+  6,        /* GetStock */
   1,        /* ListLocations */
+  5,        /* ListLowStock */
   0,        /* PutLocation */
   2,        /* Restock */
   4         /* SetReorderThreshold */
@@ -3257,7 +5025,7 @@ const ProtobufCServiceDescriptor catalog__v1__inventory__descriptor =
   "Inventory",
   "Catalog__V1__Inventory",
   "catalog.v1",
-  6,
+  7,
   catalog__v1__inventory__method_descriptors,
   catalog__v1__inventory__method_indices_by_name
 };
@@ -3301,13 +5069,21 @@ void catalog__v1__inventory__set_reorder_threshold(ProtobufCService *service,
   assert(service->descriptor == &catalog__v1__inventory__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void catalog__v1__inventory__list_low_stock(ProtobufCService *service,
+                                            const Catalog__V1__ListLowStockRequest *input,
+                                            Catalog__V1__ListLowStockResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__inventory__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void catalog__v1__inventory__get_stock(ProtobufCService *service,
                                        const Catalog__V1__GetStockRequest *input,
                                        Catalog__V1__GetStockResponse_Closure closure,
                                        void *closure_data)
 {
   assert(service->descriptor == &catalog__v1__inventory__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void catalog__v1__inventory__init (Catalog__V1__Inventory_Service *service,
                                    Catalog__V1__Inventory_ServiceDestroy destroy)
@@ -3400,5 +5176,78 @@ void catalog__v1__events__init (Catalog__V1__Events_Service *service,
 {
   protobuf_c_service_generated_init (&service->base,
                                      &catalog__v1__events__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor catalog__v1__stock_analytics__method_descriptors[5] =
+{
+  { "ImportSnapshots", &catalog__v1__stock_snapshot_row__descriptor, &catalog__v1__import_report__descriptor },
+  { "ImportCsv", &catalog__v1__csv_chunk__descriptor, &catalog__v1__import_report__descriptor },
+  { "ListStockClients", &catalog__v1__list_stock_clients_request__descriptor, &catalog__v1__list_stock_clients_response__descriptor },
+  { "GetStockAging", &catalog__v1__stock_aging_request__descriptor, &catalog__v1__stock_aging_response__descriptor },
+  { "GetStockTotals", &catalog__v1__stock_totals_request__descriptor, &catalog__v1__stock_totals_response__descriptor },
+};
+const unsigned catalog__v1__stock_analytics__method_indices_by_name[] = {
+  3,        /* GetStockAging */
+  4,        /* GetStockTotals */
+  1,        /* ImportCsv */
+  0,        /* ImportSnapshots */
+  2         /* ListStockClients */
+};
+const ProtobufCServiceDescriptor catalog__v1__stock_analytics__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "catalog.v1.StockAnalytics",
+  "StockAnalytics",
+  "Catalog__V1__StockAnalytics",
+  "catalog.v1",
+  5,
+  catalog__v1__stock_analytics__method_descriptors,
+  catalog__v1__stock_analytics__method_indices_by_name
+};
+void catalog__v1__stock_analytics__import_snapshots(ProtobufCService *service,
+                                                    const Catalog__V1__StockSnapshotRow *input,
+                                                    Catalog__V1__ImportReport_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__stock_analytics__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void catalog__v1__stock_analytics__import_csv(ProtobufCService *service,
+                                              const Catalog__V1__CsvChunk *input,
+                                              Catalog__V1__ImportReport_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__stock_analytics__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void catalog__v1__stock_analytics__list_stock_clients(ProtobufCService *service,
+                                                      const Catalog__V1__ListStockClientsRequest *input,
+                                                      Catalog__V1__ListStockClientsResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__stock_analytics__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void catalog__v1__stock_analytics__get_stock_aging(ProtobufCService *service,
+                                                   const Catalog__V1__StockAgingRequest *input,
+                                                   Catalog__V1__StockAgingResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__stock_analytics__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void catalog__v1__stock_analytics__get_stock_totals(ProtobufCService *service,
+                                                    const Catalog__V1__StockTotalsRequest *input,
+                                                    Catalog__V1__StockTotalsResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &catalog__v1__stock_analytics__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void catalog__v1__stock_analytics__init (Catalog__V1__StockAnalytics_Service *service,
+                                         Catalog__V1__StockAnalytics_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &catalog__v1__stock_analytics__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }

@@ -412,6 +412,102 @@ void   identity__v1__list_users_response__free_unpacked
   assert(message->base.descriptor == &identity__v1__list_users_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   identity__v1__count_users_request__init
+                     (Identity__V1__CountUsersRequest         *message)
+{
+  static const Identity__V1__CountUsersRequest init_value = IDENTITY__V1__COUNT_USERS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__count_users_request__get_packed_size
+                     (const Identity__V1__CountUsersRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__count_users_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__count_users_request__pack
+                     (const Identity__V1__CountUsersRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__count_users_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__count_users_request__pack_to_buffer
+                     (const Identity__V1__CountUsersRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__count_users_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__CountUsersRequest *
+       identity__v1__count_users_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__CountUsersRequest *)
+     protobuf_c_message_unpack (&identity__v1__count_users_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__count_users_request__free_unpacked
+                     (Identity__V1__CountUsersRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__count_users_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__count_users_response__active_by_role_entry__init
+                     (Identity__V1__CountUsersResponse__ActiveByRoleEntry         *message)
+{
+  static const Identity__V1__CountUsersResponse__ActiveByRoleEntry init_value = IDENTITY__V1__COUNT_USERS_RESPONSE__ACTIVE_BY_ROLE_ENTRY__INIT;
+  *message = init_value;
+}
+void   identity__v1__count_users_response__init
+                     (Identity__V1__CountUsersResponse         *message)
+{
+  static const Identity__V1__CountUsersResponse init_value = IDENTITY__V1__COUNT_USERS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identity__v1__count_users_response__get_packed_size
+                     (const Identity__V1__CountUsersResponse *message)
+{
+  assert(message->base.descriptor == &identity__v1__count_users_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__count_users_response__pack
+                     (const Identity__V1__CountUsersResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__count_users_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__count_users_response__pack_to_buffer
+                     (const Identity__V1__CountUsersResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__count_users_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__CountUsersResponse *
+       identity__v1__count_users_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__CountUsersResponse *)
+     protobuf_c_message_unpack (&identity__v1__count_users_response__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__count_users_response__free_unpacked
+                     (Identity__V1__CountUsersResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__count_users_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   identity__v1__update_user_request__init
                      (Identity__V1__UpdateUserRequest         *message)
 {
@@ -2031,6 +2127,139 @@ const ProtobufCMessageDescriptor identity__v1__list_users_response__descriptor =
   (ProtobufCMessageInit) identity__v1__list_users_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define identity__v1__count_users_request__field_descriptors NULL
+#define identity__v1__count_users_request__field_indices_by_name NULL
+#define identity__v1__count_users_request__number_ranges NULL
+const ProtobufCMessageDescriptor identity__v1__count_users_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.CountUsersRequest",
+  "CountUsersRequest",
+  "Identity__V1__CountUsersRequest",
+  "identity.v1",
+  sizeof(Identity__V1__CountUsersRequest),
+  0,
+  identity__v1__count_users_request__field_descriptors,
+  identity__v1__count_users_request__field_indices_by_name,
+  0,  identity__v1__count_users_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__count_users_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__count_users_response__active_by_role_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CountUsersResponse__ActiveByRoleEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CountUsersResponse__ActiveByRoleEntry, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__count_users_response__active_by_role_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange identity__v1__count_users_response__active_by_role_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor identity__v1__count_users_response__active_by_role_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.CountUsersResponse.ActiveByRoleEntry",
+  "ActiveByRoleEntry",
+  "Identity__V1__CountUsersResponse__ActiveByRoleEntry",
+  "identity.v1",
+  sizeof(Identity__V1__CountUsersResponse__ActiveByRoleEntry),
+  2,
+  identity__v1__count_users_response__active_by_role_entry__field_descriptors,
+  identity__v1__count_users_response__active_by_role_entry__field_indices_by_name,
+  1,  identity__v1__count_users_response__active_by_role_entry__number_ranges,
+  (ProtobufCMessageInit) identity__v1__count_users_response__active_by_role_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__count_users_response__field_descriptors[3] =
+{
+  {
+    "active",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CountUsersResponse, active),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "inactive",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CountUsersResponse, inactive),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "active_by_role",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identity__V1__CountUsersResponse, n_active_by_role),
+    offsetof(Identity__V1__CountUsersResponse, active_by_role),
+    &identity__v1__count_users_response__active_by_role_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__count_users_response__field_indices_by_name[] = {
+  0,   /* field[0] = active */
+  2,   /* field[2] = active_by_role */
+  1,   /* field[1] = inactive */
+};
+static const ProtobufCIntRange identity__v1__count_users_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor identity__v1__count_users_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.CountUsersResponse",
+  "CountUsersResponse",
+  "Identity__V1__CountUsersResponse",
+  "identity.v1",
+  sizeof(Identity__V1__CountUsersResponse),
+  3,
+  identity__v1__count_users_response__field_descriptors,
+  identity__v1__count_users_response__field_indices_by_name,
+  1,  identity__v1__count_users_response__number_ranges,
+  (ProtobufCMessageInit) identity__v1__count_users_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor identity__v1__update_user_request__field_descriptors[2] =
 {
   {
@@ -3079,22 +3308,24 @@ void identity__v1__tenants__init (Identity__V1__Tenants_Service *service,
                                      &identity__v1__tenants__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }
-static const ProtobufCMethodDescriptor identity__v1__users__method_descriptors[6] =
+static const ProtobufCMethodDescriptor identity__v1__users__method_descriptors[7] =
 {
   { "CreateUser", &identity__v1__create_user_request__descriptor, &identity__v1__user__descriptor },
   { "GetUser", &identity__v1__get_user_request__descriptor, &identity__v1__user__descriptor },
   { "ListUsers", &identity__v1__list_users_request__descriptor, &identity__v1__list_users_response__descriptor },
+  { "CountUsers", &identity__v1__count_users_request__descriptor, &identity__v1__count_users_response__descriptor },
   { "UpdateUser", &identity__v1__update_user_request__descriptor, &identity__v1__user__descriptor },
   { "DeactivateUser", &identity__v1__deactivate_user_request__descriptor, &identity__v1__user__descriptor },
   { "SetPassword", &identity__v1__set_password_request__descriptor, &identity__v1__set_password_response__descriptor },
 };
 const unsigned identity__v1__users__method_indices_by_name[] = {
+  3,        /* CountUsers */
   0,        /* CreateUser */
-  4,        /* DeactivateUser */
+  5,        /* DeactivateUser */
   1,        /* GetUser */
   2,        /* ListUsers */
-  5,        /* SetPassword */
-  3         /* UpdateUser */
+  6,        /* SetPassword */
+  4         /* UpdateUser */
 };
 const ProtobufCServiceDescriptor identity__v1__users__descriptor =
 {
@@ -3103,7 +3334,7 @@ const ProtobufCServiceDescriptor identity__v1__users__descriptor =
   "Users",
   "Identity__V1__Users",
   "identity.v1",
-  6,
+  7,
   identity__v1__users__method_descriptors,
   identity__v1__users__method_indices_by_name
 };
@@ -3131,13 +3362,21 @@ void identity__v1__users__list_users(ProtobufCService *service,
   assert(service->descriptor == &identity__v1__users__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void identity__v1__users__count_users(ProtobufCService *service,
+                                      const Identity__V1__CountUsersRequest *input,
+                                      Identity__V1__CountUsersResponse_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__users__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void identity__v1__users__update_user(ProtobufCService *service,
                                       const Identity__V1__UpdateUserRequest *input,
                                       Identity__V1__User_Closure closure,
                                       void *closure_data)
 {
   assert(service->descriptor == &identity__v1__users__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void identity__v1__users__deactivate_user(ProtobufCService *service,
                                           const Identity__V1__DeactivateUserRequest *input,
@@ -3145,7 +3384,7 @@ void identity__v1__users__deactivate_user(ProtobufCService *service,
                                           void *closure_data)
 {
   assert(service->descriptor == &identity__v1__users__descriptor);
-  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void identity__v1__users__set_password(ProtobufCService *service,
                                        const Identity__V1__SetPasswordRequest *input,
@@ -3153,7 +3392,7 @@ void identity__v1__users__set_password(ProtobufCService *service,
                                        void *closure_data)
 {
   assert(service->descriptor == &identity__v1__users__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void identity__v1__users__init (Identity__V1__Users_Service *service,
                                 Identity__V1__Users_ServiceDestroy destroy)

@@ -22,6 +22,8 @@ typedef struct Catalog__V1__CreateProductRequest Catalog__V1__CreateProductReque
 typedef struct Catalog__V1__GetProductRequest Catalog__V1__GetProductRequest;
 typedef struct Catalog__V1__ListProductsRequest Catalog__V1__ListProductsRequest;
 typedef struct Catalog__V1__ListProductsResponse Catalog__V1__ListProductsResponse;
+typedef struct Catalog__V1__CountProductsRequest Catalog__V1__CountProductsRequest;
+typedef struct Catalog__V1__CountProductsResponse Catalog__V1__CountProductsResponse;
 typedef struct Catalog__V1__UpdateProductRequest Catalog__V1__UpdateProductRequest;
 typedef struct Catalog__V1__ArchiveProductRequest Catalog__V1__ArchiveProductRequest;
 typedef struct Catalog__V1__Category Catalog__V1__Category;
@@ -36,6 +38,8 @@ typedef struct Catalog__V1__StockLevel Catalog__V1__StockLevel;
 typedef struct Catalog__V1__RestockRequest Catalog__V1__RestockRequest;
 typedef struct Catalog__V1__AdjustStockRequest Catalog__V1__AdjustStockRequest;
 typedef struct Catalog__V1__SetReorderThresholdRequest Catalog__V1__SetReorderThresholdRequest;
+typedef struct Catalog__V1__ListLowStockRequest Catalog__V1__ListLowStockRequest;
+typedef struct Catalog__V1__ListLowStockResponse Catalog__V1__ListLowStockResponse;
 typedef struct Catalog__V1__GetStockRequest Catalog__V1__GetStockRequest;
 typedef struct Catalog__V1__GetStockResponse Catalog__V1__GetStockResponse;
 typedef struct Catalog__V1__ReservationLine Catalog__V1__ReservationLine;
@@ -45,10 +49,31 @@ typedef struct Catalog__V1__CommitReservationRequest Catalog__V1__CommitReservat
 typedef struct Catalog__V1__ReleaseReservationRequest Catalog__V1__ReleaseReservationRequest;
 typedef struct Catalog__V1__WatchEventsRequest Catalog__V1__WatchEventsRequest;
 typedef struct Catalog__V1__Event Catalog__V1__Event;
+typedef struct Catalog__V1__StockSnapshotRow Catalog__V1__StockSnapshotRow;
+typedef struct Catalog__V1__CsvChunk Catalog__V1__CsvChunk;
+typedef struct Catalog__V1__RowError Catalog__V1__RowError;
+typedef struct Catalog__V1__ImportReport Catalog__V1__ImportReport;
+typedef struct Catalog__V1__StockClient Catalog__V1__StockClient;
+typedef struct Catalog__V1__ListStockClientsRequest Catalog__V1__ListStockClientsRequest;
+typedef struct Catalog__V1__ListStockClientsResponse Catalog__V1__ListStockClientsResponse;
+typedef struct Catalog__V1__StockAgingRequest Catalog__V1__StockAgingRequest;
+typedef struct Catalog__V1__AgingBucket Catalog__V1__AgingBucket;
+typedef struct Catalog__V1__StockAgingResponse Catalog__V1__StockAgingResponse;
+typedef struct Catalog__V1__StockTotalsRequest Catalog__V1__StockTotalsRequest;
+typedef struct Catalog__V1__StockTotal Catalog__V1__StockTotal;
+typedef struct Catalog__V1__StockTotalsResponse Catalog__V1__StockTotalsResponse;
 
 
 /* --- enums --- */
 
+typedef enum _Catalog__V1__StockDimension {
+  CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_UNSPECIFIED = 0,
+  CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_CLIENT = 1,
+  CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_PRODUCT = 2,
+  CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_CENTRE = 3,
+  CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_MATERIAL_TYPE = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(CATALOG__V1__STOCK_DIMENSION)
+} Catalog__V1__StockDimension;
 
 /* --- messages --- */
 
@@ -179,6 +204,26 @@ struct  Catalog__V1__ListProductsResponse
 #define CATALOG__V1__LIST_PRODUCTS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__list_products_response__descriptor) \
     , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Catalog__V1__CountProductsRequest
+{
+  ProtobufCMessage base;
+};
+#define CATALOG__V1__COUNT_PRODUCTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__count_products_request__descriptor) \
+     }
+
+
+struct  Catalog__V1__CountProductsResponse
+{
+  ProtobufCMessage base;
+  int64_t active;
+  int64_t archived;
+};
+#define CATALOG__V1__COUNT_PRODUCTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__count_products_response__descriptor) \
+    , 0, 0 }
 
 
 struct  Catalog__V1__UpdateProductRequest
@@ -364,6 +409,33 @@ struct  Catalog__V1__SetReorderThresholdRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
+struct  Catalog__V1__ListLowStockRequest
+{
+  ProtobufCMessage base;
+  /*
+   * At most 500; 0 means 50.
+   */
+  int32_t limit;
+};
+#define CATALOG__V1__LIST_LOW_STOCK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__list_low_stock_request__descriptor) \
+    , 0 }
+
+
+struct  Catalog__V1__ListLowStockResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Stock levels whose available stock is below their reorder threshold, lowest first.
+   */
+  size_t n_levels;
+  Catalog__V1__StockLevel **levels;
+};
+#define CATALOG__V1__LIST_LOW_STOCK_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__list_low_stock_response__descriptor) \
+    , 0,NULL }
+
+
 struct  Catalog__V1__GetStockRequest
 {
   ProtobufCMessage base;
@@ -489,6 +561,240 @@ struct  Catalog__V1__Event
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
+/*
+ * One row of a stock snapshot, as in the source system's export.
+ */
+struct  Catalog__V1__StockSnapshotRow
+{
+  ProtobufCMessage base;
+  /*
+   * Snapshot date, YYYY-MM-DD (DD/MM/YYYY is accepted too).
+   */
+  char *date;
+  /*
+   * cod_cliente; unknown codes create a client named "Cliente N".
+   */
+  char *client_code;
+  /*
+   * es_centro, such as "1101", "22D1".
+   */
+  char *centre;
+  /*
+   * tipo_material, such as "Materia Prima", "Produto Acabado".
+   */
+  char *material_type;
+  /*
+   * origem.
+   */
+  char *origin;
+  /*
+   * cod_produto.
+   */
+  char *product_code;
+  /*
+   * lote.
+   */
+  char *lot;
+  /*
+   * dias_em_estoque, 0 or more.
+   */
+  int32_t days_in_stock;
+  /*
+   * produto: the form, such as "Bobina", "Rolo", "Chapa".
+   */
+  char *product_form;
+  /*
+   * grupo_mercadoria, such as "Laminado a Frio", "Laminado a Quente".
+   */
+  char *merchandise_group;
+  /*
+   * es_totalestoque: tonnes as a decimal string ("12.345"; "12,345" is read as 12.345).
+   */
+  char *total_tonnes;
+  char *sku;
+};
+#define CATALOG__V1__STOCK_SNAPSHOT_ROW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__stock_snapshot_row__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A piece of a pipe-delimited export file (header row first), sent in order.
+ */
+struct  Catalog__V1__CsvChunk
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData data;
+};
+#define CATALOG__V1__CSV_CHUNK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__csv_chunk__descriptor) \
+    , {0,NULL} }
+
+
+struct  Catalog__V1__RowError
+{
+  ProtobufCMessage base;
+  /*
+   * 1-based line of the file (or position of the message in a row stream).
+   */
+  int64_t line;
+  char *reason;
+};
+#define CATALOG__V1__ROW_ERROR__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__row_error__descriptor) \
+    , 0, (char *)protobuf_c_empty_string }
+
+
+struct  Catalog__V1__ImportReport
+{
+  ProtobufCMessage base;
+  int64_t rows_loaded;
+  int64_t rows_rejected;
+  /*
+   * The first 1000 rejected rows.
+   */
+  size_t n_errors;
+  Catalog__V1__RowError **errors;
+  int64_t clients_created;
+};
+#define CATALOG__V1__IMPORT_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__import_report__descriptor) \
+    , 0, 0, 0,NULL, 0 }
+
+
+struct  Catalog__V1__StockClient
+{
+  ProtobufCMessage base;
+  char *code;
+  char *name;
+};
+#define CATALOG__V1__STOCK_CLIENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__stock_client__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Catalog__V1__ListStockClientsRequest
+{
+  ProtobufCMessage base;
+};
+#define CATALOG__V1__LIST_STOCK_CLIENTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__list_stock_clients_request__descriptor) \
+     }
+
+
+struct  Catalog__V1__ListStockClientsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Ordered by code.
+   */
+  size_t n_clients;
+  Catalog__V1__StockClient **clients;
+};
+#define CATALOG__V1__LIST_STOCK_CLIENTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__list_stock_clients_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Catalog__V1__StockAgingRequest
+{
+  ProtobufCMessage base;
+  /*
+   * YYYY-MM-DD; empty means the latest snapshot.
+   */
+  char *snapshot_date;
+  /*
+   * Optional filters.
+   */
+  char *client_code;
+  char *centre;
+};
+#define CATALOG__V1__STOCK_AGING_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__stock_aging_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Catalog__V1__AgingBucket
+{
+  ProtobufCMessage base;
+  /*
+   * "0-30", "31-60", "61-90", "over 90" (days in stock).
+   */
+  char *bucket;
+  /*
+   * Tonnes, exact decimal.
+   */
+  char *total_tonnes;
+  int64_t rows;
+};
+#define CATALOG__V1__AGING_BUCKET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__aging_bucket__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Catalog__V1__StockAgingResponse
+{
+  ProtobufCMessage base;
+  char *snapshot_date;
+  /*
+   * Always the four buckets, in order.
+   */
+  size_t n_buckets;
+  Catalog__V1__AgingBucket **buckets;
+};
+#define CATALOG__V1__STOCK_AGING_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__stock_aging_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Catalog__V1__StockTotalsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * YYYY-MM-DD; empty means the latest snapshot.
+   */
+  char *snapshot_date;
+  Catalog__V1__StockDimension group_by;
+};
+#define CATALOG__V1__STOCK_TOTALS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__stock_totals_request__descriptor) \
+    , (char *)protobuf_c_empty_string, CATALOG__V1__STOCK_DIMENSION__STOCK_DIMENSION_UNSPECIFIED }
+
+
+struct  Catalog__V1__StockTotal
+{
+  ProtobufCMessage base;
+  /*
+   * The client code, product code, centre or material type.
+   */
+  char *key;
+  /*
+   * The client's name for STOCK_DIMENSION_CLIENT; otherwise the key.
+   */
+  char *label;
+  char *total_tonnes;
+  int64_t rows;
+};
+#define CATALOG__V1__STOCK_TOTAL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__stock_total__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Catalog__V1__StockTotalsResponse
+{
+  ProtobufCMessage base;
+  char *snapshot_date;
+  /*
+   * Largest total first.
+   */
+  size_t n_totals;
+  Catalog__V1__StockTotal **totals;
+};
+#define CATALOG__V1__STOCK_TOTALS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&catalog__v1__stock_totals_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
 /* Catalog__V1__Money methods */
 void   catalog__v1__money__init
                      (Catalog__V1__Money         *message);
@@ -605,6 +911,44 @@ Catalog__V1__ListProductsResponse *
                       const uint8_t       *data);
 void   catalog__v1__list_products_response__free_unpacked
                      (Catalog__V1__ListProductsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__CountProductsRequest methods */
+void   catalog__v1__count_products_request__init
+                     (Catalog__V1__CountProductsRequest         *message);
+size_t catalog__v1__count_products_request__get_packed_size
+                     (const Catalog__V1__CountProductsRequest   *message);
+size_t catalog__v1__count_products_request__pack
+                     (const Catalog__V1__CountProductsRequest   *message,
+                      uint8_t             *out);
+size_t catalog__v1__count_products_request__pack_to_buffer
+                     (const Catalog__V1__CountProductsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__CountProductsRequest *
+       catalog__v1__count_products_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__count_products_request__free_unpacked
+                     (Catalog__V1__CountProductsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__CountProductsResponse methods */
+void   catalog__v1__count_products_response__init
+                     (Catalog__V1__CountProductsResponse         *message);
+size_t catalog__v1__count_products_response__get_packed_size
+                     (const Catalog__V1__CountProductsResponse   *message);
+size_t catalog__v1__count_products_response__pack
+                     (const Catalog__V1__CountProductsResponse   *message,
+                      uint8_t             *out);
+size_t catalog__v1__count_products_response__pack_to_buffer
+                     (const Catalog__V1__CountProductsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__CountProductsResponse *
+       catalog__v1__count_products_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__count_products_response__free_unpacked
+                     (Catalog__V1__CountProductsResponse *message,
                       ProtobufCAllocator *allocator);
 /* Catalog__V1__UpdateProductRequest methods */
 void   catalog__v1__update_product_request__init
@@ -872,6 +1216,44 @@ Catalog__V1__SetReorderThresholdRequest *
 void   catalog__v1__set_reorder_threshold_request__free_unpacked
                      (Catalog__V1__SetReorderThresholdRequest *message,
                       ProtobufCAllocator *allocator);
+/* Catalog__V1__ListLowStockRequest methods */
+void   catalog__v1__list_low_stock_request__init
+                     (Catalog__V1__ListLowStockRequest         *message);
+size_t catalog__v1__list_low_stock_request__get_packed_size
+                     (const Catalog__V1__ListLowStockRequest   *message);
+size_t catalog__v1__list_low_stock_request__pack
+                     (const Catalog__V1__ListLowStockRequest   *message,
+                      uint8_t             *out);
+size_t catalog__v1__list_low_stock_request__pack_to_buffer
+                     (const Catalog__V1__ListLowStockRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__ListLowStockRequest *
+       catalog__v1__list_low_stock_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__list_low_stock_request__free_unpacked
+                     (Catalog__V1__ListLowStockRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__ListLowStockResponse methods */
+void   catalog__v1__list_low_stock_response__init
+                     (Catalog__V1__ListLowStockResponse         *message);
+size_t catalog__v1__list_low_stock_response__get_packed_size
+                     (const Catalog__V1__ListLowStockResponse   *message);
+size_t catalog__v1__list_low_stock_response__pack
+                     (const Catalog__V1__ListLowStockResponse   *message,
+                      uint8_t             *out);
+size_t catalog__v1__list_low_stock_response__pack_to_buffer
+                     (const Catalog__V1__ListLowStockResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__ListLowStockResponse *
+       catalog__v1__list_low_stock_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__list_low_stock_response__free_unpacked
+                     (Catalog__V1__ListLowStockResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Catalog__V1__GetStockRequest methods */
 void   catalog__v1__get_stock_request__init
                      (Catalog__V1__GetStockRequest         *message);
@@ -1043,6 +1425,253 @@ Catalog__V1__Event *
 void   catalog__v1__event__free_unpacked
                      (Catalog__V1__Event *message,
                       ProtobufCAllocator *allocator);
+/* Catalog__V1__StockSnapshotRow methods */
+void   catalog__v1__stock_snapshot_row__init
+                     (Catalog__V1__StockSnapshotRow         *message);
+size_t catalog__v1__stock_snapshot_row__get_packed_size
+                     (const Catalog__V1__StockSnapshotRow   *message);
+size_t catalog__v1__stock_snapshot_row__pack
+                     (const Catalog__V1__StockSnapshotRow   *message,
+                      uint8_t             *out);
+size_t catalog__v1__stock_snapshot_row__pack_to_buffer
+                     (const Catalog__V1__StockSnapshotRow   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__StockSnapshotRow *
+       catalog__v1__stock_snapshot_row__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__stock_snapshot_row__free_unpacked
+                     (Catalog__V1__StockSnapshotRow *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__CsvChunk methods */
+void   catalog__v1__csv_chunk__init
+                     (Catalog__V1__CsvChunk         *message);
+size_t catalog__v1__csv_chunk__get_packed_size
+                     (const Catalog__V1__CsvChunk   *message);
+size_t catalog__v1__csv_chunk__pack
+                     (const Catalog__V1__CsvChunk   *message,
+                      uint8_t             *out);
+size_t catalog__v1__csv_chunk__pack_to_buffer
+                     (const Catalog__V1__CsvChunk   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__CsvChunk *
+       catalog__v1__csv_chunk__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__csv_chunk__free_unpacked
+                     (Catalog__V1__CsvChunk *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__RowError methods */
+void   catalog__v1__row_error__init
+                     (Catalog__V1__RowError         *message);
+size_t catalog__v1__row_error__get_packed_size
+                     (const Catalog__V1__RowError   *message);
+size_t catalog__v1__row_error__pack
+                     (const Catalog__V1__RowError   *message,
+                      uint8_t             *out);
+size_t catalog__v1__row_error__pack_to_buffer
+                     (const Catalog__V1__RowError   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__RowError *
+       catalog__v1__row_error__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__row_error__free_unpacked
+                     (Catalog__V1__RowError *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__ImportReport methods */
+void   catalog__v1__import_report__init
+                     (Catalog__V1__ImportReport         *message);
+size_t catalog__v1__import_report__get_packed_size
+                     (const Catalog__V1__ImportReport   *message);
+size_t catalog__v1__import_report__pack
+                     (const Catalog__V1__ImportReport   *message,
+                      uint8_t             *out);
+size_t catalog__v1__import_report__pack_to_buffer
+                     (const Catalog__V1__ImportReport   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__ImportReport *
+       catalog__v1__import_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__import_report__free_unpacked
+                     (Catalog__V1__ImportReport *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__StockClient methods */
+void   catalog__v1__stock_client__init
+                     (Catalog__V1__StockClient         *message);
+size_t catalog__v1__stock_client__get_packed_size
+                     (const Catalog__V1__StockClient   *message);
+size_t catalog__v1__stock_client__pack
+                     (const Catalog__V1__StockClient   *message,
+                      uint8_t             *out);
+size_t catalog__v1__stock_client__pack_to_buffer
+                     (const Catalog__V1__StockClient   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__StockClient *
+       catalog__v1__stock_client__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__stock_client__free_unpacked
+                     (Catalog__V1__StockClient *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__ListStockClientsRequest methods */
+void   catalog__v1__list_stock_clients_request__init
+                     (Catalog__V1__ListStockClientsRequest         *message);
+size_t catalog__v1__list_stock_clients_request__get_packed_size
+                     (const Catalog__V1__ListStockClientsRequest   *message);
+size_t catalog__v1__list_stock_clients_request__pack
+                     (const Catalog__V1__ListStockClientsRequest   *message,
+                      uint8_t             *out);
+size_t catalog__v1__list_stock_clients_request__pack_to_buffer
+                     (const Catalog__V1__ListStockClientsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__ListStockClientsRequest *
+       catalog__v1__list_stock_clients_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__list_stock_clients_request__free_unpacked
+                     (Catalog__V1__ListStockClientsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__ListStockClientsResponse methods */
+void   catalog__v1__list_stock_clients_response__init
+                     (Catalog__V1__ListStockClientsResponse         *message);
+size_t catalog__v1__list_stock_clients_response__get_packed_size
+                     (const Catalog__V1__ListStockClientsResponse   *message);
+size_t catalog__v1__list_stock_clients_response__pack
+                     (const Catalog__V1__ListStockClientsResponse   *message,
+                      uint8_t             *out);
+size_t catalog__v1__list_stock_clients_response__pack_to_buffer
+                     (const Catalog__V1__ListStockClientsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__ListStockClientsResponse *
+       catalog__v1__list_stock_clients_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__list_stock_clients_response__free_unpacked
+                     (Catalog__V1__ListStockClientsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__StockAgingRequest methods */
+void   catalog__v1__stock_aging_request__init
+                     (Catalog__V1__StockAgingRequest         *message);
+size_t catalog__v1__stock_aging_request__get_packed_size
+                     (const Catalog__V1__StockAgingRequest   *message);
+size_t catalog__v1__stock_aging_request__pack
+                     (const Catalog__V1__StockAgingRequest   *message,
+                      uint8_t             *out);
+size_t catalog__v1__stock_aging_request__pack_to_buffer
+                     (const Catalog__V1__StockAgingRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__StockAgingRequest *
+       catalog__v1__stock_aging_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__stock_aging_request__free_unpacked
+                     (Catalog__V1__StockAgingRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__AgingBucket methods */
+void   catalog__v1__aging_bucket__init
+                     (Catalog__V1__AgingBucket         *message);
+size_t catalog__v1__aging_bucket__get_packed_size
+                     (const Catalog__V1__AgingBucket   *message);
+size_t catalog__v1__aging_bucket__pack
+                     (const Catalog__V1__AgingBucket   *message,
+                      uint8_t             *out);
+size_t catalog__v1__aging_bucket__pack_to_buffer
+                     (const Catalog__V1__AgingBucket   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__AgingBucket *
+       catalog__v1__aging_bucket__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__aging_bucket__free_unpacked
+                     (Catalog__V1__AgingBucket *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__StockAgingResponse methods */
+void   catalog__v1__stock_aging_response__init
+                     (Catalog__V1__StockAgingResponse         *message);
+size_t catalog__v1__stock_aging_response__get_packed_size
+                     (const Catalog__V1__StockAgingResponse   *message);
+size_t catalog__v1__stock_aging_response__pack
+                     (const Catalog__V1__StockAgingResponse   *message,
+                      uint8_t             *out);
+size_t catalog__v1__stock_aging_response__pack_to_buffer
+                     (const Catalog__V1__StockAgingResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__StockAgingResponse *
+       catalog__v1__stock_aging_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__stock_aging_response__free_unpacked
+                     (Catalog__V1__StockAgingResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__StockTotalsRequest methods */
+void   catalog__v1__stock_totals_request__init
+                     (Catalog__V1__StockTotalsRequest         *message);
+size_t catalog__v1__stock_totals_request__get_packed_size
+                     (const Catalog__V1__StockTotalsRequest   *message);
+size_t catalog__v1__stock_totals_request__pack
+                     (const Catalog__V1__StockTotalsRequest   *message,
+                      uint8_t             *out);
+size_t catalog__v1__stock_totals_request__pack_to_buffer
+                     (const Catalog__V1__StockTotalsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__StockTotalsRequest *
+       catalog__v1__stock_totals_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__stock_totals_request__free_unpacked
+                     (Catalog__V1__StockTotalsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__StockTotal methods */
+void   catalog__v1__stock_total__init
+                     (Catalog__V1__StockTotal         *message);
+size_t catalog__v1__stock_total__get_packed_size
+                     (const Catalog__V1__StockTotal   *message);
+size_t catalog__v1__stock_total__pack
+                     (const Catalog__V1__StockTotal   *message,
+                      uint8_t             *out);
+size_t catalog__v1__stock_total__pack_to_buffer
+                     (const Catalog__V1__StockTotal   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__StockTotal *
+       catalog__v1__stock_total__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__stock_total__free_unpacked
+                     (Catalog__V1__StockTotal *message,
+                      ProtobufCAllocator *allocator);
+/* Catalog__V1__StockTotalsResponse methods */
+void   catalog__v1__stock_totals_response__init
+                     (Catalog__V1__StockTotalsResponse         *message);
+size_t catalog__v1__stock_totals_response__get_packed_size
+                     (const Catalog__V1__StockTotalsResponse   *message);
+size_t catalog__v1__stock_totals_response__pack
+                     (const Catalog__V1__StockTotalsResponse   *message,
+                      uint8_t             *out);
+size_t catalog__v1__stock_totals_response__pack_to_buffer
+                     (const Catalog__V1__StockTotalsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Catalog__V1__StockTotalsResponse *
+       catalog__v1__stock_totals_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   catalog__v1__stock_totals_response__free_unpacked
+                     (Catalog__V1__StockTotalsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Catalog__V1__Money_Closure)
@@ -1065,6 +1694,12 @@ typedef void (*Catalog__V1__ListProductsRequest_Closure)
                   void *closure_data);
 typedef void (*Catalog__V1__ListProductsResponse_Closure)
                  (const Catalog__V1__ListProductsResponse *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__CountProductsRequest_Closure)
+                 (const Catalog__V1__CountProductsRequest *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__CountProductsResponse_Closure)
+                 (const Catalog__V1__CountProductsResponse *message,
                   void *closure_data);
 typedef void (*Catalog__V1__UpdateProductRequest_Closure)
                  (const Catalog__V1__UpdateProductRequest *message,
@@ -1108,6 +1743,12 @@ typedef void (*Catalog__V1__AdjustStockRequest_Closure)
 typedef void (*Catalog__V1__SetReorderThresholdRequest_Closure)
                  (const Catalog__V1__SetReorderThresholdRequest *message,
                   void *closure_data);
+typedef void (*Catalog__V1__ListLowStockRequest_Closure)
+                 (const Catalog__V1__ListLowStockRequest *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__ListLowStockResponse_Closure)
+                 (const Catalog__V1__ListLowStockResponse *message,
+                  void *closure_data);
 typedef void (*Catalog__V1__GetStockRequest_Closure)
                  (const Catalog__V1__GetStockRequest *message,
                   void *closure_data);
@@ -1135,6 +1776,45 @@ typedef void (*Catalog__V1__WatchEventsRequest_Closure)
 typedef void (*Catalog__V1__Event_Closure)
                  (const Catalog__V1__Event *message,
                   void *closure_data);
+typedef void (*Catalog__V1__StockSnapshotRow_Closure)
+                 (const Catalog__V1__StockSnapshotRow *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__CsvChunk_Closure)
+                 (const Catalog__V1__CsvChunk *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__RowError_Closure)
+                 (const Catalog__V1__RowError *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__ImportReport_Closure)
+                 (const Catalog__V1__ImportReport *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__StockClient_Closure)
+                 (const Catalog__V1__StockClient *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__ListStockClientsRequest_Closure)
+                 (const Catalog__V1__ListStockClientsRequest *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__ListStockClientsResponse_Closure)
+                 (const Catalog__V1__ListStockClientsResponse *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__StockAgingRequest_Closure)
+                 (const Catalog__V1__StockAgingRequest *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__AgingBucket_Closure)
+                 (const Catalog__V1__AgingBucket *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__StockAgingResponse_Closure)
+                 (const Catalog__V1__StockAgingResponse *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__StockTotalsRequest_Closure)
+                 (const Catalog__V1__StockTotalsRequest *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__StockTotal_Closure)
+                 (const Catalog__V1__StockTotal *message,
+                  void *closure_data);
+typedef void (*Catalog__V1__StockTotalsResponse_Closure)
+                 (const Catalog__V1__StockTotalsResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1154,6 +1834,10 @@ struct Catalog__V1__Products_Service
                         const Catalog__V1__ListProductsRequest *input,
                         Catalog__V1__ListProductsResponse_Closure closure,
                         void *closure_data);
+  void (*count_products)(Catalog__V1__Products_Service *service,
+                         const Catalog__V1__CountProductsRequest *input,
+                         Catalog__V1__CountProductsResponse_Closure closure,
+                         void *closure_data);
   void (*update_product)(Catalog__V1__Products_Service *service,
                          const Catalog__V1__UpdateProductRequest *input,
                          Catalog__V1__Product_Closure closure,
@@ -1173,6 +1857,7 @@ void catalog__v1__products__init (Catalog__V1__Products_Service *service,
       function_prefix__ ## create_product,\
       function_prefix__ ## get_product,\
       function_prefix__ ## list_products,\
+      function_prefix__ ## count_products,\
       function_prefix__ ## update_product,\
       function_prefix__ ## archive_product  }
 void catalog__v1__products__create_product(ProtobufCService *service,
@@ -1187,6 +1872,10 @@ void catalog__v1__products__list_products(ProtobufCService *service,
                                           const Catalog__V1__ListProductsRequest *input,
                                           Catalog__V1__ListProductsResponse_Closure closure,
                                           void *closure_data);
+void catalog__v1__products__count_products(ProtobufCService *service,
+                                           const Catalog__V1__CountProductsRequest *input,
+                                           Catalog__V1__CountProductsResponse_Closure closure,
+                                           void *closure_data);
 void catalog__v1__products__update_product(ProtobufCService *service,
                                            const Catalog__V1__UpdateProductRequest *input,
                                            Catalog__V1__Product_Closure closure,
@@ -1258,6 +1947,10 @@ struct Catalog__V1__Inventory_Service
                                 const Catalog__V1__SetReorderThresholdRequest *input,
                                 Catalog__V1__StockLevel_Closure closure,
                                 void *closure_data);
+  void (*list_low_stock)(Catalog__V1__Inventory_Service *service,
+                         const Catalog__V1__ListLowStockRequest *input,
+                         Catalog__V1__ListLowStockResponse_Closure closure,
+                         void *closure_data);
   void (*get_stock)(Catalog__V1__Inventory_Service *service,
                     const Catalog__V1__GetStockRequest *input,
                     Catalog__V1__GetStockResponse_Closure closure,
@@ -1275,6 +1968,7 @@ void catalog__v1__inventory__init (Catalog__V1__Inventory_Service *service,
       function_prefix__ ## restock,\
       function_prefix__ ## adjust_stock,\
       function_prefix__ ## set_reorder_threshold,\
+      function_prefix__ ## list_low_stock,\
       function_prefix__ ## get_stock  }
 void catalog__v1__inventory__put_location(ProtobufCService *service,
                                           const Catalog__V1__Location *input,
@@ -1296,6 +1990,10 @@ void catalog__v1__inventory__set_reorder_threshold(ProtobufCService *service,
                                                    const Catalog__V1__SetReorderThresholdRequest *input,
                                                    Catalog__V1__StockLevel_Closure closure,
                                                    void *closure_data);
+void catalog__v1__inventory__list_low_stock(ProtobufCService *service,
+                                            const Catalog__V1__ListLowStockRequest *input,
+                                            Catalog__V1__ListLowStockResponse_Closure closure,
+                                            void *closure_data);
 void catalog__v1__inventory__get_stock(ProtobufCService *service,
                                        const Catalog__V1__GetStockRequest *input,
                                        Catalog__V1__GetStockResponse_Closure closure,
@@ -1360,9 +2058,67 @@ void catalog__v1__events__watch_events(ProtobufCService *service,
                                        const Catalog__V1__WatchEventsRequest *input,
                                        Catalog__V1__Event_Closure closure,
                                        void *closure_data);
+typedef struct Catalog__V1__StockAnalytics_Service Catalog__V1__StockAnalytics_Service;
+struct Catalog__V1__StockAnalytics_Service
+{
+  ProtobufCService base;
+  void (*import_snapshots)(Catalog__V1__StockAnalytics_Service *service,
+                           const Catalog__V1__StockSnapshotRow *input,
+                           Catalog__V1__ImportReport_Closure closure,
+                           void *closure_data);
+  void (*import_csv)(Catalog__V1__StockAnalytics_Service *service,
+                     const Catalog__V1__CsvChunk *input,
+                     Catalog__V1__ImportReport_Closure closure,
+                     void *closure_data);
+  void (*list_stock_clients)(Catalog__V1__StockAnalytics_Service *service,
+                             const Catalog__V1__ListStockClientsRequest *input,
+                             Catalog__V1__ListStockClientsResponse_Closure closure,
+                             void *closure_data);
+  void (*get_stock_aging)(Catalog__V1__StockAnalytics_Service *service,
+                          const Catalog__V1__StockAgingRequest *input,
+                          Catalog__V1__StockAgingResponse_Closure closure,
+                          void *closure_data);
+  void (*get_stock_totals)(Catalog__V1__StockAnalytics_Service *service,
+                           const Catalog__V1__StockTotalsRequest *input,
+                           Catalog__V1__StockTotalsResponse_Closure closure,
+                           void *closure_data);
+};
+typedef void (*Catalog__V1__StockAnalytics_ServiceDestroy)(Catalog__V1__StockAnalytics_Service *);
+void catalog__v1__stock_analytics__init (Catalog__V1__StockAnalytics_Service *service,
+                                         Catalog__V1__StockAnalytics_ServiceDestroy destroy);
+#define CATALOG__V1__STOCK_ANALYTICS__BASE_INIT \
+    { &catalog__v1__stock_analytics__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define CATALOG__V1__STOCK_ANALYTICS__INIT(function_prefix__) \
+    { CATALOG__V1__STOCK_ANALYTICS__BASE_INIT,\
+      function_prefix__ ## import_snapshots,\
+      function_prefix__ ## import_csv,\
+      function_prefix__ ## list_stock_clients,\
+      function_prefix__ ## get_stock_aging,\
+      function_prefix__ ## get_stock_totals  }
+void catalog__v1__stock_analytics__import_snapshots(ProtobufCService *service,
+                                                    const Catalog__V1__StockSnapshotRow *input,
+                                                    Catalog__V1__ImportReport_Closure closure,
+                                                    void *closure_data);
+void catalog__v1__stock_analytics__import_csv(ProtobufCService *service,
+                                              const Catalog__V1__CsvChunk *input,
+                                              Catalog__V1__ImportReport_Closure closure,
+                                              void *closure_data);
+void catalog__v1__stock_analytics__list_stock_clients(ProtobufCService *service,
+                                                      const Catalog__V1__ListStockClientsRequest *input,
+                                                      Catalog__V1__ListStockClientsResponse_Closure closure,
+                                                      void *closure_data);
+void catalog__v1__stock_analytics__get_stock_aging(ProtobufCService *service,
+                                                   const Catalog__V1__StockAgingRequest *input,
+                                                   Catalog__V1__StockAgingResponse_Closure closure,
+                                                   void *closure_data);
+void catalog__v1__stock_analytics__get_stock_totals(ProtobufCService *service,
+                                                    const Catalog__V1__StockTotalsRequest *input,
+                                                    Catalog__V1__StockTotalsResponse_Closure closure,
+                                                    void *closure_data);
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    catalog__v1__stock_dimension__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__money__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__product__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__product__attributes_entry__descriptor;
@@ -1370,6 +2126,8 @@ extern const ProtobufCMessageDescriptor catalog__v1__create_product_request__des
 extern const ProtobufCMessageDescriptor catalog__v1__get_product_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__list_products_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__list_products_response__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__count_products_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__count_products_response__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__update_product_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__archive_product_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__category__descriptor;
@@ -1384,6 +2142,8 @@ extern const ProtobufCMessageDescriptor catalog__v1__stock_level__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__restock_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__adjust_stock_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__set_reorder_threshold_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__list_low_stock_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__list_low_stock_response__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__get_stock_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__get_stock_response__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__reservation_line__descriptor;
@@ -1393,11 +2153,25 @@ extern const ProtobufCMessageDescriptor catalog__v1__commit_reservation_request_
 extern const ProtobufCMessageDescriptor catalog__v1__release_reservation_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__watch_events_request__descriptor;
 extern const ProtobufCMessageDescriptor catalog__v1__event__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__stock_snapshot_row__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__csv_chunk__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__row_error__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__import_report__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__stock_client__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__list_stock_clients_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__list_stock_clients_response__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__stock_aging_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__aging_bucket__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__stock_aging_response__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__stock_totals_request__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__stock_total__descriptor;
+extern const ProtobufCMessageDescriptor catalog__v1__stock_totals_response__descriptor;
 extern const ProtobufCServiceDescriptor catalog__v1__products__descriptor;
 extern const ProtobufCServiceDescriptor catalog__v1__categories__descriptor;
 extern const ProtobufCServiceDescriptor catalog__v1__inventory__descriptor;
 extern const ProtobufCServiceDescriptor catalog__v1__reservations__descriptor;
 extern const ProtobufCServiceDescriptor catalog__v1__events__descriptor;
+extern const ProtobufCServiceDescriptor catalog__v1__stock_analytics__descriptor;
 
 PROTOBUF_C__END_DECLS
 

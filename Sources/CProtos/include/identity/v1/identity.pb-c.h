@@ -24,6 +24,9 @@ typedef struct Identity__V1__CreateUserRequest Identity__V1__CreateUserRequest;
 typedef struct Identity__V1__GetUserRequest Identity__V1__GetUserRequest;
 typedef struct Identity__V1__ListUsersRequest Identity__V1__ListUsersRequest;
 typedef struct Identity__V1__ListUsersResponse Identity__V1__ListUsersResponse;
+typedef struct Identity__V1__CountUsersRequest Identity__V1__CountUsersRequest;
+typedef struct Identity__V1__CountUsersResponse Identity__V1__CountUsersResponse;
+typedef struct Identity__V1__CountUsersResponse__ActiveByRoleEntry Identity__V1__CountUsersResponse__ActiveByRoleEntry;
 typedef struct Identity__V1__UpdateUserRequest Identity__V1__UpdateUserRequest;
 typedef struct Identity__V1__DeactivateUserRequest Identity__V1__DeactivateUserRequest;
 typedef struct Identity__V1__SetPasswordRequest Identity__V1__SetPasswordRequest;
@@ -230,6 +233,48 @@ struct  Identity__V1__ListUsersResponse
 #define IDENTITY__V1__LIST_USERS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&identity__v1__list_users_response__descriptor) \
     , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__CountUsersRequest
+{
+  ProtobufCMessage base;
+};
+#define IDENTITY__V1__COUNT_USERS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__count_users_request__descriptor) \
+     }
+
+
+struct  Identity__V1__CountUsersResponse__ActiveByRoleEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  int64_t value;
+};
+#define IDENTITY__V1__COUNT_USERS_RESPONSE__ACTIVE_BY_ROLE_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__count_users_response__active_by_role_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Identity__V1__CountUsersResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Active users of the tenant.
+   */
+  int64_t active;
+  /*
+   * Deactivated users.
+   */
+  int64_t inactive;
+  /*
+   * Active users by role name ("viewer", "editor", "admin").
+   */
+  size_t n_active_by_role;
+  Identity__V1__CountUsersResponse__ActiveByRoleEntry **active_by_role;
+};
+#define IDENTITY__V1__COUNT_USERS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__count_users_response__descriptor) \
+    , 0, 0, 0,NULL }
 
 
 struct  Identity__V1__UpdateUserRequest
@@ -688,6 +733,47 @@ Identity__V1__ListUsersResponse *
 void   identity__v1__list_users_response__free_unpacked
                      (Identity__V1__ListUsersResponse *message,
                       ProtobufCAllocator *allocator);
+/* Identity__V1__CountUsersRequest methods */
+void   identity__v1__count_users_request__init
+                     (Identity__V1__CountUsersRequest         *message);
+size_t identity__v1__count_users_request__get_packed_size
+                     (const Identity__V1__CountUsersRequest   *message);
+size_t identity__v1__count_users_request__pack
+                     (const Identity__V1__CountUsersRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__count_users_request__pack_to_buffer
+                     (const Identity__V1__CountUsersRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__CountUsersRequest *
+       identity__v1__count_users_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__count_users_request__free_unpacked
+                     (Identity__V1__CountUsersRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__CountUsersResponse__ActiveByRoleEntry methods */
+void   identity__v1__count_users_response__active_by_role_entry__init
+                     (Identity__V1__CountUsersResponse__ActiveByRoleEntry         *message);
+/* Identity__V1__CountUsersResponse methods */
+void   identity__v1__count_users_response__init
+                     (Identity__V1__CountUsersResponse         *message);
+size_t identity__v1__count_users_response__get_packed_size
+                     (const Identity__V1__CountUsersResponse   *message);
+size_t identity__v1__count_users_response__pack
+                     (const Identity__V1__CountUsersResponse   *message,
+                      uint8_t             *out);
+size_t identity__v1__count_users_response__pack_to_buffer
+                     (const Identity__V1__CountUsersResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__CountUsersResponse *
+       identity__v1__count_users_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__count_users_response__free_unpacked
+                     (Identity__V1__CountUsersResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Identity__V1__UpdateUserRequest methods */
 void   identity__v1__update_user_request__init
                      (Identity__V1__UpdateUserRequest         *message);
@@ -1078,6 +1164,15 @@ typedef void (*Identity__V1__ListUsersRequest_Closure)
 typedef void (*Identity__V1__ListUsersResponse_Closure)
                  (const Identity__V1__ListUsersResponse *message,
                   void *closure_data);
+typedef void (*Identity__V1__CountUsersRequest_Closure)
+                 (const Identity__V1__CountUsersRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__CountUsersResponse__ActiveByRoleEntry_Closure)
+                 (const Identity__V1__CountUsersResponse__ActiveByRoleEntry *message,
+                  void *closure_data);
+typedef void (*Identity__V1__CountUsersResponse_Closure)
+                 (const Identity__V1__CountUsersResponse *message,
+                  void *closure_data);
 typedef void (*Identity__V1__UpdateUserRequest_Closure)
                  (const Identity__V1__UpdateUserRequest *message,
                   void *closure_data);
@@ -1184,6 +1279,10 @@ struct Identity__V1__Users_Service
                      const Identity__V1__ListUsersRequest *input,
                      Identity__V1__ListUsersResponse_Closure closure,
                      void *closure_data);
+  void (*count_users)(Identity__V1__Users_Service *service,
+                      const Identity__V1__CountUsersRequest *input,
+                      Identity__V1__CountUsersResponse_Closure closure,
+                      void *closure_data);
   void (*update_user)(Identity__V1__Users_Service *service,
                       const Identity__V1__UpdateUserRequest *input,
                       Identity__V1__User_Closure closure,
@@ -1207,6 +1306,7 @@ void identity__v1__users__init (Identity__V1__Users_Service *service,
       function_prefix__ ## create_user,\
       function_prefix__ ## get_user,\
       function_prefix__ ## list_users,\
+      function_prefix__ ## count_users,\
       function_prefix__ ## update_user,\
       function_prefix__ ## deactivate_user,\
       function_prefix__ ## set_password  }
@@ -1222,6 +1322,10 @@ void identity__v1__users__list_users(ProtobufCService *service,
                                      const Identity__V1__ListUsersRequest *input,
                                      Identity__V1__ListUsersResponse_Closure closure,
                                      void *closure_data);
+void identity__v1__users__count_users(ProtobufCService *service,
+                                      const Identity__V1__CountUsersRequest *input,
+                                      Identity__V1__CountUsersResponse_Closure closure,
+                                      void *closure_data);
 void identity__v1__users__update_user(ProtobufCService *service,
                                       const Identity__V1__UpdateUserRequest *input,
                                       Identity__V1__User_Closure closure,
@@ -1334,6 +1438,9 @@ extern const ProtobufCMessageDescriptor identity__v1__create_user_request__descr
 extern const ProtobufCMessageDescriptor identity__v1__get_user_request__descriptor;
 extern const ProtobufCMessageDescriptor identity__v1__list_users_request__descriptor;
 extern const ProtobufCMessageDescriptor identity__v1__list_users_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__count_users_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__count_users_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__count_users_response__active_by_role_entry__descriptor;
 extern const ProtobufCMessageDescriptor identity__v1__update_user_request__descriptor;
 extern const ProtobufCMessageDescriptor identity__v1__deactivate_user_request__descriptor;
 extern const ProtobufCMessageDescriptor identity__v1__set_password_request__descriptor;

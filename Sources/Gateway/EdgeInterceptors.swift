@@ -1,0 +1,137 @@
+public import Auth
+import Foundation
+public import Logging
+public import RPCCore
+import ServiceKit
+
+/// The outermost interceptor: one structured access-log line per call (method, status,
+/// duration, tenant, bytes in and out, replica, attempts, request id, peer).
+public struct AccessLogInterceptor: ServerInterceptor {
+  let logger: Logger
+
+  public init(logger: Logger) {
+    self.logger = logger
+  }
+
+  public func intercept<Result: Sendable>(
+    metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
+  ) async throws -> Result {
+    let record = CallRecord()
+    let start = ContinuousClock.now
+    var status = "OK"
+    defer {
+      let elapsed = ContinuousClock.now - start
+      let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+      let fields = record.fields.withLock { $0 }
+      self.logger.info(
+        "access",
+        metadata: [
+          "rpc.method": "\(context.descriptor.path)", "rpc.status": "\(status)",
+          "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "tenant": "\(fields.tenant)",
+          "bytes_in": "\(fields.bytesIn)", "bytes_out": "\(fields.bytesOut)", "replica": "\(fields.replica)",
+          "attempts": "\(fields.attempts)", "request_id": "\(fields.requestID)", "peer": "\(context.remotePeer)",
+        ])
+    }
+    do {
+      return try await CallRecord.$current.withValue(record) { try await next(metadata, context) }
+    } catch {
+      status = "\(RPCError(mapping: error).code)"
+      throw error
+    }
+  }
+}
+
+/// Gives every call an `x-request-id` (kept when the client sent one) and a W3C `traceparent`
+/// whose parent id is this hop (the trace id is kept when the client sent a valid one).
+public struct RequestIdentityInterceptor: ServerInterceptor {
+  public init() {}
+
+  public func intercept<Result: Sendable>(
+    metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
+  ) async throws -> Result {
+    var forwarded = Metadata()
+    var requestID: String?
+    var traceID: String?
+    var flags = "01"
+    for element in metadata {
+      switch element.key {
+      case "x-request-id":
+        if requestID == nil, case .string(let value) = element.value, !value.isEmpty, value.utf8.count <= 128 {
+          requestID = value
+        }
+      case "traceparent":
+        if case .string(let value) = element.value, let parsed = Self.parseTraceparent(value) {
+          traceID = parsed.traceID
+          flags = parsed.flags
+        }
+      default:
+        forwarded.add(element.key, element.value)
+      }
+    }
+    let id = requestID ?? Self.hex(byteCount: 16)
+    forwarded.add("x-request-id", id)
+    forwarded.add("traceparent", "00-\(traceID ?? Self.hex(byteCount: 16))-\(Self.hex(byteCount: 8))-\(flags)")
+    CallRecord.current?.update { $0.requestID = id }
+    return try await next(forwarded, context)
+  }
+
+  /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, ids not all zero.
+  static func parseTraceparent(_ value: String) -> (traceID: String, flags: String)? {
+    let parts = value.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+    let hexDigits = Set("0123456789abcdef")
+    guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16,
+      parts[3].count == 2, parts.prefix(4).allSatisfy({ $0.allSatisfy(hexDigits.contains) }),
+      parts[1] != String(repeating: "0", count: 32), parts[2] != String(repeating: "0", count: 16)
+    else { return nil }
+    return (parts[1], parts[3])
+  }
+
+  static func hex(byteCount: Int) -> String {
+    Digest.hex(SecureRandom.bytes(byteCount))
+  }
+}
+
+/// Token buckets per tenant (the authenticated caller's) and per client address; a call over
+/// the limit ends with RESOURCE_EXHAUSTED and says when to come back (`retry-after-ms` and
+/// `grpc-retry-pushback-ms`).
+public struct RateLimitInterceptor: ServerInterceptor {
+  let tenantLimiter: RateLimiter?
+  let clientLimiter: RateLimiter?
+
+  public init(tenant: RateLimiter?, client: RateLimiter?) {
+    self.tenantLimiter = tenant
+    self.clientLimiter = client
+  }
+
+  public func intercept<Result: Sendable>(
+    metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
+  ) async throws -> Result {
+    let tenant = Caller.current?.tenantID
+    if let tenant { CallRecord.current?.update { $0.tenant = tenant } }
+    if let limiter = self.clientLimiter, let wait = limiter.take(Self.clientAddress(context.remotePeer)) {
+      throw Self.exhausted("this client address", wait)
+    }
+    if let limiter = self.tenantLimiter, let tenant, let wait = limiter.take(tenant) {
+      throw Self.exhausted("this tenant", wait)
+    }
+    return try await next(metadata, context)
+  }
+
+  static func exhausted(_ what: String, _ wait: Duration) -> RPCError {
+    let milliseconds = max(1, wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
+    var metadata = Metadata()
+    metadata.add("retry-after-ms", String(milliseconds))
+    metadata.add("grpc-retry-pushback-ms", String(milliseconds))
+    return RPCError(
+      code: .resourceExhausted, message: "Rate limit of \(what) reached; retry in \(milliseconds) ms.", metadata: metadata)
+  }
+
+  /// `ipv4:1.2.3.4:5678` → `1.2.3.4`.
+  static func clientAddress(_ peer: String) -> String {
+    if let open = peer.firstIndex(of: "["), let close = peer.lastIndex(of: "]") {
+      return String(peer[peer.index(after: open)..<close])
+    }
+    let parts = peer.split(separator: ":")
+    return parts.count >= 3 ? String(parts[1]) : peer
+  }
+}

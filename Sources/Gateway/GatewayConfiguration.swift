@@ -1,0 +1,136 @@
+public import ServiceKit
+
+/// The gateway's configuration, from a small line-oriented file (see docs/gateway.md):
+///
+/// ```
+/// # service (or package.*) and its replicas
+/// route identity.v1.* 127.0.0.1:50051 127.0.0.1:50061
+/// route catalog.v1.* 127.0.0.1:50052
+/// # tokens: verified with identity's published keys (or `auth keys kid=…`, or `auth off`)
+/// auth identity 127.0.0.1:50051
+/// public /identity.v1.Sessions/Login
+/// # retry these too, beyond the methods the protos mark idempotent
+/// retry /grpc.testing.TestService/UnaryCall
+/// rate-limit tenant 200 400      # tokens per second, burst
+/// rate-limit client 100 200
+/// max-pending 1000               # per replica, then UNAVAILABLE at once
+/// health-interval-ms 1000
+/// ```
+public struct GatewayConfiguration: Sendable, Hashable {
+  public enum Authentication: Sendable, Hashable {
+    /// Verify tokens with the keys the identity service at this address publishes.
+    case identity(ListenAddress)
+    /// Verify tokens with these keys (`kid=base64url,…`).
+    case keys(String)
+    /// No authentication at the edge (backends still verify).
+    case off
+  }
+
+  public struct RateLimit: Sendable, Hashable {
+    public var perSecond: Double
+    public var burst: Double
+  }
+
+  /// Replica addresses by service name or `package.*` pattern, in file order.
+  public var routes: [(pattern: String, replicas: [ListenAddress])] = []
+  public var authentication: Authentication = .off
+  /// Methods that pass without a token, besides health and reflection.
+  public var publicMethods: Set<String> = []
+  /// Methods retried although their protos do not mark them idempotent.
+  public var retryMethods: Set<String> = []
+  public var tenantRateLimit: RateLimit?
+  public var clientRateLimit: RateLimit?
+  public var maxPendingPerReplica = 1000
+  public var healthInterval: Duration = .seconds(1)
+  /// Extra attempts allowed as a share of calls, on top of ``minimumRetriesPerSecond``.
+  public var retryBudgetRatio = 0.2
+  public var minimumRetriesPerSecond = 10.0
+
+  public init() {}
+
+  public static func == (lhs: GatewayConfiguration, rhs: GatewayConfiguration) -> Bool {
+    lhs.routes.map(\.pattern) == rhs.routes.map(\.pattern) && lhs.routes.map(\.replicas) == rhs.routes.map(\.replicas)
+      && lhs.authentication == rhs.authentication && lhs.publicMethods == rhs.publicMethods
+      && lhs.retryMethods == rhs.retryMethods && lhs.tenantRateLimit == rhs.tenantRateLimit
+      && lhs.clientRateLimit == rhs.clientRateLimit && lhs.maxPendingPerReplica == rhs.maxPendingPerReplica
+      && lhs.healthInterval == rhs.healthInterval
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(self.routes.map(\.pattern))
+  }
+
+  /// A line that could not be understood.
+  public struct ParseError: Error, CustomStringConvertible {
+    public let line: Int
+    public let reason: String
+    public var description: String { "gateway configuration line \(self.line): \(self.reason)" }
+  }
+
+  /// Parses the file's text.
+  public init(parsing text: String) throws {
+    for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+      let line = index + 1
+      let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+      let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+      guard let keyword = words.first else { continue }
+      let arguments = Array(words.dropFirst())
+      func fail(_ reason: String) -> ParseError { ParseError(line: line, reason: reason) }
+      switch keyword {
+      case "route":
+        guard arguments.count >= 2 else { throw fail("route needs a service and at least one HOST:PORT") }
+        var replicas: [ListenAddress] = []
+        for text in arguments.dropFirst() {
+          guard let address = ListenAddress(parsing: text), address.port > 0 else {
+            throw fail("'\(text)' is not HOST:PORT")
+          }
+          replicas.append(address)
+        }
+        self.routes.append((arguments[0], replicas))
+      case "auth":
+        switch (arguments.first, arguments.count) {
+        case ("identity"?, 2):
+          guard let address = ListenAddress(parsing: arguments[1]) else { throw fail("'\(arguments[1])' is not HOST:PORT") }
+          self.authentication = .identity(address)
+        case ("keys"?, 2): self.authentication = .keys(arguments[1])
+        case ("off"?, 1): self.authentication = .off
+        default: throw fail("auth is `identity HOST:PORT`, `keys kid=base64url,…` or `off`")
+        }
+      case "public", "retry":
+        guard !arguments.isEmpty, arguments.allSatisfy({ $0.hasPrefix("/") && $0.dropFirst().contains("/") }) else {
+          throw fail("\(keyword) takes method paths such as /package.Service/Method")
+        }
+        if keyword == "public" { self.publicMethods.formUnion(arguments) } else { self.retryMethods.formUnion(arguments) }
+      case "rate-limit":
+        guard arguments.count == 3, let rate = Double(arguments[1]), let burst = Double(arguments[2]), rate > 0,
+          burst >= 1
+        else { throw fail("rate-limit is `tenant|client PER_SECOND BURST` with positive numbers") }
+        switch arguments[0] {
+        case "tenant": self.tenantRateLimit = RateLimit(perSecond: rate, burst: burst)
+        case "client": self.clientRateLimit = RateLimit(perSecond: rate, burst: burst)
+        default: throw fail("rate-limit applies to `tenant` or `client`")
+        }
+      case "max-pending":
+        guard arguments.count == 1, let value = Int(arguments[0]), value > 0 else { throw fail("max-pending takes a positive number") }
+        self.maxPendingPerReplica = value
+      case "health-interval-ms":
+        guard arguments.count == 1, let value = Int64(arguments[0]), value >= 50 else {
+          throw fail("health-interval-ms takes a number ≥ 50")
+        }
+        self.healthInterval = .milliseconds(value)
+      default:
+        throw fail("unknown keyword '\(keyword)'")
+      }
+    }
+    guard !self.routes.isEmpty else { throw ParseError(line: 0, reason: "no route lines") }
+  }
+
+  /// The replicas of `service`: the first route whose pattern names it or its package (`pkg.*`).
+  public func replicas(for service: String) -> [ListenAddress]? {
+    for route in self.routes {
+      if route.pattern == service { return route.replicas }
+      if route.pattern.hasSuffix(".*"), service.hasPrefix(route.pattern.dropLast()) { return route.replicas }
+    }
+    return nil
+  }
+}

@@ -1,0 +1,239 @@
+public import Logging
+public import RPCCore
+import RPCHTTP2
+import ServiceKit
+
+/// Forwards calls to backend replicas without decoding their messages.
+public final class Proxy: Sendable {
+  public let configuration: GatewayConfiguration
+  /// Replica sets by service name (only services the configuration routes).
+  let replicaSets: [String: ReplicaSet]
+  let budget: RetryBudget
+  let logger: Logger
+
+  /// Request headers that describe one HTTP hop and never travel further.
+  static let hopByHop: Set<String> = [
+    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te",
+    "proxy-authorization",
+  ]
+
+  public init(configuration: GatewayConfiguration, logger: Logger) {
+    self.configuration = configuration
+    self.logger = logger
+    self.budget = RetryBudget(
+      ratio: configuration.retryBudgetRatio, minimumPerSecond: configuration.minimumRetriesPerSecond)
+    var sets: [String: ReplicaSet] = [:]
+    var byAddresses: [[ListenAddress]: ReplicaSet] = [:]
+    for service in CompiledServices.methodsByService.keys {
+      guard let addresses = configuration.replicas(for: service) else { continue }
+      // Services routed to the same replicas share their connections and counters.
+      let set = byAddresses[addresses] ?? ReplicaSet(addresses: addresses)
+      byAddresses[addresses] = set
+      sets[service] = set
+    }
+    self.replicaSets = sets
+  }
+
+  /// Every routed service's methods, as stream handlers.
+  public var service: some RegistrableRPCService { ProxyMethods(proxy: self) }
+
+  /// The services the gateway routes.
+  public var routedServices: [String] { self.replicaSets.keys.sorted() }
+
+  /// Every distinct replica.
+  var allReplicas: [Replica] {
+    var seen = Set<ObjectIdentifier>()
+    var replicas: [Replica] = []
+    for set in self.replicaSets.values {
+      for replica in set.replicas where seen.insert(ObjectIdentifier(replica)).inserted { replicas.append(replica) }
+    }
+    return replicas
+  }
+
+  /// Checks every replica's health every `interval` until cancelled: a serving replica is
+  /// returned to rotation, a failing one ejected.
+  public func runHealthChecks() async {
+    let interval = self.configuration.healthInterval
+    while !Task.isCancelled {
+      await withTaskGroup(of: Void.self) { group in
+        for replica in self.allReplicas {
+          group.addTask {
+            if await replica.checkHealth(timeout: min(interval, .seconds(1))) {
+              replica.recordSuccess()
+            } else {
+              replica.recordFailure()
+            }
+          }
+        }
+      }
+      try? await Task.sleep(for: interval)
+    }
+  }
+
+  /// Closes the backend connections.
+  public func close() async {
+    for replica in self.allReplicas { await replica.close() }
+  }
+
+  static func outgoing(_ metadata: Metadata) -> Metadata {
+    var out = Metadata()
+    for element in metadata where !Self.hopByHop.contains(element.key) {
+      out.add(element.key, element.value)
+    }
+    return out
+  }
+
+  func forward(
+    _ method: CompiledServices.Method, retryable: Bool, set: ReplicaSet, stream: any ServerCallStream,
+    metadata: Metadata
+  ) async throws -> Metadata {
+    self.budget.recordCall()
+    let outgoing = Self.outgoing(metadata)
+    if retryable {
+      return try await self.forwardRetrying(method, set: set, stream: stream, metadata: outgoing)
+    }
+    guard let replica = set.acquire(limit: self.configuration.maxPendingPerReplica) else {
+      throw self.atCapacity(method)
+    }
+    defer { replica.release() }
+    CallRecord.current?.update {
+      $0.replica = replica.address.description
+      $0.attempts = 1
+    }
+    do {
+      let trailers = try await replica.transport.withStream(
+        descriptor: method.descriptor, metadata: outgoing, options: try Self.callOptions()
+      ) { call in
+        try await Self.pump(stream: stream, call: call)
+      }
+      replica.recordSuccess()
+      return trailers
+    } catch let error as RPCError where error.code == .unavailable {
+      replica.recordFailure()
+      throw error
+    }
+  }
+
+  /// Copies requests to the backend and responses back until the backend ends the call.
+  static func pump(stream: any ServerCallStream, call: any ClientCallStream) async throws -> Metadata {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask {
+        while let message = try await stream.receive(RawMessage.self) {
+          CallRecord.current?.update { $0.bytesIn += message.bytes.count }
+          try await call.send(message, endOfStream: false)
+        }
+        try await call.finishSending()
+      }
+      let headers = try await call.receiveMetadata()
+      try await stream.sendMetadata(headers)
+      while let message = try await call.receive(RawMessage.self) {
+        CallRecord.current?.update { $0.bytesOut += message.bytes.count }
+        try await stream.send(message)
+      }
+      let trailers = await call.trailingMetadata()
+      // The backend is done; a client that never half-closed no longer matters.
+      group.cancelAll()
+      while (try? await group.next()) != nil {}
+      return trailers
+    }
+  }
+
+  /// Unary calls of idempotent methods: the request is kept, and an attempt that fails with
+  /// UNAVAILABLE (a lost connection or the backend's status) is repeated on another replica,
+  /// within the retry budget and the deadline, honouring `grpc-retry-pushback-ms`.
+  func forwardRetrying(
+    _ method: CompiledServices.Method, set: ReplicaSet, stream: any ServerCallStream, metadata: Metadata
+  ) async throws -> Metadata {
+    guard let request = try await stream.receive(RawMessage.self) else {
+      throw RPCError(code: .internal, message: "A unary call needs one request message.")
+    }
+    guard try await stream.receive(RawMessage.self) == nil else {
+      throw RPCError(code: .internal, message: "A unary call takes exactly one request message.")
+    }
+    CallRecord.current?.update { $0.bytesIn = request.bytes.count }
+    var tried = Set<ObjectIdentifier>()
+    var attempt = 0
+    while true {
+      attempt += 1
+      guard let replica = set.acquire(excluding: tried, limit: self.configuration.maxPendingPerReplica) else {
+        throw self.atCapacity(method)
+      }
+      tried.insert(ObjectIdentifier(replica))
+      CallRecord.current?.update {
+        $0.replica = replica.address.description
+        $0.attempts = attempt
+      }
+      do {
+        defer { replica.release() }
+        let (headers, response, trailers) = try await replica.transport.withStream(
+          descriptor: method.descriptor, metadata: metadata, options: try Self.callOptions()
+        ) { call in
+          try await call.send(request, endOfStream: true)
+          let headers = try await call.receiveMetadata()
+          guard let response = try await call.receive(RawMessage.self) else {
+            throw RPCError(code: .internal, message: "The backend sent no response message.")
+          }
+          _ = try await call.receive(RawMessage.self)
+          return (headers, response, await call.trailingMetadata())
+        }
+        replica.recordSuccess()
+        CallRecord.current?.update { $0.bytesOut = response.bytes.count }
+        try await stream.sendMetadata(headers)
+        try await stream.send(response)
+        return trailers
+      } catch let error as RPCError where error.code == .unavailable {
+        replica.recordFailure()
+        var pause = Duration.milliseconds(Int64.random(in: 0...10))
+        if let pushback = error.metadata.firstString("grpc-retry-pushback-ms") {
+          // A negative or malformed pushback means: do not retry.
+          guard let milliseconds = Int64(pushback), milliseconds >= 0 else { throw error }
+          pause = .milliseconds(milliseconds)
+        }
+        if let deadline = RPCDeadline.current, ContinuousClock.now + pause >= deadline { throw error }
+        guard attempt < 4, !Task.isCancelled, self.budget.tryRetry() else { throw error }
+        self.logger.debug(
+          "retrying", metadata: ["rpc.method": "\(method.descriptor.path)", "replica": "\(replica.address)"])
+        try await Task.sleep(for: pause)
+      }
+    }
+  }
+
+  /// The backend call's options: the time left of the client's deadline, so that the
+  /// backend's deadline is the client's and not later.
+  static func callOptions() throws -> CallOptions {
+    var options = CallOptions.defaults
+    options.timeout = try RPCDeadline.effectiveTimeout(nil)
+    return options
+  }
+
+  func atCapacity(_ method: CompiledServices.Method) -> RPCError {
+    self.atCapacity(service: method.descriptor.service)
+  }
+
+  func atCapacity(service: String) -> RPCError {
+    var metadata = Metadata()
+    metadata.add("grpc-retry-pushback-ms", "100")
+    return RPCError(
+      code: .unavailable, message: "Every replica of \(service) is at capacity; retry later.", metadata: metadata)
+  }
+}
+
+/// Registers a forwarding handler for every method of every routed service.
+struct ProxyMethods: RegistrableRPCService {
+  let proxy: Proxy
+
+  func registerMethods(with router: inout RPCRouter) {
+    for (service, methods) in CompiledServices.methodsByService {
+      guard let set = self.proxy.replicaSets[service] else { continue }
+      for method in methods {
+        let retryable =
+          method.kind == .unary
+          && (method.idempotency.allowsRetry || self.proxy.configuration.retryMethods.contains(method.descriptor.path))
+        let proxy = self.proxy
+        router.registerStreamHandler(method.descriptor, kind: method.kind) { stream, metadata, _ in
+          try await proxy.forward(method, retryable: retryable, set: set, stream: stream, metadata: metadata)
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import Protos
+import RPCCore
+import RPCHTTP2
+public import ServiceKit
+import Synchronization
+
+/// One backend replica: a multiplexed HTTP/2 connection, the calls in flight on it, and whether
+/// it is ejected after failures (until a health check or the ejection time says otherwise).
+public final class Replica: Sendable {
+  public let address: ListenAddress
+  let transport: HTTP2ClientTransport
+  let client: RPCClient
+  private let state = Mutex(State())
+
+  struct State {
+    var outstanding = 0
+    var consecutiveFailures = 0
+    var ejectedUntil: ContinuousClock.Instant?
+  }
+
+  init(address: ListenAddress) {
+    self.address = address
+    self.transport = HTTP2ClientTransport(
+      host: address.host, port: address.port,
+      configuration: HTTP2ClientTransport.Configuration(connectTimeout: .seconds(2)))
+    self.client = RPCClient(transport: self.transport)
+  }
+
+  var outstanding: Int { self.state.withLock { $0.outstanding } }
+
+  func isEjected(at now: ContinuousClock.Instant) -> Bool {
+    self.state.withLock { $0.ejectedUntil.map { $0 > now } ?? false }
+  }
+
+  /// Counts a call in, unless `limit` calls are already in flight.
+  func tryAcquire(limit: Int) -> Bool {
+    self.state.withLock { state in
+      guard state.outstanding < limit else { return false }
+      state.outstanding += 1
+      return true
+    }
+  }
+
+  func release() {
+    self.state.withLock { $0.outstanding -= 1 }
+  }
+
+  /// A connection failure or UNAVAILABLE: ejects the replica for a time that doubles with each
+  /// consecutive failure (0.5 s up to 30 s).
+  func recordFailure() {
+    self.state.withLock { state in
+      state.consecutiveFailures += 1
+      let exponent = min(state.consecutiveFailures - 1, 6)
+      state.ejectedUntil = .now + .milliseconds(500 * (1 << exponent))
+    }
+  }
+
+  func recordSuccess() {
+    self.state.withLock { state in
+      state.consecutiveFailures = 0
+      state.ejectedUntil = nil
+    }
+  }
+
+  /// One health check: `grpc.health.v1.Health/Check` for the whole server.
+  func checkHealth(timeout: Duration) async -> Bool {
+    var options = CallOptions.defaults
+    options.timeout = timeout
+    do {
+      let response = try await Grpc_Health_V1_Health.Client(wrapping: self.client).check(
+        Grpc_Health_V1_HealthCheckRequest(), options: options)
+      return response.status == .serving
+    } catch {
+      return false
+    }
+  }
+
+  func close() async {
+    await self.transport.close()
+  }
+}
+
+/// The replicas of one service and the choice among them: least outstanding calls among the
+/// replicas not ejected (ties broken round robin); when every replica is ejected, the one
+/// whose ejection ends first is still tried rather than failing outright.
+public final class ReplicaSet: Sendable {
+  public let replicas: [Replica]
+  private let next = Atomic<Int>(0)
+
+  init(addresses: [ListenAddress]) {
+    self.replicas = addresses.map(Replica.init(address:))
+  }
+
+  /// A replica for the next attempt, avoiding `excluded` when another one is available, with
+  /// its call counted in; `nil` when every candidate has `limit` calls in flight.
+  func acquire(excluding excluded: Set<ObjectIdentifier> = [], limit: Int) -> Replica? {
+    let now = ContinuousClock.now
+    let start = self.next.wrappingAdd(1, ordering: .relaxed).oldValue
+    let count = self.replicas.count
+    let ordered = (0..<count).map { self.replicas[(start + $0) % count] }
+    var candidates = ordered.filter { !excluded.contains(ObjectIdentifier($0)) && !$0.isEjected(at: now) }
+    if candidates.isEmpty { candidates = ordered.filter { !excluded.contains(ObjectIdentifier($0)) } }
+    if candidates.isEmpty { candidates = ordered }
+    for replica in candidates.sorted(by: { $0.outstanding < $1.outstanding }) where replica.tryAcquire(limit: limit) {
+      return replica
+    }
+    return nil
+  }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+import RPCHTTP2
+import ServiceKit
+
+/// The gateway executable.
+@main
+struct GatewayCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "gateway",
+    abstract: "One entry point for the suite: routes, balances, retries, authenticates and rate-limits calls.",
+    discussion: """
+      Configuration: --config FILE (or GATEWAY_CONFIG); its format is in docs/gateway.md.
+      Environment: LOG_LEVEL. Logs are JSON lines on stderr (one access line per call); one line
+      says when the server is ready and where. SIGTERM or SIGINT drains in-flight calls,
+      long streams included, and exits 0.
+      """)
+
+  @Option(help: "Configuration file (default: GATEWAY_CONFIG).")
+  var config: String?
+
+  @Option(help: "Address to listen on, HOST:PORT. Default 127.0.0.1:50050.")
+  var listen: String?
+
+  @Option(help: "Port to listen on at 127.0.0.1 (short for --listen 127.0.0.1:N).")
+  var port: Int?
+
+  @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
+  var drainTimeout: Double = 10
+
+  func validate() throws {
+    if self.listen != nil && self.port != nil { throw ValidationError("Give --listen or --port, not both.") }
+    if let listen, ListenAddress(parsing: listen) == nil {
+      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'.")
+    }
+    if let port, !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port).") }
+  }
+
+  func run() async throws {
+    LoggingSystem.bootstrap(JSONLogHandler.init)
+    let logger = Logger(label: "gateway")
+    guard let path = self.config ?? ProcessInfo.processInfo.environment["GATEWAY_CONFIG"] else {
+      throw StartupError(message: "Give --config FILE or GATEWAY_CONFIG (see docs/gateway.md).")
+    }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      throw StartupError(message: "Cannot read the gateway configuration \(path).")
+    }
+    let configuration: GatewayConfiguration
+    do {
+      configuration = try GatewayConfiguration(parsing: text)
+    } catch {
+      throw StartupError(message: "\(path): \(error)")
+    }
+    let gateway = try Gateway(configuration: configuration, logger: logger)
+    if gateway.proxy.routedServices.isEmpty {
+      throw StartupError(message: "\(path): no route names a service this gateway knows.")
+    }
+    let address =
+      self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? 50050)
+    let drain = Duration.milliseconds(Int64(self.drainTimeout * 1000))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { await gateway.proxy.runHealthChecks() }
+      try await ServerRunner.run(
+        name: "gateway", address: address, services: gateway.services, interceptors: gateway.interceptors,
+        drainTimeout: drain, logger: logger)
+      group.cancelAll()
+    }
+    await gateway.proxy.close()
+  }
+}

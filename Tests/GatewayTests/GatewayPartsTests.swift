@@ -1,0 +1,103 @@
+import RPCCore
+import ServiceKit
+import Testing
+
+@testable import Gateway
+
+@Suite("Gateway parts")
+struct GatewayPartsTests {
+  @Test func tokenBucketsAllowTheBurstThenRefillAtTheRate() {
+    let limiter = RateLimiter(perSecond: 10, burst: 3)
+    let start = ContinuousClock.now
+    #expect((0..<3).allSatisfy { _ in limiter.take("t", now: start) == nil })
+    let wait = limiter.take("t", now: start)
+    #expect(wait != nil && wait! <= .milliseconds(100))
+    #expect(limiter.take("other", now: start) == nil)
+    #expect(limiter.take("t", now: start + .milliseconds(150)) == nil)
+    #expect(limiter.take("t", now: start + .milliseconds(150)) != nil)
+  }
+
+  @Test func theRetryBudgetIsAShareOfCallsPlusAFloor() {
+    let budget = RetryBudget(ratio: 0.2, minimumPerSecond: 2)
+    for _ in 0..<10 { budget.recordCall() }
+    // 2 + 0.2 * 10 = 4 retries this second.
+    #expect((0..<4).allSatisfy { _ in budget.tryRetry() })
+    #expect(!budget.tryRetry())
+  }
+
+  @Test func balancingPrefersTheLeastBusyReplicaAndSkipsEjectedOnes() throws {
+    let set = ReplicaSet(addresses: [ListenAddress(host: "127.0.0.1", port: 1), ListenAddress(host: "127.0.0.1", port: 2)])
+    let first = try #require(set.acquire(limit: 10))
+    let second = try #require(set.acquire(limit: 10))
+    #expect(first !== second)
+    first.release()
+    #expect(set.acquire(limit: 10) === first)
+    second.recordFailure()
+    second.release()
+    for _ in 0..<3 {
+      let picked = try #require(set.acquire(limit: 10))
+      #expect(picked === first)
+      picked.release()
+    }
+    second.recordSuccess()
+    first.release()
+    // The cap: with every replica at its limit, nothing is handed out.
+    let capped = ReplicaSet(addresses: [ListenAddress(host: "127.0.0.1", port: 3)])
+    #expect(capped.acquire(limit: 1) != nil)
+    #expect(capped.acquire(limit: 1) == nil)
+  }
+
+  @Test func everyReplicaEjectedStillYieldsOne() throws {
+    let set = ReplicaSet(addresses: [ListenAddress(host: "127.0.0.1", port: 1)])
+    set.replicas[0].recordFailure()
+    #expect(set.acquire(limit: 10) != nil)
+  }
+
+  @Test func configurationParsesEveryKeywordAndNamesBadLines() throws {
+    let configuration = try GatewayConfiguration(
+      parsing: """
+        # comment
+        route identity.v1.* 127.0.0.1:50051 127.0.0.1:50061
+        route grpc.testing.TestService 127.0.0.1:50060
+        auth identity 127.0.0.1:50051
+        public /grpc.testing.TestService/EmptyCall
+        retry /grpc.testing.TestService/UnaryCall
+        rate-limit tenant 5 10
+        max-pending 7
+        health-interval-ms 250
+        """)
+    #expect(configuration.replicas(for: "identity.v1.Users")?.count == 2)
+    #expect(configuration.replicas(for: "grpc.testing.TestService")?.first?.port == 50060)
+    #expect(configuration.replicas(for: "grpc.testing.Other") == nil)
+    #expect(configuration.authentication == .identity(ListenAddress(host: "127.0.0.1", port: 50051)))
+    #expect(configuration.tenantRateLimit == GatewayConfiguration.RateLimit(perSecond: 5, burst: 10))
+    #expect(configuration.maxPendingPerReplica == 7 && configuration.healthInterval == .milliseconds(250))
+    for bad in ["route x", "route x 1.2.3.4", "auth maybe", "rate-limit tenant 0 1", "bogus 1", "public NoSlash"] {
+      #expect(throws: GatewayConfiguration.ParseError.self) { try GatewayConfiguration(parsing: "route a.B 127.0.0.1:1\n" + bad) }
+    }
+  }
+
+  @Test func compiledServicesKnowKindsAndIdempotency() throws {
+    let users = try #require(CompiledServices.methodsByService["identity.v1.Users"])
+    #expect(users.first { $0.descriptor.method == "GetUser" }?.idempotency == .noSideEffects)
+    #expect(users.first { $0.descriptor.method == "CreateUser" }?.idempotency == .unknown)
+    let test = try #require(CompiledServices.methodsByService["grpc.testing.TestService"])
+    #expect(test.first { $0.descriptor.method == "FullDuplexCall" }?.kind == .bidirectionalStreaming)
+    #expect(test.first { $0.descriptor.method == "StreamingInputCall" }?.kind == .clientStreaming)
+  }
+
+  @Test func hopByHopHeadersAreDropped() {
+    var metadata = Metadata()
+    metadata.add("connection", "close")
+    metadata.add("x-keep", "1")
+    metadata.add("te", "trailers")
+    #expect(Proxy.outgoing(metadata).map(\.key) == ["x-keep"])
+  }
+
+  @Test func traceparentIsValidatedToTheLetter() {
+    #expect(RequestIdentityInterceptor.parseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") != nil)
+    #expect(RequestIdentityInterceptor.parseTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01") == nil)
+    #expect(RequestIdentityInterceptor.parseTraceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == nil)
+    #expect(RequestIdentityInterceptor.parseTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01") == nil)
+  }
+}

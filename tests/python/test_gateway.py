@@ -1,0 +1,274 @@
+"""The real gateway in front of real backends: two Swift interop-server replicas, and a Python
+grpcio backend that records what arrives (deadlines, cancellation, metadata)."""
+
+import json
+import subprocess
+import threading
+import time
+from concurrent import futures
+
+import grpc
+import pytest
+from conftest import BIN_DIR, ServerProcess
+from grpc.testing import empty_pb2, messages_pb2, test_pb2_grpc
+from python_test_service import PythonTestService
+
+from identity_fixtures import free_port
+
+
+def write_config(tmp_path, text):
+    path = tmp_path / f"gateway-{free_port()}.conf"
+    path.write_text(text)
+    return path
+
+
+def start_gateway(path):
+    return ServerProcess("gateway", "--config", str(path), "--drain-timeout", "5")
+
+
+def access_lines(gateway):
+    lines = []
+    for line in list(gateway.log_lines):
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if event.get("msg") == "access":
+            lines.append(event)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def replicas():
+    servers = [ServerProcess("interop-server"), ServerProcess("interop-server")]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, replicas):
+    path = write_config(tmp_path_factory.mktemp("gw"), (
+        f"route grpc.testing.* 127.0.0.1:{replicas[0].port} 127.0.0.1:{replicas[1].port}\n"
+        "auth off\n"
+        "retry /grpc.testing.TestService/UnaryCall\n"
+        "health-interval-ms 200\n"))
+    server = start_gateway(path)
+    yield server
+    assert server.alive(), "gateway died:\n" + "".join(server.log_lines[-40:])
+    assert server.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def stub(gateway):
+    with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+        yield test_pb2_grpc.TestServiceStub(channel)
+
+
+def test_every_call_kind_passes_through_unchanged(stub):
+    assert stub.EmptyCall(empty_pb2.Empty()) == empty_pb2.Empty()
+    reply = stub.UnaryCall(messages_pb2.SimpleRequest(response_size=3000, payload=messages_pb2.Payload(body=b"x" * 10)))
+    assert len(reply.payload.body) == 3000
+    sizes = [len(r.payload.body) for r in stub.StreamingOutputCall(messages_pb2.StreamingOutputCallRequest(
+        response_parameters=[messages_pb2.ResponseParameters(size=s) for s in (1, 50_000, 7)]))]
+    assert sizes == [1, 50_000, 7]
+    total = stub.StreamingInputCall(iter(
+        [messages_pb2.StreamingInputCallRequest(payload=messages_pb2.Payload(body=b"y" * n)) for n in (10, 20, 30000)]))
+    assert total.aggregated_payload_size == 30030
+    requests = [messages_pb2.StreamingOutputCallRequest(response_parameters=[messages_pb2.ResponseParameters(size=n)])
+                for n in (5, 6, 7)]
+    assert [len(r.payload.body) for r in stub.FullDuplexCall(iter(requests))] == [5, 6, 7]
+
+
+def test_metadata_and_statuses_are_relayed(stub):
+    reply, call = stub.UnaryCall.with_call(
+        messages_pb2.SimpleRequest(response_size=1),
+        metadata=(("x-grpc-test-echo-initial", "hello"), ("x-grpc-test-echo-trailing-bin", b"\x00\xff")))
+    assert dict(call.initial_metadata())["x-grpc-test-echo-initial"] == "hello"
+    assert dict(call.trailing_metadata())["x-grpc-test-echo-trailing-bin"] == b"\x00\xff"
+    with pytest.raises(grpc.RpcError) as failure:
+        stub.UnaryCall(messages_pb2.SimpleRequest(response_status=messages_pb2.EchoStatus(code=9, message="nope \u2603")))
+    assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION and failure.value.details() == "nope \u2603"
+
+
+def test_unknown_services_are_unimplemented(gateway):
+    with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+        call = channel.unary_unary("/nope.v1.Missing/Call", request_serializer=None, response_deserializer=None)
+        with pytest.raises(grpc.RpcError) as failure:
+            call(b"")
+        assert failure.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_calls_spread_over_replicas_and_every_call_is_logged(gateway, stub):
+    before = len(access_lines(gateway))
+    for _ in range(40):
+        stub.EmptyCall(empty_pb2.Empty(), metadata=(("x-request-id", "req-fixed"),))
+    time.sleep(0.2)
+    lines = access_lines(gateway)[before:]
+    lines = [line for line in lines if line["rpc.method"] == "/grpc.testing.TestService/EmptyCall"]
+    assert len(lines) == 40
+    assert len({line["replica"] for line in lines}) == 2
+    assert all(line["rpc.status"] == "OK" and line["request_id"] == "req-fixed" for line in lines)
+
+
+def test_reflection_on_the_gateway_lists_the_routed_services(gateway):
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+        responses = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        names = {service.name for response in responses for service in response.list_services_response.service}
+    assert "grpc.testing.TestService" in names
+
+
+class RecordingService(PythonTestService):
+    """Remembers the deadline each call arrived with and whether it saw a cancellation."""
+
+    def __init__(self):
+        self.remaining = []
+        self.metadata = []
+        self.cancelled = threading.Event()
+        self.calls = 0
+
+    def UnaryCall(self, request, context):
+        self.calls += 1
+        self.remaining.append(context.time_remaining())
+        self.metadata.append(dict(context.invocation_metadata()))
+        return super().UnaryCall(request, context)
+
+    def StreamingOutputCall(self, request, context):
+        context.add_callback(self.cancelled.set)
+        yield from super().StreamingOutputCall(request, context)
+
+
+@pytest.fixture(scope="module")
+def python_backend():
+    service = RecordingService()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    test_pb2_grpc.add_TestServiceServicer_to_server(service, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield service, port
+    server.stop(grace=None)
+
+
+@pytest.fixture(scope="module")
+def python_gateway(tmp_path_factory, python_backend):
+    path = write_config(tmp_path_factory.mktemp("gwpy"), (
+        f"route grpc.testing.TestService 127.0.0.1:{python_backend[1]}\nauth off\n"))
+    server = start_gateway(path)
+    yield server
+    assert server.stop() == 0
+
+
+def test_deadlines_reach_the_backend_and_request_ids_are_added(python_backend, python_gateway):
+    service, _ = python_backend
+    with grpc.insecure_channel(f"127.0.0.1:{python_gateway.port}") as channel:
+        test_pb2_grpc.TestServiceStub(channel).UnaryCall(messages_pb2.SimpleRequest(), timeout=2.0,
+                                                          metadata=(("x-custom", "kept"),))
+    remaining = service.remaining[-1]
+    assert remaining is not None and 1.0 < remaining <= 2.0
+    seen = service.metadata[-1]
+    assert seen["x-custom"] == "kept"
+    assert len(seen["x-request-id"]) == 32
+    version, trace, parent, flags = seen["traceparent"].split("-")
+    assert (version, len(trace), len(parent), flags) == ("00", 32, 16, "01")
+
+
+def test_cancelling_a_client_call_cancels_the_backend_handler(python_backend, python_gateway):
+    service, _ = python_backend
+    service.cancelled.clear()
+    with grpc.insecure_channel(f"127.0.0.1:{python_gateway.port}") as channel:
+        call = test_pb2_grpc.TestServiceStub(channel).StreamingOutputCall(messages_pb2.StreamingOutputCallRequest(
+            response_parameters=[messages_pb2.ResponseParameters(size=1, interval_us=200_000)] * 50))
+        next(call)
+        call.cancel()
+    assert service.cancelled.wait(5), "the backend handler was not cancelled"
+
+
+def test_an_expired_client_deadline_ends_the_call_at_the_deadline(python_gateway):
+    with grpc.insecure_channel(f"127.0.0.1:{python_gateway.port}") as channel:
+        stub = test_pb2_grpc.TestServiceStub(channel)
+        start = time.monotonic()
+        with pytest.raises(grpc.RpcError) as failure:
+            list(stub.StreamingOutputCall(messages_pb2.StreamingOutputCallRequest(
+                response_parameters=[messages_pb2.ResponseParameters(size=1, interval_us=2_000_000)]), timeout=0.5))
+        assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - start < 1.5
+
+
+def test_idempotent_calls_survive_a_replica_dying_and_others_are_never_retried(tmp_path):
+    first, second = ServerProcess("interop-server"), ServerProcess("interop-server")
+    path = write_config(tmp_path, (
+        f"route grpc.testing.* 127.0.0.1:{first.port} 127.0.0.1:{second.port}\nauth off\n"
+        "retry /grpc.testing.TestService/UnaryCall\nhealth-interval-ms 200\n"))
+    gateway = start_gateway(path)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            failures, done = [], threading.Event()
+
+            def load():
+                while not done.is_set():
+                    try:
+                        stub.UnaryCall(messages_pb2.SimpleRequest(response_size=10), timeout=5)
+                    except grpc.RpcError as error:
+                        failures.append(error.code())
+
+            workers = [threading.Thread(target=load) for _ in range(4)]
+            for worker in workers:
+                worker.start()
+            time.sleep(0.5)
+            first.process.kill()
+            time.sleep(1.5)
+            done.set()
+            for worker in workers:
+                worker.join()
+            assert failures == []
+            unary = [l for l in access_lines(gateway) if l["rpc.method"].endswith("/UnaryCall")]
+            assert len(unary) > 50 and all(l["rpc.status"] == "OK" for l in unary)
+            assert any(int(l["attempts"]) > 1 for l in unary) or all(str(second.port) in l["replica"] for l in unary[-10:])
+            # EmptyCall is not marked idempotent: when its replica is gone it fails, once.
+        second.process.kill()
+        time.sleep(0.3)
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            with pytest.raises(grpc.RpcError) as failure:
+                test_pb2_grpc.TestServiceStub(channel).EmptyCall(empty_pb2.Empty(), timeout=5)
+        assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+        time.sleep(0.2)
+        empty = [l for l in access_lines(gateway) if l["rpc.method"].endswith("/EmptyCall")]
+        assert empty and empty[-1]["attempts"] == "1" and empty[-1]["rpc.status"] != "OK"
+    finally:
+        gateway.stop()
+        first.stop()
+        second.stop()
+
+
+def test_rate_limits_answer_resource_exhausted_with_a_retry_hint(tmp_path, replicas):
+    path = write_config(tmp_path, (
+        f"route grpc.testing.* 127.0.0.1:{replicas[0].port}\nauth off\nrate-limit client 2 5\n"))
+    gateway = start_gateway(path)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            outcomes = []
+            for _ in range(12):
+                try:
+                    stub.EmptyCall(empty_pb2.Empty())
+                    outcomes.append("ok")
+                except grpc.RpcError as error:
+                    outcomes.append(error)
+            assert outcomes[:5] == ["ok"] * 5
+            limited = [o for o in outcomes if o != "ok"]
+            assert limited and all(o.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for o in limited)
+            assert int(dict(limited[0].trailing_metadata())["retry-after-ms"]) > 0
+    finally:
+        gateway.stop()
+
+
+def test_bad_configuration_fails_at_start_with_one_line(tmp_path):
+    path = write_config(tmp_path, "route grpc.testing.* not-an-address\n")
+    result = subprocess.run([str(BIN_DIR / "gateway"), "--config", str(path), "--port", "0"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "line 1" in result.stderr and "HOST:PORT" in result.stderr
