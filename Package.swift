@@ -154,6 +154,7 @@ let package = Package(
         "RPCCore",
         "RPCHTTP2",
         "Protos",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
@@ -219,6 +220,7 @@ let package = Package(
     .executableTarget(
       name: "identity",
       dependencies: [
+        "Auth",
         "Identity",
         "Migrations",
         "Postgres",
@@ -232,6 +234,7 @@ let package = Package(
     .executableTarget(
       name: "catalog",
       dependencies: [
+        "RPCCore",
         "Auth",
         "Catalog",
         "Migrations",
@@ -296,6 +299,7 @@ let package = Package(
     .executableTarget(
       name: "suite-db",
       dependencies: [
+        "Catalog",
         "Identity",
         "Migrations",
         "Postgres",

@@ -4,6 +4,8 @@
 # same throwaway cluster with the same number of clients, in the same run.
 # Usage: scripts/bench-db.sh [RELEASE_BUILD_DIR]
 # Environment: CLIENTS (8), SECONDS_PER_RUN (10), SCALE (5: 500000 accounts), ROUNDS (2, best kept).
+# Client CPU per transaction: db-bench measures its own (getrusage over the timed part); pgbench's
+# is its whole run as a child process (connection setup included, negligible).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
@@ -26,14 +28,23 @@ url="$(PG_FAST=1 scripts/pg-cluster.sh start "$work" "$port" | tail -n 1)"
 pgbench_run() {
   local logs="$work/pgbench-logs-$1"
   mkdir -p "$logs"
-  (cd "$logs" && "$bindir/pgbench" -S -M prepared -n -c "$clients" -j 2 -T "$seconds" -l "$url" >"$logs/out.txt" 2>&1)
+  # pgbench's CPU time (user + system) and context switches, from its rusage as a child.
+  (cd "$logs" && python3 -c '
+import resource, subprocess, sys
+with open("out.txt", "w") as out:
+    subprocess.run(sys.argv[1:], stdout=out, stderr=subprocess.STDOUT)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime + r.ru_stime, r.ru_nvcsw + r.ru_nivcsw, file=open("usage.txt", "w"))
+' "$bindir/pgbench" -S -M prepared -n -c "$clients" -j 2 -T "$seconds" -l "$url")
   cat "$logs"/pgbench_log.* | python3 -c '
 import sys
 lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
 pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
 tps = [l for l in open(sys.argv[1]) if l.startswith("tps")][0].split()[2]
-print(f"tps={float(tps):.0f} p50={pick(0.5):.3f} p90={pick(0.9):.3f} p99={pick(0.99):.3f} transactions={len(lat)}")
-' "$logs/out.txt"
+cpu, switches = map(float, open(sys.argv[2]).read().split())
+n = max(1, len(lat))
+print(f"tps={float(tps):.0f} p50={pick(0.5):.3f} p90={pick(0.9):.3f} p99={pick(0.99):.3f} transactions={len(lat)} cpu_us_per_tx={cpu * 1e6 / n:.3f} csw_per_tx={switches / n:.3f}")
+' "$logs/out.txt" "$logs/usage.txt"
 }
 
 best() { # lines of "tps=N ..." -> the line with the highest tps
@@ -48,9 +59,10 @@ theirs=$(for round in $(seq "$rounds"); do pgbench_run "$round"; done | best)
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 echo
 echo "PK lookup (SELECT abalance FROM pgbench_accounts WHERE aid = \$1), $clients clients, ${seconds}s, scale $scale, best of $rounds; latency in ms"
-printf '%-44s %10s %8s %8s %8s\n' "client" "tps" "p50" "p90" "p99"
+printf '%-44s %10s %8s %8s %8s %12s %10s\n' "client" "tps" "p50" "p90" "p99" "CPU µs/tx" "csw/tx"
 for row in "db-bench (suite pool, libpq)|$ours" "pgbench $("$bindir/pgbench" --version | awk '{print $3}') -S -M prepared|$theirs"; do
   IFS='|' read -r label line <<<"$row"
-  printf '%-44s %10s %8s %8s %8s\n' "$label" "$(field tps "$line")" "$(field p50 "$line")" "$(field p90 "$line")" "$(field p99 "$line")"
+  printf '%-44s %10s %8s %8s %8s %12s %10s\n' "$label" "$(field tps "$line")" "$(field p50 "$line")" "$(field p90 "$line")" "$(field p99 "$line")" \
+    "$(field cpu_us_per_tx "$line")" "$(field csw_per_tx "$line")"
 done
 python3 -c "print(f'suite pool / pgbench throughput: {$(field tps "$ours") / $(field tps "$theirs"):.2f}')"

@@ -76,6 +76,13 @@ else
 fi
 "$bin/suite-db" bootstrap --database-url "$admin_url" --secrets-file "$secrets" >&2
 
+# The key that seals identity's signing-key seeds at rest: made once, kept in data/ (0600).
+seed_key_file=data/identity-seed.key
+if [[ ! -s "$seed_key_file" ]]; then
+  (umask 077 && python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode())' >"$seed_key_file")
+fi
+export IDENTITY_SEED_KEY="$(cat "$seed_key_file")"
+
 # First run only: the first tenant and its admin (a platform operator), credentials kept in
 # data/identity-admin.env (mode 0600), never printed.
 identity_admin=data/identity-admin.env

@@ -1,5 +1,6 @@
 public import Auth
 import Foundation
+import ServiceKit
 public import Logging
 public import Postgres
 public import PostgresRPC
@@ -29,30 +30,4 @@ public struct CatalogContext: Sendable {
     self.database = DatabaseErrorMapping(constraintMessages: Self.constraintMessages)
     self.logger = logger
   }
-}
-
-func parseID(_ text: String, what: String) throws(RPCError) -> UUID {
-  guard let id = UUID(uuidString: text) else {
-    throw RPCError(code: .invalidArgument, message: "\(what) must be a UUID, got \(text.isEmpty ? "nothing" : "\"\(text.prefix(64))\"").")
-  }
-  return id
-}
-
-extension Caller {
-  var tenantUUID: UUID {
-    get throws(RPCError) {
-      guard let id = UUID(uuidString: self.tenantID) else {
-        throw RPCError(code: .unauthenticated, message: "The access token names no valid tenant.")
-      }
-      return id
-    }
-  }
-}
-
-extension Date {
-  var unixMilliseconds: Int64 { Int64((self.timeIntervalSince1970 * 1000).rounded()) }
-}
-
-extension UUID {
-  var lowercased: String { self.uuidString.lowercased() }
 }

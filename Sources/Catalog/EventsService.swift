@@ -1,6 +1,7 @@
 import Auth
 import EventOutbox
 import Foundation
+import ServiceKit
 public import Protos
 public import RPCCore
 

@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import ServiceKit
 import Postgres
 public import Protos
 public import RPCCore
@@ -131,12 +132,7 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
     guard let changes = request.product else { throw RPCError(code: .invalidArgument, message: "product is required.") }
     let id = try parseID(changes.id, what: "product.id")
     let allowed: Set<String> = ["sku", "name", "description", "brand", "category_id", "price", "tax_code", "attributes"]
-    for path in request.updateMask where !allowed.contains(path) {
-      throw RPCError(
-        code: .invalidArgument,
-        message: "update_mask names \"\(path.prefix(64))\", which cannot be changed; allowed: \(allowed.sorted().joined(separator: ", ")).")
-    }
-    let mask = Set(request.updateMask)
+    let mask = try updateMask(request.updateMask, allowed: allowed)
     let price = mask.contains("price") ? try MoneyInput.price(changes.price) : nil
     let category: UUID? =
       mask.contains("category_id") && !changes.categoryId.isEmpty

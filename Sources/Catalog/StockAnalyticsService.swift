@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import ServiceKit
 import Postgres
 public import Protos
 public import RPCCore

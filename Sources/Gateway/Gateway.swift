@@ -27,6 +27,9 @@ public struct Gateway: Sendable {
     case .keys(let text): keys = try ServiceAuthentication.keys(identityAddress: nil, publicKeys: text)
     case .off: keys = nil
     }
+    if case .identity(let address) = configuration.authentication {
+      interceptors.append(ApiKeyExchangeInterceptor(identity: address))
+    }
     if let keys {
       // The gateway authenticates; the services behind it check roles (and tokens) again.
       let policy = AuthPolicy(

@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import ServiceKit
 import Postgres
 
 /// The tenant's hash-chained audit log.
@@ -29,12 +30,14 @@ enum AuditLog {
     let previousHash = try head?.decode(column: 1, as: [UInt8].self) ?? Self.genesis
     let sequence = previousSequence + 1
     let at = Self.nowMicroseconds()
-    let hash = Self.hash(previous: previousHash, sequence: sequence, entry: entry, atMicroseconds: at)
+    let payloadHash = Self.payloadHash(before: entry.before, after: entry.after)
+    let hash = Self.hash(previous: previousHash, sequence: sequence, entry: entry, payloadHash: payloadHash, atMicroseconds: at)
     try await connection.query(
       """
-      INSERT INTO audit_events (tenant_id, seq, actor, action, entity, entity_id, before_json, after_json, at_us, prev_hash, hash)
+      INSERT INTO audit_events (tenant_id, seq, actor, action, entity, entity_id, before_json, after_json, at_us, prev_hash,
+                                hash, payload_hash)
       VALUES (\(tenantID), \(sequence), \(entry.actor), \(entry.action), \(entry.entity), \(entry.entityID),
-              \(entry.before), \(entry.after), \(at), \(previousHash), \(hash))
+              \(entry.before), \(entry.after), \(at), \(previousHash), \(hash), \(payloadHash))
       """)
     try await connection.query(
       """
@@ -54,7 +57,7 @@ enum AuditLog {
   static func verify(tenantID: UUID, on connection: PostgresConnection) async throws -> Verification {
     let rows = try await connection.query(
       """
-      SELECT seq, actor, action, entity, entity_id, before_json, after_json, at_us, prev_hash, hash
+      SELECT seq, actor, action, entity, entity_id, before_json, after_json, at_us, prev_hash, hash, payload_hash, redacted
       FROM audit_events WHERE tenant_id = \(tenantID) ORDER BY seq
       """)
     var previousHash = Self.genesis
@@ -75,7 +78,18 @@ enum AuditLog {
       if storedPrevious != previousHash {
         return Verification(intact: false, checked: checked, firstBrokenSequence: sequence, problem: "broken link to the previous row")
       }
-      let computed = Self.hash(previous: previousHash, sequence: sequence, entry: entry, atMicroseconds: at)
+      let storedPayloadHash = try row.decode(column: 10, as: [UInt8]?.self)
+      let redacted = try row.decode(column: 11, as: Bool.self)
+      let computed: [UInt8]
+      if let storedPayloadHash {
+        if !redacted && Self.payloadHash(before: entry.before, after: entry.after) != storedPayloadHash {
+          return Verification(intact: false, checked: checked, firstBrokenSequence: sequence, problem: "hash mismatch (row edited)")
+        }
+        computed = Self.hash(
+          previous: previousHash, sequence: sequence, entry: entry, payloadHash: storedPayloadHash, atMicroseconds: at)
+      } else {
+        computed = Self.hash(previous: previousHash, sequence: sequence, entry: entry, atMicroseconds: at)
+      }
       if !constantTimeEquals(computed, storedHash) {
         return Verification(intact: false, checked: checked, firstBrokenSequence: sequence, problem: "hash mismatch (row edited)")
       }
@@ -94,6 +108,47 @@ enum AuditLog {
     return Verification(intact: true, checked: checked, firstBrokenSequence: 0, problem: "")
   }
 
+  /// Digest of a row's before/after data; the chain covers this digest, so the data itself can
+  /// be redacted later without breaking the chain.
+  static func payloadHash(before: String, after: String) -> [UInt8] {
+    Digest.sha256(Self.lengthPrefixed([before, after]))
+  }
+
+  /// The chain hash of rows written since migration 2: fields plus the payload digest.
+  static func hash(previous: [UInt8], sequence: Int64, entry: Entry, payloadHash: [UInt8], atMicroseconds: Int64)
+    -> [UInt8]
+  {
+    Digest.sha256(
+      previous
+        + Self.lengthPrefixed([
+          "v2", String(sequence), entry.actor, entry.action, entry.entity, entry.entityID, Digest.hex(payloadHash),
+          String(atMicroseconds),
+        ]))
+  }
+
+  /// Replaces the before/after data of every row about `entityID` (written since migration 2)
+  /// with a redaction marker; the chain stays verifiable through the stored payload digests.
+  /// Returns how many rows were redacted.
+  @discardableResult
+  static func redact(entityID: String, tenantID: UUID, on connection: PostgresConnection) async throws -> Int {
+    let rows = try await connection.query(
+      """
+      UPDATE audit_events SET before_json = '{"redacted":true}', after_json = '{"redacted":true}', redacted = true
+      WHERE tenant_id = \(tenantID) AND entity_id = \(entityID) AND payload_hash IS NOT NULL AND NOT redacted
+      """)
+    return rows.affectedRows ?? 0
+  }
+
+  static func lengthPrefixed(_ fields: [String]) -> [UInt8] {
+    var input: [UInt8] = []
+    for field in fields {
+      let bytes = Array(field.utf8)
+      input += Array(String(bytes.count).utf8) + [UInt8(ascii: ":")] + bytes
+    }
+    return input
+  }
+
+  /// The chain hash of rows written before migration 2 (over the data itself).
   static func hash(previous: [UInt8], sequence: Int64, entry: Entry, atMicroseconds: Int64) -> [UInt8] {
     var input = previous
     for field in [

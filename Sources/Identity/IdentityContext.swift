@@ -1,5 +1,6 @@
 public import Auth
 import Foundation
+import ServiceKit
 public import Logging
 import NIOPosix
 public import Postgres
@@ -29,6 +30,9 @@ public struct IdentitySettings: Sendable {
   public var passwordCost: PasswordHash.Cost = .interactive
   /// The `iss` of access tokens.
   public var issuer = "identity"
+  /// Seals signing-key seeds at rest (`IDENTITY_SEED_KEY`); without it seeds are stored as
+  /// they are, protected only by the schema's role.
+  public var seedBox: SecretBox?
 
   public init() {}
 }
@@ -54,7 +58,7 @@ public struct IdentityContext: Sendable {
     self.database = DatabaseErrorMapping(constraintMessages: Self.constraintMessages)
     self.keys = SigningKeyRing(
       pool: pool, accessTokenLifetime: settings.accessTokenLifetime, publicationLead: settings.keyPublicationLead,
-      logger: logger)
+      seedBox: settings.seedBox, logger: logger)
     self.settings = settings
     self.logger = logger
   }
@@ -91,25 +95,6 @@ public struct IdentityContext: Sendable {
     }
     guard password.utf8.count <= 1024 else {
       throw RPCError(code: .invalidArgument, message: "The password must be at most 1024 bytes long.")
-    }
-  }
-}
-
-/// Parses an id sent by a client.
-func parseID(_ text: String, what: String) throws(RPCError) -> UUID {
-  guard let id = UUID(uuidString: text) else {
-    throw RPCError(code: .invalidArgument, message: "\(what) must be a UUID, got \(text.isEmpty ? "nothing" : "\"\(text.prefix(64))\"").")
-  }
-  return id
-}
-
-extension Caller {
-  var tenantUUID: UUID {
-    get throws(RPCError) {
-      guard let id = UUID(uuidString: self.tenantID) else {
-        throw RPCError(code: .unauthenticated, message: "The access token names no valid tenant.")
-      }
-      return id
     }
   }
 }

@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import ServiceKit
 import Postgres
 import PostgresRPC
 public import Protos
@@ -192,19 +193,14 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
   // MARK: helpers
 
   private func session(for user: UserRecord, refreshToken: String) async throws -> Identity_V1_Session {
-    let key = try await self.context.database.translatingErrors { try await self.context.keys.current() }
-    let now = UnixTime.seconds()
-    let lifetime = Int64(self.context.settings.accessTokenLifetime.seconds)
-    let claims = AccessTokenClaims(
-      issuer: self.context.settings.issuer, subject: user.id.uuidString.lowercased(),
-      tenantID: user.tenantID.uuidString.lowercased(), role: user.role,
-      kind: user.platformOperator ? .platformOperator : .user, issuedAt: now, expiresAt: now + lifetime,
-      tokenID: SecureRandom.token(byteCount: 12))
+    let access = try await self.context.issueAccessToken(
+      subject: user.id.uuidString.lowercased(), tenantID: user.tenantID.uuidString.lowercased(), role: user.role,
+      kind: user.platformOperator ? .platformOperator : .user)
     var session = Identity_V1_Session()
-    session.accessToken = AccessToken.sign(claims, keyID: key.keyID, key: key.key)
-    session.accessTokenExpiresAtMs = (now + lifetime) * 1000
+    session.accessToken = access.token
+    session.accessTokenExpiresAtMs = access.expiresAtMilliseconds
     session.refreshToken = refreshToken
-    session.refreshTokenExpiresAtMs = (now + Int64(self.context.settings.refreshTokenLifetime.seconds)) * 1000
+    session.refreshTokenExpiresAtMs = (UnixTime.seconds() + Int64(self.context.settings.refreshTokenLifetime.seconds)) * 1000
     session.user = user.message
     return session
   }

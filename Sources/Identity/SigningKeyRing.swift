@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import ServiceKit
 import Logging
 import Postgres
 
@@ -19,13 +20,16 @@ actor SigningKeyRing {
 
   private let pool: PostgresPool
   private let logger: Logger
+  /// Seals seeds before they are stored (`nil`: stored as they are).
+  private let seedBox: SecretBox?
   let accessTokenLifetime: Duration
   let publicationLead: Duration
   private var keys: [StoredKey] = []
   private var loadedAt: ContinuousClock.Instant?
 
-  init(pool: PostgresPool, accessTokenLifetime: Duration, publicationLead: Duration, logger: Logger) {
+  init(pool: PostgresPool, accessTokenLifetime: Duration, publicationLead: Duration, seedBox: SecretBox?, logger: Logger) {
     self.pool = pool
+    self.seedBox = seedBox
     self.accessTokenLifetime = accessTokenLifetime
     self.publicationLead = publicationLead
     self.logger = logger
@@ -92,9 +96,26 @@ actor SigningKeyRing {
     let keyID = "k" + Digest.hex(Array(Digest.sha256(key.publicKey).prefix(8)))
     try await self.pool.query(
       """
-      INSERT INTO signing_keys (kid, seed, public_key, active_from) VALUES (\(keyID), \(key.seed), \(key.publicKey), \(activeFrom))
+      INSERT INTO signing_keys (kid, seed, public_key, active_from) VALUES (\(keyID), \(self.storedSeed(key.seed)), \(key.publicKey), \(activeFrom))
       """)
     return StoredKey(keyID: keyID, key: key, activeFrom: activeFrom, publishedUntil: nil)
+  }
+
+  /// A seed as stored: 32 raw bytes, or `0x01` + sealed box when a seed key is configured.
+  private func storedSeed(_ seed: [UInt8]) -> [UInt8] {
+    guard let seedBox else { return seed }
+    return [1] + seedBox.seal(seed)
+  }
+
+  private func seed(fromStored stored: [UInt8]) throws -> [UInt8] {
+    if stored.count == 32 { return stored }
+    guard stored.first == 1, let seedBox else {
+      throw StoreFailure("A signing key is sealed but no IDENTITY_SEED_KEY is configured.")
+    }
+    guard let seed = seedBox.open(Array(stored.dropFirst())) else {
+      throw StoreFailure("A signing key does not open with the configured IDENTITY_SEED_KEY.")
+    }
+    return seed
   }
 
   private func reloadIfStale() async throws {
@@ -108,7 +129,7 @@ actor SigningKeyRing {
     self.keys = try rows.map { row in
       StoredKey(
         keyID: try row.decode(column: 0, as: String.self),
-        key: try Ed25519SigningKey(seed: try row.decode(column: 1, as: [UInt8].self)),
+        key: try Ed25519SigningKey(seed: try self.seed(fromStored: try row.decode(column: 1, as: [UInt8].self))),
         activeFrom: try row.decode(column: 2, as: Date.self),
         publishedUntil: try row.decode(column: 3, as: Date?.self))
     }

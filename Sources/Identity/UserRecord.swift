@@ -95,7 +95,4 @@ extension Role {
   }
 }
 
-extension Date {
-  var unixMilliseconds: Int64 { Int64((self.timeIntervalSince1970 * 1000).rounded()) }
-}
 

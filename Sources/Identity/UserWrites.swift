@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import ServiceKit
 import Postgres
 import PostgresRPC
 import RPCCore

@@ -1,5 +1,6 @@
 import Auth
 import Foundation
+import ServiceKit
 import Postgres
 public import Protos
 public import RPCCore
@@ -108,12 +109,7 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     guard let changes = request.user else { throw RPCError(code: .invalidArgument, message: "user is required.") }
     let id = try parseID(changes.id, what: "user.id")
     let allowed: Set<String> = ["email", "phone", "username", "full_name", "role", "verified", "receive_email"]
-    for path in request.updateMask where !allowed.contains(path) {
-      throw RPCError(
-        code: .invalidArgument,
-        message: "update_mask names \"\(path.prefix(64))\", which cannot be changed; allowed: \(allowed.sorted().joined(separator: ", ")).")
-    }
-    let mask = Set(request.updateMask)
+    let mask = try updateMask(request.updateMask, allowed: allowed)
     let email = mask.contains("email") ? try Self.validEmail(changes.email) : nil
     let phone = mask.contains("phone") ? try Self.validPhone(changes.phone) : nil
     var newRole: Role?

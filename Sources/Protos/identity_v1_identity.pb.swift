@@ -387,6 +387,217 @@ public struct Identity_V1_VerifyAuditChainResponse: RPCMessage, Equatable, Senda
   public init() {}
 }
 
+/// The `identity.v1.ApiKey` message.
+public struct Identity_V1_ApiKey: RPCMessage, Equatable, Sendable {
+  public var id: String = ""
+  public var name: String = ""
+  /// The first characters of the key ("gsk_1a2b3c4d"), to tell keys apart; never the secret.
+  public var prefix: String = ""
+  public var role: Identity_V1_Role = .unspecified
+  public var createdBy: String = ""
+  public var createdAtMs: Int64 = 0
+  /// 0 = never expires.
+  public var expiresAtMs: Int64 = 0
+  public var lastUsedAtMs: Int64 = 0
+  public var revokedAtMs: Int64 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.CreateApiKeyRequest` message.
+public struct Identity_V1_CreateApiKeyRequest: RPCMessage, Equatable, Sendable {
+  public var name: String = ""
+  /// At most the creator's own role.
+  public var role: Identity_V1_Role = .unspecified
+  /// 0 = never expires.
+  public var ttlDays: Int32 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.CreateApiKeyResponse` message.
+public struct Identity_V1_CreateApiKeyResponse: RPCMessage, Equatable, Sendable {
+  public var key: Identity_V1_ApiKey?
+  /// The key itself: shown this once, stored only as a hash. Send it as
+  /// `authorization: Bearer gsk_…` (identity and the gateway accept it) or exchange it.
+  public var secret: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.ListApiKeysRequest` message.
+public struct Identity_V1_ListApiKeysRequest: RPCMessage, Equatable, Sendable {
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.ListApiKeysResponse` message.
+public struct Identity_V1_ListApiKeysResponse: RPCMessage, Equatable, Sendable {
+  public var keys: [Identity_V1_ApiKey] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.RevokeApiKeyRequest` message.
+public struct Identity_V1_RevokeApiKeyRequest: RPCMessage, Equatable, Sendable {
+  public var id: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.ExchangeApiKeyRequest` message.
+public struct Identity_V1_ExchangeApiKeyRequest: RPCMessage, Equatable, Sendable {
+  public var apiKey: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.ExchangeApiKeyResponse` message.
+public struct Identity_V1_ExchangeApiKeyResponse: RPCMessage, Equatable, Sendable {
+  /// An access token for the key's tenant and role (kind api_key).
+  public var accessToken: String = ""
+  public var accessTokenExpiresAtMs: Int64 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.Preferences` message.
+public struct Identity_V1_Preferences: RPCMessage, Equatable, Sendable {
+  /// "light", "dark", "system".
+  public var theme: String = ""
+  /// BCP 47 tag, such as "pt-BR".
+  public var language: String = ""
+  /// IANA zone, such as "America/Sao_Paulo".
+  public var timezone: String = ""
+  public var dateFormat: String = ""
+  public var timeFormat: String = ""
+  public var notifyEmail: Bool = false
+  public var notifyPush: Bool = false
+  /// 5 to 86400.
+  public var dashboardRefreshSeconds: Int32 = 0
+  /// Free-form settings.
+  public var custom: [String: String] = [:]
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.GetPreferencesRequest` message.
+public struct Identity_V1_GetPreferencesRequest: RPCMessage, Equatable, Sendable {
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.UpdatePreferencesRequest` message.
+public struct Identity_V1_UpdatePreferencesRequest: RPCMessage, Equatable, Sendable {
+  public var preferences: Identity_V1_Preferences?
+  /// Fields of Preferences to change.
+  public var updateMask: [String] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.Dashboard` message.
+public struct Identity_V1_Dashboard: RPCMessage, Equatable, Sendable {
+  public var id: String = ""
+  public var ownerId: String = ""
+  public var name: String = ""
+  /// The layout as a JSON object.
+  public var layoutJson: String = ""
+  public var isDefault: Bool = false
+  /// Visible (read-only) to the whole tenant.
+  public var shared: Bool = false
+  /// Incremented by every save; a save must name the version it changes.
+  public var version: Int32 = 0
+  public var updatedAtMs: Int64 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.ListDashboardsRequest` message.
+public struct Identity_V1_ListDashboardsRequest: RPCMessage, Equatable, Sendable {
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.ListDashboardsResponse` message.
+public struct Identity_V1_ListDashboardsResponse: RPCMessage, Equatable, Sendable {
+  /// The caller's own dashboards, then the tenant's shared ones.
+  public var dashboards: [Identity_V1_Dashboard] = []
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.SaveDashboardRequest` message.
+public struct Identity_V1_SaveDashboardRequest: RPCMessage, Equatable, Sendable {
+  /// Without id: creates. With id: updates the caller's dashboard if `version` is current
+  /// (ABORTED otherwise).
+  public var dashboard: Identity_V1_Dashboard?
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.DeleteDashboardRequest` message.
+public struct Identity_V1_DeleteDashboardRequest: RPCMessage, Equatable, Sendable {
+  public var id: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.DeleteDashboardResponse` message.
+public struct Identity_V1_DeleteDashboardResponse: RPCMessage, Equatable, Sendable {
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.ExportUserDataRequest` message.
+public struct Identity_V1_ExportUserDataRequest: RPCMessage, Equatable, Sendable {
+  public var userId: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.ExportUserDataResponse` message.
+public struct Identity_V1_ExportUserDataResponse: RPCMessage, Equatable, Sendable {
+  /// Everything stored about the user as one JSON document: profile, preferences, dashboards,
+  /// API keys they created, sessions, and the audit events about them.
+  public var json: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.AnonymizeUserRequest` message.
+public struct Identity_V1_AnonymizeUserRequest: RPCMessage, Equatable, Sendable {
+  public var userId: String = ""
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
+/// The `identity.v1.AnonymizeUserResponse` message.
+public struct Identity_V1_AnonymizeUserResponse: RPCMessage, Equatable, Sendable {
+  public var user: Identity_V1_User?
+  /// Audit rows whose personal data was removed.
+  public var auditEventsRedacted: Int64 = 0
+
+  /// A message with every field at its default value.
+  public init() {}
+}
+
 /// The tenant of the caller. CreateTenant needs a platform operator.
 public enum Identity_V1_Tenants {
   /// The service's fully qualified name.
@@ -1275,6 +1486,624 @@ extension Identity_V1_Audit.SimpleServiceProtocol {
   /// Calls the messages-only `verifyAuditChain`.
   public func verifyAuditChain(request: ServerRequest<Identity_V1_VerifyAuditChainRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_VerifyAuditChainResponse> {
     let response = try await self.verifyAuditChain(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+}
+
+/// Admin, except ExchangeApiKey (public: the key is the credential).
+public enum Identity_V1_ApiKeys {
+  /// The service's fully qualified name.
+  public static let descriptor = ServiceDescriptor(fullyQualifiedName: "identity.v1.ApiKeys")
+
+  /// Each method's message types, descriptor and kind.
+  public enum Method {
+    public enum CreateApiKey {
+      public typealias Input = Identity_V1_CreateApiKeyRequest
+      public typealias Output = Identity_V1_CreateApiKeyResponse
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "CreateApiKey")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum ListApiKeys {
+      public typealias Input = Identity_V1_ListApiKeysRequest
+      public typealias Output = Identity_V1_ListApiKeysResponse
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ListApiKeys")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum RevokeApiKey {
+      public typealias Input = Identity_V1_RevokeApiKeyRequest
+      public typealias Output = Identity_V1_ApiKey
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "RevokeApiKey")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum ExchangeApiKey {
+      public typealias Input = Identity_V1_ExchangeApiKeyRequest
+      public typealias Output = Identity_V1_ExchangeApiKeyResponse
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ExchangeApiKey")
+      public static let kind: RPCKind = .unary
+    }
+
+    /// Every method of the service, in declaration order.
+    public static let descriptors: [MethodDescriptor] = [
+      Identity_V1_ApiKeys.Method.CreateApiKey.descriptor,
+      Identity_V1_ApiKeys.Method.ListApiKeys.descriptor,
+      Identity_V1_ApiKeys.Method.RevokeApiKey.descriptor,
+      Identity_V1_ApiKeys.Method.ExchangeApiKey.descriptor,
+    ]
+  }
+
+  /// Handles `identity.v1.ApiKeys` with request and response objects that carry metadata.
+  ///
+  /// Conforming types get `registerMethods(with:)` for free.
+  public protocol ServiceProtocol: RegistrableRPCService {
+    /// Handles `CreateApiKey`.
+    func createApiKey(request: ServerRequest<Identity_V1_CreateApiKeyRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_CreateApiKeyResponse>
+
+    /// Handles `ListApiKeys`.
+    func listApiKeys(request: ServerRequest<Identity_V1_ListApiKeysRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ListApiKeysResponse>
+
+    /// Handles `RevokeApiKey`.
+    func revokeApiKey(request: ServerRequest<Identity_V1_RevokeApiKeyRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ApiKey>
+
+    /// Handles `ExchangeApiKey`.
+    func exchangeApiKey(request: ServerRequest<Identity_V1_ExchangeApiKeyRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ExchangeApiKeyResponse>
+  }
+
+  /// Handles `identity.v1.ApiKeys` with messages only; default implementations bridge
+  /// it to ``ServiceProtocol`` (metadata is dropped on the way in and sent empty).
+  public protocol SimpleServiceProtocol: ServiceProtocol {
+    /// Handles `CreateApiKey`.
+    func createApiKey(request: Identity_V1_CreateApiKeyRequest, context: ServerContext) async throws -> Identity_V1_CreateApiKeyResponse
+
+    /// Handles `ListApiKeys`.
+    func listApiKeys(request: Identity_V1_ListApiKeysRequest, context: ServerContext) async throws -> Identity_V1_ListApiKeysResponse
+
+    /// Handles `RevokeApiKey`.
+    func revokeApiKey(request: Identity_V1_RevokeApiKeyRequest, context: ServerContext) async throws -> Identity_V1_ApiKey
+
+    /// Handles `ExchangeApiKey`.
+    func exchangeApiKey(request: Identity_V1_ExchangeApiKeyRequest, context: ServerContext) async throws -> Identity_V1_ExchangeApiKeyResponse
+  }
+
+  /// A typed client for `identity.v1.ApiKeys`.
+  public struct Client: Sendable {
+    /// The client calls go through.
+    public let client: RPCClient
+
+    /// Makes calls through `client`.
+    public init(wrapping client: RPCClient) {
+      self.client = client
+    }
+
+    /// Calls `CreateApiKey`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func createApiKey(_ message: Identity_V1_CreateApiKeyRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_CreateApiKeyResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.createApiKey(request: request, options: options).message
+    }
+
+    /// Calls `CreateApiKey`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func createApiKey(request: ClientRequest<Identity_V1_CreateApiKeyRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_CreateApiKeyResponse> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_ApiKeys.Method.CreateApiKey.descriptor, options: options)
+    }
+
+    /// Calls `ListApiKeys`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func listApiKeys(_ message: Identity_V1_ListApiKeysRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_ListApiKeysResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.listApiKeys(request: request, options: options).message
+    }
+
+    /// Calls `ListApiKeys`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func listApiKeys(request: ClientRequest<Identity_V1_ListApiKeysRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_ListApiKeysResponse> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_ApiKeys.Method.ListApiKeys.descriptor, options: options)
+    }
+
+    /// Calls `RevokeApiKey`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func revokeApiKey(_ message: Identity_V1_RevokeApiKeyRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_ApiKey {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.revokeApiKey(request: request, options: options).message
+    }
+
+    /// Calls `RevokeApiKey`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func revokeApiKey(request: ClientRequest<Identity_V1_RevokeApiKeyRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_ApiKey> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_ApiKeys.Method.RevokeApiKey.descriptor, options: options)
+    }
+
+    /// Calls `ExchangeApiKey`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func exchangeApiKey(_ message: Identity_V1_ExchangeApiKeyRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_ExchangeApiKeyResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.exchangeApiKey(request: request, options: options).message
+    }
+
+    /// Calls `ExchangeApiKey`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func exchangeApiKey(request: ClientRequest<Identity_V1_ExchangeApiKeyRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_ExchangeApiKeyResponse> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_ApiKeys.Method.ExchangeApiKey.descriptor, options: options)
+    }
+  }
+}
+
+extension Identity_V1_ApiKeys.ServiceProtocol {
+  /// Registers every method of `identity.v1.ApiKeys` with `router`.
+  public func registerMethods(with router: inout RPCRouter) {
+    router.registerUnary(
+      Identity_V1_ApiKeys.Method.CreateApiKey.descriptor,
+      input: Identity_V1_CreateApiKeyRequest.self,
+      output: Identity_V1_CreateApiKeyResponse.self
+    ) { request, context in
+      try await self.createApiKey(request: request, context: context)
+    }
+    router.registerUnary(
+      Identity_V1_ApiKeys.Method.ListApiKeys.descriptor,
+      input: Identity_V1_ListApiKeysRequest.self,
+      output: Identity_V1_ListApiKeysResponse.self
+    ) { request, context in
+      try await self.listApiKeys(request: request, context: context)
+    }
+    router.registerUnary(
+      Identity_V1_ApiKeys.Method.RevokeApiKey.descriptor,
+      input: Identity_V1_RevokeApiKeyRequest.self,
+      output: Identity_V1_ApiKey.self
+    ) { request, context in
+      try await self.revokeApiKey(request: request, context: context)
+    }
+    router.registerUnary(
+      Identity_V1_ApiKeys.Method.ExchangeApiKey.descriptor,
+      input: Identity_V1_ExchangeApiKeyRequest.self,
+      output: Identity_V1_ExchangeApiKeyResponse.self
+    ) { request, context in
+      try await self.exchangeApiKey(request: request, context: context)
+    }
+  }
+}
+
+extension Identity_V1_ApiKeys.SimpleServiceProtocol {
+  /// Calls the messages-only `createApiKey`.
+  public func createApiKey(request: ServerRequest<Identity_V1_CreateApiKeyRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_CreateApiKeyResponse> {
+    let response = try await self.createApiKey(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `listApiKeys`.
+  public func listApiKeys(request: ServerRequest<Identity_V1_ListApiKeysRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ListApiKeysResponse> {
+    let response = try await self.listApiKeys(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `revokeApiKey`.
+  public func revokeApiKey(request: ServerRequest<Identity_V1_RevokeApiKeyRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ApiKey> {
+    let response = try await self.revokeApiKey(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `exchangeApiKey`.
+  public func exchangeApiKey(request: ServerRequest<Identity_V1_ExchangeApiKeyRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ExchangeApiKeyResponse> {
+    let response = try await self.exchangeApiKey(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+}
+
+/// Viewer: every user manages their own.
+public enum Identity_V1_UserSettings {
+  /// The service's fully qualified name.
+  public static let descriptor = ServiceDescriptor(fullyQualifiedName: "identity.v1.UserSettings")
+
+  /// Each method's message types, descriptor and kind.
+  public enum Method {
+    public enum GetPreferences {
+      public typealias Input = Identity_V1_GetPreferencesRequest
+      public typealias Output = Identity_V1_Preferences
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "GetPreferences")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum UpdatePreferences {
+      public typealias Input = Identity_V1_UpdatePreferencesRequest
+      public typealias Output = Identity_V1_Preferences
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "UpdatePreferences")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum ListDashboards {
+      public typealias Input = Identity_V1_ListDashboardsRequest
+      public typealias Output = Identity_V1_ListDashboardsResponse
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "ListDashboards")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum SaveDashboard {
+      public typealias Input = Identity_V1_SaveDashboardRequest
+      public typealias Output = Identity_V1_Dashboard
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "SaveDashboard")
+      public static let kind: RPCKind = .unary
+    }
+
+    public enum DeleteDashboard {
+      public typealias Input = Identity_V1_DeleteDashboardRequest
+      public typealias Output = Identity_V1_DeleteDashboardResponse
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "DeleteDashboard")
+      public static let kind: RPCKind = .unary
+    }
+
+    /// Every method of the service, in declaration order.
+    public static let descriptors: [MethodDescriptor] = [
+      Identity_V1_UserSettings.Method.GetPreferences.descriptor,
+      Identity_V1_UserSettings.Method.UpdatePreferences.descriptor,
+      Identity_V1_UserSettings.Method.ListDashboards.descriptor,
+      Identity_V1_UserSettings.Method.SaveDashboard.descriptor,
+      Identity_V1_UserSettings.Method.DeleteDashboard.descriptor,
+    ]
+  }
+
+  /// Handles `identity.v1.UserSettings` with request and response objects that carry metadata.
+  ///
+  /// Conforming types get `registerMethods(with:)` for free.
+  public protocol ServiceProtocol: RegistrableRPCService {
+    /// Handles `GetPreferences`.
+    func getPreferences(request: ServerRequest<Identity_V1_GetPreferencesRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_Preferences>
+
+    /// Handles `UpdatePreferences`.
+    func updatePreferences(request: ServerRequest<Identity_V1_UpdatePreferencesRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_Preferences>
+
+    /// Handles `ListDashboards`.
+    func listDashboards(request: ServerRequest<Identity_V1_ListDashboardsRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ListDashboardsResponse>
+
+    /// Handles `SaveDashboard`.
+    func saveDashboard(request: ServerRequest<Identity_V1_SaveDashboardRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_Dashboard>
+
+    /// Handles `DeleteDashboard`.
+    func deleteDashboard(request: ServerRequest<Identity_V1_DeleteDashboardRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_DeleteDashboardResponse>
+  }
+
+  /// Handles `identity.v1.UserSettings` with messages only; default implementations bridge
+  /// it to ``ServiceProtocol`` (metadata is dropped on the way in and sent empty).
+  public protocol SimpleServiceProtocol: ServiceProtocol {
+    /// Handles `GetPreferences`.
+    func getPreferences(request: Identity_V1_GetPreferencesRequest, context: ServerContext) async throws -> Identity_V1_Preferences
+
+    /// Handles `UpdatePreferences`.
+    func updatePreferences(request: Identity_V1_UpdatePreferencesRequest, context: ServerContext) async throws -> Identity_V1_Preferences
+
+    /// Handles `ListDashboards`.
+    func listDashboards(request: Identity_V1_ListDashboardsRequest, context: ServerContext) async throws -> Identity_V1_ListDashboardsResponse
+
+    /// Handles `SaveDashboard`.
+    func saveDashboard(request: Identity_V1_SaveDashboardRequest, context: ServerContext) async throws -> Identity_V1_Dashboard
+
+    /// Handles `DeleteDashboard`.
+    func deleteDashboard(request: Identity_V1_DeleteDashboardRequest, context: ServerContext) async throws -> Identity_V1_DeleteDashboardResponse
+  }
+
+  /// A typed client for `identity.v1.UserSettings`.
+  public struct Client: Sendable {
+    /// The client calls go through.
+    public let client: RPCClient
+
+    /// Makes calls through `client`.
+    public init(wrapping client: RPCClient) {
+      self.client = client
+    }
+
+    /// Calls `GetPreferences`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func getPreferences(_ message: Identity_V1_GetPreferencesRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_Preferences {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.getPreferences(request: request, options: options).message
+    }
+
+    /// Calls `GetPreferences`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func getPreferences(request: ClientRequest<Identity_V1_GetPreferencesRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_Preferences> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_UserSettings.Method.GetPreferences.descriptor, options: options)
+    }
+
+    /// Calls `UpdatePreferences`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func updatePreferences(_ message: Identity_V1_UpdatePreferencesRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_Preferences {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.updatePreferences(request: request, options: options).message
+    }
+
+    /// Calls `UpdatePreferences`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func updatePreferences(request: ClientRequest<Identity_V1_UpdatePreferencesRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_Preferences> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_UserSettings.Method.UpdatePreferences.descriptor, options: options)
+    }
+
+    /// Calls `ListDashboards`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func listDashboards(_ message: Identity_V1_ListDashboardsRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_ListDashboardsResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.listDashboards(request: request, options: options).message
+    }
+
+    /// Calls `ListDashboards`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func listDashboards(request: ClientRequest<Identity_V1_ListDashboardsRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_ListDashboardsResponse> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_UserSettings.Method.ListDashboards.descriptor, options: options)
+    }
+
+    /// Calls `SaveDashboard`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func saveDashboard(_ message: Identity_V1_SaveDashboardRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_Dashboard {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.saveDashboard(request: request, options: options).message
+    }
+
+    /// Calls `SaveDashboard`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func saveDashboard(request: ClientRequest<Identity_V1_SaveDashboardRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_Dashboard> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_UserSettings.Method.SaveDashboard.descriptor, options: options)
+    }
+
+    /// Calls `DeleteDashboard`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func deleteDashboard(_ message: Identity_V1_DeleteDashboardRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_DeleteDashboardResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.deleteDashboard(request: request, options: options).message
+    }
+
+    /// Calls `DeleteDashboard`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func deleteDashboard(request: ClientRequest<Identity_V1_DeleteDashboardRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_DeleteDashboardResponse> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_UserSettings.Method.DeleteDashboard.descriptor, options: options)
+    }
+  }
+}
+
+extension Identity_V1_UserSettings.ServiceProtocol {
+  /// Registers every method of `identity.v1.UserSettings` with `router`.
+  public func registerMethods(with router: inout RPCRouter) {
+    router.registerUnary(
+      Identity_V1_UserSettings.Method.GetPreferences.descriptor,
+      input: Identity_V1_GetPreferencesRequest.self,
+      output: Identity_V1_Preferences.self
+    ) { request, context in
+      try await self.getPreferences(request: request, context: context)
+    }
+    router.registerUnary(
+      Identity_V1_UserSettings.Method.UpdatePreferences.descriptor,
+      input: Identity_V1_UpdatePreferencesRequest.self,
+      output: Identity_V1_Preferences.self
+    ) { request, context in
+      try await self.updatePreferences(request: request, context: context)
+    }
+    router.registerUnary(
+      Identity_V1_UserSettings.Method.ListDashboards.descriptor,
+      input: Identity_V1_ListDashboardsRequest.self,
+      output: Identity_V1_ListDashboardsResponse.self
+    ) { request, context in
+      try await self.listDashboards(request: request, context: context)
+    }
+    router.registerUnary(
+      Identity_V1_UserSettings.Method.SaveDashboard.descriptor,
+      input: Identity_V1_SaveDashboardRequest.self,
+      output: Identity_V1_Dashboard.self
+    ) { request, context in
+      try await self.saveDashboard(request: request, context: context)
+    }
+    router.registerUnary(
+      Identity_V1_UserSettings.Method.DeleteDashboard.descriptor,
+      input: Identity_V1_DeleteDashboardRequest.self,
+      output: Identity_V1_DeleteDashboardResponse.self
+    ) { request, context in
+      try await self.deleteDashboard(request: request, context: context)
+    }
+  }
+}
+
+extension Identity_V1_UserSettings.SimpleServiceProtocol {
+  /// Calls the messages-only `getPreferences`.
+  public func getPreferences(request: ServerRequest<Identity_V1_GetPreferencesRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_Preferences> {
+    let response = try await self.getPreferences(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `updatePreferences`.
+  public func updatePreferences(request: ServerRequest<Identity_V1_UpdatePreferencesRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_Preferences> {
+    let response = try await self.updatePreferences(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `listDashboards`.
+  public func listDashboards(request: ServerRequest<Identity_V1_ListDashboardsRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ListDashboardsResponse> {
+    let response = try await self.listDashboards(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `saveDashboard`.
+  public func saveDashboard(request: ServerRequest<Identity_V1_SaveDashboardRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_Dashboard> {
+    let response = try await self.saveDashboard(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `deleteDashboard`.
+  public func deleteDashboard(request: ServerRequest<Identity_V1_DeleteDashboardRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_DeleteDashboardResponse> {
+    let response = try await self.deleteDashboard(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+}
+
+/// Admin.
+public enum Identity_V1_Privacy {
+  /// The service's fully qualified name.
+  public static let descriptor = ServiceDescriptor(fullyQualifiedName: "identity.v1.Privacy")
+
+  /// Each method's message types, descriptor and kind.
+  public enum Method {
+    public enum ExportUserData {
+      public typealias Input = Identity_V1_ExportUserDataRequest
+      public typealias Output = Identity_V1_ExportUserDataResponse
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "ExportUserData")
+      public static let kind: RPCKind = .unary
+    }
+
+    /// Scrubs the user's personal fields, deactivates them, ends their sessions, deletes their
+    /// preferences and private dashboards, and redacts the audit rows about them (the rows and
+    /// the hash chain stay).
+    public enum AnonymizeUser {
+      public typealias Input = Identity_V1_AnonymizeUserRequest
+      public typealias Output = Identity_V1_AnonymizeUserResponse
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "AnonymizeUser")
+      public static let kind: RPCKind = .unary
+    }
+
+    /// Every method of the service, in declaration order.
+    public static let descriptors: [MethodDescriptor] = [
+      Identity_V1_Privacy.Method.ExportUserData.descriptor,
+      Identity_V1_Privacy.Method.AnonymizeUser.descriptor,
+    ]
+  }
+
+  /// Handles `identity.v1.Privacy` with request and response objects that carry metadata.
+  ///
+  /// Conforming types get `registerMethods(with:)` for free.
+  public protocol ServiceProtocol: RegistrableRPCService {
+    /// Handles `ExportUserData`.
+    func exportUserData(request: ServerRequest<Identity_V1_ExportUserDataRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ExportUserDataResponse>
+
+    /// Scrubs the user's personal fields, deactivates them, ends their sessions, deletes their
+    /// preferences and private dashboards, and redacts the audit rows about them (the rows and
+    /// the hash chain stay).
+    func anonymizeUser(request: ServerRequest<Identity_V1_AnonymizeUserRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_AnonymizeUserResponse>
+  }
+
+  /// Handles `identity.v1.Privacy` with messages only; default implementations bridge
+  /// it to ``ServiceProtocol`` (metadata is dropped on the way in and sent empty).
+  public protocol SimpleServiceProtocol: ServiceProtocol {
+    /// Handles `ExportUserData`.
+    func exportUserData(request: Identity_V1_ExportUserDataRequest, context: ServerContext) async throws -> Identity_V1_ExportUserDataResponse
+
+    /// Scrubs the user's personal fields, deactivates them, ends their sessions, deletes their
+    /// preferences and private dashboards, and redacts the audit rows about them (the rows and
+    /// the hash chain stay).
+    func anonymizeUser(request: Identity_V1_AnonymizeUserRequest, context: ServerContext) async throws -> Identity_V1_AnonymizeUserResponse
+  }
+
+  /// A typed client for `identity.v1.Privacy`.
+  public struct Client: Sendable {
+    /// The client calls go through.
+    public let client: RPCClient
+
+    /// Makes calls through `client`.
+    public init(wrapping client: RPCClient) {
+      self.client = client
+    }
+
+    /// Calls `ExportUserData`.
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func exportUserData(_ message: Identity_V1_ExportUserDataRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_ExportUserDataResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.exportUserData(request: request, options: options).message
+    }
+
+    /// Calls `ExportUserData`.
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func exportUserData(request: ClientRequest<Identity_V1_ExportUserDataRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_ExportUserDataResponse> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_Privacy.Method.ExportUserData.descriptor, options: options)
+    }
+
+    /// Scrubs the user's personal fields, deactivates them, ends their sessions, deletes their
+    /// preferences and private dashboards, and redacts the audit rows about them (the rows and
+    /// the hash chain stay).
+    ///
+    /// - Returns: the response message.
+    /// - Throws: `RPCError` when the call fails.
+    public func anonymizeUser(_ message: Identity_V1_AnonymizeUserRequest, metadata: Metadata = [:], options: CallOptions = .defaults) async throws -> Identity_V1_AnonymizeUserResponse {
+      let request = ClientRequest(message: message, metadata: metadata)
+      return try await self.anonymizeUser(request: request, options: options).message
+    }
+
+    /// Scrubs the user's personal fields, deactivates them, ends their sessions, deletes their
+    /// preferences and private dashboards, and redacts the audit rows about them (the rows and
+    /// the hash chain stay).
+    ///
+    /// - Returns: the response message with its initial and trailing metadata.
+    /// - Throws: `RPCError` when the call fails.
+    public func anonymizeUser(request: ClientRequest<Identity_V1_AnonymizeUserRequest>, options: CallOptions = .defaults) async throws -> ClientResponse<Identity_V1_AnonymizeUserResponse> {
+      try await self.client.unary(request: request, descriptor: Identity_V1_Privacy.Method.AnonymizeUser.descriptor, options: options)
+    }
+  }
+}
+
+extension Identity_V1_Privacy.ServiceProtocol {
+  /// Registers every method of `identity.v1.Privacy` with `router`.
+  public func registerMethods(with router: inout RPCRouter) {
+    router.registerUnary(
+      Identity_V1_Privacy.Method.ExportUserData.descriptor,
+      input: Identity_V1_ExportUserDataRequest.self,
+      output: Identity_V1_ExportUserDataResponse.self
+    ) { request, context in
+      try await self.exportUserData(request: request, context: context)
+    }
+    router.registerUnary(
+      Identity_V1_Privacy.Method.AnonymizeUser.descriptor,
+      input: Identity_V1_AnonymizeUserRequest.self,
+      output: Identity_V1_AnonymizeUserResponse.self
+    ) { request, context in
+      try await self.anonymizeUser(request: request, context: context)
+    }
+  }
+}
+
+extension Identity_V1_Privacy.SimpleServiceProtocol {
+  /// Calls the messages-only `exportUserData`.
+  public func exportUserData(request: ServerRequest<Identity_V1_ExportUserDataRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_ExportUserDataResponse> {
+    let response = try await self.exportUserData(request: request.message, context: context)
+    return ServerResponse(message: response)
+  }
+
+  /// Calls the messages-only `anonymizeUser`.
+  public func anonymizeUser(request: ServerRequest<Identity_V1_AnonymizeUserRequest>, context: ServerContext) async throws -> ServerResponse<Identity_V1_AnonymizeUserResponse> {
+    let response = try await self.anonymizeUser(request: request.message, context: context)
     return ServerResponse(message: response)
   }
 }
@@ -2739,6 +3568,1014 @@ extension Identity_V1_VerifyAuditChainResponse {
   /// A protobuf-c struct for this message, allocated in `arena`.
   internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__VerifyAuditChainResponse> {
     let message = arena.allocate(Identity__V1__VerifyAuditChainResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_ApiKey {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__api_key__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ApiKey")
+    }
+    defer { identity__v1__api_key__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ApiKey()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__api_key__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__api_key__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ApiKey>) {
+    self.init()
+    let c = message.pointee
+    self.id = ProtoCoding.string(c.id)
+    self.name = ProtoCoding.string(c.name)
+    self.prefix = ProtoCoding.string(c.prefix)
+    self.role = Identity_V1_Role(rawValue: Int32(truncatingIfNeeded: c.role.rawValue))
+    self.createdBy = ProtoCoding.string(c.created_by)
+    self.createdAtMs = c.created_at_ms
+    self.expiresAtMs = c.expires_at_ms
+    self.lastUsedAtMs = c.last_used_at_ms
+    self.revokedAtMs = c.revoked_at_ms
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ApiKey, arena: ProtoArena) {
+    identity__v1__api_key__init(&c)
+    if !self.id.isEmpty { c.id = arena.cString(self.id) }
+    if !self.name.isEmpty { c.name = arena.cString(self.name) }
+    if !self.prefix.isEmpty { c.prefix = arena.cString(self.prefix) }
+    c.role = .init(rawValue: .init(truncatingIfNeeded: self.role.rawValue))
+    if !self.createdBy.isEmpty { c.created_by = arena.cString(self.createdBy) }
+    c.created_at_ms = self.createdAtMs
+    c.expires_at_ms = self.expiresAtMs
+    c.last_used_at_ms = self.lastUsedAtMs
+    c.revoked_at_ms = self.revokedAtMs
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ApiKey> {
+    let message = arena.allocate(Identity__V1__ApiKey.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_CreateApiKeyRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__create_api_key_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.CreateApiKeyRequest")
+    }
+    defer { identity__v1__create_api_key_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__CreateApiKeyRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__create_api_key_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__create_api_key_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__CreateApiKeyRequest>) {
+    self.init()
+    let c = message.pointee
+    self.name = ProtoCoding.string(c.name)
+    self.role = Identity_V1_Role(rawValue: Int32(truncatingIfNeeded: c.role.rawValue))
+    self.ttlDays = c.ttl_days
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__CreateApiKeyRequest, arena: ProtoArena) {
+    identity__v1__create_api_key_request__init(&c)
+    if !self.name.isEmpty { c.name = arena.cString(self.name) }
+    c.role = .init(rawValue: .init(truncatingIfNeeded: self.role.rawValue))
+    c.ttl_days = self.ttlDays
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateApiKeyRequest> {
+    let message = arena.allocate(Identity__V1__CreateApiKeyRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_CreateApiKeyResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__create_api_key_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.CreateApiKeyResponse")
+    }
+    defer { identity__v1__create_api_key_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__CreateApiKeyResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__create_api_key_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__create_api_key_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__CreateApiKeyResponse>) {
+    self.init()
+    let c = message.pointee
+    if let value = c.key { self.key = Identity_V1_ApiKey(copying: value) }
+    self.secret = ProtoCoding.string(c.secret)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__CreateApiKeyResponse, arena: ProtoArena) {
+    identity__v1__create_api_key_response__init(&c)
+    if let value = self.key { c.key = value.cMessage(in: arena) }
+    if !self.secret.isEmpty { c.secret = arena.cString(self.secret) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateApiKeyResponse> {
+    let message = arena.allocate(Identity__V1__CreateApiKeyResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_ListApiKeysRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__list_api_keys_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ListApiKeysRequest")
+    }
+    defer { identity__v1__list_api_keys_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ListApiKeysRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ListApiKeysRequest>) {
+    self.init()
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ListApiKeysRequest) {
+    identity__v1__list_api_keys_request__init(&c)
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListApiKeysRequest> {
+    let message = arena.allocate(Identity__V1__ListApiKeysRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Identity_V1_ListApiKeysResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__list_api_keys_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ListApiKeysResponse")
+    }
+    defer { identity__v1__list_api_keys_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ListApiKeysResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__list_api_keys_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__list_api_keys_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ListApiKeysResponse>) {
+    self.init()
+    let c = message.pointee
+    if c.n_keys > 0, let values = c.keys {
+      self.keys.reserveCapacity(c.n_keys)
+      for index in 0..<c.n_keys {
+        self.keys.append(values[index].map { Identity_V1_ApiKey(copying: $0) } ?? Identity_V1_ApiKey())
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ListApiKeysResponse, arena: ProtoArena) {
+    identity__v1__list_api_keys_response__init(&c)
+    if !self.keys.isEmpty {
+      c.n_keys = self.keys.count
+      let values = arena.allocate(UnsafeMutablePointer<Identity__V1__ApiKey>?.self, count: self.keys.count)
+      for (index, value) in self.keys.enumerated() {
+        values[index] = value.cMessage(in: arena)
+      }
+      c.keys = values
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListApiKeysResponse> {
+    let message = arena.allocate(Identity__V1__ListApiKeysResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_RevokeApiKeyRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__revoke_api_key_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.RevokeApiKeyRequest")
+    }
+    defer { identity__v1__revoke_api_key_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__RevokeApiKeyRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__revoke_api_key_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__revoke_api_key_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__RevokeApiKeyRequest>) {
+    self.init()
+    let c = message.pointee
+    self.id = ProtoCoding.string(c.id)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__RevokeApiKeyRequest, arena: ProtoArena) {
+    identity__v1__revoke_api_key_request__init(&c)
+    if !self.id.isEmpty { c.id = arena.cString(self.id) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RevokeApiKeyRequest> {
+    let message = arena.allocate(Identity__V1__RevokeApiKeyRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_ExchangeApiKeyRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__exchange_api_key_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ExchangeApiKeyRequest")
+    }
+    defer { identity__v1__exchange_api_key_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ExchangeApiKeyRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__exchange_api_key_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__exchange_api_key_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ExchangeApiKeyRequest>) {
+    self.init()
+    let c = message.pointee
+    self.apiKey = ProtoCoding.string(c.api_key)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ExchangeApiKeyRequest, arena: ProtoArena) {
+    identity__v1__exchange_api_key_request__init(&c)
+    if !self.apiKey.isEmpty { c.api_key = arena.cString(self.apiKey) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExchangeApiKeyRequest> {
+    let message = arena.allocate(Identity__V1__ExchangeApiKeyRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_ExchangeApiKeyResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__exchange_api_key_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ExchangeApiKeyResponse")
+    }
+    defer { identity__v1__exchange_api_key_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ExchangeApiKeyResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__exchange_api_key_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__exchange_api_key_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ExchangeApiKeyResponse>) {
+    self.init()
+    let c = message.pointee
+    self.accessToken = ProtoCoding.string(c.access_token)
+    self.accessTokenExpiresAtMs = c.access_token_expires_at_ms
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ExchangeApiKeyResponse, arena: ProtoArena) {
+    identity__v1__exchange_api_key_response__init(&c)
+    if !self.accessToken.isEmpty { c.access_token = arena.cString(self.accessToken) }
+    c.access_token_expires_at_ms = self.accessTokenExpiresAtMs
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExchangeApiKeyResponse> {
+    let message = arena.allocate(Identity__V1__ExchangeApiKeyResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_Preferences {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__preferences__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.Preferences")
+    }
+    defer { identity__v1__preferences__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__Preferences()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__preferences__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__preferences__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__Preferences>) {
+    self.init()
+    let c = message.pointee
+    self.theme = ProtoCoding.string(c.theme)
+    self.language = ProtoCoding.string(c.language)
+    self.timezone = ProtoCoding.string(c.timezone)
+    self.dateFormat = ProtoCoding.string(c.date_format)
+    self.timeFormat = ProtoCoding.string(c.time_format)
+    self.notifyEmail = c.notify_email != 0
+    self.notifyPush = c.notify_push != 0
+    self.dashboardRefreshSeconds = c.dashboard_refresh_seconds
+    if c.n_custom > 0, let entries = c.custom {
+      self.custom.reserveCapacity(c.n_custom)
+      for index in 0..<c.n_custom {
+        guard let entry = entries[index]?.pointee else { continue }
+        self.custom[ProtoCoding.string(entry.key)] = ProtoCoding.string(entry.value)
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__Preferences, arena: ProtoArena) {
+    identity__v1__preferences__init(&c)
+    if !self.theme.isEmpty { c.theme = arena.cString(self.theme) }
+    if !self.language.isEmpty { c.language = arena.cString(self.language) }
+    if !self.timezone.isEmpty { c.timezone = arena.cString(self.timezone) }
+    if !self.dateFormat.isEmpty { c.date_format = arena.cString(self.dateFormat) }
+    if !self.timeFormat.isEmpty { c.time_format = arena.cString(self.timeFormat) }
+    c.notify_email = self.notifyEmail ? 1 : 0
+    c.notify_push = self.notifyPush ? 1 : 0
+    c.dashboard_refresh_seconds = self.dashboardRefreshSeconds
+    if !self.custom.isEmpty {
+      // Entries go out sorted by key so that equal maps encode to equal bytes.
+      let entries = arena.allocate(UnsafeMutablePointer<Identity__V1__Preferences__CustomEntry>?.self, count: self.custom.count)
+      for (index, key) in self.custom.keys.sorted().enumerated() {
+        let entry = arena.allocate(Identity__V1__Preferences__CustomEntry.self)
+        identity__v1__preferences__custom_entry__init(entry)
+        entry.pointee.key = arena.cString(key)
+        entry.pointee.value = arena.cString(self.custom[key]!)
+        entries[index] = entry
+      }
+      c.n_custom = self.custom.count
+      c.custom = entries
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Preferences> {
+    let message = arena.allocate(Identity__V1__Preferences.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_GetPreferencesRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__get_preferences_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.GetPreferencesRequest")
+    }
+    defer { identity__v1__get_preferences_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__GetPreferencesRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__GetPreferencesRequest>) {
+    self.init()
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__GetPreferencesRequest) {
+    identity__v1__get_preferences_request__init(&c)
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetPreferencesRequest> {
+    let message = arena.allocate(Identity__V1__GetPreferencesRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Identity_V1_UpdatePreferencesRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__update_preferences_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.UpdatePreferencesRequest")
+    }
+    defer { identity__v1__update_preferences_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__UpdatePreferencesRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__update_preferences_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__update_preferences_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__UpdatePreferencesRequest>) {
+    self.init()
+    let c = message.pointee
+    if let value = c.preferences { self.preferences = Identity_V1_Preferences(copying: value) }
+    if c.n_update_mask > 0, let values = c.update_mask {
+      self.updateMask.reserveCapacity(c.n_update_mask)
+      for index in 0..<c.n_update_mask {
+        self.updateMask.append(ProtoCoding.string(values[index]))
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__UpdatePreferencesRequest, arena: ProtoArena) {
+    identity__v1__update_preferences_request__init(&c)
+    if let value = self.preferences { c.preferences = value.cMessage(in: arena) }
+    if !self.updateMask.isEmpty {
+      c.n_update_mask = self.updateMask.count
+      let values = arena.allocate(UnsafeMutablePointer<CChar>?.self, count: self.updateMask.count)
+      for (index, value) in self.updateMask.enumerated() {
+        values[index] = arena.cString(value)
+      }
+      c.update_mask = values
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__UpdatePreferencesRequest> {
+    let message = arena.allocate(Identity__V1__UpdatePreferencesRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_Dashboard {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__dashboard__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.Dashboard")
+    }
+    defer { identity__v1__dashboard__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__Dashboard()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__dashboard__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__dashboard__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__Dashboard>) {
+    self.init()
+    let c = message.pointee
+    self.id = ProtoCoding.string(c.id)
+    self.ownerId = ProtoCoding.string(c.owner_id)
+    self.name = ProtoCoding.string(c.name)
+    self.layoutJson = ProtoCoding.string(c.layout_json)
+    self.isDefault = c.is_default != 0
+    self.shared = c.shared != 0
+    self.version = c.version
+    self.updatedAtMs = c.updated_at_ms
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__Dashboard, arena: ProtoArena) {
+    identity__v1__dashboard__init(&c)
+    if !self.id.isEmpty { c.id = arena.cString(self.id) }
+    if !self.ownerId.isEmpty { c.owner_id = arena.cString(self.ownerId) }
+    if !self.name.isEmpty { c.name = arena.cString(self.name) }
+    if !self.layoutJson.isEmpty { c.layout_json = arena.cString(self.layoutJson) }
+    c.is_default = self.isDefault ? 1 : 0
+    c.shared = self.shared ? 1 : 0
+    c.version = self.version
+    c.updated_at_ms = self.updatedAtMs
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Dashboard> {
+    let message = arena.allocate(Identity__V1__Dashboard.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_ListDashboardsRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__list_dashboards_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ListDashboardsRequest")
+    }
+    defer { identity__v1__list_dashboards_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ListDashboardsRequest()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ListDashboardsRequest>) {
+    self.init()
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ListDashboardsRequest) {
+    identity__v1__list_dashboards_request__init(&c)
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListDashboardsRequest> {
+    let message = arena.allocate(Identity__V1__ListDashboardsRequest.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Identity_V1_ListDashboardsResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__list_dashboards_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ListDashboardsResponse")
+    }
+    defer { identity__v1__list_dashboards_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ListDashboardsResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__list_dashboards_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__list_dashboards_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ListDashboardsResponse>) {
+    self.init()
+    let c = message.pointee
+    if c.n_dashboards > 0, let values = c.dashboards {
+      self.dashboards.reserveCapacity(c.n_dashboards)
+      for index in 0..<c.n_dashboards {
+        self.dashboards.append(values[index].map { Identity_V1_Dashboard(copying: $0) } ?? Identity_V1_Dashboard())
+      }
+    }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ListDashboardsResponse, arena: ProtoArena) {
+    identity__v1__list_dashboards_response__init(&c)
+    if !self.dashboards.isEmpty {
+      c.n_dashboards = self.dashboards.count
+      let values = arena.allocate(UnsafeMutablePointer<Identity__V1__Dashboard>?.self, count: self.dashboards.count)
+      for (index, value) in self.dashboards.enumerated() {
+        values[index] = value.cMessage(in: arena)
+      }
+      c.dashboards = values
+    }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListDashboardsResponse> {
+    let message = arena.allocate(Identity__V1__ListDashboardsResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_SaveDashboardRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__save_dashboard_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.SaveDashboardRequest")
+    }
+    defer { identity__v1__save_dashboard_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__SaveDashboardRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__save_dashboard_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__save_dashboard_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__SaveDashboardRequest>) {
+    self.init()
+    let c = message.pointee
+    if let value = c.dashboard { self.dashboard = Identity_V1_Dashboard(copying: value) }
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__SaveDashboardRequest, arena: ProtoArena) {
+    identity__v1__save_dashboard_request__init(&c)
+    if let value = self.dashboard { c.dashboard = value.cMessage(in: arena) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SaveDashboardRequest> {
+    let message = arena.allocate(Identity__V1__SaveDashboardRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_DeleteDashboardRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__delete_dashboard_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.DeleteDashboardRequest")
+    }
+    defer { identity__v1__delete_dashboard_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__DeleteDashboardRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__delete_dashboard_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__delete_dashboard_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__DeleteDashboardRequest>) {
+    self.init()
+    let c = message.pointee
+    self.id = ProtoCoding.string(c.id)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__DeleteDashboardRequest, arena: ProtoArena) {
+    identity__v1__delete_dashboard_request__init(&c)
+    if !self.id.isEmpty { c.id = arena.cString(self.id) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__DeleteDashboardRequest> {
+    let message = arena.allocate(Identity__V1__DeleteDashboardRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_DeleteDashboardResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__delete_dashboard_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.DeleteDashboardResponse")
+    }
+    defer { identity__v1__delete_dashboard_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__DeleteDashboardResponse()
+    self.fill(&message)
+    return try ProtoCoding.withPackedBytes(message: &message, body)
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__DeleteDashboardResponse>) {
+    self.init()
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__DeleteDashboardResponse) {
+    identity__v1__delete_dashboard_response__init(&c)
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__DeleteDashboardResponse> {
+    let message = arena.allocate(Identity__V1__DeleteDashboardResponse.self)
+    self.fill(&message.pointee)
+    return message
+  }
+}
+
+extension Identity_V1_ExportUserDataRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__export_user_data_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ExportUserDataRequest")
+    }
+    defer { identity__v1__export_user_data_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ExportUserDataRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__export_user_data_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__export_user_data_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ExportUserDataRequest>) {
+    self.init()
+    let c = message.pointee
+    self.userId = ProtoCoding.string(c.user_id)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ExportUserDataRequest, arena: ProtoArena) {
+    identity__v1__export_user_data_request__init(&c)
+    if !self.userId.isEmpty { c.user_id = arena.cString(self.userId) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExportUserDataRequest> {
+    let message = arena.allocate(Identity__V1__ExportUserDataRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_ExportUserDataResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__export_user_data_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.ExportUserDataResponse")
+    }
+    defer { identity__v1__export_user_data_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__ExportUserDataResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__export_user_data_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__export_user_data_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__ExportUserDataResponse>) {
+    self.init()
+    let c = message.pointee
+    self.json = ProtoCoding.string(c.json)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__ExportUserDataResponse, arena: ProtoArena) {
+    identity__v1__export_user_data_response__init(&c)
+    if !self.json.isEmpty { c.json = arena.cString(self.json) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExportUserDataResponse> {
+    let message = arena.allocate(Identity__V1__ExportUserDataResponse.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_AnonymizeUserRequest {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__anonymize_user_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.AnonymizeUserRequest")
+    }
+    defer { identity__v1__anonymize_user_request__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__AnonymizeUserRequest()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__anonymize_user_request__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__anonymize_user_request__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__AnonymizeUserRequest>) {
+    self.init()
+    let c = message.pointee
+    self.userId = ProtoCoding.string(c.user_id)
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__AnonymizeUserRequest, arena: ProtoArena) {
+    identity__v1__anonymize_user_request__init(&c)
+    if !self.userId.isEmpty { c.user_id = arena.cString(self.userId) }
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__AnonymizeUserRequest> {
+    let message = arena.allocate(Identity__V1__AnonymizeUserRequest.self)
+    self.fill(&message.pointee, arena: arena)
+    return message
+  }
+}
+
+extension Identity_V1_AnonymizeUserResponse {
+  /// Decodes the message with protobuf-c.
+  ///
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
+    guard let message = identity__v1__anonymize_user_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
+      throw ProtoCoding.decodingError("identity.v1.AnonymizeUserResponse")
+    }
+    defer { identity__v1__anonymize_user_response__free_unpacked(message, nil) }
+    self.init(copying: message)
+  }
+
+  /// Encodes the message with protobuf-c and passes the encoding to `body`.
+  public func withSerializedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+    var message = Identity__V1__AnonymizeUserResponse()
+    let arena = ProtoArena()
+    self.fill(&message, arena: arena)
+    return try withExtendedLifetime(arena) {
+      let size = identity__v1__anonymize_user_response__get_packed_size(&message)
+      return try ProtoCoding.withPackedBytes(size: size, pack: { identity__v1__anonymize_user_response__pack(&message, $0) }, body)
+    }
+  }
+
+  /// Copies every field out of a protobuf-c struct.
+  internal init(copying message: UnsafePointer<Identity__V1__AnonymizeUserResponse>) {
+    self.init()
+    let c = message.pointee
+    if let value = c.user { self.user = Identity_V1_User(copying: value) }
+    self.auditEventsRedacted = c.audit_events_redacted
+  }
+
+  /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
+  internal func fill(_ c: inout Identity__V1__AnonymizeUserResponse, arena: ProtoArena) {
+    identity__v1__anonymize_user_response__init(&c)
+    if let value = self.user { c.user = value.cMessage(in: arena) }
+    c.audit_events_redacted = self.auditEventsRedacted
+  }
+
+  /// A protobuf-c struct for this message, allocated in `arena`.
+  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__AnonymizeUserResponse> {
+    let message = arena.allocate(Identity__V1__AnonymizeUserResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
   }

@@ -4,6 +4,7 @@ import Catalog
 import Logging
 import Migrations
 import Postgres
+import RPCCore
 import RPCHTTP2
 import ServiceKit
 
@@ -28,11 +29,7 @@ struct CatalogCommand: AsyncParsableCommand {
   @Option(help: "PostgreSQL URL of the catalog role (default: DATABASE_URL).")
   var databaseURL: String?
 
-  @Option(help: "Address to listen on, HOST:PORT. Default 127.0.0.1:50052.")
-  var listen: String?
-
-  @Option(help: "Port to listen on at 127.0.0.1 (short for --listen 127.0.0.1:N).")
-  var port: Int?
+  @OptionGroup var server: ServerOptions
 
   @Option(help: "HOST:PORT of the identity service (default: IDENTITY_ADDRESS).")
   var identityAddress: String?
@@ -40,15 +37,7 @@ struct CatalogCommand: AsyncParsableCommand {
   @Option(help: "Seconds between sweeps of expired reservations.")
   var sweepInterval: Double = 1
 
-  @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
-  var drainTimeout: Double = 10
-
   func validate() throws {
-    if self.listen != nil && self.port != nil { throw ValidationError("Give --listen or --port, not both.") }
-    if let listen, ListenAddress(parsing: listen) == nil {
-      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'.")
-    }
-    if let port, !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port).") }
     guard self.sweepInterval > 0 else { throw ValidationError("--sweep-interval must be positive.") }
   }
 
@@ -60,7 +49,7 @@ struct CatalogCommand: AsyncParsableCommand {
     LoggingSystem.bootstrap(JSONLogHandler.init)
     let logger = Logger(label: "catalog")
     let address =
-      self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? 50052)
+      self.server.address(defaultPort: 50052)
     let keys = try ServiceAuthentication.keys(
       identityAddress: self.identityAddress ?? Self.environment("IDENTITY_ADDRESS"),
       publicKeys: Self.environment("AUTH_PUBLIC_KEYS"))
@@ -86,13 +75,19 @@ struct CatalogCommand: AsyncParsableCommand {
     let sweeper = ReservationSweeper(context: context, interval: .milliseconds(Int64(self.sweepInterval * 1000)))
     let authentication = AuthenticationInterceptor(
       verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: CatalogServer.policy)
-    let drain = Duration.milliseconds(Int64(self.drainTimeout * 1000))
+    // API keys are exchanged at identity when its address is known.
+    var interceptors: [any ServerInterceptor] = []
+    if let identity = (self.identityAddress ?? Self.environment("IDENTITY_ADDRESS")).flatMap(ListenAddress.init(parsing:)) {
+      interceptors.append(ApiKeyExchangeInterceptor(identity: identity))
+    }
+    interceptors.append(authentication)
+    let drain = self.server.drain
     do {
       try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await sweeper.run() }
         try await ServerRunner.run(
           name: "catalog", address: address, services: CatalogServer.services(context: context),
-          interceptors: [authentication], drainTimeout: drain, logger: logger)
+          interceptors: interceptors, drainTimeout: drain, logger: logger)
         group.cancelAll()
       }
     } catch {

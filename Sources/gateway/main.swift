@@ -21,22 +21,7 @@ struct GatewayCommand: AsyncParsableCommand {
   @Option(help: "Configuration file (default: GATEWAY_CONFIG).")
   var config: String?
 
-  @Option(help: "Address to listen on, HOST:PORT. Default 127.0.0.1:50050.")
-  var listen: String?
-
-  @Option(help: "Port to listen on at 127.0.0.1 (short for --listen 127.0.0.1:N).")
-  var port: Int?
-
-  @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
-  var drainTimeout: Double = 10
-
-  func validate() throws {
-    if self.listen != nil && self.port != nil { throw ValidationError("Give --listen or --port, not both.") }
-    if let listen, ListenAddress(parsing: listen) == nil {
-      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'.")
-    }
-    if let port, !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port).") }
-  }
+  @OptionGroup var server: ServerOptions
 
   func run() async throws {
     LoggingSystem.bootstrap(JSONLogHandler.init)
@@ -58,8 +43,8 @@ struct GatewayCommand: AsyncParsableCommand {
       throw StartupError(message: "\(path): no route names a service this gateway knows.")
     }
     let address =
-      self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? 50050)
-    let drain = Duration.milliseconds(Int64(self.drainTimeout * 1000))
+      self.server.address(defaultPort: 50050)
+    let drain = self.server.drain
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await gateway.proxy.runHealthChecks() }
       try await ServerRunner.run(

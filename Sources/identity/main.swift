@@ -1,4 +1,5 @@
 import ArgumentParser
+import Auth
 import Identity
 import Logging
 import Migrations
@@ -38,6 +39,15 @@ struct DatabaseOptions: ParsableArguments {
     }
   }
 
+  /// The seed key from IDENTITY_SEED_KEY (32 bytes, base64url), if set.
+  func seedBox() throws -> SecretBox? {
+    guard let text = getenv("IDENTITY_SEED_KEY").map({ String(cString: $0) }), !text.isEmpty else { return nil }
+    guard let key = Base64URL.decode(text), let box = try? SecretBox(key: key) else {
+      throw ValidationError("IDENTITY_SEED_KEY must be 32 bytes in unpadded base64url.")
+    }
+    return box
+  }
+
   /// Opens the pool and applies pending migrations of the identity schema.
   func openMigrated(logger: Logger) async throws -> PostgresPool {
     let configuration = try self.configuration()
@@ -57,31 +67,20 @@ struct Serve: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Serves identity.v1 (the default).",
     discussion: """
-      Environment: DATABASE_URL (the identity role's PostgreSQL URL), LOG_LEVEL.
+      Environment: DATABASE_URL (the identity role's PostgreSQL URL), IDENTITY_SEED_KEY (32 bytes,
+      base64url: seals the signing-key seeds at rest), LOG_LEVEL.
       Logs are JSON lines on stderr; one line says when the server is ready and where.
       SIGTERM or SIGINT drains in-flight calls and exits 0.
       """)
 
   @OptionGroup var database: DatabaseOptions
 
-  @Option(help: "Address to listen on, HOST:PORT. Default 127.0.0.1:50051.")
-  var listen: String?
-
-  @Option(help: "Port to listen on at 127.0.0.1 (short for --listen 127.0.0.1:N).")
-  var port: Int?
+  @OptionGroup var server: ServerOptions
 
   @Option(help: "Access token lifetime in seconds.")
   var accessTokenSeconds: Int = 900
 
-  @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
-  var drainTimeout: Double = 10
-
   func validate() throws {
-    if self.listen != nil && self.port != nil { throw ValidationError("Give --listen or --port, not both.") }
-    if let listen, ListenAddress(parsing: listen) == nil {
-      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'.")
-    }
-    if let port, !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535, got \(port).") }
     if !(30...86400).contains(self.accessTokenSeconds) {
       throw ValidationError("--access-token-seconds must be in 30...86400.")
     }
@@ -92,17 +91,21 @@ struct Serve: AsyncParsableCommand {
     LoggingSystem.bootstrap(JSONLogHandler.init)
     let logger = Logger(label: "identity")
     let address =
-      self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? 50051)
+      self.server.address(defaultPort: 50051)
     let pool = try await self.database.openMigrated(logger: logger)
     var settings = IdentitySettings()
     settings.accessTokenLifetime = .seconds(self.accessTokenSeconds)
+    settings.seedBox = try self.database.seedBox()
+    if settings.seedBox == nil {
+      logger.warning("IDENTITY_SEED_KEY is not set: signing-key seeds are stored unencrypted")
+    }
     let context = IdentityContext(pool: pool, settings: settings, logger: logger)
     do {
       try await context.prepare()
       try await ServerRunner.run(
         name: "identity", address: address, services: IdentityServer.services(context: context),
         interceptors: [IdentityServer.authentication(context: context)],
-        drainTimeout: .milliseconds(Int64(self.drainTimeout * 1000)), logger: logger)
+        drainTimeout: self.server.drain, logger: logger)
     } catch {
       await pool.close()
       throw error
@@ -135,7 +138,9 @@ struct Bootstrap: AsyncParsableCommand {
     var logger = Logger(label: "identity-bootstrap", factory: { StreamLogHandler.standardError(label: $0) })
     logger.logLevel = .warning
     let pool = try await self.database.openMigrated(logger: logger)
-    let context = IdentityContext(pool: pool, logger: logger)
+    var settings = IdentitySettings()
+    settings.seedBox = try self.database.seedBox()
+    let context = IdentityContext(pool: pool, settings: settings, logger: logger)
     do {
       try await context.prepare()
       if try await TenantWrites.anyTenantExists(context: context) {

@@ -1,5 +1,6 @@
 public import ArgumentParser
 import Foundation
+import Catalog
 import Identity
 import Logging
 import Migrations
@@ -23,7 +24,7 @@ struct SuiteDB: AsyncParsableCommand {
 /// The migration sets compiled into suite-db, one line per service module:
 ///   "identity": IdentityMigrations.all,
 /// No service module exists yet, so there is none; `migrate --dir` reads SQL files instead.
-let compiledInMigrations = MigrationSets(["identity": IdentityMigrations.all])
+let compiledInMigrations = MigrationSets(["identity": IdentityMigrations.all, "catalog": CatalogMigrations.all])
 
 func makeLogger() -> Logger {
   var logger = Logger(label: "suite-db", factory: { StreamLogHandler.standardError(label: $0) })

@@ -90,6 +90,22 @@ struct AccessTokenTests {
     #expect(await published.fetches == 2)
   }
 
+  @Test func concurrentFirstLookupsAllWaitForTheFirstFetch() async throws {
+    let published = Published(["k1": self.key.publicKey])
+    let cache = CachedVerificationKeys {
+      try await Task.sleep(for: .milliseconds(100))
+      return await published.snapshot
+    }
+    let found = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+      for _ in 0..<8 { group.addTask { try await cache.publicKey(forKeyID: "k1") } }
+      var found: [[UInt8]?] = []
+      for try await key in group { found.append(key) }
+      return found
+    }
+    #expect(found.allSatisfy { $0 == self.key.publicKey })
+    #expect(await published.fetches == 1)
+  }
+
   @Test func cachedKeysKeepServingWhenThePublisherIsDown() async throws {
     let published = Published(["k1": self.key.publicKey])
     let cache = CachedVerificationKeys(minimumRefetchInterval: .zero, maximumAge: .zero) {

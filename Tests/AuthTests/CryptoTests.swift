@@ -70,3 +70,19 @@ func hex(_ text: String) -> [UInt8] {
   }
   return bytes
 }
+
+@Suite("Secret box")
+struct SecretBoxTests {
+  @Test func sealedSecretsOpenOnlyWithTheirKeyAndUnaltered() throws {
+    let box = try SecretBox(key: SecureRandom.bytes(32))
+    let secret = SecureRandom.bytes(32)
+    let sealed = box.seal(secret)
+    #expect(sealed != box.seal(secret))
+    #expect(box.open(sealed) == secret)
+    var altered = sealed
+    altered[altered.count - 1] ^= 1
+    #expect(box.open(altered) == nil)
+    #expect(try SecretBox(key: SecureRandom.bytes(32)).open(sealed) == nil)
+    #expect(throws: SecretBox.InvalidKey.self) { try SecretBox(key: [1]) }
+  }
+}

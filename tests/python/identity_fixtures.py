@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL cluster, bootstrapped, with the real `identity` executable on it."""
 
+import base64
 import os
 import pathlib
 import shutil
@@ -66,11 +67,19 @@ def suite(tmp_path_factory):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+# Seals the signing-key seeds at rest, as `make run` does.
+SEED_KEY = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+
+
+def identity_env(suite):
+    return {"DATABASE_URL": suite.secrets["IDENTITY_DATABASE_URL"], "IDENTITY_SEED_KEY": SEED_KEY}
+
+
 def bootstrap_identity(suite, tenant="Acme", email="ops@acme.test"):
     result = subprocess.run(
         [str(BIN_DIR / "identity"), "bootstrap", "--tenant-name", tenant, "--admin-email", email],
         capture_output=True, text=True, timeout=60,
-        env={**os.environ, "DATABASE_URL": suite.secrets["IDENTITY_DATABASE_URL"]},
+        env={**os.environ, **identity_env(suite)},
     )
     return result
 
@@ -81,7 +90,7 @@ def identity(suite):
     first = bootstrap_identity(suite)
     assert first.returncode == 0, first.stderr
     values = dict(line.split("=", 1) for line in first.stdout.strip().splitlines())
-    server = ServerProcess("identity", env={"DATABASE_URL": suite.secrets["IDENTITY_DATABASE_URL"]})
+    server = ServerProcess("identity", env=identity_env(suite))
     server.bootstrap = values
     yield server
     assert server.alive(), "identity died during the tests:\n" + "".join(server.log_lines[-50:])

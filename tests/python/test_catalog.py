@@ -317,6 +317,13 @@ def test_the_gateway_authenticates_at_the_edge_and_fans_out_the_overview(tmp_pat
             # Roles are still the services' business: a viewer cannot write through the gateway.
             assert fails(lambda: product(channel, session.access_token, "VIA-GW")).code() == (
                 grpc.StatusCode.PERMISSION_DENIED)
+            # An API key works through the gateway too: exchanged at the edge for an access token.
+            key = id_rpc.ApiKeysStub(channel).CreateApiKey(
+                idp.CreateApiKeyRequest(name="reporting", role=idp.ROLE_VIEWER), metadata=md(people["admin"])).secret
+            assert products.GetProduct(cat.GetProductRequest(id=made.id), metadata=md(key)).id == made.id
+            assert fails(lambda: product(channel, key, "KEY-WRITE")).code() == grpc.StatusCode.PERMISSION_DENIED
+            assert fails(lambda: products.GetProduct(cat.GetProductRequest(id=made.id), metadata=md(key + "x"))).code() == (
+                grpc.StatusCode.UNAUTHENTICATED)
             overview = overview_pb2_grpc.OverviewStub(channel).GetTenantOverview(
                 overview_pb2.GetTenantOverviewRequest(), metadata=md(people["viewer"]))
             assert [p.code for p in overview.parts] == [0, 0, 0]
@@ -425,3 +432,60 @@ def test_rows_stream_in_through_client_streaming(cc, people):
                                  metadata=md(people["viewer"]))
     assert sum(t.rows for t in totals.totals) == 2500
     assert sum(float(t.total_tonnes) for t in totals.totals) == pytest.approx(2502.5)
+
+
+def test_api_keys_work_against_the_catalog_directly(channel, cc, people):
+    key = id_rpc.ApiKeysStub(channel).CreateApiKey(
+        idp.CreateApiKeyRequest(name="direct", role=idp.ROLE_EDITOR), metadata=md(people["admin"])).secret
+    made = product(cc, key, "BY-API-KEY")
+    assert cat_rpc.ProductsStub(cc).GetProduct(cat.GetProductRequest(id=made.id), metadata=md(people["viewer"])).sku == (
+        "BY-API-KEY")
+    assert fails(lambda: product(cc, key[:-2] + "zz", "BAD-KEY")).code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_killing_an_identity_replica_under_load_loses_no_idempotent_call(tmp_path, suite, identity, people):
+    from identity_fixtures import free_port as _free
+
+    from identity_fixtures import identity_env
+
+    spare = ServerProcess("identity", env=identity_env(suite))
+    path = tmp_path / f"gateway-{_free()}.conf"
+    path.write_text(
+        f"route identity.v1.* 127.0.0.1:{identity.port} 127.0.0.1:{spare.port}\n"
+        f"auth identity 127.0.0.1:{identity.port}\nhealth-interval-ms 200\n")
+    gateway = ServerProcess("gateway", "--config", str(path))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            users = id_rpc.UsersStub(channel)
+            failures, calls, done = [], [0], threading.Event()
+
+            def load():
+                while not done.is_set():
+                    try:
+                        users.ListUsers(idp.ListUsersRequest(page_size=5), metadata=md(people["viewer"]), timeout=5)
+                        calls[0] += 1
+                    except grpc.RpcError as error:
+                        failures.append((error.code(), error.details()))
+
+            workers = [threading.Thread(target=load) for _ in range(4)]
+            for worker in workers:
+                worker.start()
+            time.sleep(0.7)
+            spare.process.kill()
+            time.sleep(1.5)
+            done.set()
+            for worker in workers:
+                worker.join()
+            assert failures == [] and calls[0] > 50
+            lines = [json.loads(l) for l in gateway.log_lines if '"access"' in l]
+            listed = [l for l in lines if l["rpc.method"] == "/identity.v1.Users/ListUsers"]
+            assert {l["replica"] for l in listed} == {f"127.0.0.1:{identity.port}", f"127.0.0.1:{spare.port}"}
+            # CreateUser is not idempotent: one attempt each, even with a replica gone.
+            users.CreateUser(idp.CreateUserRequest(email="once@shop.test", role=idp.ROLE_VIEWER, password=STRONG),
+                             metadata=md(people["admin"]))
+            time.sleep(0.2)
+            created = [json.loads(l) for l in gateway.log_lines if '"access"' in l and "CreateUser" in l]
+            assert created and all(l["attempts"] == "1" for l in created)
+    finally:
+        gateway.stop()
+        spare.stop()

@@ -4,19 +4,13 @@ least-privilege role per service schema; suite-db migrate applies, reports and r
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 
 import pytest
 from conftest import BIN_DIR, ROOT
+from identity_fixtures import free_port, read_secrets
 
 SCRIPT = ROOT / "scripts" / "pg-cluster.sh"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +35,7 @@ def psql(url, sql):
     return subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql], capture_output=True, text=True)
 
 
-def secrets(path):
-    """KEY='value' lines (single-quoted, shell style), comments ignored."""
-    values = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        if len(value) >= 2 and value[0] == value[-1] == "'":
-            value = value[1:-1].replace("'\\''", "'")
-        values[key] = value
-    return values
+secrets = read_secrets
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +94,11 @@ def test_migrate_without_dir_says_what_exists(bootstrapped):
     assert "--dir" in result.stderr
 
 
-def test_compiled_in_identity_migrations_apply_and_report(bootstrapped):
+def test_compiled_in_service_migrations_apply_and_report(bootstrapped):
     _, values, _ = bootstrapped
-    common = ["--service", "identity", "--database-url", values["IDENTITY_DATABASE_URL"]]
+    common = ["--service", "catalog", "--database-url", values["CATALOG_DATABASE_URL"]]
     applied = suite_db("migrate", "up", *common)
     assert applied.returncode == 0, applied.stderr
     status = suite_db("migrate", "status", *common)
     assert status.returncode == 0, status.stderr
-    assert "current version 1" in status.stdout
+    assert "current version 3" in status.stdout

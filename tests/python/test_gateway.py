@@ -272,3 +272,17 @@ def test_bad_configuration_fails_at_start_with_one_line(tmp_path):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "line 1" in result.stderr and "HOST:PORT" in result.stderr
+
+
+def test_sigterm_drains_a_long_stream_through_the_gateway_then_exits_zero(tmp_path, replicas):
+    path = write_config(tmp_path, f"route grpc.testing.* 127.0.0.1:{replicas[0].port}\nauth off\n")
+    gateway = start_gateway(path)
+    with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+        call = test_pb2_grpc.TestServiceStub(channel).StreamingOutputCall(messages_pb2.StreamingOutputCallRequest(
+            response_parameters=[messages_pb2.ResponseParameters(size=8, interval_us=150_000)] * 8), timeout=10)
+        first = next(call)
+        gateway.process.terminate()
+        rest = list(call)
+        assert len(first.payload.body) == 8 and len(rest) == 7
+        assert call.code() == grpc.StatusCode.OK
+    assert gateway.process.wait(timeout=10) == 0

@@ -70,6 +70,11 @@ def test_access_tokens_are_eddsa_jwts_verifiable_with_the_published_keys(channel
     Ed25519PublicKey.from_public_bytes(key.public_key).verify(b64url(signature), f"{header}.{payload}".encode())
 
 
+def test_signing_key_seeds_are_sealed_at_rest(suite, admin):
+    rows = suite.psql("SELECT length(seed) || ':' || get_byte(seed, 0) FROM identity.signing_keys").splitlines()
+    assert rows and all(row == "73:1" for row in rows)
+
+
 def test_wrong_passwords_and_unknown_accounts_get_the_same_answer(channel, admin):
     tenant = admin.user.tenant_id
     make_user(channel, admin, "same.answer@acme.test")
@@ -299,3 +304,95 @@ def test_health_and_reflection_need_no_token(channel):
 
     status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
     assert status.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_api_keys_are_shown_once_work_as_bearer_tokens_and_can_be_revoked(channel, admin):
+    keys = rpc.ApiKeysStub(channel)
+    created = keys.CreateApiKey(pb.CreateApiKeyRequest(name="etl script", role=pb.ROLE_EDITOR, ttl_days=30),
+                                metadata=bearer(admin.access_token))
+    secret = created.secret
+    assert secret.startswith("gsk_") and secret.startswith(created.key.prefix + "_") and len(secret) > 40
+    listed = keys.ListApiKeys(pb.ListApiKeysRequest(), metadata=bearer(admin.access_token)).keys
+    assert any(k.id == created.key.id and k.prefix == created.key.prefix for k in listed)
+    assert secret not in str(listed)
+    # Directly as a bearer credential, with the key's role.
+    tenant = rpc.TenantsStub(channel).GetTenant(pb.GetTenantRequest(), metadata=bearer(secret))
+    assert tenant.id == admin.user.tenant_id
+    denied = code_of(lambda: make_user(channel, pb.Session(access_token=secret), "by.key@acme.test"))
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+    # Exchanged for an access token of kind api_key.
+    exchanged = keys.ExchangeApiKey(pb.ExchangeApiKeyRequest(api_key=secret))
+    claims = json.loads(b64url(exchanged.access_token.split(".")[1]))
+    assert (claims["kind"], claims["role"], claims["sub"]) == ("api_key", "editor", created.key.id)
+    used = [k for k in keys.ListApiKeys(pb.ListApiKeysRequest(), metadata=bearer(admin.access_token)).keys
+            if k.id == created.key.id][0]
+    assert used.last_used_at_ms > 0
+    keys.RevokeApiKey(pb.RevokeApiKeyRequest(id=created.key.id), metadata=bearer(admin.access_token))
+    for call in (lambda: rpc.TenantsStub(channel).GetTenant(pb.GetTenantRequest(), metadata=bearer(secret)),
+                 lambda: keys.ExchangeApiKey(pb.ExchangeApiKeyRequest(api_key=secret)),
+                 lambda: keys.ExchangeApiKey(pb.ExchangeApiKeyRequest(api_key="gsk_' OR 1=1 --"))):
+        assert code_of(call).code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_preferences_and_dashboards_belong_to_their_user(channel, admin):
+    make_user(channel, admin, "prefs@acme.test", role=pb.ROLE_VIEWER)
+    make_user(channel, admin, "other.prefs@acme.test", role=pb.ROLE_VIEWER)
+    me = login(channel, admin.user.tenant_id, "prefs@acme.test")
+    other = login(channel, admin.user.tenant_id, "other.prefs@acme.test")
+    settings = rpc.UserSettingsStub(channel)
+    defaults = settings.GetPreferences(pb.GetPreferencesRequest(), metadata=bearer(me.access_token))
+    assert (defaults.theme, defaults.timezone, defaults.dashboard_refresh_seconds) == ("system", "UTC", 60)
+    updated = settings.UpdatePreferences(pb.UpdatePreferencesRequest(
+        preferences=pb.Preferences(theme="dark", timezone="America/Sao_Paulo", language="ignored",
+                                   custom={"density": "compact"}),
+        update_mask=["theme", "timezone", "custom"]), metadata=bearer(me.access_token))
+    assert (updated.theme, updated.timezone, updated.language, updated.custom["density"]) == (
+        "dark", "America/Sao_Paulo", "en", "compact")
+    bad = code_of(lambda: settings.UpdatePreferences(pb.UpdatePreferencesRequest(
+        preferences=pb.Preferences(theme="neon"), update_mask=["theme"]), metadata=bearer(me.access_token)))
+    assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert settings.GetPreferences(pb.GetPreferencesRequest(), metadata=bearer(other.access_token)).theme == "system"
+    first = settings.SaveDashboard(pb.SaveDashboardRequest(dashboard=pb.Dashboard(
+        name="Ops", layout_json='{"widgets": [1, 2]}', is_default=True, shared=True)), metadata=bearer(me.access_token))
+    second = settings.SaveDashboard(pb.SaveDashboardRequest(dashboard=pb.Dashboard(
+        name="Private", layout_json="{}", is_default=True)), metadata=bearer(me.access_token))
+    mine = settings.ListDashboards(pb.ListDashboardsRequest(), metadata=bearer(me.access_token)).dashboards
+    assert [d.is_default for d in mine if d.id in (first.id, second.id)].count(True) == 1
+    theirs = settings.ListDashboards(pb.ListDashboardsRequest(), metadata=bearer(other.access_token)).dashboards
+    assert [d.id for d in theirs] == [first.id]
+    stale = pb.Dashboard(id=first.id, name="Ops v2", layout_json="{}", version=first.version, shared=True)
+    settings.SaveDashboard(pb.SaveDashboardRequest(dashboard=stale), metadata=bearer(me.access_token))
+    conflict = code_of(lambda: settings.SaveDashboard(pb.SaveDashboardRequest(dashboard=stale), metadata=bearer(me.access_token)))
+    assert conflict.code() == grpc.StatusCode.ABORTED
+    foreign = code_of(lambda: settings.SaveDashboard(pb.SaveDashboardRequest(dashboard=pb.Dashboard(
+        id=first.id, name="Hijack", version=2)), metadata=bearer(other.access_token)))
+    assert foreign.code() == grpc.StatusCode.NOT_FOUND
+    bad_json = code_of(lambda: settings.SaveDashboard(pb.SaveDashboardRequest(dashboard=pb.Dashboard(
+        name="Broken", layout_json="{not json")), metadata=bearer(me.access_token)))
+    assert bad_json.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_export_and_anonymisation_keep_the_audit_chain_intact(channel, admin):
+    user = make_user(channel, admin, "forget.me@acme.test", full_name="Forget Me", phone="+55 11 5555-0000")
+    session = login(channel, admin.user.tenant_id, "forget.me@acme.test")
+    rpc.UserSettingsStub(channel).UpdatePreferences(pb.UpdatePreferencesRequest(
+        preferences=pb.Preferences(theme="dark"), update_mask=["theme"]), metadata=bearer(session.access_token))
+    privacy = rpc.PrivacyStub(channel)
+    exported = json.loads(privacy.ExportUserData(pb.ExportUserDataRequest(user_id=user.id),
+                                                 metadata=bearer(admin.access_token)).json)
+    assert exported["user"]["email"] == "forget.me@acme.test" and "password_hash" not in exported["user"]
+    assert exported["preferences"]["theme"] == "dark" and len(exported["sessions"]) == 1
+    assert any("Forget Me" in (event["after"] or "") for event in exported["audit_events"])
+    result = privacy.AnonymizeUser(pb.AnonymizeUserRequest(user_id=user.id), metadata=bearer(admin.access_token))
+    assert result.user.email.startswith("anonymized-") and result.user.full_name == "" and not result.user.active
+    assert result.audit_events_redacted >= 1
+    after = privacy.ExportUserData(pb.ExportUserDataRequest(user_id=user.id), metadata=bearer(admin.access_token)).json
+    assert "Forget Me" not in after and "forget.me@acme.test" not in after and "5555" not in after
+    assert code_of(lambda: login(channel, admin.user.tenant_id, "forget.me@acme.test")).code() == (
+        grpc.StatusCode.UNAUTHENTICATED)
+    assert code_of(lambda: rpc.SessionsStub(channel).Refresh(pb.RefreshRequest(
+        refresh_token=session.refresh_token))).code() == grpc.StatusCode.UNAUTHENTICATED
+    assert rpc.AuditStub(channel).VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=bearer(admin.access_token)).intact
+    missing = code_of(lambda: privacy.AnonymizeUser(pb.AnonymizeUserRequest(
+        user_id="00000000-0000-0000-0000-000000000000"), metadata=bearer(admin.access_token)))
+    assert missing.code() == grpc.StatusCode.NOT_FOUND

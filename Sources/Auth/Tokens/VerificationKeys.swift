@@ -70,6 +70,12 @@ public actor CachedVerificationKeys: VerificationKeyProvider {
     if let fetchedAt, now - fetchedAt < self.maximumAge, let key = self.keys[keyID] {
       return key
     }
+    if self.inFlight != nil {
+      // A fetch is under way (the first one, say): wait for it rather than answer from an
+      // empty cache.
+      try await self.refresh()
+      return self.keys[keyID]
+    }
     if let lastAttempt, now - lastAttempt < self.minimumRefetchInterval {
       return self.keys[keyID]
     }
@@ -80,15 +86,15 @@ public actor CachedVerificationKeys: VerificationKeyProvider {
   /// Fetches the keys now (one fetch at a time; concurrent callers share it). When the fetch
   /// fails the keys fetched before stay in use; with none, the error is thrown.
   public func refresh() async throws {
+    let task: Task<[String: [UInt8]], any Error>
     if let inFlight {
-      _ = try? await inFlight.value
-      if self.keys.isEmpty { throw RefreshFailed() }
-      return
+      task = inFlight
+    } else {
+      self.lastAttempt = .now
+      task = Task { try await self.fetch() }
+      self.inFlight = task
     }
-    self.lastAttempt = .now
-    let task = Task { try await self.fetch() }
-    self.inFlight = task
-    defer { self.inFlight = nil }
+    defer { if self.inFlight == task { self.inFlight = nil } }
     do {
       self.keys = try await task.value
       self.fetchedAt = .now
@@ -97,7 +103,6 @@ public actor CachedVerificationKeys: VerificationKeyProvider {
     }
   }
 
-  struct RefreshFailed: Error {}
 }
 
 extension StringProtocol {

@@ -38,7 +38,7 @@ extension PostgresConnection {
     var begin = "BEGIN"
     if let isolationLevel { begin += " ISOLATION LEVEL \(isolationLevel.sql)" }
     if readOnly { begin += " READ ONLY" }
-    try await self.query(PostgresQuery(unsafeSQL: begin))
+    _ = try await self.command(begin, cancellable: true)
 
     let result: Result
     do {
@@ -51,9 +51,7 @@ extension PostgresConnection {
     let commit: PostgresRows
     do {
       // Not cancellable: a cancelled COMMIT would leave the outcome unknown to the caller.
-      commit = try await self.run(cancellable: false) { libpq in
-        try libpq.execute(PostgresQuery(unsafeSQL: "COMMIT"))
-      }
+      commit = try await self.command("COMMIT", cancellable: false)
     } catch {
       await self.rollbackAfterFailure()
       throw error
@@ -70,9 +68,7 @@ extension PostgresConnection {
   /// notices, so it is only logged.
   func rollbackAfterFailure() async {
     do {
-      _ = try await self.run(cancellable: false) { libpq in
-        try libpq.execute(PostgresQuery(unsafeSQL: "ROLLBACK"))
-      }
+      _ = try await self.command("ROLLBACK", cancellable: false)
     } catch {
       self.logger.debug("rollback failed", metadata: [LogKey.error: "\(error)"])
     }

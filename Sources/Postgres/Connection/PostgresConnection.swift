@@ -10,9 +10,12 @@ import Synchronization
 /// await connection.close()
 /// ```
 ///
-/// **Threading.** libpq's calls block, so each connection owns a dedicated OS thread (not the
-/// Swift cooperative pool) that runs its libpq calls one at a time, in the order they were
-/// submitted; the async methods enqueue work there and suspend until it is done.
+/// **Threading.** Statements are sent by the calling task itself (libpq's non-blocking
+/// `PQsend*` API); the connection's ``eventLoop`` waits for the answer, reads it and resumes
+/// the task, so nothing blocks the cooperative pool. A task that prefers the loop's executor
+/// resumes without a thread hop. Rare blocking work (connecting, COPY, pipelines, closing)
+/// runs on a helper thread of the connection. One operation runs at a time; further callers
+/// wait their turn (FIFO).
 ///
 /// **Cancellation.** Cancelling the awaiting task sends a cancel request (`PQcancel`) for the
 /// statement that is running, or drops the work if it has not started. The call then throws
@@ -24,19 +27,44 @@ import Synchronization
 /// ``PostgresPool`` lease guarantees that): statements from concurrent tasks would interleave.
 public final class PostgresConnection: @unchecked Sendable {
   // @unchecked Sendable: `libpq` (the PGconn and prepared-statement cache) is only touched by
-  // jobs running on `worker`, a single serial thread; `state` and `cancelHandle` are Mutexes;
-  // everything else is immutable.
+  // the holder of the connection's exclusive access (`state.busy`, FIFO): the task running an
+  // operation, then — while a round trip is in flight — the event loop, or the worker thread
+  // for blocking jobs. Hand-overs go through Mutexes (`io`, `state`) or continuations, which
+  // order the accesses. `watch` is written once, in `connect`, before the connection is shared.
+  // `state`, `cancelHandle` and `io` are Mutexes; everything else is immutable.
 
   /// A process-unique number for logs.
   public let id: Int
   /// The configuration this connection was opened with.
   public let configuration: PostgresConfiguration
+  /// The loop that waits for this connection's answers. Tasks that prefer it
+  /// (`withTaskExecutorPreference(connection.eventLoop)`) resume on it without a thread hop.
+  public let eventLoop: PostgresEventLoop
   let logger: Logger
   private let worker: WorkerThread
   private let libpq: LibPQConnection
   private let state: Mutex<SharedState>
   /// `PGcancel*` for this session; guarded so it is never freed while PQcancel uses it.
   private let cancelHandle: Mutex<CancelHandle>
+  /// The round trip waiting for its answer and the socket's watch state, shared by the sender
+  /// and the event loop.
+  private let io = Mutex(IOState())
+  /// The socket's registration with `eventLoop` (nil until connected).
+  private var watch: SocketWatch?
+
+  private struct IOState {
+    /// Set by the sender once the command is sent, read by the loop when the socket is
+    /// readable, cleared on completion.
+    var trip: RoundTrip?
+    /// Readiness notifications that found no round trip waiting. A sender compares it before
+    /// and after sending: a change means the answer's notification came before `trip` was set
+    /// (edge-triggered: it will not come again), so the sender reads it itself.
+    var unclaimedNotifications: UInt64 = 0
+    /// The socket became readable while no round trip was waiting (the server spoke on its
+    /// own, e.g. FATAL before closing a terminated session): the next lease's health check
+    /// looks at the session; otherwise it trusts it without a system call.
+    var idleReadable = false
+  }
 
   private struct SharedState {
     var isClosed = false
@@ -44,6 +72,9 @@ public final class PostgresConnection: @unchecked Sendable {
     var transactionStatus: TransactionStatus = .idle
     var backendPID: Int32 = 0
     var serverVersion = 0
+    /// Exclusive access: an operation is running; `accessWaiters` queue behind it.
+    var busy = false
+    var accessWaiters: [CheckedContinuation<Void, Never>] = []
   }
 
   private struct CancelHandle: ~Copyable {
@@ -52,12 +83,13 @@ public final class PostgresConnection: @unchecked Sendable {
 
   private static let nextID = Atomic<Int>(1)
 
-  private init(configuration: PostgresConfiguration, logger: Logger) {
+  private init(configuration: PostgresConfiguration, logger: Logger, eventLoop: PostgresEventLoop) {
     self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
     self.configuration = configuration
     var logger = logger
     logger[metadataKey: LogKey.connectionID] = "\(self.id)"
     self.logger = logger
+    self.eventLoop = eventLoop
     self.worker = WorkerThread(name: "pg-conn-\(self.id)")
     self.libpq = LibPQConnection(logger: logger)
     self.state = Mutex(SharedState())
@@ -65,8 +97,10 @@ public final class PostgresConnection: @unchecked Sendable {
   }
 
   deinit {
-    // No job can be pending: every job holds a strong reference to self. End the session on
-    // the worker thread (PQfinish may block briefly), then let the thread exit.
+    // Nothing is in flight: every operation holds a strong reference to self. Leave the epoll
+    // set while the socket is still open, end the session on the worker thread (PQfinish may
+    // block briefly), then let the thread exit.
+    self.deregisterSocket()
     let libpq = self.libpq
     self.worker.submit { libpq.finish() }
     self.worker.shutdown()
@@ -80,18 +114,29 @@ public final class PostgresConnection: @unchecked Sendable {
   ///
   /// Connecting is not cancellable; it is bounded by ``PostgresConfiguration/connectTimeout``.
   ///
+  /// - Parameter eventLoop: the loop that will wait for the connection's answers; by default
+  ///   the caller's loop when it runs on one of ``PostgresEventLoopGroup/shared``, else the
+  ///   next loop of that group.
   /// - Throws: ``PostgresError`` with code ``PostgresError/Code-swift.struct/connectionFailed``
   ///   (network, authentication, unknown database...).
   public static func connect(
-    configuration: PostgresConfiguration, logger: Logger
+    configuration: PostgresConfiguration, logger: Logger, eventLoop: PostgresEventLoop? = nil
   ) async throws -> PostgresConnection {
-    let connection = PostgresConnection(configuration: configuration, logger: logger)
+    let connection = PostgresConnection(
+      configuration: configuration, logger: logger,
+      eventLoop: eventLoop ?? PostgresEventLoopGroup.shared.next())
     let parameters = configuration.libpqParameters
     let (pid, version, cancel) = try await connection.run(cancellable: false) { libpq in
       try libpq.connect(parameters: parameters)
       return (libpq.backendPID, libpq.serverVersion, UncheckedBox(libpq.makeCancelHandle()))
     }
     connection.cancelHandle.withLock { $0.pointer = cancel.value }
+    let watch = SocketWatch(connection)
+    guard connection.eventLoop.register(socket: connection.libpq.socket, watch: watch) else {
+      await connection.close()
+      throw PostgresError(code: .connectionFailed, message: "cannot watch the connection's socket (epoll)")
+    }
+    connection.watch = watch
     connection.state.withLock {
       $0.backendPID = pid
       $0.serverVersion = version
@@ -103,37 +148,37 @@ public final class PostgresConnection: @unchecked Sendable {
   /// Ends the session and stops the connection's thread. Idempotent. Waits for work already
   /// submitted to finish first.
   public func close() async {
+    _ = await self.acquireAccess()
+    defer { self.releaseAccess() }
+    let alreadyClosed = self.state.withLock { state -> Bool in
+      defer { state.isClosed = true }
+      return state.isClosed
+    }
+    if alreadyClosed { return }
+    self.deregisterSocket()
+    let libpq = self.libpq
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let submitted = self.state.withLock { state -> Bool in
-        if state.isClosed { return false }
-        state.isClosed = true
-        let libpq = self.libpq
-        self.worker.submit {
-          libpq.finish()
-          continuation.resume()
-        }
-        return true
+      self.worker.submit {
+        libpq.finish()
+        continuation.resume()
       }
-      if !submitted { continuation.resume() }
     }
     self.worker.shutdown()
     self.freeCancelHandle()
     self.logger.debug("closed")
   }
 
-  /// Like ``close()`` but does not wait: the session ends on the connection's thread.
+  /// Like ``close()`` but does not wait.
   func closeInBackground() {
-    let submitted = self.state.withLock { state -> Bool in
-      if state.isClosed { return false }
-      state.isClosed = true
-      let libpq = self.libpq
-      self.worker.submit { libpq.finish() }
-      return true
-    }
-    if submitted {
-      self.worker.shutdown()
-      self.freeCancelHandle()
-    }
+    Task { await self.close() }
+  }
+
+  private func deregisterSocket() {
+    guard let watch = self.watch else { return }
+    self.watch = nil
+    // The socket only while libpq still owns it: a dropped socket left the epoll set by
+    // itself, and its number may belong to another connection by now.
+    self.eventLoop.deregister(socket: self.libpq.socket, watch: watch)
   }
 
   private func freeCancelHandle() {
@@ -164,9 +209,181 @@ public final class PostgresConnection: @unchecked Sendable {
     self.state.withLock { !$0.isClosed && !$0.isBroken && $0.transactionStatus == .idle }
   }
 
-  // MARK: Running libpq work
+  // MARK: Exclusive access
 
-  /// Runs `body` on the connection's thread with the libpq session.
+  /// Waits for exclusive access (FIFO). Returns whether the connection is closed.
+  private func acquireAccess() async -> Bool {
+    let acquired = self.state.withLock { state -> Bool? in
+      if state.busy { return nil }
+      state.busy = true
+      return state.isClosed
+    }
+    if let isClosed = acquired { return isClosed }
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let now = self.state.withLock { state -> Bool in
+        if !state.busy {
+          state.busy = true
+          return true
+        }
+        state.accessWaiters.append(continuation)
+        return false
+      }
+      if now { continuation.resume() }
+    }
+    return self.isClosed
+  }
+
+  /// Passes exclusive access to the next waiter, or frees it.
+  private func releaseAccess() {
+    let next = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+      if state.accessWaiters.isEmpty {
+        state.busy = false
+        return nil
+      }
+      return state.accessWaiters.removeFirst()  // stays busy: ownership moves to the waiter
+    }
+    next?.resume()
+  }
+
+  /// Runs `body` with exclusive access to the session; throws `connectionClosed` when closed.
+  private func exclusively<T>(_ body: () async throws -> T) async throws -> T {
+    let isClosed = await self.acquireAccess()
+    defer { self.releaseAccess() }
+    if isClosed {
+      throw PostgresError(code: .connectionClosed, message: "connection is closed")
+    }
+    return try await body()
+  }
+
+  // MARK: Round trips on the event loop
+
+  /// Sends a command from the calling thread (`send`), then lets the event loop collect its
+  /// results. Requires exclusive access.
+  ///
+  /// When `cancellable` and the task is cancelled: a command not yet sent is dropped; a sent
+  /// one gets a cancel request, and a resulting failure is reported as `CancellationError`.
+  private func roundTrip(
+    sql: String, cancellable: Bool, _ send: (LibPQConnection) -> PostgresError?
+  ) async throws -> PostgresRows {
+    let operation = OperationState()
+    guard cancellable else {
+      return try await self.startRoundTrip(operation, sql: sql, send)
+    }
+    return try await withTaskCancellationHandler {
+      try await self.startRoundTrip(operation, sql: sql, send)
+    } onCancel: {
+      self.cancel(operation)
+    }
+  }
+
+  private func startRoundTrip(
+    _ operation: OperationState, sql: String, _ send: (LibPQConnection) -> PostgresError?
+  ) async throws -> PostgresRows {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresRows, any Error>) in
+      let start = operation.phase.withLock { phase -> Bool in
+        if phase == .cancelled { return false }
+        phase = .running
+        return true
+      }
+      guard start else {
+        continuation.resume(throwing: CancellationError())
+        return
+      }
+      let trip = RoundTrip(operation: operation, continuation: continuation, sql: sql)
+      let notificationsBefore = self.io.withLock { $0.unclaimedNotifications }
+      if let error = send(self.libpq) {
+        trip.collector.add(failure: error)
+        self.complete(trip)
+        return
+      }
+      let missedNotification = self.io.withLock { io -> Bool in
+        io.trip = trip
+        return io.unclaimedNotifications != notificationsBefore
+      }
+      if missedNotification {
+        // The answer (or a hang-up) may have been announced while sending, and no new edge
+        // will come for it: let the loop look. (Only the loop thread advances round trips.)
+        self.eventLoop.execute { self.socketReady() }
+      }
+    }
+  }
+
+  /// The socket is readable (or hung up), on the event loop's thread (only there, so round
+  /// trips are advanced by one thread at a time). Collects what has arrived; completes the
+  /// round trip when every result is in.
+  func socketReady() {
+    let trip = self.io.withLock { io -> RoundTrip? in
+      if let trip = io.trip { return trip }
+      // Readable while no round trip waits: the server spoke on its own (typically FATAL and
+      // EOF when the session is terminated), a blocking job on the worker is reading, or a
+      // sender has not published its round trip yet. Don't touch libpq (someone else owns it).
+      io.unclaimedNotifications &+= 1
+      io.idleReadable = true
+      return nil
+    }
+    guard let trip else { return }
+    switch self.libpq.advance(&trip.collector) {
+    case .waiting:
+      return  // level-triggered: notified again when more arrives
+    case .done:
+      break
+    case .unexpectedCopy(let result):
+      // Leaving a COPY state may block: finish on the connection's worker thread. The loop
+      // no longer sees the round trip (its notifications count as unclaimed meanwhile).
+      self.io.withLock { $0.trip = nil }
+      let box = UncheckedBox(result)
+      self.worker.submit {
+        self.libpq.finishAfterUnexpectedCopy(box.value, &trip.collector)
+        self.complete(trip)
+      }
+      return
+    }
+    self.complete(trip)
+  }
+
+  /// Records the session state and resumes the round trip's task.
+  private func complete(_ trip: RoundTrip) {
+    self.io.withLock { $0.trip = nil }
+    let cancelRequested = trip.operation.phase.withLock { phase -> Bool in
+      let requested = phase == .runningCancelRequested
+      phase = .finished
+      return requested
+    }
+    self.recordSessionState()
+    switch trip.collector.outcome(connectionError: self.libpq.connectionError(query: trip.sql)) {
+    case .success(let rows):
+      trip.continuation.resume(returning: rows)
+    case .failure(let error):
+      if cancelRequested, !error.isConnectionError {
+        trip.continuation.resume(throwing: CancellationError())
+      } else {
+        trip.continuation.resume(throwing: error)
+      }
+    }
+  }
+
+  private func recordSessionState() {
+    let broken = self.libpq.isOpen && self.libpq.isBroken
+    let transactionStatus = self.libpq.transactionStatus
+    self.state.withLock {
+      $0.isBroken = $0.isBroken || broken
+      $0.transactionStatus = transactionStatus
+    }
+  }
+
+  /// Runs one statement without parameters (BEGIN, COMMIT, ROLLBACK...).
+  func command(_ sql: String, cancellable: Bool) async throws -> PostgresRows {
+    try await self.exclusively {
+      try await self.roundTrip(sql: sql, cancellable: cancellable) { libpq in
+        libpq.sendQuery(PostgresQuery(unsafeSQL: sql))
+      }
+    }
+  }
+
+  // MARK: Blocking work on the connection's thread
+
+  /// Runs `body` on the connection's worker thread with the libpq session (connect, COPY,
+  /// pipelines: calls that block), with exclusive access.
   ///
   /// When `cancellable` and the task is cancelled: work that has not started is dropped; work
   /// that is running gets a cancel request, and a resulting failure is reported as
@@ -174,14 +391,16 @@ public final class PostgresConnection: @unchecked Sendable {
   func run<T: Sendable>(
     cancellable: Bool = true, _ body: @escaping @Sendable (LibPQConnection) throws -> T
   ) async throws -> T {
-    guard cancellable else {
-      return try await self.submit(OperationState(), body)
-    }
-    let operation = OperationState()
-    return try await withTaskCancellationHandler {
-      try await self.submit(operation, body)
-    } onCancel: {
-      self.cancel(operation)
+    try await self.exclusively {
+      guard cancellable else {
+        return try await self.submit(OperationState(), body)
+      }
+      let operation = OperationState()
+      return try await withTaskCancellationHandler {
+        try await self.submit(operation, body)
+      } onCancel: {
+        self.cancel(operation)
+      }
     }
   }
 
@@ -189,16 +408,8 @@ public final class PostgresConnection: @unchecked Sendable {
     _ operation: OperationState, _ body: @escaping @Sendable (LibPQConnection) throws -> T
   ) async throws -> T {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-      let accepted = self.state.withLock { state -> Bool in
-        if state.isClosed { return false }
-        // Submitting under the lock orders this job before close()'s PQfinish job.
-        self.worker.submit {
-          self.perform(operation, body, continuation)
-        }
-        return true
-      }
-      if !accepted {
-        continuation.resume(throwing: PostgresError(code: .connectionClosed, message: "connection is closed"))
+      self.worker.submit {
+        self.perform(operation, body, continuation)
       }
     }
   }
@@ -223,12 +434,7 @@ public final class PostgresConnection: @unchecked Sendable {
       phase = .finished
       return requested
     }
-    let broken = self.libpq.isOpen && self.libpq.isBroken
-    let transactionStatus = self.libpq.transactionStatus
-    self.state.withLock {
-      $0.isBroken = $0.isBroken || broken
-      $0.transactionStatus = transactionStatus
-    }
+    self.recordSessionState()
     switch result {
     case .success(let value):
       continuation.resume(returning: value)
@@ -241,7 +447,7 @@ public final class PostgresConnection: @unchecked Sendable {
     }
   }
 
-  /// Task-cancellation handler: may run on any thread, concurrently with the worker.
+  /// Task-cancellation handler: may run on any thread, concurrently with the worker or loop.
   private func cancel(_ operation: OperationState) {
     operation.phase.withLock { phase in
       switch phase {
@@ -249,8 +455,8 @@ public final class PostgresConnection: @unchecked Sendable {
         phase = .cancelled
       case .running:
         phase = .runningCancelRequested
-        // Still holding the operation's lock: the worker cannot finish this operation and start
-        // the next one until the cancel request has been delivered, so it cannot hit the next.
+        // Still holding the operation's lock: the operation cannot finish and the next one
+        // start until the cancel request has been delivered, so it cannot hit the next.
         self.sendCancelRequest()
       case .cancelled, .runningCancelRequested, .finished:
         break
@@ -282,7 +488,9 @@ public final class PostgresConnection: @unchecked Sendable {
   ///   `CancellationError` when the task is cancelled.
   @discardableResult
   public func query(_ query: PostgresQuery) async throws -> PostgresRows {
-    try await self.run { libpq in try libpq.execute(query) }
+    try await self.exclusively {
+      try await self.roundTrip(sql: query.sql, cancellable: true) { libpq in libpq.sendQuery(query) }
+    }
   }
 
   /// Runs a prepared statement: prepared on this connection the first time (cached by
@@ -293,10 +501,34 @@ public final class PostgresConnection: @unchecked Sendable {
     let bindings = statement.makeBindings()
     let name = Statement.name
     let sql = Statement.sql
-    let rows = try await self.run { libpq in
-      try libpq.executePrepared(name: name, sql: sql, bindings: bindings)
+    let rows = try await self.exclusively { () async throws -> PostgresRows in
+      try await self.prepareIfNeeded(name: name, sql: sql, types: bindings.types)
+      do {
+        return try await self.roundTrip(sql: sql, cancellable: true) { libpq in
+          libpq.sendQueryPrepared(name: name, sql: sql, bindings: bindings)
+        }
+      } catch let error as PostgresError
+        where error.state == .invalidSQLStatementName && self.libpq.transactionStatus == .idle
+      {
+        // The server lost the statement (for example after DISCARD ALL): prepare, retry once.
+        self.libpq.forgetPrepared(name)
+        try await self.prepareIfNeeded(name: name, sql: sql, types: bindings.types)
+        return try await self.roundTrip(sql: sql, cancellable: true) { libpq in
+          libpq.sendQueryPrepared(name: name, sql: sql, bindings: bindings)
+        }
+      }
     }
     return try rows.map { try statement.decodeRow($0) }
+  }
+
+  /// Prepares `name` on this session unless it already is. Requires exclusive access.
+  private func prepareIfNeeded(name: String, sql: String, types: [UInt32]) async throws {
+    if self.libpq.preparedStatements.contains(name) { return }
+    _ = try await self.roundTrip(sql: sql, cancellable: true) { libpq in
+      libpq.sendPrepare(name: name, sql: sql, types: types)
+    }
+    self.libpq.rememberPrepared(name)
+    self.logger.debug("prepared statement", metadata: [LogKey.statement: "\(name)"])
   }
 
   /// Runs a script of one or more `;`-separated statements without parameters (for example a
@@ -310,22 +542,55 @@ public final class PostgresConnection: @unchecked Sendable {
       throw PostgresError(code: .invalidArgument, message: "a script cannot have bound parameters")
     }
     let sql = script.sql
-    _ = try await self.run { libpq in try libpq.executeScript(sql) }
+    _ = try await self.exclusively {
+      try await self.roundTrip(sql: sql, cancellable: true) { libpq in libpq.sendScript(sql) }
+    }
   }
 
   /// The names of the statements prepared on this session so far.
   public func preparedStatementNames() async throws -> Set<String> {
-    try await self.run(cancellable: false) { libpq in libpq.preparedStatements }
+    try await self.exclusively { self.libpq.preparedStatements }
   }
 
   /// Checks without a round trip that an idle session is still alive (see the pool's health
   /// check). Marks the connection broken when it is not.
+  ///
+  /// The event loop watches idle sockets: only when one became readable while no round trip
+  /// was waiting (the server sends FATAL and closes a terminated session) does the check look
+  /// at the socket (one `poll` with no wait, consuming what arrived); otherwise it costs no
+  /// system call.
   func checkIdleHealth() async -> Bool {
-    let healthy = (try? await self.run(cancellable: false) { libpq in libpq.checkIdleHealth() }) ?? false
+    let healthy = (try? await self.exclusively { () -> Bool in
+      guard self.io.withLock({ $0.idleReadable }) else {
+        return self.libpq.isOpen && !self.libpq.isBroken && self.libpq.transactionStatus == .idle
+      }
+      // Clear first: a notification arriving during the check sets it again.
+      self.io.withLock { $0.idleReadable = false }
+      return self.libpq.checkIdleHealth()
+    }) ?? false
     if !healthy {
       self.state.withLock { $0.isBroken = true }
     }
     return healthy
+  }
+}
+
+/// One command sent and awaiting its results on the event loop.
+///
+/// @unchecked Sendable: `collector` is mutated only by whoever advances the round trip (the
+/// event loop, or the worker for an unexpected COPY), one at a time, handed over through the
+/// connection's `inFlight` Mutex; the rest is immutable.
+final class RoundTrip: @unchecked Sendable {
+  let operation: OperationState
+  let continuation: CheckedContinuation<PostgresRows, any Error>
+  let sql: String
+  var collector: ResultCollector
+
+  init(operation: OperationState, continuation: CheckedContinuation<PostgresRows, any Error>, sql: String) {
+    self.operation = operation
+    self.continuation = continuation
+    self.sql = sql
+    self.collector = ResultCollector(sql: sql)
   }
 }
 

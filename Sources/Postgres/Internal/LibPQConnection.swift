@@ -15,8 +15,10 @@ import Darwin
 /// ``finish()`` (or `deinit`) calls `PQfinish`. libpq gets this object as the notice receiver's
 /// user data *unretained*, which is safe because the `PGconn` never outlives its owner.
 ///
-/// - Important: Not thread-safe and not `Sendable`. Every method must run on the owning
-///   connection's ``WorkerThread``; the methods block that thread.
+/// - Important: Not thread-safe and not `Sendable`. Only the holder of the owning connection's
+///   exclusive access may call it (the task running an operation, the event loop while a round
+///   trip is in flight, or the connection's ``WorkerThread`` for blocking calls). The `send*`,
+///   ``advance(_:)`` and ``checkIdleHealth()`` methods never block; the others may.
 final class LibPQConnection {
   private var conn: OpaquePointer?
   /// Names of the statements prepared on this session.
@@ -134,6 +136,15 @@ final class LibPQConnection {
     return try self.consume(PQexec(conn, sql), sql: sql)
   }
 
+  /// Records that `name` is prepared on this session (after an asynchronous prepare).
+  func rememberPrepared(_ name: String) { self.preparedStatements.insert(name) }
+
+  /// Forgets `name` (the server lost it).
+  func forgetPrepared(_ name: String) { self.preparedStatements.remove(name) }
+
+  /// Gives the session up: it counts as broken from now on.
+  func markBroken() { self.receivedFatal = true }
+
   /// Prepares `name` on this session unless it already is.
   func prepareIfNeeded(name: String, sql: String, types: [UInt32]) throws {
     if self.preparedStatements.contains(name) { return }
@@ -168,6 +179,120 @@ final class LibPQConnection {
       PQexecPrepared(conn, name, count, values, lengths, formats, 1)
     }
     return try self.consume(result, sql: sql)
+  }
+
+  // MARK: Asynchronous statements (sent by the caller, answered on an event loop)
+
+  /// The session's socket, or -1 when there is none.
+  var socket: Int32 { self.conn.map { PQsocket($0) } ?? -1 }
+
+  /// Sends `PQsendPrepare` (flushed: the connection is in blocking mode, and a statement fits
+  /// the socket buffer). Returns an error when it could not be sent.
+  func sendPrepare(name: String, sql: String, types: [UInt32]) -> PostgresError? {
+    guard let conn = self.conn else { return self.closedError(query: sql) }
+    let sent = types.withUnsafeBufferPointer { types in
+      PQsendPrepare(conn, name, sql, Int32(types.count), types.baseAddress)
+    }
+    return sent == 1 ? nil : self.sendFailure(query: sql)
+  }
+
+  /// Sends `PQsendQueryPrepared` with binary parameters and binary results.
+  func sendQueryPrepared(name: String, sql: String, bindings: PostgresBindings) -> PostgresError? {
+    guard let conn = self.conn else { return self.closedError(query: sql) }
+    let sent = bindings.withLibPQParameters { count, _, values, lengths, formats in
+      PQsendQueryPrepared(conn, name, count, values, lengths, formats, 1)
+    }
+    return sent == 1 ? nil : self.sendFailure(query: sql)
+  }
+
+  /// Sends `PQsendQueryParams` with binary parameters and binary results.
+  func sendQuery(_ query: PostgresQuery) -> PostgresError? {
+    guard let conn = self.conn else { return self.closedError(query: query.sql) }
+    let sent = query.bindings.withLibPQParameters { count, types, values, lengths, formats in
+      PQsendQueryParams(conn, query.sql, count, types, values, lengths, formats, 1)
+    }
+    return sent == 1 ? nil : self.sendFailure(query: query.sql)
+  }
+
+  /// Sends a script (`PQsendQuery`, simple protocol, text results, several statements).
+  func sendScript(_ sql: String) -> PostgresError? {
+    guard let conn = self.conn else { return self.closedError(query: sql) }
+    return PQsendQuery(conn, sql) == 1 ? nil : self.sendFailure(query: sql)
+  }
+
+  /// A send fails when the socket is gone (or a command is still active, which the
+  /// connection's exclusive access rules out).
+  private func sendFailure(query: String) -> PostgresError {
+    self.connectionError(query: query)
+  }
+
+  private func closedError(query: String?) -> PostgresError {
+    PostgresError(code: .connectionClosed, message: "connection is closed", query: query)
+  }
+
+  /// Where a sent command stands after ``advance(_:)``.
+  enum Progress {
+    /// More input is needed: wait until the socket is readable, then advance again.
+    case waiting
+    /// Every result has been read (the collector holds the outcome).
+    case done
+    /// A result started COPY (a plain query ran `COPY ... FROM/TO STDIN/STDOUT`): the caller
+    /// must finish with ``finishAfterUnexpectedCopy(_:_:)`` on a thread that may block.
+    case unexpectedCopy(OpaquePointer)
+  }
+
+  /// Reads what has arrived and collects every result that is complete. Never blocks: results
+  /// are taken only while libpq has them buffered (`PQisBusy` is false) or the read failed (then
+  /// `PQgetResult` reports the failure at once).
+  func advance(_ collector: inout ResultCollector) -> Progress {
+    guard let conn = self.conn else {
+      collector.add(failure: self.closedError(query: collector.sql))
+      return .done
+    }
+    var readFailed = false
+    var mustRead = true
+    while true {
+      if mustRead {
+        readFailed = PQconsumeInput(conn) == 0
+        if readFailed && PQstatus(conn) == CONNECTION_OK {
+          // A read error that left the session nominally open (should not happen):
+          // PQgetResult might block, so give the session up instead.
+          self.receivedFatal = true
+          collector.add(failure: self.connectionError(query: collector.sql))
+          return .done
+        }
+        mustRead = false
+      }
+      if !readFailed && PQisBusy(conn) != 0 {
+        // Edge-triggered notifications: return only once the socket has nothing more to read
+        // (one PQconsumeInput may leave data behind when the answer is large).
+        guard socketIsReadable(PQsocket(conn)) else { return .waiting }
+        mustRead = true
+        continue
+      }
+      guard let result = PQgetResult(conn) else { return .done }
+      switch PQresultStatus(result) {
+      case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+        return .unexpectedCopy(result)
+      default:
+        do {
+          collector.add(rows: try self.convert(result, sql: collector.sql))
+        } catch let error as PostgresError {
+          collector.add(failure: error)
+        } catch {
+          preconditionFailure("convert throws only PostgresError")
+        }
+      }
+    }
+  }
+
+  /// Ends a COPY that a plain query started (blocking) and reads the remaining results.
+  func finishAfterUnexpectedCopy(_ result: OpaquePointer, _ collector: inout ResultCollector) {
+    self.drainAfterUnexpectedResult(result)
+    collector.add(
+      failure: PostgresError(
+        code: .unexpectedResponse,
+        message: "unexpected result status (COPY is only supported through copyFrom)", query: collector.sql))
   }
 
   // MARK: COPY FROM STDIN
@@ -394,7 +519,7 @@ final class LibPQConnection {
     return PostgresError(code: .server, serverInfo: info, query: sql)
   }
 
-  private func connectionError(query: String?) -> PostgresError {
+  func connectionError(query: String?) -> PostgresError {
     let message = self.conn.map(errorMessage) ?? "connection is closed"
     return PostgresError(
       code: self.isBroken ? .connectionClosed : .unexpectedResponse, message: message, query: query)
@@ -414,6 +539,28 @@ final class LibPQConnection {
         LogKey.severity: "\(severity)", LogKey.sqlState: "\(field(UInt8(ascii: "C")) ?? "")",
         LogKey.message: "\(field(UInt8(ascii: "M")) ?? "")",
       ])
+  }
+}
+
+/// Gathers the results of one sent command: the first error wins (later results are still
+/// read, as `PQexec` does), otherwise the last result is the outcome.
+struct ResultCollector {
+  let sql: String
+  private(set) var rows: PostgresRows?
+  private(set) var failure: PostgresError?
+
+  init(sql: String) { self.sql = sql }
+
+  mutating func add(rows: PostgresRows) { self.rows = rows }
+  mutating func add(failure: PostgresError) {
+    if self.failure == nil { self.failure = failure }
+  }
+
+  /// The outcome; a command that produced nothing at all means the connection failed.
+  func outcome(connectionError: @autoclosure () -> PostgresError) -> Result<PostgresRows, PostgresError> {
+    if let failure { return .failure(failure) }
+    if let rows { return .success(rows) }
+    return .failure(connectionError())
   }
 }
 
@@ -438,6 +585,13 @@ private func noticeReceiver(_ context: UnsafeMutableRawPointer?, _ result: Opaqu
   guard let context, let result else { return }
   let owner = Unmanaged<LibPQConnection>.fromOpaque(context).takeUnretainedValue()
   owner.handleNotice(result)
+}
+
+/// Whether `socket` has input (or EOF/error) pending, without waiting.
+private func socketIsReadable(_ socket: Int32) -> Bool {
+  guard socket >= 0 else { return true }  // gone: reading reports the failure
+  var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+  return poll(&descriptor, 1, 0) != 0  // < 0 (EINTR...): read, and poll again
 }
 
 private func errorMessage(_ conn: OpaquePointer) -> String {

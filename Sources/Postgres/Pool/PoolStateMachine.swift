@@ -57,9 +57,16 @@ struct PoolStateMachine<Connection> {
 
   var total: Int { self.idle.count + self.leased + self.connecting }
 
-  /// A request for a connection. On `.wait`, `waiter` is queued (FIFO).
-  mutating func lease(waiter: Int) -> LeaseDecision {
+  /// A request for a connection. On `.wait`, `waiter` is queued (FIFO). Among idle
+  /// connections, the most recently used one for which `isPreferred` holds is taken first (the
+  /// pool prefers connections served by the caller's event loop).
+  mutating func lease(waiter: Int, preferring isPreferred: ((Connection) -> Bool)? = nil) -> LeaseDecision {
     if self.isClosed { return .closed }
+    if let isPreferred, let index = self.idle.lastIndex(where: { isPreferred($0.connection) }) {
+      let entry = self.idle.remove(at: index)
+      self.leased += 1
+      return .use(entry.connection)
+    }
     if let entry = self.idle.popLast() {
       // Most recently used first: keeps a warm working set, lets the rest time out.
       self.leased += 1

@@ -39,6 +39,10 @@ public final class PostgresPool: Sendable {
     public var idleTimeout: Duration = .seconds(60)
     /// How often ``PostgresPool/run()`` does its upkeep. Default: 5 seconds.
     public var maintenanceInterval: Duration = .seconds(5)
+    /// The loops that wait for the connections' answers. A connection opened by a task running
+    /// on one of them stays on it, and leases from such a task prefer its loop's connections.
+    /// Default: ``PostgresEventLoopGroup/shared``.
+    public var eventLoopGroup: PostgresEventLoopGroup = .shared
 
     public init(connection: PostgresConfiguration) {
       self.connection = connection
@@ -146,10 +150,14 @@ public final class PostgresPool: Sendable {
 
   func lease() async throws -> PostgresConnection {
     try Task.checkCancellation()
+    // On an event loop thread: prefer a connection that loop serves (no thread hop at all).
+    let preferred: ((PostgresConnection) -> Bool)? = PostgresEventLoop.current.map { loop in
+      { $0.eventLoop === loop }
+    }
     let (id, decision) = self.state.withLock { state -> (Int, Machine.LeaseDecision) in
       let id = state.nextWaiterID
       state.nextWaiterID += 1
-      let decision = state.machine.lease(waiter: id)
+      let decision = state.machine.lease(waiter: id, preferring: preferred)
       if case .wait = decision { state.waiters[id] = .pending }
       return (id, decision)
     }
@@ -181,7 +189,8 @@ public final class PostgresPool: Sendable {
     let connection: PostgresConnection
     do {
       connection = try await PostgresConnection.connect(
-        configuration: self.configuration.connection, logger: self.logger)
+        configuration: self.configuration.connection, logger: self.logger,
+        eventLoop: self.configuration.eventLoopGroup.next())
     } catch {
       self.apply(self.state.withLock { $0.machine.connectFailed() })
       throw error
@@ -336,7 +345,8 @@ public final class PostgresPool: Sendable {
     for _ in 0..<plan.connect {
       do {
         let connection = try await PostgresConnection.connect(
-          configuration: self.configuration.connection, logger: self.logger)
+          configuration: self.configuration.connection, logger: self.logger,
+        eventLoop: self.configuration.eventLoopGroup.next())
         self.apply(self.state.withLock { $0.machine.connectedForIdle(connection, now: .now) })
       } catch {
         self.logger.debug("pool could not open an idle connection", metadata: [LogKey.error: "\(error)"])

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A statement prepared once per connection and executed many times.
 ///
 /// Conforming types describe the SQL (with `$n` placeholders), how to bind the instance's
@@ -42,9 +44,18 @@ public protocol PostgresPreparedStatement: Sendable {
 
 extension PostgresPreparedStatement {
   public static var name: String {
-    defaultPreparedStatementName(typeName: String(reflecting: Self.self), sql: Self.sql)
+    // Computed once per type: the derivation (type name reflection, hashing) would otherwise
+    // cost more than the rest of a primary-key lookup's client work.
+    let key = ObjectIdentifier(Self.self)
+    if let name = defaultNames.withLock({ $0[key] }) { return name }
+    let name = defaultPreparedStatementName(typeName: String(reflecting: Self.self), sql: Self.sql)
+    defaultNames.withLock { $0[key] = name }
+    return name
   }
 }
+
+/// Default statement names by statement type.
+private let defaultNames = Mutex<[ObjectIdentifier: String]>([:])
 
 /// `ps_<short type name>_<16 hex digits of FNV-1a(type name, sql)>`, at most 63 bytes
 /// (PostgreSQL truncates longer identifiers, which could make different statements collide).

@@ -1363,6 +1363,957 @@ void   identity__v1__verify_audit_chain_response__free_unpacked
   assert(message->base.descriptor == &identity__v1__verify_audit_chain_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   identity__v1__api_key__init
+                     (Identity__V1__ApiKey         *message)
+{
+  static const Identity__V1__ApiKey init_value = IDENTITY__V1__API_KEY__INIT;
+  *message = init_value;
+}
+size_t identity__v1__api_key__get_packed_size
+                     (const Identity__V1__ApiKey *message)
+{
+  assert(message->base.descriptor == &identity__v1__api_key__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__api_key__pack
+                     (const Identity__V1__ApiKey *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__api_key__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__api_key__pack_to_buffer
+                     (const Identity__V1__ApiKey *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__api_key__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ApiKey *
+       identity__v1__api_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ApiKey *)
+     protobuf_c_message_unpack (&identity__v1__api_key__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__api_key__free_unpacked
+                     (Identity__V1__ApiKey *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__api_key__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__create_api_key_request__init
+                     (Identity__V1__CreateApiKeyRequest         *message)
+{
+  static const Identity__V1__CreateApiKeyRequest init_value = IDENTITY__V1__CREATE_API_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__create_api_key_request__get_packed_size
+                     (const Identity__V1__CreateApiKeyRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__create_api_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__create_api_key_request__pack
+                     (const Identity__V1__CreateApiKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__create_api_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__create_api_key_request__pack_to_buffer
+                     (const Identity__V1__CreateApiKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__create_api_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__CreateApiKeyRequest *
+       identity__v1__create_api_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__CreateApiKeyRequest *)
+     protobuf_c_message_unpack (&identity__v1__create_api_key_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__create_api_key_request__free_unpacked
+                     (Identity__V1__CreateApiKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__create_api_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__create_api_key_response__init
+                     (Identity__V1__CreateApiKeyResponse         *message)
+{
+  static const Identity__V1__CreateApiKeyResponse init_value = IDENTITY__V1__CREATE_API_KEY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identity__v1__create_api_key_response__get_packed_size
+                     (const Identity__V1__CreateApiKeyResponse *message)
+{
+  assert(message->base.descriptor == &identity__v1__create_api_key_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__create_api_key_response__pack
+                     (const Identity__V1__CreateApiKeyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__create_api_key_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__create_api_key_response__pack_to_buffer
+                     (const Identity__V1__CreateApiKeyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__create_api_key_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__CreateApiKeyResponse *
+       identity__v1__create_api_key_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__CreateApiKeyResponse *)
+     protobuf_c_message_unpack (&identity__v1__create_api_key_response__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__create_api_key_response__free_unpacked
+                     (Identity__V1__CreateApiKeyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__create_api_key_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__list_api_keys_request__init
+                     (Identity__V1__ListApiKeysRequest         *message)
+{
+  static const Identity__V1__ListApiKeysRequest init_value = IDENTITY__V1__LIST_API_KEYS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__list_api_keys_request__get_packed_size
+                     (const Identity__V1__ListApiKeysRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__list_api_keys_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__list_api_keys_request__pack
+                     (const Identity__V1__ListApiKeysRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__list_api_keys_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__list_api_keys_request__pack_to_buffer
+                     (const Identity__V1__ListApiKeysRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__list_api_keys_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ListApiKeysRequest *
+       identity__v1__list_api_keys_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ListApiKeysRequest *)
+     protobuf_c_message_unpack (&identity__v1__list_api_keys_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__list_api_keys_request__free_unpacked
+                     (Identity__V1__ListApiKeysRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__list_api_keys_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__list_api_keys_response__init
+                     (Identity__V1__ListApiKeysResponse         *message)
+{
+  static const Identity__V1__ListApiKeysResponse init_value = IDENTITY__V1__LIST_API_KEYS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identity__v1__list_api_keys_response__get_packed_size
+                     (const Identity__V1__ListApiKeysResponse *message)
+{
+  assert(message->base.descriptor == &identity__v1__list_api_keys_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__list_api_keys_response__pack
+                     (const Identity__V1__ListApiKeysResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__list_api_keys_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__list_api_keys_response__pack_to_buffer
+                     (const Identity__V1__ListApiKeysResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__list_api_keys_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ListApiKeysResponse *
+       identity__v1__list_api_keys_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ListApiKeysResponse *)
+     protobuf_c_message_unpack (&identity__v1__list_api_keys_response__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__list_api_keys_response__free_unpacked
+                     (Identity__V1__ListApiKeysResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__list_api_keys_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__revoke_api_key_request__init
+                     (Identity__V1__RevokeApiKeyRequest         *message)
+{
+  static const Identity__V1__RevokeApiKeyRequest init_value = IDENTITY__V1__REVOKE_API_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__revoke_api_key_request__get_packed_size
+                     (const Identity__V1__RevokeApiKeyRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__revoke_api_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__revoke_api_key_request__pack
+                     (const Identity__V1__RevokeApiKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__revoke_api_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__revoke_api_key_request__pack_to_buffer
+                     (const Identity__V1__RevokeApiKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__revoke_api_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__RevokeApiKeyRequest *
+       identity__v1__revoke_api_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__RevokeApiKeyRequest *)
+     protobuf_c_message_unpack (&identity__v1__revoke_api_key_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__revoke_api_key_request__free_unpacked
+                     (Identity__V1__RevokeApiKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__revoke_api_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__exchange_api_key_request__init
+                     (Identity__V1__ExchangeApiKeyRequest         *message)
+{
+  static const Identity__V1__ExchangeApiKeyRequest init_value = IDENTITY__V1__EXCHANGE_API_KEY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__exchange_api_key_request__get_packed_size
+                     (const Identity__V1__ExchangeApiKeyRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__exchange_api_key_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__exchange_api_key_request__pack
+                     (const Identity__V1__ExchangeApiKeyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__exchange_api_key_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__exchange_api_key_request__pack_to_buffer
+                     (const Identity__V1__ExchangeApiKeyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__exchange_api_key_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ExchangeApiKeyRequest *
+       identity__v1__exchange_api_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ExchangeApiKeyRequest *)
+     protobuf_c_message_unpack (&identity__v1__exchange_api_key_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__exchange_api_key_request__free_unpacked
+                     (Identity__V1__ExchangeApiKeyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__exchange_api_key_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__exchange_api_key_response__init
+                     (Identity__V1__ExchangeApiKeyResponse         *message)
+{
+  static const Identity__V1__ExchangeApiKeyResponse init_value = IDENTITY__V1__EXCHANGE_API_KEY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identity__v1__exchange_api_key_response__get_packed_size
+                     (const Identity__V1__ExchangeApiKeyResponse *message)
+{
+  assert(message->base.descriptor == &identity__v1__exchange_api_key_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__exchange_api_key_response__pack
+                     (const Identity__V1__ExchangeApiKeyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__exchange_api_key_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__exchange_api_key_response__pack_to_buffer
+                     (const Identity__V1__ExchangeApiKeyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__exchange_api_key_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ExchangeApiKeyResponse *
+       identity__v1__exchange_api_key_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ExchangeApiKeyResponse *)
+     protobuf_c_message_unpack (&identity__v1__exchange_api_key_response__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__exchange_api_key_response__free_unpacked
+                     (Identity__V1__ExchangeApiKeyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__exchange_api_key_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__preferences__custom_entry__init
+                     (Identity__V1__Preferences__CustomEntry         *message)
+{
+  static const Identity__V1__Preferences__CustomEntry init_value = IDENTITY__V1__PREFERENCES__CUSTOM_ENTRY__INIT;
+  *message = init_value;
+}
+void   identity__v1__preferences__init
+                     (Identity__V1__Preferences         *message)
+{
+  static const Identity__V1__Preferences init_value = IDENTITY__V1__PREFERENCES__INIT;
+  *message = init_value;
+}
+size_t identity__v1__preferences__get_packed_size
+                     (const Identity__V1__Preferences *message)
+{
+  assert(message->base.descriptor == &identity__v1__preferences__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__preferences__pack
+                     (const Identity__V1__Preferences *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__preferences__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__preferences__pack_to_buffer
+                     (const Identity__V1__Preferences *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__preferences__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__Preferences *
+       identity__v1__preferences__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__Preferences *)
+     protobuf_c_message_unpack (&identity__v1__preferences__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__preferences__free_unpacked
+                     (Identity__V1__Preferences *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__preferences__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__get_preferences_request__init
+                     (Identity__V1__GetPreferencesRequest         *message)
+{
+  static const Identity__V1__GetPreferencesRequest init_value = IDENTITY__V1__GET_PREFERENCES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__get_preferences_request__get_packed_size
+                     (const Identity__V1__GetPreferencesRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__get_preferences_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__get_preferences_request__pack
+                     (const Identity__V1__GetPreferencesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__get_preferences_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__get_preferences_request__pack_to_buffer
+                     (const Identity__V1__GetPreferencesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__get_preferences_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__GetPreferencesRequest *
+       identity__v1__get_preferences_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__GetPreferencesRequest *)
+     protobuf_c_message_unpack (&identity__v1__get_preferences_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__get_preferences_request__free_unpacked
+                     (Identity__V1__GetPreferencesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__get_preferences_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__update_preferences_request__init
+                     (Identity__V1__UpdatePreferencesRequest         *message)
+{
+  static const Identity__V1__UpdatePreferencesRequest init_value = IDENTITY__V1__UPDATE_PREFERENCES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__update_preferences_request__get_packed_size
+                     (const Identity__V1__UpdatePreferencesRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__update_preferences_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__update_preferences_request__pack
+                     (const Identity__V1__UpdatePreferencesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__update_preferences_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__update_preferences_request__pack_to_buffer
+                     (const Identity__V1__UpdatePreferencesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__update_preferences_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__UpdatePreferencesRequest *
+       identity__v1__update_preferences_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__UpdatePreferencesRequest *)
+     protobuf_c_message_unpack (&identity__v1__update_preferences_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__update_preferences_request__free_unpacked
+                     (Identity__V1__UpdatePreferencesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__update_preferences_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__dashboard__init
+                     (Identity__V1__Dashboard         *message)
+{
+  static const Identity__V1__Dashboard init_value = IDENTITY__V1__DASHBOARD__INIT;
+  *message = init_value;
+}
+size_t identity__v1__dashboard__get_packed_size
+                     (const Identity__V1__Dashboard *message)
+{
+  assert(message->base.descriptor == &identity__v1__dashboard__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__dashboard__pack
+                     (const Identity__V1__Dashboard *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__dashboard__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__dashboard__pack_to_buffer
+                     (const Identity__V1__Dashboard *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__dashboard__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__Dashboard *
+       identity__v1__dashboard__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__Dashboard *)
+     protobuf_c_message_unpack (&identity__v1__dashboard__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__dashboard__free_unpacked
+                     (Identity__V1__Dashboard *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__dashboard__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__list_dashboards_request__init
+                     (Identity__V1__ListDashboardsRequest         *message)
+{
+  static const Identity__V1__ListDashboardsRequest init_value = IDENTITY__V1__LIST_DASHBOARDS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__list_dashboards_request__get_packed_size
+                     (const Identity__V1__ListDashboardsRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__list_dashboards_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__list_dashboards_request__pack
+                     (const Identity__V1__ListDashboardsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__list_dashboards_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__list_dashboards_request__pack_to_buffer
+                     (const Identity__V1__ListDashboardsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__list_dashboards_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ListDashboardsRequest *
+       identity__v1__list_dashboards_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ListDashboardsRequest *)
+     protobuf_c_message_unpack (&identity__v1__list_dashboards_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__list_dashboards_request__free_unpacked
+                     (Identity__V1__ListDashboardsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__list_dashboards_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__list_dashboards_response__init
+                     (Identity__V1__ListDashboardsResponse         *message)
+{
+  static const Identity__V1__ListDashboardsResponse init_value = IDENTITY__V1__LIST_DASHBOARDS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identity__v1__list_dashboards_response__get_packed_size
+                     (const Identity__V1__ListDashboardsResponse *message)
+{
+  assert(message->base.descriptor == &identity__v1__list_dashboards_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__list_dashboards_response__pack
+                     (const Identity__V1__ListDashboardsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__list_dashboards_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__list_dashboards_response__pack_to_buffer
+                     (const Identity__V1__ListDashboardsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__list_dashboards_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ListDashboardsResponse *
+       identity__v1__list_dashboards_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ListDashboardsResponse *)
+     protobuf_c_message_unpack (&identity__v1__list_dashboards_response__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__list_dashboards_response__free_unpacked
+                     (Identity__V1__ListDashboardsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__list_dashboards_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__save_dashboard_request__init
+                     (Identity__V1__SaveDashboardRequest         *message)
+{
+  static const Identity__V1__SaveDashboardRequest init_value = IDENTITY__V1__SAVE_DASHBOARD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__save_dashboard_request__get_packed_size
+                     (const Identity__V1__SaveDashboardRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__save_dashboard_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__save_dashboard_request__pack
+                     (const Identity__V1__SaveDashboardRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__save_dashboard_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__save_dashboard_request__pack_to_buffer
+                     (const Identity__V1__SaveDashboardRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__save_dashboard_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__SaveDashboardRequest *
+       identity__v1__save_dashboard_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__SaveDashboardRequest *)
+     protobuf_c_message_unpack (&identity__v1__save_dashboard_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__save_dashboard_request__free_unpacked
+                     (Identity__V1__SaveDashboardRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__save_dashboard_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__delete_dashboard_request__init
+                     (Identity__V1__DeleteDashboardRequest         *message)
+{
+  static const Identity__V1__DeleteDashboardRequest init_value = IDENTITY__V1__DELETE_DASHBOARD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__delete_dashboard_request__get_packed_size
+                     (const Identity__V1__DeleteDashboardRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__delete_dashboard_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__delete_dashboard_request__pack
+                     (const Identity__V1__DeleteDashboardRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__delete_dashboard_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__delete_dashboard_request__pack_to_buffer
+                     (const Identity__V1__DeleteDashboardRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__delete_dashboard_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__DeleteDashboardRequest *
+       identity__v1__delete_dashboard_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__DeleteDashboardRequest *)
+     protobuf_c_message_unpack (&identity__v1__delete_dashboard_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__delete_dashboard_request__free_unpacked
+                     (Identity__V1__DeleteDashboardRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__delete_dashboard_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__delete_dashboard_response__init
+                     (Identity__V1__DeleteDashboardResponse         *message)
+{
+  static const Identity__V1__DeleteDashboardResponse init_value = IDENTITY__V1__DELETE_DASHBOARD_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identity__v1__delete_dashboard_response__get_packed_size
+                     (const Identity__V1__DeleteDashboardResponse *message)
+{
+  assert(message->base.descriptor == &identity__v1__delete_dashboard_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__delete_dashboard_response__pack
+                     (const Identity__V1__DeleteDashboardResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__delete_dashboard_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__delete_dashboard_response__pack_to_buffer
+                     (const Identity__V1__DeleteDashboardResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__delete_dashboard_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__DeleteDashboardResponse *
+       identity__v1__delete_dashboard_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__DeleteDashboardResponse *)
+     protobuf_c_message_unpack (&identity__v1__delete_dashboard_response__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__delete_dashboard_response__free_unpacked
+                     (Identity__V1__DeleteDashboardResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__delete_dashboard_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__export_user_data_request__init
+                     (Identity__V1__ExportUserDataRequest         *message)
+{
+  static const Identity__V1__ExportUserDataRequest init_value = IDENTITY__V1__EXPORT_USER_DATA_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__export_user_data_request__get_packed_size
+                     (const Identity__V1__ExportUserDataRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__export_user_data_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__export_user_data_request__pack
+                     (const Identity__V1__ExportUserDataRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__export_user_data_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__export_user_data_request__pack_to_buffer
+                     (const Identity__V1__ExportUserDataRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__export_user_data_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ExportUserDataRequest *
+       identity__v1__export_user_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ExportUserDataRequest *)
+     protobuf_c_message_unpack (&identity__v1__export_user_data_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__export_user_data_request__free_unpacked
+                     (Identity__V1__ExportUserDataRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__export_user_data_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__export_user_data_response__init
+                     (Identity__V1__ExportUserDataResponse         *message)
+{
+  static const Identity__V1__ExportUserDataResponse init_value = IDENTITY__V1__EXPORT_USER_DATA_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identity__v1__export_user_data_response__get_packed_size
+                     (const Identity__V1__ExportUserDataResponse *message)
+{
+  assert(message->base.descriptor == &identity__v1__export_user_data_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__export_user_data_response__pack
+                     (const Identity__V1__ExportUserDataResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__export_user_data_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__export_user_data_response__pack_to_buffer
+                     (const Identity__V1__ExportUserDataResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__export_user_data_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__ExportUserDataResponse *
+       identity__v1__export_user_data_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__ExportUserDataResponse *)
+     protobuf_c_message_unpack (&identity__v1__export_user_data_response__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__export_user_data_response__free_unpacked
+                     (Identity__V1__ExportUserDataResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__export_user_data_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__anonymize_user_request__init
+                     (Identity__V1__AnonymizeUserRequest         *message)
+{
+  static const Identity__V1__AnonymizeUserRequest init_value = IDENTITY__V1__ANONYMIZE_USER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t identity__v1__anonymize_user_request__get_packed_size
+                     (const Identity__V1__AnonymizeUserRequest *message)
+{
+  assert(message->base.descriptor == &identity__v1__anonymize_user_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__anonymize_user_request__pack
+                     (const Identity__V1__AnonymizeUserRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__anonymize_user_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__anonymize_user_request__pack_to_buffer
+                     (const Identity__V1__AnonymizeUserRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__anonymize_user_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__AnonymizeUserRequest *
+       identity__v1__anonymize_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__AnonymizeUserRequest *)
+     protobuf_c_message_unpack (&identity__v1__anonymize_user_request__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__anonymize_user_request__free_unpacked
+                     (Identity__V1__AnonymizeUserRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__anonymize_user_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   identity__v1__anonymize_user_response__init
+                     (Identity__V1__AnonymizeUserResponse         *message)
+{
+  static const Identity__V1__AnonymizeUserResponse init_value = IDENTITY__V1__ANONYMIZE_USER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t identity__v1__anonymize_user_response__get_packed_size
+                     (const Identity__V1__AnonymizeUserResponse *message)
+{
+  assert(message->base.descriptor == &identity__v1__anonymize_user_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t identity__v1__anonymize_user_response__pack
+                     (const Identity__V1__AnonymizeUserResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &identity__v1__anonymize_user_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t identity__v1__anonymize_user_response__pack_to_buffer
+                     (const Identity__V1__AnonymizeUserResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &identity__v1__anonymize_user_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Identity__V1__AnonymizeUserResponse *
+       identity__v1__anonymize_user_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Identity__V1__AnonymizeUserResponse *)
+     protobuf_c_message_unpack (&identity__v1__anonymize_user_response__descriptor,
+                                allocator, len, data);
+}
+void   identity__v1__anonymize_user_response__free_unpacked
+                     (Identity__V1__AnonymizeUserResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &identity__v1__anonymize_user_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor identity__v1__tenant__field_descriptors[5] =
 {
   {
@@ -3233,6 +4184,1152 @@ const ProtobufCMessageDescriptor identity__v1__verify_audit_chain_response__desc
   (ProtobufCMessageInit) identity__v1__verify_audit_chain_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor identity__v1__api_key__field_descriptors[9] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prefix",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, prefix),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "role",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, role),
+    &identity__v1__role__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_by",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, created_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, created_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_at_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, expires_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_used_at_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, last_used_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "revoked_at_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ApiKey, revoked_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__api_key__field_indices_by_name[] = {
+  5,   /* field[5] = created_at_ms */
+  4,   /* field[4] = created_by */
+  6,   /* field[6] = expires_at_ms */
+  0,   /* field[0] = id */
+  7,   /* field[7] = last_used_at_ms */
+  1,   /* field[1] = name */
+  2,   /* field[2] = prefix */
+  8,   /* field[8] = revoked_at_ms */
+  3,   /* field[3] = role */
+};
+static const ProtobufCIntRange identity__v1__api_key__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor identity__v1__api_key__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ApiKey",
+  "ApiKey",
+  "Identity__V1__ApiKey",
+  "identity.v1",
+  sizeof(Identity__V1__ApiKey),
+  9,
+  identity__v1__api_key__field_descriptors,
+  identity__v1__api_key__field_indices_by_name,
+  1,  identity__v1__api_key__number_ranges,
+  (ProtobufCMessageInit) identity__v1__api_key__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__create_api_key_request__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CreateApiKeyRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "role",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CreateApiKeyRequest, role),
+    &identity__v1__role__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ttl_days",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CreateApiKeyRequest, ttl_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__create_api_key_request__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = role */
+  2,   /* field[2] = ttl_days */
+};
+static const ProtobufCIntRange identity__v1__create_api_key_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor identity__v1__create_api_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.CreateApiKeyRequest",
+  "CreateApiKeyRequest",
+  "Identity__V1__CreateApiKeyRequest",
+  "identity.v1",
+  sizeof(Identity__V1__CreateApiKeyRequest),
+  3,
+  identity__v1__create_api_key_request__field_descriptors,
+  identity__v1__create_api_key_request__field_indices_by_name,
+  1,  identity__v1__create_api_key_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__create_api_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__create_api_key_response__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CreateApiKeyResponse, key),
+    &identity__v1__api_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "secret",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__CreateApiKeyResponse, secret),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__create_api_key_response__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = secret */
+};
+static const ProtobufCIntRange identity__v1__create_api_key_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor identity__v1__create_api_key_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.CreateApiKeyResponse",
+  "CreateApiKeyResponse",
+  "Identity__V1__CreateApiKeyResponse",
+  "identity.v1",
+  sizeof(Identity__V1__CreateApiKeyResponse),
+  2,
+  identity__v1__create_api_key_response__field_descriptors,
+  identity__v1__create_api_key_response__field_indices_by_name,
+  1,  identity__v1__create_api_key_response__number_ranges,
+  (ProtobufCMessageInit) identity__v1__create_api_key_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define identity__v1__list_api_keys_request__field_descriptors NULL
+#define identity__v1__list_api_keys_request__field_indices_by_name NULL
+#define identity__v1__list_api_keys_request__number_ranges NULL
+const ProtobufCMessageDescriptor identity__v1__list_api_keys_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ListApiKeysRequest",
+  "ListApiKeysRequest",
+  "Identity__V1__ListApiKeysRequest",
+  "identity.v1",
+  sizeof(Identity__V1__ListApiKeysRequest),
+  0,
+  identity__v1__list_api_keys_request__field_descriptors,
+  identity__v1__list_api_keys_request__field_indices_by_name,
+  0,  identity__v1__list_api_keys_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__list_api_keys_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__list_api_keys_response__field_descriptors[1] =
+{
+  {
+    "keys",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identity__V1__ListApiKeysResponse, n_keys),
+    offsetof(Identity__V1__ListApiKeysResponse, keys),
+    &identity__v1__api_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__list_api_keys_response__field_indices_by_name[] = {
+  0,   /* field[0] = keys */
+};
+static const ProtobufCIntRange identity__v1__list_api_keys_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__list_api_keys_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ListApiKeysResponse",
+  "ListApiKeysResponse",
+  "Identity__V1__ListApiKeysResponse",
+  "identity.v1",
+  sizeof(Identity__V1__ListApiKeysResponse),
+  1,
+  identity__v1__list_api_keys_response__field_descriptors,
+  identity__v1__list_api_keys_response__field_indices_by_name,
+  1,  identity__v1__list_api_keys_response__number_ranges,
+  (ProtobufCMessageInit) identity__v1__list_api_keys_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__revoke_api_key_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__RevokeApiKeyRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__revoke_api_key_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange identity__v1__revoke_api_key_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__revoke_api_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.RevokeApiKeyRequest",
+  "RevokeApiKeyRequest",
+  "Identity__V1__RevokeApiKeyRequest",
+  "identity.v1",
+  sizeof(Identity__V1__RevokeApiKeyRequest),
+  1,
+  identity__v1__revoke_api_key_request__field_descriptors,
+  identity__v1__revoke_api_key_request__field_indices_by_name,
+  1,  identity__v1__revoke_api_key_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__revoke_api_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__exchange_api_key_request__field_descriptors[1] =
+{
+  {
+    "api_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ExchangeApiKeyRequest, api_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__exchange_api_key_request__field_indices_by_name[] = {
+  0,   /* field[0] = api_key */
+};
+static const ProtobufCIntRange identity__v1__exchange_api_key_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__exchange_api_key_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ExchangeApiKeyRequest",
+  "ExchangeApiKeyRequest",
+  "Identity__V1__ExchangeApiKeyRequest",
+  "identity.v1",
+  sizeof(Identity__V1__ExchangeApiKeyRequest),
+  1,
+  identity__v1__exchange_api_key_request__field_descriptors,
+  identity__v1__exchange_api_key_request__field_indices_by_name,
+  1,  identity__v1__exchange_api_key_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__exchange_api_key_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__exchange_api_key_response__field_descriptors[2] =
+{
+  {
+    "access_token",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ExchangeApiKeyResponse, access_token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "access_token_expires_at_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ExchangeApiKeyResponse, access_token_expires_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__exchange_api_key_response__field_indices_by_name[] = {
+  0,   /* field[0] = access_token */
+  1,   /* field[1] = access_token_expires_at_ms */
+};
+static const ProtobufCIntRange identity__v1__exchange_api_key_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor identity__v1__exchange_api_key_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ExchangeApiKeyResponse",
+  "ExchangeApiKeyResponse",
+  "Identity__V1__ExchangeApiKeyResponse",
+  "identity.v1",
+  sizeof(Identity__V1__ExchangeApiKeyResponse),
+  2,
+  identity__v1__exchange_api_key_response__field_descriptors,
+  identity__v1__exchange_api_key_response__field_indices_by_name,
+  1,  identity__v1__exchange_api_key_response__number_ranges,
+  (ProtobufCMessageInit) identity__v1__exchange_api_key_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__preferences__custom_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences__CustomEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences__CustomEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__preferences__custom_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange identity__v1__preferences__custom_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor identity__v1__preferences__custom_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.Preferences.CustomEntry",
+  "CustomEntry",
+  "Identity__V1__Preferences__CustomEntry",
+  "identity.v1",
+  sizeof(Identity__V1__Preferences__CustomEntry),
+  2,
+  identity__v1__preferences__custom_entry__field_descriptors,
+  identity__v1__preferences__custom_entry__field_indices_by_name,
+  1,  identity__v1__preferences__custom_entry__number_ranges,
+  (ProtobufCMessageInit) identity__v1__preferences__custom_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__preferences__field_descriptors[9] =
+{
+  {
+    "theme",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences, theme),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "language",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences, language),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timezone",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences, timezone),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "date_format",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences, date_format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "time_format",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences, time_format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notify_email",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences, notify_email),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notify_push",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences, notify_push),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dashboard_refresh_seconds",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Preferences, dashboard_refresh_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "custom",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identity__V1__Preferences, n_custom),
+    offsetof(Identity__V1__Preferences, custom),
+    &identity__v1__preferences__custom_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__preferences__field_indices_by_name[] = {
+  8,   /* field[8] = custom */
+  7,   /* field[7] = dashboard_refresh_seconds */
+  3,   /* field[3] = date_format */
+  1,   /* field[1] = language */
+  5,   /* field[5] = notify_email */
+  6,   /* field[6] = notify_push */
+  0,   /* field[0] = theme */
+  4,   /* field[4] = time_format */
+  2,   /* field[2] = timezone */
+};
+static const ProtobufCIntRange identity__v1__preferences__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor identity__v1__preferences__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.Preferences",
+  "Preferences",
+  "Identity__V1__Preferences",
+  "identity.v1",
+  sizeof(Identity__V1__Preferences),
+  9,
+  identity__v1__preferences__field_descriptors,
+  identity__v1__preferences__field_indices_by_name,
+  1,  identity__v1__preferences__number_ranges,
+  (ProtobufCMessageInit) identity__v1__preferences__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define identity__v1__get_preferences_request__field_descriptors NULL
+#define identity__v1__get_preferences_request__field_indices_by_name NULL
+#define identity__v1__get_preferences_request__number_ranges NULL
+const ProtobufCMessageDescriptor identity__v1__get_preferences_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.GetPreferencesRequest",
+  "GetPreferencesRequest",
+  "Identity__V1__GetPreferencesRequest",
+  "identity.v1",
+  sizeof(Identity__V1__GetPreferencesRequest),
+  0,
+  identity__v1__get_preferences_request__field_descriptors,
+  identity__v1__get_preferences_request__field_indices_by_name,
+  0,  identity__v1__get_preferences_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__get_preferences_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__update_preferences_request__field_descriptors[2] =
+{
+  {
+    "preferences",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__UpdatePreferencesRequest, preferences),
+    &identity__v1__preferences__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "update_mask",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Identity__V1__UpdatePreferencesRequest, n_update_mask),
+    offsetof(Identity__V1__UpdatePreferencesRequest, update_mask),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__update_preferences_request__field_indices_by_name[] = {
+  0,   /* field[0] = preferences */
+  1,   /* field[1] = update_mask */
+};
+static const ProtobufCIntRange identity__v1__update_preferences_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor identity__v1__update_preferences_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.UpdatePreferencesRequest",
+  "UpdatePreferencesRequest",
+  "Identity__V1__UpdatePreferencesRequest",
+  "identity.v1",
+  sizeof(Identity__V1__UpdatePreferencesRequest),
+  2,
+  identity__v1__update_preferences_request__field_descriptors,
+  identity__v1__update_preferences_request__field_indices_by_name,
+  1,  identity__v1__update_preferences_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__update_preferences_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__dashboard__field_descriptors[8] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Dashboard, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Dashboard, owner_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Dashboard, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "layout_json",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Dashboard, layout_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "is_default",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Dashboard, is_default),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shared",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Dashboard, shared),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Dashboard, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_at_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__Dashboard, updated_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__dashboard__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  4,   /* field[4] = is_default */
+  3,   /* field[3] = layout_json */
+  2,   /* field[2] = name */
+  1,   /* field[1] = owner_id */
+  5,   /* field[5] = shared */
+  7,   /* field[7] = updated_at_ms */
+  6,   /* field[6] = version */
+};
+static const ProtobufCIntRange identity__v1__dashboard__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor identity__v1__dashboard__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.Dashboard",
+  "Dashboard",
+  "Identity__V1__Dashboard",
+  "identity.v1",
+  sizeof(Identity__V1__Dashboard),
+  8,
+  identity__v1__dashboard__field_descriptors,
+  identity__v1__dashboard__field_indices_by_name,
+  1,  identity__v1__dashboard__number_ranges,
+  (ProtobufCMessageInit) identity__v1__dashboard__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define identity__v1__list_dashboards_request__field_descriptors NULL
+#define identity__v1__list_dashboards_request__field_indices_by_name NULL
+#define identity__v1__list_dashboards_request__number_ranges NULL
+const ProtobufCMessageDescriptor identity__v1__list_dashboards_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ListDashboardsRequest",
+  "ListDashboardsRequest",
+  "Identity__V1__ListDashboardsRequest",
+  "identity.v1",
+  sizeof(Identity__V1__ListDashboardsRequest),
+  0,
+  identity__v1__list_dashboards_request__field_descriptors,
+  identity__v1__list_dashboards_request__field_indices_by_name,
+  0,  identity__v1__list_dashboards_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__list_dashboards_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__list_dashboards_response__field_descriptors[1] =
+{
+  {
+    "dashboards",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Identity__V1__ListDashboardsResponse, n_dashboards),
+    offsetof(Identity__V1__ListDashboardsResponse, dashboards),
+    &identity__v1__dashboard__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__list_dashboards_response__field_indices_by_name[] = {
+  0,   /* field[0] = dashboards */
+};
+static const ProtobufCIntRange identity__v1__list_dashboards_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__list_dashboards_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ListDashboardsResponse",
+  "ListDashboardsResponse",
+  "Identity__V1__ListDashboardsResponse",
+  "identity.v1",
+  sizeof(Identity__V1__ListDashboardsResponse),
+  1,
+  identity__v1__list_dashboards_response__field_descriptors,
+  identity__v1__list_dashboards_response__field_indices_by_name,
+  1,  identity__v1__list_dashboards_response__number_ranges,
+  (ProtobufCMessageInit) identity__v1__list_dashboards_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__save_dashboard_request__field_descriptors[1] =
+{
+  {
+    "dashboard",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__SaveDashboardRequest, dashboard),
+    &identity__v1__dashboard__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__save_dashboard_request__field_indices_by_name[] = {
+  0,   /* field[0] = dashboard */
+};
+static const ProtobufCIntRange identity__v1__save_dashboard_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__save_dashboard_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.SaveDashboardRequest",
+  "SaveDashboardRequest",
+  "Identity__V1__SaveDashboardRequest",
+  "identity.v1",
+  sizeof(Identity__V1__SaveDashboardRequest),
+  1,
+  identity__v1__save_dashboard_request__field_descriptors,
+  identity__v1__save_dashboard_request__field_indices_by_name,
+  1,  identity__v1__save_dashboard_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__save_dashboard_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__delete_dashboard_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__DeleteDashboardRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__delete_dashboard_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange identity__v1__delete_dashboard_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__delete_dashboard_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.DeleteDashboardRequest",
+  "DeleteDashboardRequest",
+  "Identity__V1__DeleteDashboardRequest",
+  "identity.v1",
+  sizeof(Identity__V1__DeleteDashboardRequest),
+  1,
+  identity__v1__delete_dashboard_request__field_descriptors,
+  identity__v1__delete_dashboard_request__field_indices_by_name,
+  1,  identity__v1__delete_dashboard_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__delete_dashboard_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define identity__v1__delete_dashboard_response__field_descriptors NULL
+#define identity__v1__delete_dashboard_response__field_indices_by_name NULL
+#define identity__v1__delete_dashboard_response__number_ranges NULL
+const ProtobufCMessageDescriptor identity__v1__delete_dashboard_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.DeleteDashboardResponse",
+  "DeleteDashboardResponse",
+  "Identity__V1__DeleteDashboardResponse",
+  "identity.v1",
+  sizeof(Identity__V1__DeleteDashboardResponse),
+  0,
+  identity__v1__delete_dashboard_response__field_descriptors,
+  identity__v1__delete_dashboard_response__field_indices_by_name,
+  0,  identity__v1__delete_dashboard_response__number_ranges,
+  (ProtobufCMessageInit) identity__v1__delete_dashboard_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__export_user_data_request__field_descriptors[1] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ExportUserDataRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__export_user_data_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange identity__v1__export_user_data_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__export_user_data_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ExportUserDataRequest",
+  "ExportUserDataRequest",
+  "Identity__V1__ExportUserDataRequest",
+  "identity.v1",
+  sizeof(Identity__V1__ExportUserDataRequest),
+  1,
+  identity__v1__export_user_data_request__field_descriptors,
+  identity__v1__export_user_data_request__field_indices_by_name,
+  1,  identity__v1__export_user_data_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__export_user_data_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__export_user_data_response__field_descriptors[1] =
+{
+  {
+    "json",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__ExportUserDataResponse, json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__export_user_data_response__field_indices_by_name[] = {
+  0,   /* field[0] = json */
+};
+static const ProtobufCIntRange identity__v1__export_user_data_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__export_user_data_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.ExportUserDataResponse",
+  "ExportUserDataResponse",
+  "Identity__V1__ExportUserDataResponse",
+  "identity.v1",
+  sizeof(Identity__V1__ExportUserDataResponse),
+  1,
+  identity__v1__export_user_data_response__field_descriptors,
+  identity__v1__export_user_data_response__field_indices_by_name,
+  1,  identity__v1__export_user_data_response__number_ranges,
+  (ProtobufCMessageInit) identity__v1__export_user_data_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__anonymize_user_request__field_descriptors[1] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__AnonymizeUserRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__anonymize_user_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange identity__v1__anonymize_user_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor identity__v1__anonymize_user_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.AnonymizeUserRequest",
+  "AnonymizeUserRequest",
+  "Identity__V1__AnonymizeUserRequest",
+  "identity.v1",
+  sizeof(Identity__V1__AnonymizeUserRequest),
+  1,
+  identity__v1__anonymize_user_request__field_descriptors,
+  identity__v1__anonymize_user_request__field_indices_by_name,
+  1,  identity__v1__anonymize_user_request__number_ranges,
+  (ProtobufCMessageInit) identity__v1__anonymize_user_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor identity__v1__anonymize_user_response__field_descriptors[2] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__AnonymizeUserResponse, user),
+    &identity__v1__user__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "audit_events_redacted",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Identity__V1__AnonymizeUserResponse, audit_events_redacted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned identity__v1__anonymize_user_response__field_indices_by_name[] = {
+  1,   /* field[1] = audit_events_redacted */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange identity__v1__anonymize_user_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor identity__v1__anonymize_user_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "identity.v1.AnonymizeUserResponse",
+  "AnonymizeUserResponse",
+  "Identity__V1__AnonymizeUserResponse",
+  "identity.v1",
+  sizeof(Identity__V1__AnonymizeUserResponse),
+  2,
+  identity__v1__anonymize_user_response__field_descriptors,
+  identity__v1__anonymize_user_response__field_indices_by_name,
+  1,  identity__v1__anonymize_user_response__number_ranges,
+  (ProtobufCMessageInit) identity__v1__anonymize_user_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue identity__v1__role__enum_values_by_number[4] =
 {
   { "ROLE_UNSPECIFIED", "IDENTITY__V1__ROLE__ROLE_UNSPECIFIED", 0 },
@@ -3515,5 +5612,184 @@ void identity__v1__audit__init (Identity__V1__Audit_Service *service,
 {
   protobuf_c_service_generated_init (&service->base,
                                      &identity__v1__audit__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor identity__v1__api_keys__method_descriptors[4] =
+{
+  { "CreateApiKey", &identity__v1__create_api_key_request__descriptor, &identity__v1__create_api_key_response__descriptor },
+  { "ListApiKeys", &identity__v1__list_api_keys_request__descriptor, &identity__v1__list_api_keys_response__descriptor },
+  { "RevokeApiKey", &identity__v1__revoke_api_key_request__descriptor, &identity__v1__api_key__descriptor },
+  { "ExchangeApiKey", &identity__v1__exchange_api_key_request__descriptor, &identity__v1__exchange_api_key_response__descriptor },
+};
+const unsigned identity__v1__api_keys__method_indices_by_name[] = {
+  0,        /* CreateApiKey */
+  3,        /* ExchangeApiKey */
+  1,        /* ListApiKeys */
+  2         /* RevokeApiKey */
+};
+const ProtobufCServiceDescriptor identity__v1__api_keys__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "identity.v1.ApiKeys",
+  "ApiKeys",
+  "Identity__V1__ApiKeys",
+  "identity.v1",
+  4,
+  identity__v1__api_keys__method_descriptors,
+  identity__v1__api_keys__method_indices_by_name
+};
+void identity__v1__api_keys__create_api_key(ProtobufCService *service,
+                                            const Identity__V1__CreateApiKeyRequest *input,
+                                            Identity__V1__CreateApiKeyResponse_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__api_keys__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__api_keys__list_api_keys(ProtobufCService *service,
+                                           const Identity__V1__ListApiKeysRequest *input,
+                                           Identity__V1__ListApiKeysResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__api_keys__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__api_keys__revoke_api_key(ProtobufCService *service,
+                                            const Identity__V1__RevokeApiKeyRequest *input,
+                                            Identity__V1__ApiKey_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__api_keys__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__api_keys__exchange_api_key(ProtobufCService *service,
+                                              const Identity__V1__ExchangeApiKeyRequest *input,
+                                              Identity__V1__ExchangeApiKeyResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__api_keys__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__api_keys__init (Identity__V1__ApiKeys_Service *service,
+                                   Identity__V1__ApiKeys_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &identity__v1__api_keys__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor identity__v1__user_settings__method_descriptors[5] =
+{
+  { "GetPreferences", &identity__v1__get_preferences_request__descriptor, &identity__v1__preferences__descriptor },
+  { "UpdatePreferences", &identity__v1__update_preferences_request__descriptor, &identity__v1__preferences__descriptor },
+  { "ListDashboards", &identity__v1__list_dashboards_request__descriptor, &identity__v1__list_dashboards_response__descriptor },
+  { "SaveDashboard", &identity__v1__save_dashboard_request__descriptor, &identity__v1__dashboard__descriptor },
+  { "DeleteDashboard", &identity__v1__delete_dashboard_request__descriptor, &identity__v1__delete_dashboard_response__descriptor },
+};
+const unsigned identity__v1__user_settings__method_indices_by_name[] = {
+  4,        /* DeleteDashboard */
+  0,        /* GetPreferences */
+  2,        /* ListDashboards */
+  3,        /* SaveDashboard */
+  1         /* UpdatePreferences */
+};
+const ProtobufCServiceDescriptor identity__v1__user_settings__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "identity.v1.UserSettings",
+  "UserSettings",
+  "Identity__V1__UserSettings",
+  "identity.v1",
+  5,
+  identity__v1__user_settings__method_descriptors,
+  identity__v1__user_settings__method_indices_by_name
+};
+void identity__v1__user_settings__get_preferences(ProtobufCService *service,
+                                                  const Identity__V1__GetPreferencesRequest *input,
+                                                  Identity__V1__Preferences_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__user_settings__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__user_settings__update_preferences(ProtobufCService *service,
+                                                     const Identity__V1__UpdatePreferencesRequest *input,
+                                                     Identity__V1__Preferences_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__user_settings__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__user_settings__list_dashboards(ProtobufCService *service,
+                                                  const Identity__V1__ListDashboardsRequest *input,
+                                                  Identity__V1__ListDashboardsResponse_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__user_settings__descriptor);
+  service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__user_settings__save_dashboard(ProtobufCService *service,
+                                                 const Identity__V1__SaveDashboardRequest *input,
+                                                 Identity__V1__Dashboard_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__user_settings__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__user_settings__delete_dashboard(ProtobufCService *service,
+                                                   const Identity__V1__DeleteDashboardRequest *input,
+                                                   Identity__V1__DeleteDashboardResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__user_settings__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__user_settings__init (Identity__V1__UserSettings_Service *service,
+                                        Identity__V1__UserSettings_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &identity__v1__user_settings__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor identity__v1__privacy__method_descriptors[2] =
+{
+  { "ExportUserData", &identity__v1__export_user_data_request__descriptor, &identity__v1__export_user_data_response__descriptor },
+  { "AnonymizeUser", &identity__v1__anonymize_user_request__descriptor, &identity__v1__anonymize_user_response__descriptor },
+};
+const unsigned identity__v1__privacy__method_indices_by_name[] = {
+  1,        /* AnonymizeUser */
+  0         /* ExportUserData */
+};
+const ProtobufCServiceDescriptor identity__v1__privacy__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "identity.v1.Privacy",
+  "Privacy",
+  "Identity__V1__Privacy",
+  "identity.v1",
+  2,
+  identity__v1__privacy__method_descriptors,
+  identity__v1__privacy__method_indices_by_name
+};
+void identity__v1__privacy__export_user_data(ProtobufCService *service,
+                                             const Identity__V1__ExportUserDataRequest *input,
+                                             Identity__V1__ExportUserDataResponse_Closure closure,
+                                             void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__privacy__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__privacy__anonymize_user(ProtobufCService *service,
+                                           const Identity__V1__AnonymizeUserRequest *input,
+                                           Identity__V1__AnonymizeUserResponse_Closure closure,
+                                           void *closure_data)
+{
+  assert(service->descriptor == &identity__v1__privacy__descriptor);
+  service->invoke(service, 1, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void identity__v1__privacy__init (Identity__V1__Privacy_Service *service,
+                                  Identity__V1__Privacy_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &identity__v1__privacy__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }

@@ -46,6 +46,28 @@ typedef struct Identity__V1__ListAuditEventsRequest Identity__V1__ListAuditEvent
 typedef struct Identity__V1__ListAuditEventsResponse Identity__V1__ListAuditEventsResponse;
 typedef struct Identity__V1__VerifyAuditChainRequest Identity__V1__VerifyAuditChainRequest;
 typedef struct Identity__V1__VerifyAuditChainResponse Identity__V1__VerifyAuditChainResponse;
+typedef struct Identity__V1__ApiKey Identity__V1__ApiKey;
+typedef struct Identity__V1__CreateApiKeyRequest Identity__V1__CreateApiKeyRequest;
+typedef struct Identity__V1__CreateApiKeyResponse Identity__V1__CreateApiKeyResponse;
+typedef struct Identity__V1__ListApiKeysRequest Identity__V1__ListApiKeysRequest;
+typedef struct Identity__V1__ListApiKeysResponse Identity__V1__ListApiKeysResponse;
+typedef struct Identity__V1__RevokeApiKeyRequest Identity__V1__RevokeApiKeyRequest;
+typedef struct Identity__V1__ExchangeApiKeyRequest Identity__V1__ExchangeApiKeyRequest;
+typedef struct Identity__V1__ExchangeApiKeyResponse Identity__V1__ExchangeApiKeyResponse;
+typedef struct Identity__V1__Preferences Identity__V1__Preferences;
+typedef struct Identity__V1__Preferences__CustomEntry Identity__V1__Preferences__CustomEntry;
+typedef struct Identity__V1__GetPreferencesRequest Identity__V1__GetPreferencesRequest;
+typedef struct Identity__V1__UpdatePreferencesRequest Identity__V1__UpdatePreferencesRequest;
+typedef struct Identity__V1__Dashboard Identity__V1__Dashboard;
+typedef struct Identity__V1__ListDashboardsRequest Identity__V1__ListDashboardsRequest;
+typedef struct Identity__V1__ListDashboardsResponse Identity__V1__ListDashboardsResponse;
+typedef struct Identity__V1__SaveDashboardRequest Identity__V1__SaveDashboardRequest;
+typedef struct Identity__V1__DeleteDashboardRequest Identity__V1__DeleteDashboardRequest;
+typedef struct Identity__V1__DeleteDashboardResponse Identity__V1__DeleteDashboardResponse;
+typedef struct Identity__V1__ExportUserDataRequest Identity__V1__ExportUserDataRequest;
+typedef struct Identity__V1__ExportUserDataResponse Identity__V1__ExportUserDataResponse;
+typedef struct Identity__V1__AnonymizeUserRequest Identity__V1__AnonymizeUserRequest;
+typedef struct Identity__V1__AnonymizeUserResponse Identity__V1__AnonymizeUserResponse;
 
 
 /* --- enums --- */
@@ -560,6 +582,316 @@ struct  Identity__V1__VerifyAuditChainResponse
 #define IDENTITY__V1__VERIFY_AUDIT_CHAIN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&identity__v1__verify_audit_chain_response__descriptor) \
     , 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__ApiKey
+{
+  ProtobufCMessage base;
+  char *id;
+  char *name;
+  /*
+   * The first characters of the key ("gsk_1a2b3c4d"), to tell keys apart; never the secret.
+   */
+  char *prefix;
+  Identity__V1__Role role;
+  char *created_by;
+  int64_t created_at_ms;
+  /*
+   * 0 = never expires.
+   */
+  int64_t expires_at_ms;
+  int64_t last_used_at_ms;
+  int64_t revoked_at_ms;
+};
+#define IDENTITY__V1__API_KEY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__api_key__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, IDENTITY__V1__ROLE__ROLE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+struct  Identity__V1__CreateApiKeyRequest
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * At most the creator's own role.
+   */
+  Identity__V1__Role role;
+  /*
+   * 0 = never expires.
+   */
+  int32_t ttl_days;
+};
+#define IDENTITY__V1__CREATE_API_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__create_api_key_request__descriptor) \
+    , (char *)protobuf_c_empty_string, IDENTITY__V1__ROLE__ROLE_UNSPECIFIED, 0 }
+
+
+struct  Identity__V1__CreateApiKeyResponse
+{
+  ProtobufCMessage base;
+  Identity__V1__ApiKey *key;
+  /*
+   * The key itself: shown this once, stored only as a hash. Send it as
+   * `authorization: Bearer gsk_…` (identity and the gateway accept it) or exchange it.
+   */
+  char *secret;
+};
+#define IDENTITY__V1__CREATE_API_KEY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__create_api_key_response__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__ListApiKeysRequest
+{
+  ProtobufCMessage base;
+};
+#define IDENTITY__V1__LIST_API_KEYS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__list_api_keys_request__descriptor) \
+     }
+
+
+struct  Identity__V1__ListApiKeysResponse
+{
+  ProtobufCMessage base;
+  size_t n_keys;
+  Identity__V1__ApiKey **keys;
+};
+#define IDENTITY__V1__LIST_API_KEYS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__list_api_keys_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Identity__V1__RevokeApiKeyRequest
+{
+  ProtobufCMessage base;
+  char *id;
+};
+#define IDENTITY__V1__REVOKE_API_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__revoke_api_key_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__ExchangeApiKeyRequest
+{
+  ProtobufCMessage base;
+  char *api_key;
+};
+#define IDENTITY__V1__EXCHANGE_API_KEY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__exchange_api_key_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__ExchangeApiKeyResponse
+{
+  ProtobufCMessage base;
+  /*
+   * An access token for the key's tenant and role (kind api_key).
+   */
+  char *access_token;
+  int64_t access_token_expires_at_ms;
+};
+#define IDENTITY__V1__EXCHANGE_API_KEY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__exchange_api_key_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Identity__V1__Preferences__CustomEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define IDENTITY__V1__PREFERENCES__CUSTOM_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__preferences__custom_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__Preferences
+{
+  ProtobufCMessage base;
+  /*
+   * "light", "dark", "system".
+   */
+  char *theme;
+  /*
+   * BCP 47 tag, such as "pt-BR".
+   */
+  char *language;
+  /*
+   * IANA zone, such as "America/Sao_Paulo".
+   */
+  char *timezone;
+  char *date_format;
+  char *time_format;
+  protobuf_c_boolean notify_email;
+  protobuf_c_boolean notify_push;
+  /*
+   * 5 to 86400.
+   */
+  int32_t dashboard_refresh_seconds;
+  /*
+   * Free-form settings.
+   */
+  size_t n_custom;
+  Identity__V1__Preferences__CustomEntry **custom;
+};
+#define IDENTITY__V1__PREFERENCES__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__preferences__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL }
+
+
+struct  Identity__V1__GetPreferencesRequest
+{
+  ProtobufCMessage base;
+};
+#define IDENTITY__V1__GET_PREFERENCES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__get_preferences_request__descriptor) \
+     }
+
+
+struct  Identity__V1__UpdatePreferencesRequest
+{
+  ProtobufCMessage base;
+  Identity__V1__Preferences *preferences;
+  /*
+   * Fields of Preferences to change.
+   */
+  size_t n_update_mask;
+  char **update_mask;
+};
+#define IDENTITY__V1__UPDATE_PREFERENCES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__update_preferences_request__descriptor) \
+    , NULL, 0,NULL }
+
+
+struct  Identity__V1__Dashboard
+{
+  ProtobufCMessage base;
+  char *id;
+  char *owner_id;
+  char *name;
+  /*
+   * The layout as a JSON object.
+   */
+  char *layout_json;
+  protobuf_c_boolean is_default;
+  /*
+   * Visible (read-only) to the whole tenant.
+   */
+  protobuf_c_boolean shared;
+  /*
+   * Incremented by every save; a save must name the version it changes.
+   */
+  int32_t version;
+  int64_t updated_at_ms;
+};
+#define IDENTITY__V1__DASHBOARD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__dashboard__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+struct  Identity__V1__ListDashboardsRequest
+{
+  ProtobufCMessage base;
+};
+#define IDENTITY__V1__LIST_DASHBOARDS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__list_dashboards_request__descriptor) \
+     }
+
+
+struct  Identity__V1__ListDashboardsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The caller's own dashboards, then the tenant's shared ones.
+   */
+  size_t n_dashboards;
+  Identity__V1__Dashboard **dashboards;
+};
+#define IDENTITY__V1__LIST_DASHBOARDS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__list_dashboards_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Identity__V1__SaveDashboardRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Without id: creates. With id: updates the caller's dashboard if `version` is current
+   * (ABORTED otherwise).
+   */
+  Identity__V1__Dashboard *dashboard;
+};
+#define IDENTITY__V1__SAVE_DASHBOARD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__save_dashboard_request__descriptor) \
+    , NULL }
+
+
+struct  Identity__V1__DeleteDashboardRequest
+{
+  ProtobufCMessage base;
+  char *id;
+};
+#define IDENTITY__V1__DELETE_DASHBOARD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__delete_dashboard_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__DeleteDashboardResponse
+{
+  ProtobufCMessage base;
+};
+#define IDENTITY__V1__DELETE_DASHBOARD_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__delete_dashboard_response__descriptor) \
+     }
+
+
+struct  Identity__V1__ExportUserDataRequest
+{
+  ProtobufCMessage base;
+  char *user_id;
+};
+#define IDENTITY__V1__EXPORT_USER_DATA_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__export_user_data_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__ExportUserDataResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Everything stored about the user as one JSON document: profile, preferences, dashboards,
+   * API keys they created, sessions, and the audit events about them.
+   */
+  char *json;
+};
+#define IDENTITY__V1__EXPORT_USER_DATA_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__export_user_data_response__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__AnonymizeUserRequest
+{
+  ProtobufCMessage base;
+  char *user_id;
+};
+#define IDENTITY__V1__ANONYMIZE_USER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__anonymize_user_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Identity__V1__AnonymizeUserResponse
+{
+  ProtobufCMessage base;
+  Identity__V1__User *user;
+  /*
+   * Audit rows whose personal data was removed.
+   */
+  int64_t audit_events_redacted;
+};
+#define IDENTITY__V1__ANONYMIZE_USER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&identity__v1__anonymize_user_response__descriptor) \
+    , NULL, 0 }
 
 
 /* Identity__V1__Tenant methods */
@@ -1135,6 +1467,408 @@ Identity__V1__VerifyAuditChainResponse *
 void   identity__v1__verify_audit_chain_response__free_unpacked
                      (Identity__V1__VerifyAuditChainResponse *message,
                       ProtobufCAllocator *allocator);
+/* Identity__V1__ApiKey methods */
+void   identity__v1__api_key__init
+                     (Identity__V1__ApiKey         *message);
+size_t identity__v1__api_key__get_packed_size
+                     (const Identity__V1__ApiKey   *message);
+size_t identity__v1__api_key__pack
+                     (const Identity__V1__ApiKey   *message,
+                      uint8_t             *out);
+size_t identity__v1__api_key__pack_to_buffer
+                     (const Identity__V1__ApiKey   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ApiKey *
+       identity__v1__api_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__api_key__free_unpacked
+                     (Identity__V1__ApiKey *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__CreateApiKeyRequest methods */
+void   identity__v1__create_api_key_request__init
+                     (Identity__V1__CreateApiKeyRequest         *message);
+size_t identity__v1__create_api_key_request__get_packed_size
+                     (const Identity__V1__CreateApiKeyRequest   *message);
+size_t identity__v1__create_api_key_request__pack
+                     (const Identity__V1__CreateApiKeyRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__create_api_key_request__pack_to_buffer
+                     (const Identity__V1__CreateApiKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__CreateApiKeyRequest *
+       identity__v1__create_api_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__create_api_key_request__free_unpacked
+                     (Identity__V1__CreateApiKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__CreateApiKeyResponse methods */
+void   identity__v1__create_api_key_response__init
+                     (Identity__V1__CreateApiKeyResponse         *message);
+size_t identity__v1__create_api_key_response__get_packed_size
+                     (const Identity__V1__CreateApiKeyResponse   *message);
+size_t identity__v1__create_api_key_response__pack
+                     (const Identity__V1__CreateApiKeyResponse   *message,
+                      uint8_t             *out);
+size_t identity__v1__create_api_key_response__pack_to_buffer
+                     (const Identity__V1__CreateApiKeyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__CreateApiKeyResponse *
+       identity__v1__create_api_key_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__create_api_key_response__free_unpacked
+                     (Identity__V1__CreateApiKeyResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__ListApiKeysRequest methods */
+void   identity__v1__list_api_keys_request__init
+                     (Identity__V1__ListApiKeysRequest         *message);
+size_t identity__v1__list_api_keys_request__get_packed_size
+                     (const Identity__V1__ListApiKeysRequest   *message);
+size_t identity__v1__list_api_keys_request__pack
+                     (const Identity__V1__ListApiKeysRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__list_api_keys_request__pack_to_buffer
+                     (const Identity__V1__ListApiKeysRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ListApiKeysRequest *
+       identity__v1__list_api_keys_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__list_api_keys_request__free_unpacked
+                     (Identity__V1__ListApiKeysRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__ListApiKeysResponse methods */
+void   identity__v1__list_api_keys_response__init
+                     (Identity__V1__ListApiKeysResponse         *message);
+size_t identity__v1__list_api_keys_response__get_packed_size
+                     (const Identity__V1__ListApiKeysResponse   *message);
+size_t identity__v1__list_api_keys_response__pack
+                     (const Identity__V1__ListApiKeysResponse   *message,
+                      uint8_t             *out);
+size_t identity__v1__list_api_keys_response__pack_to_buffer
+                     (const Identity__V1__ListApiKeysResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ListApiKeysResponse *
+       identity__v1__list_api_keys_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__list_api_keys_response__free_unpacked
+                     (Identity__V1__ListApiKeysResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__RevokeApiKeyRequest methods */
+void   identity__v1__revoke_api_key_request__init
+                     (Identity__V1__RevokeApiKeyRequest         *message);
+size_t identity__v1__revoke_api_key_request__get_packed_size
+                     (const Identity__V1__RevokeApiKeyRequest   *message);
+size_t identity__v1__revoke_api_key_request__pack
+                     (const Identity__V1__RevokeApiKeyRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__revoke_api_key_request__pack_to_buffer
+                     (const Identity__V1__RevokeApiKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__RevokeApiKeyRequest *
+       identity__v1__revoke_api_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__revoke_api_key_request__free_unpacked
+                     (Identity__V1__RevokeApiKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__ExchangeApiKeyRequest methods */
+void   identity__v1__exchange_api_key_request__init
+                     (Identity__V1__ExchangeApiKeyRequest         *message);
+size_t identity__v1__exchange_api_key_request__get_packed_size
+                     (const Identity__V1__ExchangeApiKeyRequest   *message);
+size_t identity__v1__exchange_api_key_request__pack
+                     (const Identity__V1__ExchangeApiKeyRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__exchange_api_key_request__pack_to_buffer
+                     (const Identity__V1__ExchangeApiKeyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ExchangeApiKeyRequest *
+       identity__v1__exchange_api_key_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__exchange_api_key_request__free_unpacked
+                     (Identity__V1__ExchangeApiKeyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__ExchangeApiKeyResponse methods */
+void   identity__v1__exchange_api_key_response__init
+                     (Identity__V1__ExchangeApiKeyResponse         *message);
+size_t identity__v1__exchange_api_key_response__get_packed_size
+                     (const Identity__V1__ExchangeApiKeyResponse   *message);
+size_t identity__v1__exchange_api_key_response__pack
+                     (const Identity__V1__ExchangeApiKeyResponse   *message,
+                      uint8_t             *out);
+size_t identity__v1__exchange_api_key_response__pack_to_buffer
+                     (const Identity__V1__ExchangeApiKeyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ExchangeApiKeyResponse *
+       identity__v1__exchange_api_key_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__exchange_api_key_response__free_unpacked
+                     (Identity__V1__ExchangeApiKeyResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__Preferences__CustomEntry methods */
+void   identity__v1__preferences__custom_entry__init
+                     (Identity__V1__Preferences__CustomEntry         *message);
+/* Identity__V1__Preferences methods */
+void   identity__v1__preferences__init
+                     (Identity__V1__Preferences         *message);
+size_t identity__v1__preferences__get_packed_size
+                     (const Identity__V1__Preferences   *message);
+size_t identity__v1__preferences__pack
+                     (const Identity__V1__Preferences   *message,
+                      uint8_t             *out);
+size_t identity__v1__preferences__pack_to_buffer
+                     (const Identity__V1__Preferences   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__Preferences *
+       identity__v1__preferences__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__preferences__free_unpacked
+                     (Identity__V1__Preferences *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__GetPreferencesRequest methods */
+void   identity__v1__get_preferences_request__init
+                     (Identity__V1__GetPreferencesRequest         *message);
+size_t identity__v1__get_preferences_request__get_packed_size
+                     (const Identity__V1__GetPreferencesRequest   *message);
+size_t identity__v1__get_preferences_request__pack
+                     (const Identity__V1__GetPreferencesRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__get_preferences_request__pack_to_buffer
+                     (const Identity__V1__GetPreferencesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__GetPreferencesRequest *
+       identity__v1__get_preferences_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__get_preferences_request__free_unpacked
+                     (Identity__V1__GetPreferencesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__UpdatePreferencesRequest methods */
+void   identity__v1__update_preferences_request__init
+                     (Identity__V1__UpdatePreferencesRequest         *message);
+size_t identity__v1__update_preferences_request__get_packed_size
+                     (const Identity__V1__UpdatePreferencesRequest   *message);
+size_t identity__v1__update_preferences_request__pack
+                     (const Identity__V1__UpdatePreferencesRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__update_preferences_request__pack_to_buffer
+                     (const Identity__V1__UpdatePreferencesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__UpdatePreferencesRequest *
+       identity__v1__update_preferences_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__update_preferences_request__free_unpacked
+                     (Identity__V1__UpdatePreferencesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__Dashboard methods */
+void   identity__v1__dashboard__init
+                     (Identity__V1__Dashboard         *message);
+size_t identity__v1__dashboard__get_packed_size
+                     (const Identity__V1__Dashboard   *message);
+size_t identity__v1__dashboard__pack
+                     (const Identity__V1__Dashboard   *message,
+                      uint8_t             *out);
+size_t identity__v1__dashboard__pack_to_buffer
+                     (const Identity__V1__Dashboard   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__Dashboard *
+       identity__v1__dashboard__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__dashboard__free_unpacked
+                     (Identity__V1__Dashboard *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__ListDashboardsRequest methods */
+void   identity__v1__list_dashboards_request__init
+                     (Identity__V1__ListDashboardsRequest         *message);
+size_t identity__v1__list_dashboards_request__get_packed_size
+                     (const Identity__V1__ListDashboardsRequest   *message);
+size_t identity__v1__list_dashboards_request__pack
+                     (const Identity__V1__ListDashboardsRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__list_dashboards_request__pack_to_buffer
+                     (const Identity__V1__ListDashboardsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ListDashboardsRequest *
+       identity__v1__list_dashboards_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__list_dashboards_request__free_unpacked
+                     (Identity__V1__ListDashboardsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__ListDashboardsResponse methods */
+void   identity__v1__list_dashboards_response__init
+                     (Identity__V1__ListDashboardsResponse         *message);
+size_t identity__v1__list_dashboards_response__get_packed_size
+                     (const Identity__V1__ListDashboardsResponse   *message);
+size_t identity__v1__list_dashboards_response__pack
+                     (const Identity__V1__ListDashboardsResponse   *message,
+                      uint8_t             *out);
+size_t identity__v1__list_dashboards_response__pack_to_buffer
+                     (const Identity__V1__ListDashboardsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ListDashboardsResponse *
+       identity__v1__list_dashboards_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__list_dashboards_response__free_unpacked
+                     (Identity__V1__ListDashboardsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__SaveDashboardRequest methods */
+void   identity__v1__save_dashboard_request__init
+                     (Identity__V1__SaveDashboardRequest         *message);
+size_t identity__v1__save_dashboard_request__get_packed_size
+                     (const Identity__V1__SaveDashboardRequest   *message);
+size_t identity__v1__save_dashboard_request__pack
+                     (const Identity__V1__SaveDashboardRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__save_dashboard_request__pack_to_buffer
+                     (const Identity__V1__SaveDashboardRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__SaveDashboardRequest *
+       identity__v1__save_dashboard_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__save_dashboard_request__free_unpacked
+                     (Identity__V1__SaveDashboardRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__DeleteDashboardRequest methods */
+void   identity__v1__delete_dashboard_request__init
+                     (Identity__V1__DeleteDashboardRequest         *message);
+size_t identity__v1__delete_dashboard_request__get_packed_size
+                     (const Identity__V1__DeleteDashboardRequest   *message);
+size_t identity__v1__delete_dashboard_request__pack
+                     (const Identity__V1__DeleteDashboardRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__delete_dashboard_request__pack_to_buffer
+                     (const Identity__V1__DeleteDashboardRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__DeleteDashboardRequest *
+       identity__v1__delete_dashboard_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__delete_dashboard_request__free_unpacked
+                     (Identity__V1__DeleteDashboardRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__DeleteDashboardResponse methods */
+void   identity__v1__delete_dashboard_response__init
+                     (Identity__V1__DeleteDashboardResponse         *message);
+size_t identity__v1__delete_dashboard_response__get_packed_size
+                     (const Identity__V1__DeleteDashboardResponse   *message);
+size_t identity__v1__delete_dashboard_response__pack
+                     (const Identity__V1__DeleteDashboardResponse   *message,
+                      uint8_t             *out);
+size_t identity__v1__delete_dashboard_response__pack_to_buffer
+                     (const Identity__V1__DeleteDashboardResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__DeleteDashboardResponse *
+       identity__v1__delete_dashboard_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__delete_dashboard_response__free_unpacked
+                     (Identity__V1__DeleteDashboardResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__ExportUserDataRequest methods */
+void   identity__v1__export_user_data_request__init
+                     (Identity__V1__ExportUserDataRequest         *message);
+size_t identity__v1__export_user_data_request__get_packed_size
+                     (const Identity__V1__ExportUserDataRequest   *message);
+size_t identity__v1__export_user_data_request__pack
+                     (const Identity__V1__ExportUserDataRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__export_user_data_request__pack_to_buffer
+                     (const Identity__V1__ExportUserDataRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ExportUserDataRequest *
+       identity__v1__export_user_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__export_user_data_request__free_unpacked
+                     (Identity__V1__ExportUserDataRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__ExportUserDataResponse methods */
+void   identity__v1__export_user_data_response__init
+                     (Identity__V1__ExportUserDataResponse         *message);
+size_t identity__v1__export_user_data_response__get_packed_size
+                     (const Identity__V1__ExportUserDataResponse   *message);
+size_t identity__v1__export_user_data_response__pack
+                     (const Identity__V1__ExportUserDataResponse   *message,
+                      uint8_t             *out);
+size_t identity__v1__export_user_data_response__pack_to_buffer
+                     (const Identity__V1__ExportUserDataResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__ExportUserDataResponse *
+       identity__v1__export_user_data_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__export_user_data_response__free_unpacked
+                     (Identity__V1__ExportUserDataResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__AnonymizeUserRequest methods */
+void   identity__v1__anonymize_user_request__init
+                     (Identity__V1__AnonymizeUserRequest         *message);
+size_t identity__v1__anonymize_user_request__get_packed_size
+                     (const Identity__V1__AnonymizeUserRequest   *message);
+size_t identity__v1__anonymize_user_request__pack
+                     (const Identity__V1__AnonymizeUserRequest   *message,
+                      uint8_t             *out);
+size_t identity__v1__anonymize_user_request__pack_to_buffer
+                     (const Identity__V1__AnonymizeUserRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__AnonymizeUserRequest *
+       identity__v1__anonymize_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__anonymize_user_request__free_unpacked
+                     (Identity__V1__AnonymizeUserRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Identity__V1__AnonymizeUserResponse methods */
+void   identity__v1__anonymize_user_response__init
+                     (Identity__V1__AnonymizeUserResponse         *message);
+size_t identity__v1__anonymize_user_response__get_packed_size
+                     (const Identity__V1__AnonymizeUserResponse   *message);
+size_t identity__v1__anonymize_user_response__pack
+                     (const Identity__V1__AnonymizeUserResponse   *message,
+                      uint8_t             *out);
+size_t identity__v1__anonymize_user_response__pack_to_buffer
+                     (const Identity__V1__AnonymizeUserResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Identity__V1__AnonymizeUserResponse *
+       identity__v1__anonymize_user_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   identity__v1__anonymize_user_response__free_unpacked
+                     (Identity__V1__AnonymizeUserResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Identity__V1__Tenant_Closure)
@@ -1229,6 +1963,72 @@ typedef void (*Identity__V1__VerifyAuditChainRequest_Closure)
                   void *closure_data);
 typedef void (*Identity__V1__VerifyAuditChainResponse_Closure)
                  (const Identity__V1__VerifyAuditChainResponse *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ApiKey_Closure)
+                 (const Identity__V1__ApiKey *message,
+                  void *closure_data);
+typedef void (*Identity__V1__CreateApiKeyRequest_Closure)
+                 (const Identity__V1__CreateApiKeyRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__CreateApiKeyResponse_Closure)
+                 (const Identity__V1__CreateApiKeyResponse *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ListApiKeysRequest_Closure)
+                 (const Identity__V1__ListApiKeysRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ListApiKeysResponse_Closure)
+                 (const Identity__V1__ListApiKeysResponse *message,
+                  void *closure_data);
+typedef void (*Identity__V1__RevokeApiKeyRequest_Closure)
+                 (const Identity__V1__RevokeApiKeyRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ExchangeApiKeyRequest_Closure)
+                 (const Identity__V1__ExchangeApiKeyRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ExchangeApiKeyResponse_Closure)
+                 (const Identity__V1__ExchangeApiKeyResponse *message,
+                  void *closure_data);
+typedef void (*Identity__V1__Preferences__CustomEntry_Closure)
+                 (const Identity__V1__Preferences__CustomEntry *message,
+                  void *closure_data);
+typedef void (*Identity__V1__Preferences_Closure)
+                 (const Identity__V1__Preferences *message,
+                  void *closure_data);
+typedef void (*Identity__V1__GetPreferencesRequest_Closure)
+                 (const Identity__V1__GetPreferencesRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__UpdatePreferencesRequest_Closure)
+                 (const Identity__V1__UpdatePreferencesRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__Dashboard_Closure)
+                 (const Identity__V1__Dashboard *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ListDashboardsRequest_Closure)
+                 (const Identity__V1__ListDashboardsRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ListDashboardsResponse_Closure)
+                 (const Identity__V1__ListDashboardsResponse *message,
+                  void *closure_data);
+typedef void (*Identity__V1__SaveDashboardRequest_Closure)
+                 (const Identity__V1__SaveDashboardRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__DeleteDashboardRequest_Closure)
+                 (const Identity__V1__DeleteDashboardRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__DeleteDashboardResponse_Closure)
+                 (const Identity__V1__DeleteDashboardResponse *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ExportUserDataRequest_Closure)
+                 (const Identity__V1__ExportUserDataRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__ExportUserDataResponse_Closure)
+                 (const Identity__V1__ExportUserDataResponse *message,
+                  void *closure_data);
+typedef void (*Identity__V1__AnonymizeUserRequest_Closure)
+                 (const Identity__V1__AnonymizeUserRequest *message,
+                  void *closure_data);
+typedef void (*Identity__V1__AnonymizeUserResponse_Closure)
+                 (const Identity__V1__AnonymizeUserResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1425,6 +2225,141 @@ void identity__v1__audit__verify_audit_chain(ProtobufCService *service,
                                              const Identity__V1__VerifyAuditChainRequest *input,
                                              Identity__V1__VerifyAuditChainResponse_Closure closure,
                                              void *closure_data);
+typedef struct Identity__V1__ApiKeys_Service Identity__V1__ApiKeys_Service;
+struct Identity__V1__ApiKeys_Service
+{
+  ProtobufCService base;
+  void (*create_api_key)(Identity__V1__ApiKeys_Service *service,
+                         const Identity__V1__CreateApiKeyRequest *input,
+                         Identity__V1__CreateApiKeyResponse_Closure closure,
+                         void *closure_data);
+  void (*list_api_keys)(Identity__V1__ApiKeys_Service *service,
+                        const Identity__V1__ListApiKeysRequest *input,
+                        Identity__V1__ListApiKeysResponse_Closure closure,
+                        void *closure_data);
+  void (*revoke_api_key)(Identity__V1__ApiKeys_Service *service,
+                         const Identity__V1__RevokeApiKeyRequest *input,
+                         Identity__V1__ApiKey_Closure closure,
+                         void *closure_data);
+  void (*exchange_api_key)(Identity__V1__ApiKeys_Service *service,
+                           const Identity__V1__ExchangeApiKeyRequest *input,
+                           Identity__V1__ExchangeApiKeyResponse_Closure closure,
+                           void *closure_data);
+};
+typedef void (*Identity__V1__ApiKeys_ServiceDestroy)(Identity__V1__ApiKeys_Service *);
+void identity__v1__api_keys__init (Identity__V1__ApiKeys_Service *service,
+                                   Identity__V1__ApiKeys_ServiceDestroy destroy);
+#define IDENTITY__V1__API_KEYS__BASE_INIT \
+    { &identity__v1__api_keys__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define IDENTITY__V1__API_KEYS__INIT(function_prefix__) \
+    { IDENTITY__V1__API_KEYS__BASE_INIT,\
+      function_prefix__ ## create_api_key,\
+      function_prefix__ ## list_api_keys,\
+      function_prefix__ ## revoke_api_key,\
+      function_prefix__ ## exchange_api_key  }
+void identity__v1__api_keys__create_api_key(ProtobufCService *service,
+                                            const Identity__V1__CreateApiKeyRequest *input,
+                                            Identity__V1__CreateApiKeyResponse_Closure closure,
+                                            void *closure_data);
+void identity__v1__api_keys__list_api_keys(ProtobufCService *service,
+                                           const Identity__V1__ListApiKeysRequest *input,
+                                           Identity__V1__ListApiKeysResponse_Closure closure,
+                                           void *closure_data);
+void identity__v1__api_keys__revoke_api_key(ProtobufCService *service,
+                                            const Identity__V1__RevokeApiKeyRequest *input,
+                                            Identity__V1__ApiKey_Closure closure,
+                                            void *closure_data);
+void identity__v1__api_keys__exchange_api_key(ProtobufCService *service,
+                                              const Identity__V1__ExchangeApiKeyRequest *input,
+                                              Identity__V1__ExchangeApiKeyResponse_Closure closure,
+                                              void *closure_data);
+typedef struct Identity__V1__UserSettings_Service Identity__V1__UserSettings_Service;
+struct Identity__V1__UserSettings_Service
+{
+  ProtobufCService base;
+  void (*get_preferences)(Identity__V1__UserSettings_Service *service,
+                          const Identity__V1__GetPreferencesRequest *input,
+                          Identity__V1__Preferences_Closure closure,
+                          void *closure_data);
+  void (*update_preferences)(Identity__V1__UserSettings_Service *service,
+                             const Identity__V1__UpdatePreferencesRequest *input,
+                             Identity__V1__Preferences_Closure closure,
+                             void *closure_data);
+  void (*list_dashboards)(Identity__V1__UserSettings_Service *service,
+                          const Identity__V1__ListDashboardsRequest *input,
+                          Identity__V1__ListDashboardsResponse_Closure closure,
+                          void *closure_data);
+  void (*save_dashboard)(Identity__V1__UserSettings_Service *service,
+                         const Identity__V1__SaveDashboardRequest *input,
+                         Identity__V1__Dashboard_Closure closure,
+                         void *closure_data);
+  void (*delete_dashboard)(Identity__V1__UserSettings_Service *service,
+                           const Identity__V1__DeleteDashboardRequest *input,
+                           Identity__V1__DeleteDashboardResponse_Closure closure,
+                           void *closure_data);
+};
+typedef void (*Identity__V1__UserSettings_ServiceDestroy)(Identity__V1__UserSettings_Service *);
+void identity__v1__user_settings__init (Identity__V1__UserSettings_Service *service,
+                                        Identity__V1__UserSettings_ServiceDestroy destroy);
+#define IDENTITY__V1__USER_SETTINGS__BASE_INIT \
+    { &identity__v1__user_settings__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define IDENTITY__V1__USER_SETTINGS__INIT(function_prefix__) \
+    { IDENTITY__V1__USER_SETTINGS__BASE_INIT,\
+      function_prefix__ ## get_preferences,\
+      function_prefix__ ## update_preferences,\
+      function_prefix__ ## list_dashboards,\
+      function_prefix__ ## save_dashboard,\
+      function_prefix__ ## delete_dashboard  }
+void identity__v1__user_settings__get_preferences(ProtobufCService *service,
+                                                  const Identity__V1__GetPreferencesRequest *input,
+                                                  Identity__V1__Preferences_Closure closure,
+                                                  void *closure_data);
+void identity__v1__user_settings__update_preferences(ProtobufCService *service,
+                                                     const Identity__V1__UpdatePreferencesRequest *input,
+                                                     Identity__V1__Preferences_Closure closure,
+                                                     void *closure_data);
+void identity__v1__user_settings__list_dashboards(ProtobufCService *service,
+                                                  const Identity__V1__ListDashboardsRequest *input,
+                                                  Identity__V1__ListDashboardsResponse_Closure closure,
+                                                  void *closure_data);
+void identity__v1__user_settings__save_dashboard(ProtobufCService *service,
+                                                 const Identity__V1__SaveDashboardRequest *input,
+                                                 Identity__V1__Dashboard_Closure closure,
+                                                 void *closure_data);
+void identity__v1__user_settings__delete_dashboard(ProtobufCService *service,
+                                                   const Identity__V1__DeleteDashboardRequest *input,
+                                                   Identity__V1__DeleteDashboardResponse_Closure closure,
+                                                   void *closure_data);
+typedef struct Identity__V1__Privacy_Service Identity__V1__Privacy_Service;
+struct Identity__V1__Privacy_Service
+{
+  ProtobufCService base;
+  void (*export_user_data)(Identity__V1__Privacy_Service *service,
+                           const Identity__V1__ExportUserDataRequest *input,
+                           Identity__V1__ExportUserDataResponse_Closure closure,
+                           void *closure_data);
+  void (*anonymize_user)(Identity__V1__Privacy_Service *service,
+                         const Identity__V1__AnonymizeUserRequest *input,
+                         Identity__V1__AnonymizeUserResponse_Closure closure,
+                         void *closure_data);
+};
+typedef void (*Identity__V1__Privacy_ServiceDestroy)(Identity__V1__Privacy_Service *);
+void identity__v1__privacy__init (Identity__V1__Privacy_Service *service,
+                                  Identity__V1__Privacy_ServiceDestroy destroy);
+#define IDENTITY__V1__PRIVACY__BASE_INIT \
+    { &identity__v1__privacy__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define IDENTITY__V1__PRIVACY__INIT(function_prefix__) \
+    { IDENTITY__V1__PRIVACY__BASE_INIT,\
+      function_prefix__ ## export_user_data,\
+      function_prefix__ ## anonymize_user  }
+void identity__v1__privacy__export_user_data(ProtobufCService *service,
+                                             const Identity__V1__ExportUserDataRequest *input,
+                                             Identity__V1__ExportUserDataResponse_Closure closure,
+                                             void *closure_data);
+void identity__v1__privacy__anonymize_user(ProtobufCService *service,
+                                           const Identity__V1__AnonymizeUserRequest *input,
+                                           Identity__V1__AnonymizeUserResponse_Closure closure,
+                                           void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1460,10 +2395,35 @@ extern const ProtobufCMessageDescriptor identity__v1__list_audit_events_request_
 extern const ProtobufCMessageDescriptor identity__v1__list_audit_events_response__descriptor;
 extern const ProtobufCMessageDescriptor identity__v1__verify_audit_chain_request__descriptor;
 extern const ProtobufCMessageDescriptor identity__v1__verify_audit_chain_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__api_key__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__create_api_key_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__create_api_key_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__list_api_keys_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__list_api_keys_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__revoke_api_key_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__exchange_api_key_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__exchange_api_key_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__preferences__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__preferences__custom_entry__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__get_preferences_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__update_preferences_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__dashboard__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__list_dashboards_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__list_dashboards_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__save_dashboard_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__delete_dashboard_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__delete_dashboard_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__export_user_data_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__export_user_data_response__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__anonymize_user_request__descriptor;
+extern const ProtobufCMessageDescriptor identity__v1__anonymize_user_response__descriptor;
 extern const ProtobufCServiceDescriptor identity__v1__tenants__descriptor;
 extern const ProtobufCServiceDescriptor identity__v1__users__descriptor;
 extern const ProtobufCServiceDescriptor identity__v1__sessions__descriptor;
 extern const ProtobufCServiceDescriptor identity__v1__audit__descriptor;
+extern const ProtobufCServiceDescriptor identity__v1__api_keys__descriptor;
+extern const ProtobufCServiceDescriptor identity__v1__user_settings__descriptor;
+extern const ProtobufCServiceDescriptor identity__v1__privacy__descriptor;
 
 PROTOBUF_C__END_DECLS
 

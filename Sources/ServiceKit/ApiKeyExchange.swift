@@ -1,0 +1,66 @@
+import Auth
+import Protos
+public import RPCCore
+import RPCHTTP2
+import Synchronization
+
+/// Lets API keys (`Bearer gsk_…`) work wherever access tokens do: a key is exchanged at
+/// identity for a short-lived access token (cached until shortly before it expires) that
+/// replaces it in the call's metadata, so the token check after this interceptor — and, at the
+/// gateway, the services behind it — see an ordinary access token.
+public struct ApiKeyExchangeInterceptor: ServerInterceptor {
+  let sessions: Identity_V1_ApiKeys.Client
+  let cache = ExchangeCache()
+
+  public init(identity: ListenAddress) {
+    let transport = HTTP2ClientTransport(host: identity.host, port: identity.port)
+    self.sessions = Identity_V1_ApiKeys.Client(wrapping: RPCClient(transport: transport))
+  }
+
+  public func intercept<Result: Sendable>(
+    metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
+  ) async throws -> Result {
+    guard let header = metadata.firstString("authorization"), header.utf8.count > 7,
+      header.prefix(7).lowercased() == "bearer ", header.dropFirst(7).hasPrefix("gsk_")
+    else { return try await next(metadata, context) }
+    let key = String(header.dropFirst(7))
+    let fingerprint = Digest.hex(Digest.sha256(key))
+    let token: String
+    if let cached = self.cache.token(for: fingerprint) {
+      token = cached
+    } else {
+      var request = Identity_V1_ExchangeApiKeyRequest()
+      request.apiKey = key
+      var options = CallOptions.defaults
+      options.timeout = .seconds(3)
+      let response = try await self.sessions.exchangeApiKey(request, options: options)
+      token = response.accessToken
+      self.cache.store(token, for: fingerprint, expiresAtMilliseconds: response.accessTokenExpiresAtMs)
+    }
+    var replaced = Metadata()
+    for element in metadata where element.key != "authorization" { replaced.add(element.key, element.value) }
+    replaced.add("authorization", "Bearer " + token)
+    return try await next(replaced, context)
+  }
+}
+
+/// Exchanged tokens by key fingerprint, dropped 60 s before they expire (and all at once when
+/// more than 10 000 keys are cached).
+final class ExchangeCache: Sendable {
+  private let entries = Mutex<[String: (token: String, until: Int64)]>([:])
+
+  func token(for fingerprint: String) -> String? {
+    let now = UnixTime.seconds() * 1000
+    return self.entries.withLock { entries in
+      guard let entry = entries[fingerprint], entry.until > now else { return nil }
+      return entry.token
+    }
+  }
+
+  func store(_ token: String, for fingerprint: String, expiresAtMilliseconds: Int64) {
+    self.entries.withLock { entries in
+      if entries.count > 10_000 { entries.removeAll() }
+      entries[fingerprint] = (token, expiresAtMilliseconds - 60_000)
+    }
+  }
+}

@@ -1,0 +1,39 @@
+public import ArgumentParser
+
+/// The command-line options every server executable shares (ARCHITECTURE.md's conventions):
+/// `--listen HOST:PORT` or `--port N`, and the drain time after SIGTERM/SIGINT.
+public struct ServerOptions: ParsableArguments {
+  @Option(help: "Address to listen on, HOST:PORT (default: the executable's standard port on 127.0.0.1).")
+  public var listen: String?
+
+  @Option(help: "Port to listen on at 127.0.0.1 (short for --listen 127.0.0.1:N).")
+  public var port: Int?
+
+  @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
+  public var drainTimeout: Double = 10
+
+  public init() {}
+
+  public func validate() throws {
+    if self.listen != nil && self.port != nil {
+      throw ValidationError("Give --listen or --port, not both.")
+    }
+    if let listen, ListenAddress(parsing: listen) == nil {
+      throw ValidationError("--listen must be HOST:PORT with a port in 0...65535, got '\(listen)'.")
+    }
+    if let port, !(0...65535).contains(port) {
+      throw ValidationError("--port must be in 0...65535, got \(port).")
+    }
+    if !(self.drainTimeout >= 0) {
+      throw ValidationError("--drain-timeout must not be negative.")
+    }
+  }
+
+  /// The address to listen on: `--listen`, `--port`, or 127.0.0.1:`defaultPort`.
+  public func address(defaultPort: Int) -> ListenAddress {
+    self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? defaultPort)
+  }
+
+  /// `--drain-timeout` as a duration.
+  public var drain: Duration { .milliseconds(Int64(self.drainTimeout * 1000)) }
+}
