@@ -18,6 +18,7 @@ let package = Package(
     .executable(name: "db-bench", targets: ["db-bench"]),
     .executable(name: "identity", targets: ["identity"]),
     .executable(name: "catalog", targets: ["catalog"]),
+    .executable(name: "catalog-datagen", targets: ["catalog-datagen"]),
     .executable(name: "gateway", targets: ["gateway"]),
     .executable(name: "proto-swift-gen", targets: ["ProtoSwiftGen"]),
   ],
@@ -247,6 +248,12 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    /// Deterministic synthetic stock and sales CSV files in the source format.
+    .executableTarget(
+      name: "catalog-datagen",
+      dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+      swiftSettings: swiftSettings
+    ),
     .executableTarget(
       name: "gateway",
       dependencies: [
@@ -347,6 +354,20 @@ let package = Package(
       dependencies: [
         "Postgres",
         "PostgresTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "CatalogTests",
+      dependencies: [
+        "Auth",
+        "Catalog",
+        "Migrations",
+        "Postgres",
+        "PostgresTestSupport",
+        "Protos",
+        "RPCCore",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
