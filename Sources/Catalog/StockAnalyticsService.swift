@@ -27,7 +27,7 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
         loader.reject(line: line, reason: invalid.reason)
       }
     }
-    try await loader.flush()
+    try await loader.finish()
     return loader.report
   }
 
@@ -81,7 +81,7 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     }
     if !pending.isEmpty { try await handle(pending[...], loader: &loader) }
     guard sawHeader else { throw RPCError(code: .invalidArgument, message: "The file is empty: no header row.") }
-    try await loader.flush()
+    try await loader.finish()
     return loader.report
   }
 

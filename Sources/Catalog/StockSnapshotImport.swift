@@ -54,8 +54,11 @@ struct SnapshotRow: Sendable, Hashable {
     guard let isoDate = Self.isoDate(date) else {
       throw Invalid(reason: "data \"\(date.prefix(20))\" is not a date (YYYY-MM-DD or DD/MM/YYYY)")
     }
-    for (name, value) in [("cod_cliente", clientCode), ("es_centro", centre), ("cod_produto", productCode)] {
+    for (name, value) in [("es_centro", centre), ("cod_produto", productCode), ("lote", lot)] {
       guard !value.isEmpty, value.count <= 64 else { throw Invalid(reason: "\(name) is empty or longer than 64") }
+    }
+    guard !clientCode.isEmpty, clientCode.count <= 20, clientCode.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+      throw Invalid(reason: "cod_cliente \"\(clientCode.prefix(24))\" is not a client code (1 to 20 digits)")
     }
     guard let days = Int32(days), days >= 0 else {
       throw Invalid(reason: "dias_em_estoque \"\(days.prefix(20))\" is not a whole number of days")
@@ -104,8 +107,7 @@ struct SnapshotRow: Sendable, Hashable {
     if normalized.contains(",") {
       normalized = normalized.replacingOccurrences(of: ".", with: "").replacingOccurrences(of: ",", with: ".")
     }
-    let negative = normalized.hasPrefix("-")
-    let digits = negative ? String(normalized.dropFirst()) : normalized
+    let digits = normalized
     guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
       digits.filter({ $0 == "." }).count <= 1, !digits.hasPrefix("."), !digits.hasSuffix("."),
       (digits.split(separator: ".").first?.count ?? 0) <= 15, (digits.split(separator: ".").dropFirst().first?.count ?? 0) <= 3
@@ -120,6 +122,8 @@ struct SnapshotLoader {
   let context: CatalogContext
   private(set) var report = Catalog_V1_ImportReport()
   private var batch: [String: SnapshotRow] = [:]
+  /// Every client code of the import, for ``finish()``.
+  private var clientCodes: Set<String> = []
   static let batchSize = 1000
 
   init(tenantID: UUID, context: CatalogContext) {
@@ -139,36 +143,19 @@ struct SnapshotLoader {
 
   mutating func add(_ row: SnapshotRow) async throws(RPCError) {
     self.batch[row.key] = row
+    self.clientCodes.insert(row.clientCode)
     if self.batch.count >= Self.batchSize { try await self.flush() }
   }
 
-  /// Writes the pending rows in one transaction: missing clients first (named `Cliente N`,
-  /// numbered on from the tenant's client count in ascending code order), then an upsert of the
-  /// rows from arrays (`unnest`), so one statement carries the whole batch.
+  /// Writes the pending rows in one statement: an upsert from arrays (`unnest`), so one round
+  /// trip carries the whole batch.
   mutating func flush() async throws(RPCError) {
     guard !self.batch.isEmpty else { return }
     let rows = Array(self.batch.values)
     self.batch.removeAll(keepingCapacity: true)
     let tenantID = self.tenantID
-    let created = try await self.context.database.transaction(on: self.context.pool) { connection in
-      try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("stock_clients:" + tenantID.uuidString), 0))")
-      let codes = Array(Set(rows.map(\.clientCode)))
-      let known = Set(
-        try await connection.query(
-          "SELECT code FROM stock_clients WHERE tenant_id = \(tenantID) AND code = ANY(\(codes))"
-        ).map { try $0.decode(column: 0, as: String.self) })
-      let missing = codes.filter { !known.contains($0) }.sorted { Self.codeOrder($0, $1) }
-      if !missing.isEmpty {
-        let count = try await connection.query("SELECT count(*)::int8 FROM stock_clients WHERE tenant_id = \(tenantID)")
-          .first!.decode(column: 0, as: Int64.self)
-        let names = missing.indices.map { "Cliente \(count + Int64($0) + 1)" }
-        try await connection.query(
-          """
-          INSERT INTO stock_clients (tenant_id, code, name)
-          SELECT \(tenantID), code, name FROM unnest(\(missing)::text[], \(names)::text[]) AS t(code, name)
-          """)
-      }
-      try await connection.query(
+    try await self.context.database.translatingErrors {
+      try await self.context.pool.query(
         """
         INSERT INTO stock_snapshots (tenant_id, snapshot_date, client_code, centre, material_type, origin, product_code,
           lot, days_in_stock, product_form, merchandise_group, total_tonnes, sku)
@@ -183,9 +170,36 @@ struct SnapshotLoader {
           product_form = EXCLUDED.product_form, merchandise_group = EXCLUDED.merchandise_group,
           total_tonnes = EXCLUDED.total_tonnes, sku = EXCLUDED.sku, imported_at = now()
         """)
-      return Int64(missing.count)
     }
     self.report.rowsLoaded += Int64(rows.count)
+  }
+
+  /// Writes what is pending, then creates the clients the import named that do not exist yet,
+  /// as `Cliente N`: numbered on from the tenant's client count, in ascending code order over
+  /// the whole import (numeric codes numerically).
+  mutating func finish() async throws(RPCError) {
+    try await self.flush()
+    guard !self.clientCodes.isEmpty else { return }
+    let tenantID = self.tenantID
+    let codes = Array(self.clientCodes)
+    let created = try await self.context.database.transaction(on: self.context.pool) { connection in
+      try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("stock_clients:" + tenantID.uuidString), 0))")
+      let known = Set(
+        try await connection.query(
+          "SELECT code FROM stock_clients WHERE tenant_id = \(tenantID) AND code = ANY(\(codes))"
+        ).map { try $0.decode(column: 0, as: String.self) })
+      let missing = codes.filter { !known.contains($0) }.sorted { Self.codeOrder($0, $1) }
+      guard !missing.isEmpty else { return Int64(0) }
+      let count = try await connection.query("SELECT count(*)::int8 FROM stock_clients WHERE tenant_id = \(tenantID)")
+        .first!.decode(column: 0, as: Int64.self)
+      let names = missing.indices.map { "Cliente \(count + Int64($0) + 1)" }
+      try await connection.query(
+        """
+        INSERT INTO stock_clients (tenant_id, code, name)
+        SELECT \(tenantID), code, name FROM unnest(\(missing)::text[], \(names)::text[]) AS t(code, name)
+        """)
+      return Int64(missing.count)
+    }
     self.report.clientsCreated += created
   }
 

@@ -101,4 +101,4 @@ def test_compiled_in_service_migrations_apply_and_report(bootstrapped):
     assert applied.returncode == 0, applied.stderr
     status = suite_db("migrate", "status", *common)
     assert status.returncode == 0, status.stderr
-    assert "current version 3" in status.stdout
+    assert "current version 4" in status.stdout
