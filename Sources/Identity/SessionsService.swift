@@ -151,6 +151,11 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     }
     let presented = RefreshToken.hash(request.refreshToken)
     try await self.context.database.transaction(on: self.context.pool) { connection in
+      let owned = try await connection.query(
+        "SELECT 1 FROM refresh_tokens WHERE token_hash = \(presented) AND user_id = \(userID) AND tenant_id = \(tenantID)")
+      guard !owned.isEmpty else {
+        throw RPCError(code: .notFound, message: "No session of yours has this refresh token.")
+      }
       let revoked = try await connection.query(
         """
         UPDATE refresh_tokens SET revoked_at = now()

@@ -159,9 +159,12 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
   {
     let (tenant, user) = try self.user()
     let id = try parseID(request.id, what: "id")
-    try await self.context.database.translatingErrors {
+    let deleted = try await self.context.database.translatingErrors {
       try await self.context.pool.query(
         "DELETE FROM dashboard_layouts WHERE id = \(id) AND tenant_id = \(tenant) AND user_id = \(user)")
+    }
+    guard (deleted.affectedRows ?? 0) > 0 else {
+      throw RPCError(code: .notFound, message: "No dashboard \(id.uuidString.lowercased()) of yours.")
     }
     return Identity_V1_DeleteDashboardResponse()
   }

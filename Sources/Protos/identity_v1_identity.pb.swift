@@ -268,7 +268,8 @@ public struct Identity_V1_RefreshRequest: RPCMessage, Equatable, Sendable {
 
 /// The `identity.v1.LogoutRequest` message.
 public struct Identity_V1_LogoutRequest: RPCMessage, Equatable, Sendable {
-  /// The session's refresh token: its whole family is revoked.
+  /// The session's refresh token: its whole family is revoked. A token that is not one of the
+  /// caller's sessions is NOT_FOUND.
   public var refreshToken: String = ""
 
   /// A message with every field at its default value.

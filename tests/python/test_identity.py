@@ -396,3 +396,60 @@ def test_export_and_anonymisation_keep_the_audit_chain_intact(channel, admin):
     missing = code_of(lambda: privacy.AnonymizeUser(pb.AnonymizeUserRequest(
         user_id="00000000-0000-0000-0000-000000000000"), metadata=bearer(admin.access_token)))
     assert missing.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_stored_passwords_are_argon2id_hashes(suite, admin):
+    hashes = suite.psql("SELECT password_hash FROM identity.users").splitlines()
+    assert hashes and all(h.startswith("$argon2id$v=19$") for h in hashes)
+
+
+def test_every_method_refuses_another_tenants_ids(channel, admin):
+    """Table-driven: each identity RPC that names a row is called by the admin of another tenant
+    with this tenant's ids; every one fails with NOT_FOUND or PERMISSION_DENIED."""
+    victim = make_user(channel, admin, "victim@acme.test", role=pb.ROLE_EDITOR)
+    victim_session = login(channel, admin.user.tenant_id, "victim@acme.test")
+    dashboard = rpc.UserSettingsStub(channel).SaveDashboard(pb.SaveDashboardRequest(dashboard=pb.Dashboard(
+        name="Victim's", layout_json="{}", shared=True)), metadata=bearer(victim_session.access_token))
+    key = rpc.ApiKeysStub(channel).CreateApiKey(pb.CreateApiKeyRequest(name="victim key", role=pb.ROLE_VIEWER),
+                                                metadata=bearer(admin.access_token)).key
+    created = rpc.TenantsStub(channel).CreateTenant(
+        pb.CreateTenantRequest(name="Intruder", admin_email="root@intruder.test"), metadata=bearer(admin.access_token))
+    intruder = login(channel, created.tenant.id, "root@intruder.test", created.admin_initial_password)
+    users, settings, keys = rpc.UsersStub(channel), rpc.UserSettingsStub(channel), rpc.ApiKeysStub(channel)
+    privacy, sessions, tenants = rpc.PrivacyStub(channel), rpc.SessionsStub(channel), rpc.TenantsStub(channel)
+    attempts = {
+        "Users/GetUser": lambda m: users.GetUser(pb.GetUserRequest(id=victim.id), metadata=m),
+        "Users/UpdateUser": lambda m: users.UpdateUser(pb.UpdateUserRequest(
+            user=pb.User(id=victim.id, full_name="pwned"), update_mask=["full_name"]), metadata=m),
+        "Users/DeactivateUser": lambda m: users.DeactivateUser(pb.DeactivateUserRequest(id=victim.id), metadata=m),
+        "Users/SetPassword": lambda m: users.SetPassword(pb.SetPasswordRequest(
+            user_id=victim.id, new_password="intruder password 123"), metadata=m),
+        "Privacy/ExportUserData": lambda m: privacy.ExportUserData(pb.ExportUserDataRequest(user_id=victim.id), metadata=m),
+        "Privacy/AnonymizeUser": lambda m: privacy.AnonymizeUser(pb.AnonymizeUserRequest(user_id=victim.id), metadata=m),
+        "ApiKeys/RevokeApiKey": lambda m: keys.RevokeApiKey(pb.RevokeApiKeyRequest(id=key.id), metadata=m),
+        "UserSettings/SaveDashboard": lambda m: settings.SaveDashboard(pb.SaveDashboardRequest(dashboard=pb.Dashboard(
+            id=dashboard.id, name="pwned", version=dashboard.version)), metadata=m),
+        "UserSettings/DeleteDashboard": lambda m: settings.DeleteDashboard(pb.DeleteDashboardRequest(id=dashboard.id),
+                                                                           metadata=m),
+        "Sessions/Logout": lambda m: sessions.Logout(pb.LogoutRequest(refresh_token=victim_session.refresh_token),
+                                                     metadata=m),
+        "Sessions/RotateSigningKey": lambda m: sessions.RotateSigningKey(pb.RotateSigningKeyRequest(), metadata=m),
+        "Tenants/CreateTenant": lambda m: tenants.CreateTenant(pb.CreateTenantRequest(
+            name="Nested", admin_email="x@nested.test"), metadata=m),
+    }
+    for method, attempt in attempts.items():
+        failure = code_of(lambda: attempt(bearer(intruder.access_token)))
+        assert failure.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED), method
+    # Listing methods only ever show the caller's own tenant.
+    assert [u.email for u in users.ListUsers(pb.ListUsersRequest(), metadata=bearer(intruder.access_token)).users] == [
+        "root@intruder.test"]
+    assert users.CountUsers(pb.CountUsersRequest(), metadata=bearer(intruder.access_token)).active == 1
+    assert keys.ListApiKeys(pb.ListApiKeysRequest(), metadata=bearer(intruder.access_token)).keys == []
+    assert dashboard.id not in [d.id for d in settings.ListDashboards(
+        pb.ListDashboardsRequest(), metadata=bearer(intruder.access_token)).dashboards]
+    assert all(e.entity_id != victim.id for e in rpc.AuditStub(channel).ListAuditEvents(
+        pb.ListAuditEventsRequest(page_size=500), metadata=bearer(intruder.access_token)).events)
+    assert tenants.GetTenant(pb.GetTenantRequest(), metadata=bearer(intruder.access_token)).id == created.tenant.id
+    # Nothing changed for the victim.
+    assert users.GetUser(pb.GetUserRequest(id=victim.id), metadata=bearer(admin.access_token)).active
+    assert sessions.Refresh(pb.RefreshRequest(refresh_token=victim_session.refresh_token)).access_token

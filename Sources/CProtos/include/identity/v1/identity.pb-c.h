@@ -401,7 +401,8 @@ struct  Identity__V1__LogoutRequest
 {
   ProtobufCMessage base;
   /*
-   * The session's refresh token: its whole family is revoked.
+   * The session's refresh token: its whole family is revoked. A token that is not one of the
+   * caller's sessions is NOT_FOUND.
    */
   char *refresh_token;
 };
