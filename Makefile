@@ -53,6 +53,8 @@ run: deps
 bench: deps
 	scripts/bench.sh $(RELEASE_DIR)
 	scripts/bench-db.sh $(RELEASE_DIR)
+	scripts/bench-identity.sh $(RELEASE_DIR)
+	scripts/bench-gateway.sh $(RELEASE_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(RELEASE_DIR)

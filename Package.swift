@@ -16,6 +16,7 @@ let package = Package(
     .executable(name: "interop-client", targets: ["interop-client"]),
     .executable(name: "suite-db", targets: ["suite-db"]),
     .executable(name: "db-bench", targets: ["db-bench"]),
+    .executable(name: "token-bench", targets: ["token-bench"]),
     .executable(name: "identity", targets: ["identity"]),
     .executable(name: "catalog", targets: ["catalog"]),
     .executable(name: "catalog-datagen", targets: ["catalog-datagen"]),
@@ -263,6 +264,12 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    /// Token verification and password hashing rates (scripts/bench-identity.sh).
+    .executableTarget(
+      name: "token-bench",
+      dependencies: ["Auth"],
       swiftSettings: swiftSettings
     ),
     /// Primary-key lookups through the pool, next to pgbench (make bench).
