@@ -337,6 +337,14 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "IdentityTests",
+      dependencies: [
+        "Auth", "Identity", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "AuthTests",
       dependencies: ["Auth", "RPCCore", "RPCHTTP2", "Protos", "ServiceKit"],
       swiftSettings: swiftSettings
