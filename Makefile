@@ -55,6 +55,7 @@ bench: deps
 	scripts/bench-db.sh $(RELEASE_DIR)
 	scripts/bench-identity.sh $(RELEASE_DIR)
 	scripts/bench-gateway.sh $(RELEASE_DIR)
+	ROWS=200000 scripts/bench-catalog.sh $(RELEASE_DIR) release
 
 clean:
 	rm -rf $(BUILD_DIR) $(RELEASE_DIR)
