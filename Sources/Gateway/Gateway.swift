@@ -38,10 +38,14 @@ public struct Gateway: Sendable {
       interceptors.append(
         AuthenticationInterceptor(verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: policy))
     }
-    interceptors.append(
-      RateLimitInterceptor(
-        tenant: configuration.tenantRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) },
-        client: configuration.clientRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
+    // Rate limits (and the tenant of the access-log line) need the interceptor; without either
+    // it is left out.
+    if configuration.tenantRateLimit != nil || configuration.clientRateLimit != nil || logger.logLevel <= .info {
+      interceptors.append(
+        RateLimitInterceptor(
+          tenant: configuration.tenantRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) },
+          client: configuration.clientRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
+    }
     self.interceptors = interceptors
   }
 }

@@ -113,6 +113,8 @@ public struct RequestMetadataInterceptor: ServerInterceptor {
   public func intercept<Result: Sendable>(
     metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
   ) async throws -> Result {
-    try await RequestMetadata.$current.withValue(metadata) { try await next(metadata, context) }
+    // Only the gateway's own services need it; proxied calls carry their metadata on.
+    guard context.descriptor.service == "gateway.v1.Overview" else { return try await next(metadata, context) }
+    return try await RequestMetadata.$current.withValue(metadata) { try await next(metadata, context) }
   }
 }
