@@ -1,4 +1,4 @@
-public import Auth
+import Auth
 import Foundation
 public import Logging
 public import RPCCore
@@ -23,17 +23,9 @@ public struct AccessLogInterceptor: ServerInterceptor {
     let start = ContinuousClock.now
     var status = "OK"
     defer {
-      let elapsed = ContinuousClock.now - start
-      let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-      let fields = record.fields.withLock { $0 }
-      self.logger.info(
-        "access",
-        metadata: [
-          "rpc.method": "\(context.descriptor.path)", "rpc.status": "\(status)",
-          "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "tenant": "\(fields.tenant)",
-          "bytes_in": "\(fields.bytesIn)", "bytes_out": "\(fields.bytesOut)", "replica": "\(fields.replica)",
-          "attempts": "\(fields.attempts)", "request_id": "\(fields.requestID)", "peer": "\(context.remotePeer)",
-        ])
+      Self.log(
+        self.logger, path: context.descriptor.path, status: status, elapsed: ContinuousClock.now - start,
+        fields: record.fields.withLock { $0 }, peer: context.remotePeer)
     }
     do {
       return try await CallRecord.$current.withValue(record) { try await next(metadata, context) }
@@ -41,6 +33,21 @@ public struct AccessLogInterceptor: ServerInterceptor {
       status = "\(RPCError(mapping: error).code)"
       throw error
     }
+  }
+
+  /// Writes one access line.
+  static func log(
+    _ logger: Logger, path: String, status: String, elapsed: Duration, fields: CallRecord.Fields, peer: String
+  ) {
+    let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+    logger.info(
+      "access",
+      metadata: [
+        "rpc.method": "\(path)", "rpc.status": "\(status)",
+        "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "tenant": "\(fields.tenant)",
+        "bytes_in": "\(fields.bytesIn)", "bytes_out": "\(fields.bytesOut)", "replica": "\(fields.replica)",
+        "attempts": "\(fields.attempts)", "request_id": "\(fields.requestID)", "peer": "\(peer)",
+      ])
   }
 }
 
@@ -52,6 +59,13 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
   public func intercept<Result: Sendable>(
     metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
   ) async throws -> Result {
+    let (forwarded, id) = Self.stamp(metadata)
+    CallRecord.current?.update { $0.requestID = id }
+    return try await next(forwarded, context)
+  }
+
+  /// `metadata` with this hop's `x-request-id` and `traceparent`, and the request id.
+  static func stamp(_ metadata: Metadata) -> (forwarded: Metadata, requestID: String) {
     var forwarded = Metadata()
     var requestID: String?
     var traceID: String?
@@ -74,8 +88,7 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
     let id = requestID ?? Self.hex(byteCount: 16)
     forwarded.add("x-request-id", id)
     forwarded.add("traceparent", "00-\(traceID ?? Self.hex(byteCount: 16))-\(Self.hex(byteCount: 8))-\(flags)")
-    CallRecord.current?.update { $0.requestID = id }
-    return try await next(forwarded, context)
+    return (forwarded, id)
   }
 
   /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, ids not all zero.
@@ -142,13 +155,23 @@ public struct RateLimitInterceptor: ServerInterceptor {
   ) async throws -> Result {
     let tenant = Caller.current?.tenantID
     if let tenant { CallRecord.current?.update { $0.tenant = tenant } }
-    if let limiter = self.clientLimiter, let wait = limiter.take(Self.clientAddress(context.remotePeer)) {
-      throw Self.exhausted("this client address", wait)
+    if let error = self.check(tenant: tenant, remotePeer: context.remotePeer) { throw error }
+    return try await next(metadata, context)
+  }
+
+  /// Whether the limits are there at all.
+  var isLimiting: Bool { self.tenantLimiter != nil || self.clientLimiter != nil }
+
+  /// Takes a token from the client address's bucket and the tenant's; the error when one is
+  /// empty.
+  func check(tenant: String?, remotePeer: String) -> RPCError? {
+    if let limiter = self.clientLimiter, let wait = limiter.take(Self.clientAddress(remotePeer)) {
+      return Self.exhausted("this client address", wait)
     }
     if let limiter = self.tenantLimiter, let tenant, let wait = limiter.take(tenant) {
-      throw Self.exhausted("this tenant", wait)
+      return Self.exhausted("this tenant", wait)
     }
-    return try await next(metadata, context)
+    return nil
   }
 
   static func exhausted(_ what: String, _ wait: Duration) -> RPCError {

@@ -1,12 +1,15 @@
-public import Auth
+import Auth
 public import Logging
 public import RPCCore
-public import ServiceKit
+import ServiceKit
 
 /// Everything the gateway serves, assembled from its configuration.
 public struct Gateway: Sendable {
   public let proxy: Proxy
   public let interceptors: [any ServerInterceptor]
+  /// The task-free path for unary calls (see ``GatewayEventLoopPath``); set it as the server's
+  /// `eventLoopUnaryHandler`.
+  public let eventLoopPath: GatewayEventLoopPath
 
   /// The gateway's own services and the proxied ones.
   public var services: [any RegistrableRPCService] { [self.proxy.service, OverviewService(proxy: self.proxy)] }
@@ -30,22 +33,27 @@ public struct Gateway: Sendable {
     if case .identity(let address) = configuration.authentication {
       interceptors.append(ApiKeyExchangeInterceptor(identity: address))
     }
+    var authentication: AuthenticationInterceptor?
     if let keys {
       // The gateway authenticates; the services behind it check roles (and tokens) again.
       let policy = AuthPolicy(
         publicMethods: configuration.publicMethods.union(Self.identityPublicMethods), requiredRoles: [:],
         defaultRole: .viewer)
-      interceptors.append(
-        AuthenticationInterceptor(verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: policy))
+      authentication = AuthenticationInterceptor(
+        verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: policy)
+      interceptors.append(authentication!)
     }
+    let rateLimits = RateLimitInterceptor(
+      tenant: configuration.tenantRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) },
+      client: configuration.clientRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) })
     // Rate limits (and the tenant of the access-log line) need the interceptor; without either
     // it is left out.
-    if configuration.tenantRateLimit != nil || configuration.clientRateLimit != nil || logger.logLevel <= .info {
-      interceptors.append(
-        RateLimitInterceptor(
-          tenant: configuration.tenantRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) },
-          client: configuration.clientRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }))
+    if rateLimits.isLimiting || logger.logLevel <= .info {
+      interceptors.append(rateLimits)
     }
     self.interceptors = interceptors
+    self.eventLoopPath = GatewayEventLoopPath(
+      proxy: self.proxy, authentication: authentication, rateLimits: rateLimits.isLimiting ? rateLimits : nil,
+      logger: logger)
   }
 }

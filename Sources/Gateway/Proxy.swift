@@ -10,6 +10,15 @@ public final class Proxy: Sendable {
   let replicaSets: [String: ReplicaSet]
   let budget: RetryBudget
   let logger: Logger
+  /// Every routed unary method by path, for the event-loop path.
+  let unaryRoutes: [String: UnaryRoute]
+
+  /// A routed unary method: where it goes and how many attempts it may take.
+  struct UnaryRoute: Sendable {
+    let method: CompiledServices.Method
+    let set: ReplicaSet
+    let maxAttempts: Int
+  }
 
   /// Request headers that describe one HTTP hop and never travel further.
   static let hopByHop: Set<String> = [
@@ -32,6 +41,22 @@ public final class Proxy: Sendable {
       sets[service] = set
     }
     self.replicaSets = sets
+    var routes: [String: UnaryRoute] = [:]
+    for (service, methods) in CompiledServices.methodsByService {
+      guard let set = sets[service] else { continue }
+      for method in methods where method.kind == .unary {
+        let retryable = Self.isRetryable(method, configuration: configuration)
+        routes[method.descriptor.path] = UnaryRoute(method: method, set: set, maxAttempts: retryable ? 4 : 1)
+      }
+    }
+    self.unaryRoutes = routes
+  }
+
+  /// Whether failed attempts of `method` may be repeated: unary methods marked idempotent or
+  /// side-effect free in the protos, or listed by the configuration's `retry` line.
+  static func isRetryable(_ method: CompiledServices.Method, configuration: GatewayConfiguration) -> Bool {
+    method.kind == .unary
+      && (method.idempotency.allowsRetry || configuration.retryMethods.contains(method.descriptor.path))
   }
 
   /// Every routed service's methods, as stream handlers.
@@ -139,10 +164,7 @@ public final class Proxy: Sendable {
     }
   }
 
-  /// Unary calls: one request, one response, no helper task. For idempotent methods
-  /// (`maxAttempts` > 1) an attempt that fails with UNAVAILABLE (a lost connection or the
-  /// backend's status) is repeated on another replica, within the retry budget and the
-  /// deadline, honouring `grpc-retry-pushback-ms`.
+  /// Unary calls: one request, one response, no helper task.
   func forwardUnary(
     _ method: CompiledServices.Method, maxAttempts: Int, set: ReplicaSet, stream: any ServerCallStream,
     metadata: Metadata
@@ -154,8 +176,24 @@ public final class Proxy: Sendable {
       throw RPCError(code: .internal, message: "A unary call takes exactly one request message.")
     }
     CallRecord.current?.update { $0.bytesIn = request.bytes.count }
-    var tried = Set<ObjectIdentifier>()
-    var attempt = 0
+    let (headers, response, trailers) = try await self.forwardUnary(
+      method, maxAttempts: maxAttempts, set: set, request: request, metadata: metadata)
+    try await stream.sendMetadata(headers)
+    try await stream.send(response)
+    return trailers
+  }
+
+  /// Forwards one unary request. For idempotent methods (`maxAttempts` > 1) an attempt that
+  /// fails with UNAVAILABLE (a lost connection or the backend's status) is repeated on another
+  /// replica, within the retry budget and the deadline, honouring `grpc-retry-pushback-ms`
+  /// (see ``retryPause(after:attempt:maxAttempts:deadline:)``). `tried` and `attemptsMade`
+  /// carry on from attempts made elsewhere (the event-loop path).
+  func forwardUnary(
+    _ method: CompiledServices.Method, maxAttempts: Int, set: ReplicaSet, request: RawMessage, metadata: Metadata,
+    tried: Set<ObjectIdentifier> = [], attemptsMade: Int = 0
+  ) async throws -> (headers: Metadata, response: RawMessage, trailers: Metadata) {
+    var tried = tried
+    var attempt = attemptsMade
     while true {
       attempt += 1
       guard let replica = set.acquire(excluding: tried, limit: self.configuration.maxPendingPerReplica) else {
@@ -168,7 +206,7 @@ public final class Proxy: Sendable {
       }
       do {
         defer { replica.release() }
-        let (headers, response, trailers) = try await replica.forwardingTransport().withStream(
+        let result = try await replica.forwardingTransport().withStream(
           descriptor: method.descriptor, metadata: metadata, options: try Self.callOptions()
         ) { call in
           try await call.send(request, endOfStream: true)
@@ -180,25 +218,37 @@ public final class Proxy: Sendable {
           return (headers, response, await call.trailingMetadata())
         }
         replica.recordSuccess()
-        CallRecord.current?.update { $0.bytesOut = response.bytes.count }
-        try await stream.sendMetadata(headers)
-        try await stream.send(response)
-        return trailers
+        CallRecord.current?.update { $0.bytesOut = result.1.bytes.count }
+        return result
       } catch let error as RPCError where error.code == .unavailable {
         replica.recordFailure()
-        var pause = Duration.milliseconds(Int64.random(in: 0...10))
-        if let pushback = error.metadata.firstString("grpc-retry-pushback-ms") {
-          // A negative or malformed pushback means: do not retry.
-          guard let milliseconds = Int64(pushback), milliseconds >= 0 else { throw error }
-          pause = .milliseconds(milliseconds)
-        }
-        if let deadline = RPCDeadline.current, ContinuousClock.now + pause >= deadline { throw error }
-        guard attempt < maxAttempts, !Task.isCancelled, self.budget.tryRetry() else { throw error }
+        guard !Task.isCancelled,
+          let pause = self.retryPause(
+            after: error, attempt: attempt, maxAttempts: maxAttempts, deadline: RPCDeadline.current)
+        else { throw error }
         self.logger.debug(
           "retrying", metadata: ["rpc.method": "\(method.descriptor.path)", "replica": "\(replica.address)"])
         try await Task.sleep(for: pause)
       }
     }
+  }
+
+  /// How long to wait before retrying a call whose attempt `attempt` of `maxAttempts` failed
+  /// with `error` (UNAVAILABLE); `nil` when it must not be retried: no attempts left, a
+  /// negative or malformed `grpc-retry-pushback-ms`, a pause that would outlast the deadline,
+  /// or an exhausted retry budget (taken from only when the answer is a pause).
+  func retryPause(
+    after error: RPCError, attempt: Int, maxAttempts: Int, deadline: ContinuousClock.Instant?
+  ) -> Duration? {
+    guard attempt < maxAttempts else { return nil }
+    var pause = Duration.milliseconds(Int64.random(in: 0...10))
+    if let pushback = error.metadata.firstString("grpc-retry-pushback-ms") {
+      guard let milliseconds = Int64(pushback), milliseconds >= 0 else { return nil }
+      pause = .milliseconds(milliseconds)
+    }
+    if let deadline, ContinuousClock.now + pause >= deadline { return nil }
+    guard self.budget.tryRetry() else { return nil }
+    return pause
   }
 
   /// The backend call's options: the time left of the client's deadline, so that the
@@ -229,9 +279,7 @@ struct ProxyMethods: RegistrableRPCService {
     for (service, methods) in CompiledServices.methodsByService {
       guard let set = self.proxy.replicaSets[service] else { continue }
       for method in methods {
-        let retryable =
-          method.kind == .unary
-          && (method.idempotency.allowsRetry || self.proxy.configuration.retryMethods.contains(method.descriptor.path))
+        let retryable = Proxy.isRetryable(method, configuration: self.proxy.configuration)
         let proxy = self.proxy
         router.registerStreamHandler(method.descriptor, kind: method.kind) { stream, metadata, _ in
           try await proxy.forward(method, retryable: retryable, set: set, stream: stream, metadata: metadata)

@@ -49,6 +49,7 @@ struct GatewayCommand: AsyncParsableCommand {
       group.addTask { await gateway.proxy.runHealthChecks() }
       try await ServerRunner.run(
         name: "gateway", address: address, services: gateway.services, interceptors: gateway.interceptors,
+        configuration: GRPCServer.Configuration(eventLoopUnaryHandler: gateway.eventLoopPath),
         drainTimeout: drain, logger: logger)
       group.cancelAll()
     }

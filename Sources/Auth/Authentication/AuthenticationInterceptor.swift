@@ -45,6 +45,30 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     }
   }
 
+  /// What a call's metadata settles without awaiting anything: only tokens in the verifier's
+  /// cache count.
+  public enum CachedDecision: Sendable {
+    /// The call may go on, with its caller (`nil`: a public method called without a credential).
+    case allowed(Caller?)
+    /// Only ``intercept(metadata:context:next:)`` can decide (a credential not cached, a
+    /// malformed header, a role too low for the method: every refusal takes the full path).
+    case undecided
+  }
+
+  /// Decides the common case of a call to `descriptor` from the verified-token cache alone:
+  /// a public method without a credential, or a cached valid token whose role suffices.
+  public func cachedDecision(metadata: Metadata, descriptor: MethodDescriptor) -> CachedDecision {
+    let isPublic = self.policy.isPublic(path: descriptor.path, service: descriptor.service)
+    guard let header = metadata.firstString("authorization") else {
+      return isPublic ? .allowed(nil) : .undecided
+    }
+    guard let credential = Self.bearerCredential(header),
+      let caller = self.verifier.cachedCaller(bearer: credential)
+    else { return .undecided }
+    if !isPublic, caller.role < self.policy.requiredRole(path: descriptor.path) { return .undecided }
+    return .allowed(caller)
+  }
+
   /// The credential of `Bearer <credential>` (scheme case-insensitive), or `nil`.
   static func bearerCredential(_ header: String) -> String? {
     let utf8 = header.utf8

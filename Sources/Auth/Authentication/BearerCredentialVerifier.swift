@@ -7,6 +7,14 @@ public protocol BearerCredentialVerifier: Sendable {
   /// - Throws: `UNAUTHENTICATED` for a credential that is not valid (with a message saying why),
   ///   `UNAVAILABLE` when it cannot be checked right now.
   func verify(bearer: String) async throws(RPCError) -> Caller
+
+  /// The caller of a credential that verified before and has not expired, without checking
+  /// anything else; `nil` when only ``verify(bearer:)`` can tell.
+  func cachedCaller(bearer: String) -> Caller?
+}
+
+extension BearerCredentialVerifier {
+  public func cachedCaller(bearer: String) -> Caller? { nil }
 }
 
 /// Verifies access tokens (EdDSA JWTs) locally against published public keys.
@@ -33,6 +41,11 @@ public struct AccessTokenVerifier: BearerCredentialVerifier {
     self.leeway = leeway
     self.now = now
     self.cache = cacheCapacity > 0 ? VerifiedTokenCache(capacity: cacheCapacity) : nil
+  }
+
+  public func cachedCaller(bearer: String) -> Caller? {
+    guard let cached = self.cache?.claims(for: bearer), cached.expiresAt + self.leeway > self.now() else { return nil }
+    return cached.caller
   }
 
   public func verify(bearer: String) async throws(RPCError) -> Caller {

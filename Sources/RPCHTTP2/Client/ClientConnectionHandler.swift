@@ -40,6 +40,9 @@ final class ClientStream {
   var messageWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
   var trailerWaiters: [CheckedContinuation<Metadata, Never>] = []
   var deadlineTask: Scheduled<Void>?
+  /// Set for a call started with ``ClientConnectionHandler/startUnary``: told the outcome
+  /// instead of waiters.
+  var unaryCompletion: ((Result<UnaryResponse, RPCError>) -> Void)?
 
   init(key: Int, path: String, metadata: Metadata, options: CallOptions, maxMessageBytes: Int) {
     self.key = key
@@ -200,6 +203,23 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   // MARK: operations from calls
+
+  /// Starts a unary call whose outcome goes to `completion` (on the loop, exactly once, possibly
+  /// before this returns) instead of to awaiting callers. Returns the call's key for
+  /// ``cancel(key:error:)``, or `nil` when the connection takes no new calls.
+  func startUnary(
+    path: String, metadata: Metadata, options: CallOptions, request: ArraySlice<UInt8>,
+    completion: @escaping (Result<UnaryResponse, RPCError>) -> Void
+  ) -> Int? {
+    guard let key = try? self.makeStream(path: path, metadata: metadata, options: options),
+      let stream = self.streamsByKey[key]
+    else { return nil }
+    stream.unaryCompletion = completion
+    stream.outbound.append(request.withUnsafeBytes { framedBytes(of: $0) })
+    stream.endOfStreamQueued = true
+    self.open(stream)
+    return key
+  }
 
   /// The error for an operation on a call this connection no longer knows: the connection
   /// closed under it (`UNAVAILABLE`, retryable) or the call was cancelled.
@@ -395,6 +415,25 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     let trailerWaiters = stream.trailerWaiters
     stream.trailerWaiters = []
     for waiter in trailerWaiters { waiter.resume(returning: stream.trailingMetadata ?? [:]) }
+    if let completion = stream.unaryCompletion {
+      stream.unaryCompletion = nil
+      // Nobody releases a callback call: it is forgotten here (its stream id goes when
+      // nghttp2 closes the stream).
+      self.streamsByKey[stream.key] = nil
+      completion(Self.unaryOutcome(stream, error: error))
+    }
+  }
+
+  private static func unaryOutcome(_ stream: ClientStream, error: RPCError?) -> Result<UnaryResponse, RPCError> {
+    if let error { return .failure(error) }
+    guard let message = stream.popMessage() else {
+      return .failure(RPCError(code: .internal, message: "The server ended a unary call without a response message."))
+    }
+    guard stream.popMessage() == nil else {
+      return .failure(RPCError(code: .internal, message: "The server sent more than one response to a unary call."))
+    }
+    return .success(
+      UnaryResponse(headers: stream.initialMetadata ?? [:], message: message, trailers: stream.trailingMetadata ?? [:]))
   }
 
   // MARK: nghttp2 events

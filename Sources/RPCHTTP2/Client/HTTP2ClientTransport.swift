@@ -104,6 +104,16 @@ public final class HTTP2ClientTransport: ClientTransport {
     }
   }
 
+  /// The open connection's handler when it lives on the current event loop.
+  func readyHandlerOnCurrentEventLoop() -> ClientConnectionHandler? {
+    let connection = self.state.withLock { state -> Connection? in
+      if case .ready(let connection) = state { return connection }
+      return nil
+    }
+    guard let connection, connection.channel.eventLoop.inEventLoop else { return nil }
+    return connection.handler
+  }
+
   /// Closes the connection; later calls fail with `UNAVAILABLE`.
   public func close() async {
     let channel = self.state.withLock { state -> (any Channel)? in

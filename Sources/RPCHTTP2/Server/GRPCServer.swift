@@ -33,6 +33,9 @@ public final class GRPCServer: Sendable {
     public var maxConnections: Int
     /// A connection that sends nothing for this long after connecting is closed. Default 10 s.
     public var handshakeTimeout: Duration
+    /// Offered every unary call before a task is started for it (a proxy's fast path).
+    /// Default `nil`.
+    public var eventLoopUnaryHandler: (any EventLoopUnaryHandler)?
 
     public init(
       host: String = "127.0.0.1",
@@ -42,8 +45,10 @@ public final class GRPCServer: Sendable {
       maxConcurrentStreams: UInt32 = 256,
       maxHeaderListBytes: UInt32 = 16 << 10,
       maxConnections: Int = 4096,
-      handshakeTimeout: Duration = .seconds(10)
+      handshakeTimeout: Duration = .seconds(10),
+      eventLoopUnaryHandler: (any EventLoopUnaryHandler)? = nil
     ) {
+      self.eventLoopUnaryHandler = eventLoopUnaryHandler
       self.maxConnections = maxConnections
       self.handshakeTimeout = handshakeTimeout
       self.host = host
@@ -103,7 +108,8 @@ public final class GRPCServer: Sendable {
         maxConcurrentStreams: configuration.maxConcurrentStreams,
         maxHeaderListSize: configuration.maxHeaderListBytes),
       logger: self.logger,
-      handshakeTimeout: TimeAmount(configuration.handshakeTimeout))
+      handshakeTimeout: TimeAmount(configuration.handshakeTimeout),
+      eventLoopUnaryHandler: configuration.eventLoopUnaryHandler)
     let handlerConfig = UncheckedSendableBox(handlerConfiguration)
     let connections = self.connections
     let maxConnections = configuration.maxConnections

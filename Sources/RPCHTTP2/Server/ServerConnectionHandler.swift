@@ -24,6 +24,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     var logger: Logger
     /// A connection that sends nothing for this long after connecting is closed.
     var handshakeTimeout: TimeAmount
+    /// Offered every unary call before a task is started for it.
+    var eventLoopUnaryHandler: (any EventLoopUnaryHandler)?
   }
 
   /// Asks a connection to finish its open calls and close (GOAWAY, then drain).
@@ -384,6 +386,18 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     if let timeout = stream.timeout, let duration = GRPCTimeout.parse(timeout) {
       deadline = ContinuousClock.now.advanced(by: duration)
     }
+    if route.kind == .unary, let loopHandler = self.configuration.eventLoopUnaryHandler,
+      let request = stream.peekMessage()
+    {
+      let call = EventLoopUnaryCall(
+        descriptor: route.descriptor, metadata: stream.metadata, request: request.bytes, deadline: deadline,
+        remotePeer: self.remotePeer, eventLoop: context.eventLoop, connection: self, streamID: stream.id)
+      if loopHandler.handle(call) {
+        _ = stream.popMessage()
+        if !call.isEnded { stream.loopCall = call }
+        return
+      }
+    }
     let serverContext = ServerContext(
       descriptor: route.descriptor, remotePeer: self.remotePeer, localPeer: self.localPeer,
       deadline: deadline, compression: stream.compression)
@@ -419,7 +433,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private func close(_ stream: ServerStream, cancelled: Bool) {
     stream.closed = true
     stream.finished = true
-    if cancelled { stream.task?.cancel() }
+    if cancelled {
+      stream.task?.cancel()
+      stream.loopCall?.cancelled()
+    }
+    stream.loopCall = nil
     if let waiter = stream.receiveWaiter {
       stream.receiveWaiter = nil
       waiter.resume(throwing: RPCError(code: .cancelled, message: "The client cancelled the call."))

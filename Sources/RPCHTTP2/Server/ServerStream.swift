@@ -30,6 +30,8 @@ final class ServerStream {
 
   // Handler.
   var task: Task<Void, Never>?
+  /// The call when an ``EventLoopUnaryHandler`` took it instead of a task.
+  var loopCall: EventLoopUnaryCall?
   var handlerStarted = false
 
   // Response.
@@ -60,6 +62,10 @@ final class ServerStream {
       self.inboundHead = 0
     }
     return message
+  }
+
+  func peekMessage() -> (bytes: ArraySlice<UInt8>, compressed: Bool)? {
+    self.inboundHead < self.inbound.count ? self.inbound[self.inboundHead] : nil
   }
 
   var bufferedMessageCount: Int { self.inbound.count - self.inboundHead }
