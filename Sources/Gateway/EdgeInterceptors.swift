@@ -106,21 +106,26 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
   /// unpredictable enough to not collide, not secret; a system call per id would cost more than
   /// the rest of the interceptor).
   static func hex(byteCount: Int) -> String {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(byteCount * 2)
-    var remaining = byteCount
-    while remaining > 0 {
-      var word = FastRandom.next()
-      for _ in 0..<min(8, remaining) {
-        let byte = UInt8(truncatingIfNeeded: word)
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
-        word >>= 8
+    String(unsafeUninitializedCapacity: byteCount * 2) { buffer in
+      var remaining = byteCount
+      var index = 0
+      while remaining > 0 {
+        var word = FastRandom.next()
+        for _ in 0..<min(8, remaining) {
+          let byte = UInt8(truncatingIfNeeded: word)
+          buffer[index] = Self.hexDigit(byte >> 4)
+          buffer[index + 1] = Self.hexDigit(byte & 0x0F)
+          index += 2
+          word >>= 8
+        }
+        remaining -= 8
       }
-      remaining -= 8
+      return index
     }
-    return String(decoding: out, as: UTF8.self)
+  }
+
+  private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
   }
 }
 

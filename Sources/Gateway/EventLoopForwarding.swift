@@ -116,7 +116,7 @@ final class UnaryForwarding {
     }
     self.attempt += 1
     self.tried.insert(ObjectIdentifier(replica))
-    self.fields.replica = replica.address.description
+    self.fields.replica = replica.addressText
     self.fields.attempts = self.attempt
     let started = replica.forwardingTransport().startUnaryOnCurrentEventLoop(
       descriptor: self.route.method.descriptor, metadata: self.outgoing, options: options, request: self.call.request

@@ -10,6 +10,8 @@ import Synchronization
 /// it is ejected after failures (until a health check or the ejection time says otherwise).
 public final class Replica: Sendable {
   public let address: ListenAddress
+  /// `address` as text, for access-log lines.
+  let addressText: String
   /// For health checks and the overview (on NIO's shared loops).
   let transport: HTTP2ClientTransport
   let client: RPCClient
@@ -26,6 +28,7 @@ public final class Replica: Sendable {
 
   init(address: ListenAddress) {
     self.address = address
+    self.addressText = address.description
     self.transport = HTTP2ClientTransport(
       host: address.host, port: address.port,
       configuration: HTTP2ClientTransport.Configuration(connectTimeout: .seconds(2)))

@@ -12,6 +12,9 @@ public struct ServerOptions: ParsableArguments {
   @Option(help: "Seconds in-flight calls get to finish after SIGTERM or SIGINT.")
   public var drainTimeout: Double = 10
 
+  @Option(help: "Event-loop threads (default: one per core).")
+  public var threads: Int?
+
   public init() {}
 
   public func validate() throws {
@@ -23,6 +26,9 @@ public struct ServerOptions: ParsableArguments {
     }
     if let port, !(0...65535).contains(port) {
       throw ValidationError("--port must be in 0...65535, got \(port).")
+    }
+    if let threads, !(1...256).contains(threads) {
+      throw ValidationError("--threads must be in 1...256, got \(threads).")
     }
     if !(self.drainTimeout >= 0) {
       throw ValidationError("--drain-timeout must not be negative.")

@@ -45,11 +45,13 @@ struct GatewayCommand: AsyncParsableCommand {
     let address =
       self.server.address(defaultPort: 50050)
     let drain = self.server.drain
+    var serverConfiguration = GRPCServer.Configuration(eventLoopUnaryHandler: gateway.eventLoopPath)
+    if let threads = self.server.threads { serverConfiguration.threads = threads }
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await gateway.proxy.runHealthChecks() }
       try await ServerRunner.run(
         name: "gateway", address: address, services: gateway.services, interceptors: gateway.interceptors,
-        configuration: GRPCServer.Configuration(eventLoopUnaryHandler: gateway.eventLoopPath),
+        configuration: serverConfiguration,
         drainTimeout: drain, logger: logger)
       group.cancelAll()
     }

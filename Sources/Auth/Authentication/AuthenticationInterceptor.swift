@@ -73,8 +73,10 @@ public struct AuthenticationInterceptor: ServerInterceptor {
   static func bearerCredential(_ header: String) -> String? {
     let utf8 = header.utf8
     guard utf8.count > 7 else { return nil }
-    let scheme = String(decoding: utf8.prefix(6), as: UTF8.self).lowercased()
-    guard scheme == "bearer", utf8.dropFirst(6).first == UInt8(ascii: " ") else { return nil }
+    // "bearer" in any case: ASCII letters compared with their case bit cleared.
+    guard zip(utf8.prefix(6), "BEARER".utf8).allSatisfy({ $0 & 0xDF == $1 }),
+      utf8.dropFirst(6).first == UInt8(ascii: " ")
+    else { return nil }
     let credential = String(decoding: utf8.dropFirst(7), as: UTF8.self)
     let trimmed = credential.drop { $0 == " " }
     return trimmed.isEmpty ? nil : String(trimmed)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
 internal import CNGHTTP2
 internal import NIOCore
 internal import RPCCore
@@ -445,18 +448,23 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
     guard let stream = self.streamsByID[streamID] else { return }
-    let name = String(decoding: name, as: UTF8.self)
-    let value = String(decoding: value, as: UTF8.self)
-    switch name {
-    case ":status": stream.httpStatus = value
-    case "content-type": stream.contentType = value
-    case "grpc-status": stream.grpcStatus = value
-    case "grpc-message": stream.grpcMessage = StatusMessageCoding.decode(value)
-    case "grpc-encoding": stream.grpcEncoding = value
-    default:
-      if name.hasPrefix(":") || name.hasPrefix("grpc-") { return }
-      stream.collecting.addReceivedHeader(name: name, value: value)
+    // Known names are matched on bytes; the common values are not turned into new Strings.
+    switch ResponseHeaderName(name) {
+    case .status: stream.httpStatus = Self.commonValue(value, "200")
+    case .contentType: stream.contentType = Self.commonValue(value, "application/grpc")
+    case .grpcStatus: stream.grpcStatus = Self.commonValue(value, "0")
+    case .grpcMessage: stream.grpcMessage = StatusMessageCoding.decode(String(decoding: value, as: UTF8.self))
+    case .grpcEncoding: stream.grpcEncoding = String(decoding: value, as: UTF8.self)
+    case .reserved: return
+    case .custom:
+      stream.collecting.addReceivedHeader(
+        name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
+  }
+
+  /// `value` as a String, without building one when it is `common` (a literal: no allocation).
+  private static func commonValue(_ value: UnsafeRawBufferPointer, _ common: String) -> String {
+    common.utf8.count == value.count && common.utf8.elementsEqual(value) ? common : String(decoding: value, as: UTF8.self)
   }
 
   func sessionDidReceiveHeaders(streamID: Int32, endStream: Bool) {
@@ -628,5 +636,35 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       return .deferred
     }
     return .bytes(count: count, endOfData: false, sendTrailers: false)
+  }
+}
+
+/// Response header names the client treats specially, matched on their bytes.
+enum ResponseHeaderName {
+  case status, contentType, grpcStatus, grpcMessage, grpcEncoding
+  /// Other pseudo-headers and `grpc-` headers: never delivered as metadata.
+  case reserved
+  case custom
+
+  init(_ name: UnsafeRawBufferPointer) {
+    func equals(_ literal: StaticString) -> Bool {
+      literal.utf8CodeUnitCount == name.count && memcmp(literal.utf8Start, name.baseAddress!, name.count) == 0
+    }
+    guard let first = name.first else {
+      self = .custom
+      return
+    }
+    if first == UInt8(ascii: ":") {
+      self = equals(":status") ? .status : .reserved
+    } else if equals("content-type") {
+      self = .contentType
+    } else if name.count >= 5 && first == UInt8(ascii: "g") && equals5(name, "grpc-") {
+      if equals("grpc-status") { self = .grpcStatus }
+      else if equals("grpc-message") { self = .grpcMessage }
+      else if equals("grpc-encoding") { self = .grpcEncoding }
+      else { self = .reserved }
+    } else {
+      self = .custom
+    }
   }
 }

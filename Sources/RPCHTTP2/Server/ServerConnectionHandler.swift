@@ -631,7 +631,7 @@ enum HeaderName {
   }
 }
 
-private func equals5(_ name: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+func equals5(_ name: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
   memcmp(prefix.utf8Start, name.baseAddress!, 5) == 0
 }
 
