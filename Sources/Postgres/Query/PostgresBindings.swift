@@ -55,26 +55,27 @@ extension PostgresBindings {
       UnsafePointer<Int32>?
     ) throws -> Result
   ) rethrows -> Result {
-    // One trailing byte keeps the base address non-nil, so empty (non-NULL) values get a valid
-    // pointer too.
-    var storage = self.bytes
-    storage.append(0)
-    let formats = [Int32](repeating: 1, count: self.count)
-    return try storage.withUnsafeBufferPointer { buffer in
-      // The buffer is never empty (trailing byte above).
-      guard let base = buffer.baseAddress else { preconditionFailure("empty parameter buffer") }
-      let raw = UnsafeRawPointer(base)
-      // UInt8 and CChar are layout-compatible related types, so this rebinding is valid.
-      let values: [UnsafePointer<CChar>?] = (0..<self.count).map { index in
-        self.lengths[index] < 0 ? nil : (raw + self.offsets[index]).assumingMemoryBound(to: CChar.self)
-      }
-      return try self.types.withUnsafeBufferPointer { types in
-        try values.withUnsafeBufferPointer { values in
-          try self.lengths.withUnsafeBufferPointer { lengths in
-            try formats.withUnsafeBufferPointer { formats in
-              try body(
-                Int32(self.count), types.baseAddress, values.baseAddress, lengths.baseAddress,
-                formats.baseAddress)
+    let count = self.count
+    // Values point into `bytes`; an empty buffer still needs a valid (non-NULL) address for
+    // empty non-NULL values, so one scratch byte stands in for it.
+    return try self.bytes.withUnsafeBufferPointer { buffer in
+      try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1) { scratch in
+        let raw = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(scratch.baseAddress!))
+        // Pointer and format arrays on the stack: no allocation per execution.
+        return try withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: max(count, 1)) { values in
+          try withUnsafeTemporaryAllocation(of: Int32.self, capacity: max(count, 1)) { formats in
+            for index in 0..<count {
+              // UInt8 and CChar are layout-compatible related types, so this rebinding is valid.
+              values[index] =
+                self.lengths[index] < 0 ? nil : (raw + self.offsets[index]).assumingMemoryBound(to: CChar.self)
+              formats[index] = 1
+            }
+            return try self.types.withUnsafeBufferPointer { types in
+              try self.lengths.withUnsafeBufferPointer { lengths in
+                try body(
+                  Int32(count), types.baseAddress, UnsafePointer(values.baseAddress), lengths.baseAddress,
+                  UnsafePointer(formats.baseAddress))
+              }
             }
           }
         }

@@ -1,0 +1,161 @@
+import InteropService
+import NIOCore
+import Protos
+import RPCCore
+import RPCHTTP2
+import ServiceKit
+import Synchronization
+import Testing
+
+/// Answers EmptyCall on the event loop; fails the method named by `failPath`; holds calls to
+/// `holdPath` open until the client goes away; declines everything else.
+private final class AnsweringHandler: EventLoopUnaryHandler {
+  static let failPath = "/grpc.testing.TestService/UnimplementedCall"
+  static let holdPath = "/grpc.testing.TestService/CacheableUnaryCall"
+  let cancelled = Atomic<Int>(0)
+
+  func handle(_ call: EventLoopUnaryCall) -> Bool {
+    switch call.descriptor.path {
+    case "/grpc.testing.TestService/EmptyCall":
+      var headers = Metadata()
+      headers.add("x-answered-on", "event-loop")
+      var trailers = Metadata()
+      trailers.add("x-request-bytes", String(call.request.count))
+      call.respond(headers: headers, message: [], trailers: trailers)
+      return true
+    case Self.failPath:
+      var trailers = Metadata()
+      trailers.add("x-reason", "refused")
+      call.fail(Status(code: RPCError.Code.permissionDenied.rawValue, message: "not on this loop"), trailers: trailers)
+      return true
+    case Self.holdPath:
+      call.onCancel = { self.cancelled.add(1, ordering: .relaxed) }
+      return true
+    default:
+      return false
+    }
+  }
+}
+
+/// Forwards every TestService unary call to `backend` on a connection of the loop the call
+/// arrived on, marking the answer; declines while that connection is not open (and opens it).
+private final class ForwardingHandler: EventLoopUnaryHandler {
+  let backendPort: Int
+  private let transports = Mutex<[ObjectIdentifier: HTTP2ClientTransport]>([:])
+
+  init(backendPort: Int) { self.backendPort = backendPort }
+
+  func handle(_ call: EventLoopUnaryCall) -> Bool {
+    guard call.descriptor.service == "grpc.testing.TestService" else { return false }
+    let loop = call.eventLoop
+    let transport = self.transports.withLock { transports in
+      if let transport = transports[ObjectIdentifier(loop)] { return transport }
+      let transport = HTTP2ClientTransport(host: "127.0.0.1", port: self.backendPort, eventLoopGroup: loop)
+      transports[ObjectIdentifier(loop)] = transport
+      return transport
+    }
+    let started = transport.startUnaryOnCurrentEventLoop(
+      descriptor: call.descriptor, metadata: call.metadata, options: .defaults, request: call.request
+    ) { result in
+      switch result {
+      case .success(let response):
+        var headers = response.headers
+        headers.add("x-forwarded-on", "event-loop")
+        call.respond(headers: headers, message: response.message, trailers: response.trailers)
+      case .failure(let error):
+        call.fail(Status(error), trailers: error.metadata)
+      }
+    }
+    guard let started else {
+      // Open the connection for the next call; this one takes the ordinary route.
+      Task { _ = try? await Grpc_Testing_TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(.init()) }
+      return false
+    }
+    call.onCancel = { started.cancel() }
+    return true
+  }
+
+  func close() async {
+    for transport in self.transports.withLock({ Array($0.values) }) { await transport.close() }
+  }
+}
+
+@Suite("Unary calls served on the event loop")
+struct EventLoopUnaryHandlerTests {
+  @Test func aHandlerAnswersOnTheLoopAndDeclinedCallsTakeTheOrdinaryRoute() async throws {
+    let handler = AnsweringHandler()
+    try await withLoopbackServer(configuration: .init(threads: 1, eventLoopUnaryHandler: handler)) { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      let empty = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
+      #expect(empty.metadata.firstString("x-answered-on") == "event-loop")
+      #expect(empty.trailingMetadata.firstString("x-request-bytes") == "0")
+      // Declined: the registered TestService answers it.
+      let response = try await service.unaryCall(simpleRequest(responseSize: 10))
+      #expect(response.payload?.body.count == 10)
+    }
+  }
+
+  @Test func aFailureOnTheLoopReachesTheClientWithItsTrailers() async throws {
+    try await withLoopbackServer(configuration: .init(threads: 1, eventLoopUnaryHandler: AnsweringHandler())) { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      let error = await #expect(throws: RPCError.self) { _ = try await service.unimplementedCall(.init()) }
+      #expect(error?.code == .permissionDenied)
+      #expect(error?.message == "not on this loop")
+      #expect(error?.metadata.firstString("x-reason") == "refused")
+    }
+  }
+
+  @Test func aClientThatGivesUpCancelsTheCallOnTheLoop() async throws {
+    let handler = AnsweringHandler()
+    try await withLoopbackServer(configuration: .init(threads: 1, eventLoopUnaryHandler: handler)) { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      var options = CallOptions.defaults
+      options.timeout = .milliseconds(100)
+      let error = await #expect(throws: RPCError.self) {
+        _ = try await service.cacheableUnaryCall(simpleRequest(responseSize: 1), options: options)
+      }
+      #expect(error?.code == .deadlineExceeded)
+      for _ in 0..<100 where handler.cancelled.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+      #expect(handler.cancelled.load(ordering: .relaxed) == 1)
+    }
+  }
+
+  @Test func callsForwardedBetweenConnectionsOfOneLoopKeepMessagesStatusesAndMetadata() async throws {
+    let backend = GRPCServer(configuration: .init(threads: 1), services: [TestService()])
+    let backendAddress = try await backend.start()
+    let forwarding = ForwardingHandler(backendPort: backendAddress.port!)
+    do {
+      try await withLoopbackServer(configuration: .init(threads: 1, eventLoopUnaryHandler: forwarding)) { client in
+        let service = Grpc_Testing_TestService.Client(wrapping: client)
+        var forwarded = false
+        for _ in 0..<100 where !forwarded {
+          let response = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
+          forwarded = response.metadata.firstString("x-forwarded-on") == "event-loop"
+          if !forwarded { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(forwarded)
+
+        var metadata = Metadata()
+        metadata.add("x-grpc-test-echo-initial", "through")
+        var request = simpleRequest(responseSize: 70_000)
+        request.payload = payload(50_000)
+        let response = try await service.unaryCall(request: ClientRequest(message: request, metadata: metadata))
+        #expect(response.message.payload?.body.count == 70_000)
+        #expect(response.metadata.firstString("x-grpc-test-echo-initial") == "through")
+        #expect(response.metadata.firstString("x-forwarded-on") == "event-loop")
+
+        let error = await #expect(throws: RPCError.self) {
+          _ = try await service.unaryCall(simpleRequest(responseSize: 0, status: (9, "backend says no")))
+        }
+        #expect(error?.code == .failedPrecondition)
+        #expect(error?.message == "backend says no")
+      }
+    } catch {
+      await forwarding.close()
+      await backend.shutDown()
+      throw error
+    }
+    await forwarding.close()
+    await backend.shutDown()
+  }
+}
