@@ -1,6 +1,9 @@
 internal import RPCCore
 
 extension HeaderBlock {
+  /// Metadata whose value differs on every call: sent without HPACK indexing.
+  static let uniquePerCall: Set<String> = ["x-request-id", "traceparent"]
+
   /// Adds custom metadata as header fields: text values as-is, `-bin` values base64-encoded.
   /// Invalid keys or values, and reserved `grpc-` and pseudo-header keys, are left out.
   mutating func add(metadata: Metadata) {
@@ -9,7 +12,7 @@ extension HeaderBlock {
       switch element.value {
       case .string(let value):
         guard !element.key.hasSuffix("-bin"), Metadata.isValidTextValue(value) else { continue }
-        self.add(element.key, value)
+        self.add(element.key, value, indexed: !Self.uniquePerCall.contains(element.key))
       case .binary(let bytes):
         guard element.key.hasSuffix("-bin") else { continue }
         self.add(element.key, Base64.encode(bytes))

@@ -311,19 +311,22 @@ final class NGHTTP2Session {
 /// `nghttp2_nv` array only for the duration of a submit call (nghttp2 copies the bytes).
 struct HeaderBlock {
   private var bytes: [UInt8] = []
-  private var fields: [(nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int)] = []
+  private var fields: [(nameStart: Int, nameLength: Int, valueStart: Int, valueLength: Int, flags: UInt8)] = []
 
   init(capacity: Int = 8) {
     self.bytes.reserveCapacity(capacity * 32)
     self.fields.reserveCapacity(capacity)
   }
 
-  mutating func add(_ name: String, _ value: String) {
+  /// Adds a field. `indexed: false` keeps it out of the HPACK dynamic table: for values that
+  /// never repeat (request and trace ids), where indexing only evicts useful entries.
+  mutating func add(_ name: String, _ value: String, indexed: Bool = true) {
     let nameStart = self.bytes.count
     self.bytes.append(contentsOf: name.utf8)
     let valueStart = self.bytes.count
     self.bytes.append(contentsOf: value.utf8)
-    self.fields.append((nameStart, valueStart - nameStart, valueStart, self.bytes.count - valueStart))
+    let flags = UInt8(indexed ? NGHTTP2_NV_FLAG_NONE.rawValue : NGHTTP2_NV_FLAG_NO_INDEX.rawValue)
+    self.fields.append((nameStart, valueStart - nameStart, valueStart, self.bytes.count - valueStart, flags))
   }
 
   var isEmpty: Bool { self.fields.isEmpty }
@@ -340,7 +343,7 @@ struct HeaderBlock {
             to: nghttp2_nv(
               name: base + field.nameStart, value: base + field.valueStart,
               namelen: field.nameLength, valuelen: field.valueLength,
-              flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+              flags: field.flags))
         }
         return body(UnsafePointer(nva.baseAddress!), self.fields.count)
       }
