@@ -81,7 +81,10 @@ events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path $work/nginx/body;
-  upstream cpp { server 127.0.0.1:50270; keepalive 64; }
+  # Without raised limits nginx closes a client connection after 1000 requests (and an
+  # upstream one likewise), which h2load counts as failures.
+  keepalive_requests 100000000;
+  upstream cpp { server 127.0.0.1:50270; keepalive 64; keepalive_requests 100000000; }
   server {
     listen 127.0.0.1:50274 http2;
     location / { grpc_pass grpc://cpp; }
