@@ -77,8 +77,7 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     guard zip(utf8.prefix(6), "BEARER".utf8).allSatisfy({ $0 & 0xDF == $1 }),
       utf8.dropFirst(6).first == UInt8(ascii: " ")
     else { return nil }
-    let credential = String(decoding: utf8.dropFirst(7), as: UTF8.self)
-    let trimmed = credential.drop { $0 == " " }
-    return trimmed.isEmpty ? nil : String(trimmed)
+    let credential = utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
+    return credential.isEmpty ? nil : String(Substring(credential))
   }
 }
