@@ -64,12 +64,13 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
     return try await next(forwarded, context)
   }
 
-  /// `metadata` with this hop's `x-request-id` and `traceparent`, and the request id.
-  static func stamp(_ metadata: Metadata) -> (forwarded: Metadata, requestID: String) {
-    var forwarded = Metadata()
+  /// `metadata` with this hop's `x-request-id` and `traceparent`, and the request id; keys in
+  /// `dropping` are left out.
+  static func stamp(_ metadata: Metadata, dropping: Set<String> = []) -> (forwarded: Metadata, requestID: String) {
+    var forwarded = Metadata(reservingCapacity: metadata.count + 2)
     var requestID: String?
-    var traceID: String?
-    var flags = "01"
+    var traceID: Substring?
+    var flags: Substring = "01"
     for element in metadata {
       switch element.key {
       case "x-request-id":
@@ -82,24 +83,54 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
           flags = parsed.flags
         }
       default:
-        forwarded.add(element.key, element.value)
+        if dropping.isEmpty || !dropping.contains(element.key) { forwarded.add(element.key, element.value) }
       }
     }
     let id = requestID ?? Self.hex(byteCount: 16)
     forwarded.add("x-request-id", id)
-    forwarded.add("traceparent", "00-\(traceID ?? Self.hex(byteCount: 16))-\(Self.hex(byteCount: 8))-\(flags)")
+    forwarded.add("traceparent", Self.traceparent(traceID: traceID, flags: flags))
     return (forwarded, id)
   }
 
+  /// `00-<trace id>-<new parent id>-<flags>`, with a new trace id when `traceID` is `nil`, built
+  /// in one allocation.
+  static func traceparent(traceID: Substring?, flags: Substring) -> String {
+    String(unsafeUninitializedCapacity: 55) { buffer in
+      func put(_ index: inout Int, _ bytes: some Sequence<UInt8>) {
+        for byte in bytes {
+          buffer[index] = byte
+          index += 1
+        }
+      }
+      var index = 0
+      put(&index, "00-".utf8)
+      if let traceID { put(&index, traceID.utf8) } else { Self.writeHex(into: buffer, at: &index, byteCount: 16) }
+      put(&index, CollectionOfOne(UInt8(ascii: "-")))
+      Self.writeHex(into: buffer, at: &index, byteCount: 8)
+      put(&index, CollectionOfOne(UInt8(ascii: "-")))
+      put(&index, flags.utf8)
+      return index
+    }
+  }
+
   /// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, ids not all zero.
-  static func parseTraceparent(_ value: String) -> (traceID: String, flags: String)? {
-    let parts = value.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-    let hexDigits = Set("0123456789abcdef")
-    guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16,
-      parts[3].count == 2, parts.prefix(4).allSatisfy({ $0.allSatisfy(hexDigits.contains) }),
-      parts[1] != String(repeating: "0", count: 32), parts[2] != String(repeating: "0", count: 16)
+  static func parseTraceparent(_ value: String) -> (traceID: Substring, flags: Substring)? {
+    let utf8 = value.utf8
+    // Version 00 is exactly 55 characters; later versions may append fields after the flags.
+    guard utf8.count >= 55 else { return nil }
+    let parts = value.split(separator: "-", maxSplits: 4, omittingEmptySubsequences: false)
+    guard parts.count >= 4, parts[0].utf8.count == 2, parts[0] != "ff", parts[1].utf8.count == 32,
+      parts[2].utf8.count == 16, parts[3].utf8.count == 2,
+      parts.prefix(4).allSatisfy({ $0.utf8.allSatisfy(Self.isLowerHex) }),
+      parts[1].utf8.contains(where: { $0 != UInt8(ascii: "0") }),
+      parts[2].utf8.contains(where: { $0 != UInt8(ascii: "0") })
     else { return nil }
+    if parts[0] == "00" && parts.count > 4 { return nil }
     return (parts[1], parts[3])
+  }
+
+  private static func isLowerHex(_ byte: UInt8) -> Bool {
+    (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
   }
 
   /// `byteCount` random bytes as lower-case hex, from ``FastRandom`` (ids need to be unique and
@@ -107,20 +138,24 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
   /// the rest of the interceptor).
   static func hex(byteCount: Int) -> String {
     String(unsafeUninitializedCapacity: byteCount * 2) { buffer in
-      var remaining = byteCount
       var index = 0
-      while remaining > 0 {
-        var word = FastRandom.next()
-        for _ in 0..<min(8, remaining) {
-          let byte = UInt8(truncatingIfNeeded: word)
-          buffer[index] = Self.hexDigit(byte >> 4)
-          buffer[index + 1] = Self.hexDigit(byte & 0x0F)
-          index += 2
-          word >>= 8
-        }
-        remaining -= 8
-      }
+      Self.writeHex(into: buffer, at: &index, byteCount: byteCount)
       return index
+    }
+  }
+
+  private static func writeHex(into buffer: UnsafeMutableBufferPointer<UInt8>, at index: inout Int, byteCount: Int) {
+    var remaining = byteCount
+    while remaining > 0 {
+      var word = FastRandom.next()
+      for _ in 0..<min(8, remaining) {
+        let byte = UInt8(truncatingIfNeeded: word)
+        buffer[index] = Self.hexDigit(byte >> 4)
+        buffer[index + 1] = Self.hexDigit(byte & 0x0F)
+        index += 2
+        word >>= 8
+      }
+      remaining -= 8
     }
   }
 

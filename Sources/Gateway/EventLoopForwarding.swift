@@ -86,9 +86,9 @@ final class UnaryForwarding {
       self.end(.failure(proxy.atCapacity(self.route.method)))
       return true
     }
-    let (stamped, requestID) = RequestIdentityInterceptor.stamp(self.call.metadata)
+    let (stamped, requestID) = RequestIdentityInterceptor.stamp(self.call.metadata, dropping: Proxy.hopByHop)
     self.fields.requestID = requestID
-    self.outgoing = Proxy.outgoing(stamped)
+    self.outgoing = stamped
     self.call.onCancel = { [self] in
       self.backendCall?.cancel()
       self.pendingRetry?.cancel()

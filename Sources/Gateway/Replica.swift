@@ -118,15 +118,38 @@ public final class ReplicaSet: Sendable {
   /// A replica for the next attempt, avoiding `excluded` when another one is available, with
   /// its call counted in; `nil` when every candidate has `limit` calls in flight.
   func acquire(excluding excluded: Set<ObjectIdentifier> = [], limit: Int) -> Replica? {
+    let count = self.replicas.count
+    if count == 1 {
+      let replica = self.replicas[0]
+      return replica.tryAcquire(limit: limit) ? replica : nil
+    }
     let now = ContinuousClock.now
     let start = self.next.wrappingAdd(1, ordering: .relaxed).oldValue
-    let count = self.replicas.count
-    let ordered = (0..<count).map { self.replicas[(start + $0) % count] }
-    var candidates = ordered.filter { !excluded.contains(ObjectIdentifier($0)) && !$0.isEjected(at: now) }
-    if candidates.isEmpty { candidates = ordered.filter { !excluded.contains(ObjectIdentifier($0)) } }
-    if candidates.isEmpty { candidates = ordered }
-    for replica in candidates.sorted(by: { $0.outstanding < $1.outstanding }) where replica.tryAcquire(limit: limit) {
-      return replica
+    // Candidates in order of preference: not excluded and not ejected; else not excluded; else
+    // any. Within the first non-empty class, least outstanding first, ties in rotation order.
+    for pass in 0..<3 {
+      var tried = Set<ObjectIdentifier>()
+      while true {
+        var best: Replica?
+        var bestOutstanding = Int.max
+        for offset in 0..<count {
+          let replica = self.replicas[Int(UInt(bitPattern: start &+ offset) % UInt(count))]
+          let id = ObjectIdentifier(replica)
+          if tried.contains(id) { continue }
+          if pass < 2 && excluded.contains(id) { continue }
+          if pass == 0 && replica.isEjected(at: now) { continue }
+          let outstanding = replica.outstanding
+          if outstanding < bestOutstanding {
+            best = replica
+            bestOutstanding = outstanding
+          }
+        }
+        guard let best else { break }
+        if best.tryAcquire(limit: limit) { return best }
+        tried.insert(ObjectIdentifier(best))
+      }
+      // A class with candidates that are all at their limit: no fallback to the next class.
+      if !tried.isEmpty { return nil }
     }
     return nil
   }

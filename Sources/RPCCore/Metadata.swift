@@ -39,22 +39,38 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
     }
   }
 
+  /// Empty metadata with room for `capacity` entries.
+  public init(reservingCapacity capacity: Int) {
+    self.elements = []
+    self.elements.reserveCapacity(capacity)
+  }
+
   public var count: Int { self.elements.count }
   public var isEmpty: Bool { self.elements.isEmpty }
 
+  /// Makes room for `capacity` entries in all.
+  public mutating func reserveCapacity(_ capacity: Int) {
+    self.elements.reserveCapacity(capacity)
+  }
+
   /// Appends a text value for `key`.
   public mutating func add(_ key: String, _ value: String) {
-    self.elements.append(Element(key: key.lowercased(), value: .string(value)))
+    self.elements.append(Element(key: Self.lowercased(key), value: .string(value)))
   }
 
   /// Appends a binary value; `key` should end in `-bin`.
   public mutating func add(_ key: String, _ value: [UInt8]) {
-    self.elements.append(Element(key: key.lowercased(), value: .binary(value)))
+    self.elements.append(Element(key: Self.lowercased(key), value: .binary(value)))
   }
 
   /// Appends a value for `key`.
   public mutating func add(_ key: String, _ value: Value) {
-    self.elements.append(Element(key: key.lowercased(), value: value))
+    self.elements.append(Element(key: Self.lowercased(key), value: value))
+  }
+
+  /// `key` in lower case; keys already lower-case (what HTTP/2 delivers) are kept as they are.
+  private static func lowercased(_ key: String) -> String {
+    key.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 >= 0x80 }) ? key.lowercased() : key
   }
 
   /// Appends every entry of `other`.

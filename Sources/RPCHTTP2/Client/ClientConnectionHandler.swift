@@ -80,6 +80,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var streamsByKey: [Int: ClientStream] = [:]
   private var streamsByID: [Int32: ClientStream] = [:]
   private var nextKey = 0
+  private var scratchHeaders = HeaderBlock(capacity: 16)
   private var flushScheduled = false
   private var pingOutstanding = false
   private let keepalive: (interval: TimeAmount, timeout: TimeAmount)?
@@ -258,7 +259,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private func open(_ stream: ClientStream) {
     guard !stream.opened else { return }
     stream.opened = true
-    var headers = HeaderBlock(capacity: 8 + stream.requestMetadata.count)
+    // Submitted (and copied by nghttp2) at once: the connection's scratch block serves.
+    var headers = self.scratchHeaders
+    self.scratchHeaders = HeaderBlock(capacity: 0)
+    defer { self.scratchHeaders = headers }
+    headers.removeAll()
     headers.add(":method", "POST")
     headers.add(":scheme", "http")
     headers.add(":path", stream.path)
@@ -450,9 +455,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     guard let stream = self.streamsByID[streamID] else { return }
     // Known names are matched on bytes; the common values are not turned into new Strings.
     switch ResponseHeaderName(name) {
-    case .status: stream.httpStatus = Self.commonValue(value, "200")
-    case .contentType: stream.contentType = Self.commonValue(value, "application/grpc")
-    case .grpcStatus: stream.grpcStatus = Self.commonValue(value, "0")
+    case .status: stream.httpStatus = ServerConnectionHandler.commonValue(value, "200")
+    case .contentType: stream.contentType = ServerConnectionHandler.commonValue(value, "application/grpc")
+    case .grpcStatus: stream.grpcStatus = ServerConnectionHandler.commonValue(value, "0")
     case .grpcMessage: stream.grpcMessage = StatusMessageCoding.decode(String(decoding: value, as: UTF8.self))
     case .grpcEncoding: stream.grpcEncoding = String(decoding: value, as: UTF8.self)
     case .reserved: return
@@ -460,11 +465,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       stream.collecting.addReceivedHeader(
         name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
     }
-  }
-
-  /// `value` as a String, without building one when it is `common` (a literal: no allocation).
-  private static func commonValue(_ value: UnsafeRawBufferPointer, _ common: String) -> String {
-    common.utf8.count == value.count && common.utf8.elementsEqual(value) ? common : String(decoding: value, as: UTF8.self)
   }
 
   func sessionDidReceiveHeaders(streamID: Int32, endStream: Bool) {

@@ -331,6 +331,12 @@ struct HeaderBlock {
 
   var isEmpty: Bool { self.fields.isEmpty }
 
+  /// Empties the block, keeping its storage for the next one.
+  mutating func removeAll() {
+    self.bytes.removeAll(keepingCapacity: true)
+    self.fields.removeAll(keepingCapacity: true)
+  }
+
   fileprivate func withNameValues<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
     self.bytes.withUnsafeBufferPointer { raw in
       // nghttp2 copies names and values during the submit call and never writes through

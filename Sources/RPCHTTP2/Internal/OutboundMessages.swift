@@ -1,9 +1,14 @@
 internal import RPCCore
 
 /// Framed messages waiting to be copied into DATA frames, in order.
+///
+/// The common case, one message waiting (every unary response), is held without a queue.
 struct OutboundMessages {
-  private var chunks: [[UInt8]] = []
+  /// The first waiting message, before any in `queue`.
+  private var first: [UInt8] = []
+  private var queue: [[UInt8]] = []
   private var head = 0
+  /// Bytes of `first` (or of `queue[head]` when `first` is empty) already copied out.
   private var offset = 0
   private(set) var pendingBytes = 0
 
@@ -11,33 +16,43 @@ struct OutboundMessages {
 
   mutating func append(_ framed: [UInt8]) {
     guard !framed.isEmpty else { return }
-    self.chunks.append(framed)
+    if self.pendingBytes == 0 {
+      self.first = framed
+      self.offset = 0
+    } else {
+      self.queue.append(framed)
+    }
     self.pendingBytes += framed.count
   }
 
   /// Copies up to `buffer.count` bytes into `buffer`; returns how many.
   mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
     var written = 0
-    while written < buffer.count && self.head < self.chunks.count {
-      let chunk = self.chunks[self.head]
-      let count = min(chunk.count - self.offset, buffer.count - written)
-      chunk.withUnsafeBytes { source in
+    while written < buffer.count && self.pendingBytes - written > 0 {
+      if self.first.isEmpty {
+        // Promote the next queued message.
+        self.first = self.queue[self.head]
+        self.head += 1
+        self.offset = 0
+      }
+      let count = min(self.first.count - self.offset, buffer.count - written)
+      self.first.withUnsafeBytes { source in
         let slice = UnsafeRawBufferPointer(rebasing: source[self.offset..<(self.offset + count)])
         UnsafeMutableRawBufferPointer(rebasing: buffer[written..<(written + count)]).copyMemory(from: slice)
       }
       written += count
       self.offset += count
-      if self.offset == chunk.count {
-        self.head += 1
+      if self.offset == self.first.count {
+        self.first = []
         self.offset = 0
       }
     }
     self.pendingBytes -= written
-    if self.head == self.chunks.count {
-      self.chunks.removeAll(keepingCapacity: true)
+    if self.head == self.queue.count {
+      if self.head > 0 { self.queue.removeAll(keepingCapacity: true) }
       self.head = 0
     } else if self.head > 32 {
-      self.chunks.removeFirst(self.head)
+      self.queue.removeFirst(self.head)
       self.head = 0
     }
     return written

@@ -42,6 +42,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var closing = false
   private var shuttingDown = false
   private var receivedBytes = false
+  /// The last request's `:path`, reused while calls name the same method (no String per call).
+  private var lastPath = ""
+  private var scratchHeaders = HeaderBlock(capacity: 16)
 
   init(configuration: Configuration) throws {
     self.configuration = configuration
@@ -184,9 +187,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     guard let stream = self.streams[streamID], !stream.headersComplete else { return }
     // Known names are matched on bytes; only values that are kept become Strings.
     switch HeaderName(name) {
-    case .method: stream.method = String(decoding: value, as: UTF8.self)
-    case .path: stream.path = String(decoding: value, as: UTF8.self)
-    case .contentType: stream.contentType = String(decoding: value, as: UTF8.self)
+    case .method: stream.method = Self.commonValue(value, "POST")
+    case .path:
+      if !self.lastPath.utf8.elementsEqual(value) { self.lastPath = String(decoding: value, as: UTF8.self) }
+      stream.path = self.lastPath
+    case .contentType: stream.contentType = Self.commonValue(value, "application/grpc")
     case .timeout: stream.timeout = String(decoding: value, as: UTF8.self)
     case .encoding: stream.encoding = String(decoding: value, as: UTF8.self)
     case .acceptEncoding:
@@ -505,7 +510,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   private func submitHeaders(_ stream: ServerStream, metadata: Metadata) {
-    var headers = HeaderBlock(capacity: 5 + metadata.count)
+    // Submitted (and copied by nghttp2) at once: the connection's scratch block serves.
+    var headers = self.scratchHeaders
+    self.scratchHeaders = HeaderBlock(capacity: 0)
+    defer { self.scratchHeaders = headers }
+    headers.removeAll()
     headers.add(":status", "200")
     headers.add("content-type", "application/grpc")
     if stream.acceptsGzip && stream.compression.compressesResponses {
@@ -577,6 +586,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   // MARK: helpers
+
+  /// `value` as a String, without building one when it is `common` (a literal: no allocation).
+  static func commonValue(_ value: UnsafeRawBufferPointer, _ common: String) -> String {
+    common.utf8.count == value.count && common.utf8.elementsEqual(value) ? common : String(decoding: value, as: UTF8.self)
+  }
 
   static func isGRPCContentType(_ value: String) -> Bool {
     // Fast path: what nearly every client sends.
