@@ -12,7 +12,7 @@ public import RPCHTTP2
 /// (so the call takes the full path) whatever needs to wait for something: a token not yet in
 /// the verified-token cache, an API key to exchange, any authentication refusal, a backend
 /// connection that is not open yet on this loop.
-public struct GatewayEventLoopPath: EventLoopUnaryHandler {
+public final class GatewayEventLoopPath: EventLoopUnaryHandler {
   let proxy: Proxy
   let authentication: AuthenticationInterceptor?
   let rateLimits: RateLimitInterceptor?

@@ -14,10 +14,16 @@ public final class Proxy: Sendable {
   let unaryRoutes: [String: UnaryRoute]
 
   /// A routed unary method: where it goes and how many attempts it may take.
-  struct UnaryRoute: Sendable {
+  final class UnaryRoute: Sendable {
     let method: CompiledServices.Method
     let set: ReplicaSet
     let maxAttempts: Int
+
+    init(method: CompiledServices.Method, set: ReplicaSet, maxAttempts: Int) {
+      self.method = method
+      self.set = set
+      self.maxAttempts = maxAttempts
+    }
   }
 
   /// Request headers that describe one HTTP hop and never travel further.

@@ -7,13 +7,23 @@ public protocol RegistrableRPCService: Sendable {
 
 /// Maps `:path`s to the handlers that serve them.
 public struct RPCRouter: Sendable {
-  /// A registered method: its kind and a type-erased handler.
-  public struct Method: Sendable {
+  /// A registered method: its kind and a type-erased handler. A class, so that handing it to
+  /// each call is one reference, not a copy of its fields.
+  public final class Method: Sendable {
     /// The method's descriptor.
     public let descriptor: MethodDescriptor
     /// How many messages flow each way.
     public let kind: RPCKind
     fileprivate let body: @Sendable (any ServerCallStream, Metadata, ServerContext) async throws -> Metadata
+
+    fileprivate init(
+      descriptor: MethodDescriptor, kind: RPCKind,
+      body: @escaping @Sendable (any ServerCallStream, Metadata, ServerContext) async throws -> Metadata
+    ) {
+      self.descriptor = descriptor
+      self.kind = kind
+      self.body = body
+    }
 
     /// Runs the call to completion: interceptors in order, then the handler, then `finish`.
     ///

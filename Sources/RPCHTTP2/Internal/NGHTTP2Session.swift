@@ -322,14 +322,20 @@ struct HeaderBlock {
   /// never repeat (request and trace ids), where indexing only evicts useful entries.
   mutating func add(_ name: String, _ value: String, indexed: Bool = true) {
     let nameStart = self.bytes.count
-    self.bytes.append(contentsOf: name.utf8)
+    Self.append(name, to: &self.bytes)
     let valueStart = self.bytes.count
-    self.bytes.append(contentsOf: value.utf8)
+    Self.append(value, to: &self.bytes)
     let flags = UInt8(indexed ? NGHTTP2_NV_FLAG_NONE.rawValue : NGHTTP2_NV_FLAG_NO_INDEX.rawValue)
     self.fields.append((nameStart, valueStart - nameStart, valueStart, self.bytes.count - valueStart, flags))
   }
 
   var isEmpty: Bool { self.fields.isEmpty }
+
+  /// Appends the UTF-8 of `text` (copied from its contiguous storage when it has one).
+  private static func append(_ text: String, to bytes: inout [UInt8]) {
+    var text = text
+    text.withUTF8 { bytes.append(contentsOf: $0) }
+  }
 
   /// Empties the block, keeping its storage for the next one.
   mutating func removeAll() {
