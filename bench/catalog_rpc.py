@@ -96,6 +96,8 @@ def pairs(work, port, clients, seconds, product_count=4, location_count=3, lines
     failures = [0] * clients
     shipped = [dict() for _ in range(clients)]
 
+    run = uuid.uuid4().hex[:8]  # order ids unique to this run: a reused id would just return the old reservation
+
     def client(number):
         rng = random.Random(number)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -103,7 +105,7 @@ def pairs(work, port, clients, seconds, product_count=4, location_count=3, lines
             sequence = 0
             while time.monotonic() < stop:
                 sequence += 1
-                order = f"bench-{number}-{sequence}"
+                order = f"bench-{run}-{number}-{sequence}"
                 picks = rng.sample(rows, lines)
                 start = time.perf_counter()
                 try:
