@@ -190,7 +190,7 @@ struct SnapshotEncoder {
 
     if date.days != self.lastDate {
       self.lastDate = date.days
-      if self.dates[date.days] == nil { self.dates[date.days] = date.iso }
+      if self.dates[date.days] == nil { self.dates[date.days] = Self.iso(date) }
     }
     if client.count <= 17 {
       var value: UInt64 = 0
@@ -212,7 +212,7 @@ struct SnapshotEncoder {
     guard self.keyHashes.insert(hasher.finalize()).inserted else {
       func string(_ index: Int) -> String { String(decoding: field(index), as: UTF8.self) }
       let row = SnapshotRow(
-        date: date.iso, clientCode: string(1), centre: string(2), materialType: string(3), origin: string(4),
+        date: Self.iso(date), clientCode: string(1), centre: string(2), materialType: string(3), origin: string(4),
         productCode: string(5), lot: string(6), daysInStock: days, productForm: string(8),
         merchandiseGroup: string(9), tonnes: Self.decimalText(thousandths), sku: string(11))
       self.repeated[row.key] = row
@@ -297,9 +297,17 @@ struct SnapshotEncoder {
 
   // MARK: Field checks on bytes
 
-  /// `YYYY-MM-DD` or `DD/MM/YYYY` (month and day with any number of digits) as days since
-  /// 2000-01-01 (PostgreSQL's `date` epoch) and ISO text.
-  static func date(_ bytes: UnsafeRawBufferPointer) -> (days: Int32, iso: String)? {
+  /// A valid calendar date: days since 2000-01-01 (PostgreSQL's `date` epoch) and its parts.
+  struct CalendarDate {
+    var days: Int32
+    var year: Int
+    var month: Int
+    var day: Int
+  }
+
+  /// `YYYY-MM-DD` or `DD/MM/YYYY` (month and day with any number of digits), or `nil` when it is
+  /// not a date that exists.
+  static func date(_ bytes: UnsafeRawBufferPointer) -> CalendarDate? {
     let dayFirst = !bytes.contains(UInt8(ascii: "-"))
     let separator = dayFirst ? UInt8(ascii: "/") : UInt8(ascii: "-")
     var parts: (Int, Int, Int) = (0, 0, 0)
@@ -336,15 +344,16 @@ struct SnapshotEncoder {
     let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
     let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
     let days = era * 146_097 + dayOfEra - 719_468 - 10_957
-    return (Int32(days), Self.iso(year, month, day))
+    return CalendarDate(days: Int32(days), year: year, month: month, day: day)
   }
 
-  private static func iso(_ year: Int, _ month: Int, _ day: Int) -> String {
+  /// `YYYY-MM-DD`.
+  static func iso(_ date: CalendarDate) -> String {
     func padded(_ value: Int, _ width: Int) -> String {
       let digits = String(value)
       return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
-    return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))"
+    return "\(padded(date.year, 4))-\(padded(date.month, 2))-\(padded(date.day, 2))"
   }
 
   /// A 32-bit whole number with an optional sign (as `Int32(_:)` reads it).

@@ -32,7 +32,7 @@ struct SnapshotRow: Sendable, Hashable {
   /// `YYYY-MM-DD` or `DD/MM/YYYY` as `YYYY-MM-DD`, or `nil` when it is not a date.
   static func isoDate(_ text: String) -> String? {
     var text = text
-    return text.withUTF8 { SnapshotEncoder.date(UnsafeRawBufferPointer($0))?.iso }
+    return text.withUTF8 { SnapshotEncoder.date(UnsafeRawBufferPointer($0)).map(SnapshotEncoder.iso) }
   }
 
 }
