@@ -49,13 +49,15 @@ run: deps
 	BUILD_DIR=$(BUILD_DIR) scripts/run-suite.sh
 
 ## Release builds: gRPC driven by h2load next to gRPC C++ and raw nghttpd; PostgreSQL pool
-## lookups next to pgbench. See BENCHMARKS.md.
+## lookups next to pgbench; catalog CSV import next to psql \copy, GetProduct next to pgbench -S,
+## Reserve/Commit pairs under contention. See BENCHMARKS.md.
 bench: deps
 	scripts/bench.sh $(RELEASE_DIR)
 	scripts/bench-db.sh $(RELEASE_DIR)
 	scripts/bench-identity.sh $(RELEASE_DIR)
 	scripts/bench-gateway.sh $(RELEASE_DIR)
 	ROWS=200000 scripts/bench-catalog.sh $(RELEASE_DIR) release
+	scripts/bench-catalog-rpc.sh $(RELEASE_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(RELEASE_DIR)

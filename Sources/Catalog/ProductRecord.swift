@@ -62,6 +62,40 @@ struct ProductRecord: Sendable, Hashable {
   }
 }
 
+/// `GetProduct` by id: a statement prepared once per connection (the hot read path).
+struct ProductByID: PostgresPreparedStatement {
+  static let sql = "SELECT \(ProductRecord.columns) FROM products WHERE tenant_id = $1 AND id = $2"
+  typealias Row = ProductRecord
+  var tenantID: UUID
+  var id: UUID
+
+  func makeBindings() -> PostgresBindings {
+    var bindings = PostgresBindings()
+    bindings.append(self.tenantID)
+    bindings.append(self.id)
+    return bindings
+  }
+
+  func decodeRow(_ row: PostgresRow) throws -> ProductRecord { try ProductRecord(row: row) }
+}
+
+/// `GetProduct` by SKU, prepared like ``ProductByID``.
+struct ProductBySKU: PostgresPreparedStatement {
+  static let sql = "SELECT \(ProductRecord.columns) FROM products WHERE tenant_id = $1 AND sku = $2"
+  typealias Row = ProductRecord
+  var tenantID: UUID
+  var sku: String
+
+  func makeBindings() -> PostgresBindings {
+    var bindings = PostgresBindings()
+    bindings.append(self.tenantID)
+    bindings.append(self.sku)
+    return bindings
+  }
+
+  func decodeRow(_ row: PostgresRow) throws -> ProductRecord { try ProductRecord(row: row) }
+}
+
 /// Product attributes: a flat string map, stored as a JSON object.
 enum Attributes {
   static func encode(_ attributes: [String: String]) throws(RPCError) -> String {
@@ -71,6 +105,7 @@ enum Attributes {
 
   /// The map back from the database's JSON text (an object of strings, as ``encode`` wrote it).
   static func decode(_ json: String) -> [String: String] {
+    if json == "{}" { return [:] }  // most products: no Foundation JSON parser needed
     guard let data = json.data(using: .utf8),
       let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
     else { return [:] }

@@ -42,26 +42,22 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
 
   public func getProduct(request: Catalog_V1_GetProductRequest, context _: ServerContext) async throws -> Catalog_V1_Product {
     let tenantID = try Caller.require(.viewer).tenantUUID
-    let row: PostgresRow?
+    let record: ProductRecord?
     switch request.key {
     case .id(let text)?:
       let id = try parseID(text, what: "id")
-      row = try await self.context.database.translatingErrors {
-        try await self.context.pool.query(
-          "SELECT \(unescaped: ProductRecord.columns) FROM products WHERE tenant_id = \(tenantID) AND id = \(id)"
-        ).first
+      record = try await self.context.database.translatingErrors {
+        try await self.context.pool.execute(ProductByID(tenantID: tenantID, id: id)).first
       }
     case .sku(let sku)?:
-      row = try await self.context.database.translatingErrors {
-        try await self.context.pool.query(
-          "SELECT \(unescaped: ProductRecord.columns) FROM products WHERE tenant_id = \(tenantID) AND sku = \(sku)"
-        ).first
+      record = try await self.context.database.translatingErrors {
+        try await self.context.pool.execute(ProductBySKU(tenantID: tenantID, sku: sku)).first
       }
     case nil:
       throw RPCError(code: .invalidArgument, message: "Give id or sku.")
     }
-    guard let row else { throw RPCError(code: .notFound, message: "No such product in this tenant.") }
-    return try ProductRecord(row: row).message
+    guard let record else { throw RPCError(code: .notFound, message: "No such product in this tenant.") }
+    return record.message
   }
 
   public func listProducts(request: Catalog_V1_ListProductsRequest, context _: ServerContext) async throws

@@ -17,72 +17,46 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     async throws -> Catalog_V1_ImportReport
   {
     let tenantID = try Caller.require(.editor).tenantUUID
-    var loader = SnapshotLoader(tenantID: tenantID, context: self.context)
+    let load = SnapshotImport(tenantID: tenantID, context: self.context)
+    var encoder = load.makeEncoder()
+    var rows = request.makeAsyncIterator()
     var line: Int64 = 0
-    for try await message in request {
+    return try await load.run(encoder: &encoder) { encoder in
+      guard let row = try await rows.next() else { return false }
       line += 1
-      do {
-        try await loader.add(try SnapshotRow(message))
-      } catch let invalid as SnapshotRow.Invalid {
-        loader.reject(line: line, reason: invalid.reason)
-      }
+      encoder.add(row, line: line)
+      return true
     }
-    try await loader.finish()
-    return loader.report
   }
 
   public func importCsv(request: RPCAsyncSequence<Catalog_V1_CsvChunk>, context _: ServerContext) async throws
     -> Catalog_V1_ImportReport
   {
     let tenantID = try Caller.require(.editor).tenantUUID
-    var loader = SnapshotLoader(tenantID: tenantID, context: self.context)
-    var pending: [UInt8] = []
-    var line: Int64 = 0
-    var sawHeader = false
-    func handle(_ bytes: ArraySlice<UInt8>, loader: inout SnapshotLoader) async throws {
-      line += 1
-      var text = String(decoding: bytes, as: UTF8.self)
-      if text.hasSuffix("\r") { text.removeLast() }
-      if !sawHeader {
-        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        let header = text.split(separator: "|", omittingEmptySubsequences: false).map {
-          $0.trimmingCharacters(in: .whitespaces)
-        }
-        guard header == SnapshotRow.csvHeader else {
-          throw RPCError(
-            code: .invalidArgument,
-            message: "Line 1 must be the header \(SnapshotRow.csvHeader.joined(separator: "|")).")
-        }
-        sawHeader = true
-        return
+    let load = SnapshotImport(tenantID: tenantID, context: self.context)
+    var encoder = load.makeEncoder()
+    var reader = StockCsvReader()
+    var chunks = request.makeAsyncIterator()
+    // The header first: a file that is not a stock export never opens a transaction.
+    var ended = false
+    while !reader.sawHeader {
+      guard let chunk = try await chunks.next() else {
+        try reader.finish(into: &encoder)
+        ended = true
+        break
       }
-      if text.trimmingCharacters(in: .whitespaces).isEmpty { return }
-      guard String(validating: bytes, as: UTF8.self) != nil else {
-        loader.reject(line: line, reason: "not valid UTF-8")
-        return
-      }
-      do {
-        try await loader.add(try SnapshotRow(csvFields: text.split(separator: "|", omittingEmptySubsequences: false)))
-      } catch let invalid as SnapshotRow.Invalid {
-        loader.reject(line: line, reason: invalid.reason)
-      }
+      try reader.feed(chunk.data, into: &encoder)
     }
-    for try await chunk in request {
-      pending += chunk.data
-      var start = pending.startIndex
-      while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-        try await handle(pending[start..<newline], loader: &loader)
-        start = newline + 1
+    guard reader.sawHeader else { throw RPCError(code: .invalidArgument, message: "The file is empty: no header row.") }
+    return try await load.run(encoder: &encoder) { encoder in
+      if ended { return false }
+      guard let chunk = try await chunks.next() else {
+        try reader.finish(into: &encoder)
+        return false
       }
-      pending.removeFirst(start - pending.startIndex)
-      guard pending.count <= 1 << 20 else {
-        throw RPCError(code: .invalidArgument, message: "Line \(line + 1) is longer than 1 MiB.")
-      }
+      try reader.feed(chunk.data, into: &encoder)
+      return true
     }
-    if !pending.isEmpty { try await handle(pending[...], loader: &loader) }
-    guard sawHeader else { throw RPCError(code: .invalidArgument, message: "The file is empty: no header row.") }
-    try await loader.finish()
-    return loader.report
   }
 
   public func listStockClients(request: Catalog_V1_ListStockClientsRequest, context _: ServerContext) async throws
@@ -98,7 +72,7 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
       client.code = try row.decode(column: 0, as: String.self)
       client.name = try row.decode(column: 1, as: String.self)
       return client
-    }.sorted { SnapshotLoader.codeOrder($0.code, $1.code) }
+    }.sorted { SnapshotImport.codeOrder($0.code, $1.code) }
     return response
   }
 

@@ -42,9 +42,20 @@ enum StockLedger {
   }
 
   /// Locks (creating when missing) the stock row of a product at a location of `tenantID`.
+  ///
+  /// An existing row is locked in one round trip: it can only have been created for this tenant
+  /// after its product and location were found in the tenant, and its foreign keys keep both.
   static func lock(productID: UUID, location: String, tenantID: UUID, on connection: PostgresConnection) async throws
     -> Level
   {
+    if let row = try await connection.query(
+      """
+      SELECT \(unescaped: Self.levelColumns) FROM stock
+      WHERE tenant_id = \(tenantID) AND product_id = \(productID) AND location_code = \(location) FOR UPDATE
+      """
+    ).first {
+      return try Self.level(row)
+    }
     let product = try await connection.query(
       "SELECT 1 FROM products WHERE tenant_id = \(tenantID) AND id = \(productID)")
     guard !product.isEmpty else {
@@ -74,13 +85,12 @@ enum StockLedger {
     kind: String, onHandDelta: Int64, reservedDelta: Int64, reason: String, actor: String, reservationID: UUID?,
     to level: Level, tenantID: UUID, on connection: PostgresConnection
   ) async throws -> Level {
-    try await connection.query(
-      """
-      INSERT INTO stock_movements (tenant_id, product_id, location_code, kind, on_hand_delta, reserved_delta, reason, actor, reservation_id)
-      VALUES (\(tenantID), \(level.productID), \(level.locationCode), \(kind), \(onHandDelta), \(reservedDelta), \(reason), \(actor), \(reservationID))
-      """)
+    // The movement and the totals in one statement (one round trip while the row is locked).
     let row = try await connection.query(
       """
+      WITH movement AS (
+        INSERT INTO stock_movements (tenant_id, product_id, location_code, kind, on_hand_delta, reserved_delta, reason, actor, reservation_id)
+        VALUES (\(tenantID), \(level.productID), \(level.locationCode), \(kind), \(onHandDelta), \(reservedDelta), \(reason), \(actor), \(reservationID)))
       UPDATE stock SET on_hand = on_hand + \(onHandDelta), reserved = reserved + \(reservedDelta),
         last_restock_at = CASE WHEN \(kind == "restock") THEN now() ELSE last_restock_at END
       WHERE tenant_id = \(tenantID) AND product_id = \(level.productID) AND location_code = \(level.locationCode)

@@ -4,7 +4,8 @@ import Postgres
 import Protos
 import RPCCore
 
-/// Validated stock snapshot rows, and loading them in batches.
+/// A stock snapshot row as text, for the rare rows that take the slow path of an import (see
+/// ``SnapshotEncoder/repeated``); and the file's header.
 struct SnapshotRow: Sendable, Hashable {
   var date: String
   var clientCode: String
@@ -16,7 +17,7 @@ struct SnapshotRow: Sendable, Hashable {
   var daysInStock: Int32
   var productForm: String
   var merchandiseGroup: String
-  var tonnes: PostgresDecimal
+  var tonnes: String
   var sku: String
 
   /// The columns of the export file, in order.
@@ -25,182 +26,144 @@ struct SnapshotRow: Sendable, Hashable {
     "produto", "grupo_mercadoria", "es_totalestoque", "SKU",
   ]
 
-  struct Invalid: Error {
-    let reason: String
-  }
-
-  init(_ row: Catalog_V1_StockSnapshotRow) throws(Invalid) {
-    try self.init(
-      date: row.date, clientCode: row.clientCode, centre: row.centre, materialType: row.materialType, origin: row.origin,
-      productCode: row.productCode, lot: row.lot, days: String(row.daysInStock), productForm: row.productForm,
-      merchandiseGroup: row.merchandiseGroup, tonnes: row.totalTonnes, sku: row.sku)
-  }
-
-  /// One line of the pipe-delimited export.
-  init(csvFields fields: [Substring]) throws(Invalid) {
-    guard fields.count == Self.csvHeader.count else {
-      throw Invalid(reason: "expected \(Self.csvHeader.count) fields separated by |, found \(fields.count)")
-    }
-    let f = fields.map { $0.trimmingCharacters(in: .whitespaces) }
-    try self.init(
-      date: f[0], clientCode: f[1], centre: f[2], materialType: f[3], origin: f[4], productCode: f[5], lot: f[6],
-      days: f[7], productForm: f[8], merchandiseGroup: f[9], tonnes: f[10], sku: f[11])
-  }
-
-  init(
-    date: String, clientCode: String, centre: String, materialType: String, origin: String, productCode: String,
-    lot: String, days: String, productForm: String, merchandiseGroup: String, tonnes: String, sku: String
-  ) throws(Invalid) {
-    guard let isoDate = Self.isoDate(date) else {
-      throw Invalid(reason: "data \"\(date.prefix(20))\" is not a date (YYYY-MM-DD or DD/MM/YYYY)")
-    }
-    for (name, value) in [("es_centro", centre), ("cod_produto", productCode), ("lote", lot)] {
-      guard !value.isEmpty, value.count <= 64 else { throw Invalid(reason: "\(name) is empty or longer than 64") }
-    }
-    guard !clientCode.isEmpty, clientCode.count <= 20, clientCode.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-      throw Invalid(reason: "cod_cliente \"\(clientCode.prefix(24))\" is not a client code (1 to 20 digits)")
-    }
-    guard let days = Int32(days), days >= 0 else {
-      throw Invalid(reason: "dias_em_estoque \"\(days.prefix(20))\" is not a whole number of days")
-    }
-    guard let amount = Self.tonnes(tonnes) else {
-      throw Invalid(reason: "es_totalestoque \"\(tonnes.prefix(20))\" is not a decimal number of tonnes")
-    }
-    self.date = isoDate
-    self.clientCode = clientCode
-    self.centre = centre
-    self.materialType = materialType
-    self.origin = origin
-    self.productCode = productCode
-    self.lot = lot
-    self.daysInStock = days
-    self.productForm = productForm
-    self.merchandiseGroup = merchandiseGroup
-    self.tonnes = amount
-    self.sku = sku
-  }
-
   /// The row's identity: re-importing it replaces it.
   var key: String { [self.date, self.clientCode, self.centre, self.productCode, self.lot].joined(separator: "\u{1F}") }
 
+  /// `YYYY-MM-DD` or `DD/MM/YYYY` as `YYYY-MM-DD`, or `nil` when it is not a date.
   static func isoDate(_ text: String) -> String? {
-    let parts: [Substring]
-    let dayFirst: Bool
-    if text.contains("-") {
-      parts = text.split(separator: "-", omittingEmptySubsequences: false)
-      dayFirst = false
-    } else {
-      parts = text.split(separator: "/", omittingEmptySubsequences: false)
-      dayFirst = true
-    }
-    guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return nil }
-    let (year, month, day) = dayFirst ? (parts[2], parts[1], parts[0]) : (parts[0], parts[1], parts[2])
-    guard year.count == 4, let y = Int(year), let m = Int(month), let d = Int(day), (1...12).contains(m) else { return nil }
-    let daysInMonth = [31, (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-    guard (1...daysInMonth[m - 1]).contains(d) else { return nil }
-    return String(format: "%04d-%02d-%02d", y, m, d)
+    var text = text
+    return text.withUTF8 { SnapshotEncoder.date(UnsafeRawBufferPointer($0)).map(SnapshotEncoder.iso) }
   }
 
-  /// "12.345", "12,345" (decimal comma) or "1.234,5" (dot thousands, decimal comma).
-  static func tonnes(_ text: String) -> PostgresDecimal? {
-    var normalized = text
-    if normalized.contains(",") {
-      normalized = normalized.replacingOccurrences(of: ".", with: "").replacingOccurrences(of: ",", with: ".")
-    }
-    let digits = normalized
-    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-      digits.filter({ $0 == "." }).count <= 1, !digits.hasPrefix("."), !digits.hasSuffix("."),
-      (digits.split(separator: ".").first?.count ?? 0) <= 15, (digits.split(separator: ".").dropFirst().first?.count ?? 0) <= 3
-    else { return nil }
-    return PostgresDecimal(normalized)
-  }
 }
 
-/// Collects rows and writes them in batches; creates missing clients.
-struct SnapshotLoader {
+/// Loads one import (a CSV file or a stream of rows) in one transaction.
+///
+/// An import is a complete picture of the stock of every snapshot date it contains: its good
+/// rows replace the tenant's rows of those dates (rows of those dates that the import does not
+/// contain are gone afterwards; other dates are untouched), so importing the same file again
+/// changes nothing. Within an import the last row of a key (date, client, centre, product code,
+/// lot) wins. Imports of one tenant run one after the other (an advisory lock).
+///
+/// How: the rows stream into `stock_snapshots` through one binary `COPY`, tagged with the
+/// import's id, while the upload is still arriving; then rows with a repeated key replace their
+/// earlier row, the tenant's older rows of the imported dates are deleted, and missing clients
+/// are created. The table has no per-row B-tree to maintain (a BRIN index), which is what keeps
+/// COPY close to a plain table's speed; the uniqueness of keys is this type's job.
+struct SnapshotImport {
   let tenantID: UUID
   let context: CatalogContext
-  private(set) var report = Catalog_V1_ImportReport()
-  private var batch: [String: SnapshotRow] = [:]
-  /// Every client code of the import, for ``finish()``.
-  private var clientCodes: Set<String> = []
-  static let batchSize = 1000
+  let importID = UUID()
 
   init(tenantID: UUID, context: CatalogContext) {
     self.tenantID = tenantID
     self.context = context
   }
 
-  mutating func reject(line: Int64, reason: String) {
-    self.report.rowsRejected += 1
-    if self.report.errors.count < 1000 {
-      var error = Catalog_V1_RowError()
-      error.line = line
-      error.reason = reason
-      self.report.errors.append(error)
-    }
+  func makeEncoder() -> SnapshotEncoder {
+    SnapshotEncoder(tenantID: self.tenantID, importID: self.importID)
   }
 
-  mutating func add(_ row: SnapshotRow) async throws(RPCError) {
-    self.batch[row.key] = row
-    self.clientCodes.insert(row.clientCode)
-    if self.batch.count >= Self.batchSize { try await self.flush() }
-  }
-
-  /// Writes the pending rows in one statement: an upsert from arrays (`unnest`), so one round
-  /// trip carries the whole batch.
-  mutating func flush() async throws(RPCError) {
-    guard !self.batch.isEmpty else { return }
-    let rows = Array(self.batch.values)
-    self.batch.removeAll(keepingCapacity: true)
+  /// Runs the import: `produce` adds the next piece of input (a chunk, a row) to the encoder and
+  /// returns `false` once the input has ended. Encoded rows go to the database as they come.
+  func run(
+    encoder: inout SnapshotEncoder,
+    produce: (inout SnapshotEncoder) async throws -> Bool
+  ) async throws -> Catalog_V1_ImportReport {
     let tenantID = self.tenantID
-    try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        """
-        INSERT INTO stock_snapshots (tenant_id, snapshot_date, client_code, centre, material_type, origin, product_code,
-          lot, days_in_stock, product_form, merchandise_group, total_tonnes, sku)
-        SELECT \(tenantID), d::date, c, ce, mt, o, pc, l, di::int4, pf, mg, t::numeric, s
-        FROM unnest(\(rows.map(\.date))::text[], \(rows.map(\.clientCode))::text[], \(rows.map(\.centre))::text[],
-                    \(rows.map(\.materialType))::text[], \(rows.map(\.origin))::text[], \(rows.map(\.productCode))::text[],
-                    \(rows.map(\.lot))::text[], \(rows.map { String($0.daysInStock) })::text[], \(rows.map(\.productForm))::text[],
-                    \(rows.map(\.merchandiseGroup))::text[], \(rows.map { $0.tonnes.description })::text[], \(rows.map(\.sku))::text[])
-          AS t(d, c, ce, mt, o, pc, l, di, pf, mg, t, s)
-        ON CONFLICT (tenant_id, snapshot_date, client_code, centre, product_code, lot) DO UPDATE SET
-          material_type = EXCLUDED.material_type, origin = EXCLUDED.origin, days_in_stock = EXCLUDED.days_in_stock,
-          product_form = EXCLUDED.product_form, merchandise_group = EXCLUDED.merchandise_group,
-          total_tonnes = EXCLUDED.total_tonnes, sku = EXCLUDED.sku, imported_at = now()
-        """)
-    }
-    self.report.rowsLoaded += Int64(rows.count)
-  }
-
-  /// Writes what is pending, then creates the clients the import named that do not exist yet,
-  /// as `Cliente N`: numbered on from the tenant's client count, in ascending code order over
-  /// the whole import (numeric codes numerically).
-  mutating func finish() async throws(RPCError) {
-    try await self.flush()
-    guard !self.clientCodes.isEmpty else { return }
-    let tenantID = self.tenantID
-    let codes = Array(self.clientCodes)
-    let created = try await self.context.database.transaction(on: self.context.pool) { connection in
-      try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("stock_clients:" + tenantID.uuidString), 0))")
-      let known = Set(
+    let importID = self.importID
+    let created = try await self.context.database.translatingErrors {
+      try await self.context.pool.withTransaction { connection in
         try await connection.query(
-          "SELECT code FROM stock_clients WHERE tenant_id = \(tenantID) AND code = ANY(\(codes))"
-        ).map { try $0.decode(column: 0, as: String.self) })
-      let missing = codes.filter { !known.contains($0) }.sorted { Self.codeOrder($0, $1) }
-      guard !missing.isEmpty else { return Int64(0) }
-      let count = try await connection.query("SELECT count(*)::int8 FROM stock_clients WHERE tenant_id = \(tenantID)")
-        .first!.decode(column: 0, as: Int64.self)
-      let names = missing.indices.map { "Cliente \(count + Int64($0) + 1)" }
+          "SELECT pg_advisory_xact_lock(hashtextextended(\("stock_import:" + tenantID.uuidString), 0))")
+        let earlierDates = Set(
+          try await connection.query(
+            "SELECT DISTINCT snapshot_date::text FROM stock_snapshots WHERE tenant_id = \(tenantID)"
+          ).map { try $0.decode(column: 0, as: String.self) })
+
+        try await connection.copyFrom(table: "stock_snapshots", columns: SnapshotEncoder.columns, format: .binary) {
+          writer in
+          var more = true
+          while more {
+            if encoder.output.count >= 1 << 18 {
+              try await writer.writeEncoded(encoder.output)
+              encoder.output.removeAll(keepingCapacity: true)
+            }
+            more = try await produce(&encoder)
+          }
+          try await writer.writeEncoded(encoder.output)
+          encoder.output.removeAll()
+        }
+
+        try await Self.replaceRepeated(Array(encoder.repeated.values), importID: importID, tenantID: tenantID, on: connection)
+        let replaced = encoder.dates.values.filter { earlierDates.contains($0) }
+        if !replaced.isEmpty {
+          try await connection.query(
+            """
+            DELETE FROM stock_snapshots
+            WHERE tenant_id = \(tenantID) AND snapshot_date = ANY(\(replaced)::date[]) AND import_id <> \(importID)
+            """)
+        }
+        return try await Self.createClients(encoder.clientCodes, tenantID: tenantID, on: connection)
+      }
+    }
+    var report = encoder.report
+    report.clientsCreated = created
+    return report
+  }
+
+  /// Rows whose key was seen earlier in the import replace the earlier row (by exact key: a row
+  /// that only shared a hash replaces nothing and is simply added).
+  private static func replaceRepeated(
+    _ rows: [SnapshotRow], importID: UUID, tenantID: UUID, on connection: PostgresConnection
+  ) async throws {
+    var start = 0
+    while start < rows.count {
+      let batch = rows[start..<min(rows.count, start + 5000)]
+      start += batch.count
       try await connection.query(
         """
-        INSERT INTO stock_clients (tenant_id, code, name)
-        SELECT \(tenantID), code, name FROM unnest(\(missing)::text[], \(names)::text[]) AS t(code, name)
+        WITH t AS (
+          SELECT * FROM unnest(\(batch.map(\.date))::date[], \(batch.map(\.clientCode))::text[], \(batch.map(\.centre))::text[],
+                               \(batch.map(\.materialType))::text[], \(batch.map(\.origin))::text[], \(batch.map(\.productCode))::text[],
+                               \(batch.map(\.lot))::text[], \(batch.map(\.daysInStock))::int4[], \(batch.map(\.productForm))::text[],
+                               \(batch.map(\.merchandiseGroup))::text[], \(batch.map(\.tonnes))::numeric[], \(batch.map(\.sku))::text[])
+            AS t(d, c, ce, mt, o, pc, l, di, pf, mg, tt, s)),
+        earlier AS (
+          DELETE FROM stock_snapshots x USING t
+          WHERE x.tenant_id = \(tenantID) AND x.import_id = \(importID) AND x.snapshot_date = t.d AND x.client_code = t.c
+            AND x.centre = t.ce AND x.product_code = t.pc AND x.lot = t.l)
+        INSERT INTO stock_snapshots (import_id, tenant_id, snapshot_date, client_code, centre, material_type, origin,
+          product_code, lot, days_in_stock, product_form, merchandise_group, total_tonnes, sku)
+        SELECT \(importID), \(tenantID), d, c, ce, mt, o, pc, l, di, pf, mg, tt, s FROM t
         """)
-      return Int64(missing.count)
     }
-    self.report.clientsCreated += created
+  }
+
+  /// Creates the clients the import named that do not exist yet, as `Cliente N`: numbered on
+  /// from the tenant's client count, in ascending code order over the whole import (numeric
+  /// codes numerically).
+  private static func createClients(
+    _ codes: [String], tenantID: UUID, on connection: PostgresConnection
+  ) async throws -> Int64 {
+    guard !codes.isEmpty else { return 0 }
+    try await connection.query(
+      "SELECT pg_advisory_xact_lock(hashtextextended(\("stock_clients:" + tenantID.uuidString), 0))")
+    let known = Set(
+      try await connection.query(
+        "SELECT code FROM stock_clients WHERE tenant_id = \(tenantID) AND code = ANY(\(codes))"
+      ).map { try $0.decode(column: 0, as: String.self) })
+    let missing = codes.filter { !known.contains($0) }.sorted { Self.codeOrder($0, $1) }
+    guard !missing.isEmpty else { return 0 }
+    let count = try await connection.query("SELECT count(*)::int8 FROM stock_clients WHERE tenant_id = \(tenantID)")
+      .first!.decode(column: 0, as: Int64.self)
+    let names = missing.indices.map { "Cliente \(count + Int64($0) + 1)" }
+    try await connection.query(
+      """
+      INSERT INTO stock_clients (tenant_id, code, name)
+      SELECT \(tenantID), code, name FROM unnest(\(missing)::text[], \(names)::text[]) AS t(code, name)
+      """)
+    return Int64(missing.count)
   }
 
   /// Numeric codes in numeric order, others after them in text order.

@@ -1657,8 +1657,11 @@ public enum Catalog_V1_StockAnalytics {
 
   /// Each method's message types, descriptor and kind.
   public enum Method {
-    /// Loads rows; bad rows are reported and skipped, good rows load. Re-importing a row (same
-    /// date, client, centre, product code and lot) replaces it, so imports are idempotent.
+    /// Loads rows; bad rows are reported (line = message number) and skipped, good rows load. An
+    /// import is the complete stock picture of every date it contains: its rows replace all of the
+    /// tenant's rows of those dates (other dates are untouched), so importing the same data again
+    /// changes nothing. Within one import the last row of a key (date, client, centre, product code,
+    /// lot) wins. The whole import is one transaction.
     public enum ImportSnapshots {
       public typealias Input = Catalog_V1_StockSnapshotRow
       public typealias Output = Catalog_V1_ImportReport
@@ -1666,7 +1669,7 @@ public enum Catalog_V1_StockAnalytics {
       public static let kind: RPCKind = .clientStreaming
     }
 
-    /// The same from the source's pipe-delimited export (header
+    /// The same from the source's pipe-delimited export, in chunks of any size (header
     /// data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU).
     public enum ImportCsv {
       public typealias Input = Catalog_V1_CsvChunk
@@ -1710,11 +1713,14 @@ public enum Catalog_V1_StockAnalytics {
   ///
   /// Conforming types get `registerMethods(with:)` for free.
   public protocol ServiceProtocol: RegistrableRPCService {
-    /// Loads rows; bad rows are reported and skipped, good rows load. Re-importing a row (same
-    /// date, client, centre, product code and lot) replaces it, so imports are idempotent.
+    /// Loads rows; bad rows are reported (line = message number) and skipped, good rows load. An
+    /// import is the complete stock picture of every date it contains: its rows replace all of the
+    /// tenant's rows of those dates (other dates are untouched), so importing the same data again
+    /// changes nothing. Within one import the last row of a key (date, client, centre, product code,
+    /// lot) wins. The whole import is one transaction.
     func importSnapshots(request: StreamingServerRequest<Catalog_V1_StockSnapshotRow>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ImportReport>
 
-    /// The same from the source's pipe-delimited export (header
+    /// The same from the source's pipe-delimited export, in chunks of any size (header
     /// data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU).
     func importCsv(request: StreamingServerRequest<Catalog_V1_CsvChunk>, context: ServerContext) async throws -> ServerResponse<Catalog_V1_ImportReport>
 
@@ -1731,11 +1737,14 @@ public enum Catalog_V1_StockAnalytics {
   /// Handles `catalog.v1.StockAnalytics` with messages only; default implementations bridge
   /// it to ``ServiceProtocol`` (metadata is dropped on the way in and sent empty).
   public protocol SimpleServiceProtocol: ServiceProtocol {
-    /// Loads rows; bad rows are reported and skipped, good rows load. Re-importing a row (same
-    /// date, client, centre, product code and lot) replaces it, so imports are idempotent.
+    /// Loads rows; bad rows are reported (line = message number) and skipped, good rows load. An
+    /// import is the complete stock picture of every date it contains: its rows replace all of the
+    /// tenant's rows of those dates (other dates are untouched), so importing the same data again
+    /// changes nothing. Within one import the last row of a key (date, client, centre, product code,
+    /// lot) wins. The whole import is one transaction.
     func importSnapshots(request: RPCAsyncSequence<Catalog_V1_StockSnapshotRow>, context: ServerContext) async throws -> Catalog_V1_ImportReport
 
-    /// The same from the source's pipe-delimited export (header
+    /// The same from the source's pipe-delimited export, in chunks of any size (header
     /// data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU).
     func importCsv(request: RPCAsyncSequence<Catalog_V1_CsvChunk>, context: ServerContext) async throws -> Catalog_V1_ImportReport
 
@@ -1759,8 +1768,11 @@ public enum Catalog_V1_StockAnalytics {
       self.client = client
     }
 
-    /// Loads rows; bad rows are reported and skipped, good rows load. Re-importing a row (same
-    /// date, client, centre, product code and lot) replaces it, so imports are idempotent.
+    /// Loads rows; bad rows are reported (line = message number) and skipped, good rows load. An
+    /// import is the complete stock picture of every date it contains: its rows replace all of the
+    /// tenant's rows of those dates (other dates are untouched), so importing the same data again
+    /// changes nothing. Within one import the last row of a key (date, client, centre, product code,
+    /// lot) wins. The whole import is one transaction.
     ///
     /// - Returns: the response message with its initial and trailing metadata.
     /// - Throws: `RPCError` when the call fails.
@@ -1768,7 +1780,7 @@ public enum Catalog_V1_StockAnalytics {
       try await self.client.clientStreaming(request: request, descriptor: Catalog_V1_StockAnalytics.Method.ImportSnapshots.descriptor, options: options)
     }
 
-    /// The same from the source's pipe-delimited export (header
+    /// The same from the source's pipe-delimited export, in chunks of any size (header
     /// data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU).
     ///
     /// - Returns: the response message with its initial and trailing metadata.

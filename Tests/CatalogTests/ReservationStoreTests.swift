@@ -164,4 +164,117 @@ struct ReservationStoreTests {
       #expect(rows.map(\.0) == ["L1", "L2"] && rows.map(\.1) == ["1.5", "2.25"])
     }
   }
+
+  @Test func anImportReplacesTheTenantsRowsOfTheDatesItContainsAndNoOthers() async throws {
+    try await self.withCatalog { catalog in
+      let service = StockAnalyticsService(context: catalog)
+      let header = SnapshotRow.csvHeader.joined(separator: "|")
+      func importCSV(_ lines: [String]) async throws -> Catalog_V1_ImportReport {
+        var chunk = Catalog_V1_CsvChunk()
+        chunk.data = Array(([header] + lines).joined(separator: "\n").utf8)
+        return try await self.asEditor { try await service.importCsv(request: .elements([chunk]), context: self.context) }
+      }
+      func rows() async throws -> [String] {
+        try await catalog.pool.query(
+          "SELECT snapshot_date::text || ' ' || lot || ' ' || total_tonnes::text || ' ' || days_in_stock FROM stock_snapshots ORDER BY 1"
+        ).decode(String.self)
+      }
+      let first = try await importCSV([
+        "2024-05-31|7|1101|Materia Prima|10|P1|L1|5|Bobina|Laminado a Frio|0.5|S1",
+        "2024-05-31|7|1101|Materia Prima|10|P1|L2|+6|Bobina|Laminado a Frio|10000|S1",
+        "2024-06-30|7|1101|Materia Prima|10|P1|L3|7|Bobina|Laminado a Frio|123456789012345.999|S1",
+        "2024-06-30|8|1101|Materia Prima|10|P1|L4|0|Bobina|Laminado a Frio|0,001|S1",
+      ])
+      #expect(first.rowsLoaded == 4 && first.rowsRejected == 0 && first.clientsCreated == 2)
+      #expect(
+        try await rows() == [
+          "2024-05-31 L1 0.500 5", "2024-05-31 L2 10000.000 6", "2024-06-30 L3 123456789012345.999 7",
+          "2024-06-30 L4 0.001 0",
+        ])
+      // A file of 31/05/2024 only: that date's picture is replaced, June stays as it was.
+      let second = try await importCSV(["31/05/2024| 7 |1101|Materia Prima|10|P1|L1 |9|Bobina|Laminado a Frio|1.234,5|S1"])
+      #expect(second.rowsLoaded == 1 && second.clientsCreated == 0)
+      #expect(
+        try await rows() == [
+          "2024-05-31 L1 1234.500 9", "2024-06-30 L3 123456789012345.999 7", "2024-06-30 L4 0.001 0",
+        ])
+      // The row-streaming import follows the same rule.
+      var row = Catalog_V1_StockSnapshotRow()
+      (row.date, row.clientCode, row.centre, row.productCode, row.lot) = ("2024-06-30", "9", "22D1", "P2", "L5")
+      (row.daysInStock, row.totalTonnes, row.sku) = (3, "2.5", "S2")
+      var negative = row
+      negative.totalTonnes = "-1"
+      let streamed = try await self.asEditor {
+        try await service.importSnapshots(request: .elements([row, negative]), context: self.context)
+      }
+      #expect(streamed.rowsLoaded == 1 && streamed.errors.map(\.line) == [2] && streamed.clientsCreated == 1)
+      #expect(try await rows() == ["2024-05-31 L1 1234.500 9", "2024-06-30 L5 2.500 3"])
+      let clients = try await catalog.pool.query("SELECT code || '=' || name FROM stock_clients ORDER BY name")
+        .decode(String.self)
+      #expect(clients == ["7=Cliente 1", "8=Cliente 2", "9=Cliente 3"])
+    }
+  }
+}
+
+/// The byte-level checks of the stock import, without a database.
+@Suite("Stock snapshot encoder")
+struct SnapshotEncoderTests {
+  func with<T>(_ text: String, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+    var text = text
+    return text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+  }
+
+  @Test func datesDecimalsAndWholeNumbers() {
+    #expect(self.with("2024-02-29") { SnapshotEncoder.date($0).map(SnapshotEncoder.iso) } == "2024-02-29")
+    #expect(self.with("1/3/2024") { SnapshotEncoder.date($0).map(SnapshotEncoder.iso) } == "2024-03-01")
+    #expect(self.with("2000-01-01") { SnapshotEncoder.date($0)?.days } == 0)
+    #expect(self.with("1999-12-31") { SnapshotEncoder.date($0)?.days } == -1)
+    #expect(self.with("2024-06-30") { SnapshotEncoder.date($0)?.days } == 8947)
+    for bad in ["2023-02-29", "2024-13-01", "24-01-01", "2024-01", "2024-01-01-01", "", "2024/01/01", "0000-01-01", "٢٠٢٤-01-01"] {
+      #expect(self.with(bad) { SnapshotEncoder.date($0) } == nil, "\(bad)")
+    }
+    #expect(self.with("12.345") { SnapshotEncoder.thousandths($0) } == 12_345)
+    #expect(self.with("12,3") { SnapshotEncoder.thousandths($0) } == 12_300)
+    #expect(self.with("1.234,5") { SnapshotEncoder.thousandths($0) } == 1_234_500)
+    #expect(self.with("007") { SnapshotEncoder.thousandths($0) } == 7_000)
+    for bad in ["-1", "1e5", "abc", "", ".5", "5.", "1.2345", "1.2.3", "1,2,3", "1234567890123456", "+1", " 1"] {
+      #expect(self.with(bad) { SnapshotEncoder.thousandths($0) } == nil, "\(bad)")
+    }
+    #expect(self.with("+5") { SnapshotEncoder.wholeNumber($0) } == 5)
+    #expect(self.with("-0") { SnapshotEncoder.wholeNumber($0) } == 0)
+    #expect(self.with("2147483647") { SnapshotEncoder.wholeNumber($0) } == Int32.max)
+    for bad in ["2147483648", "x", "", "-", "1.0"] {
+      #expect(self.with(bad) { SnapshotEncoder.wholeNumber($0) } == nil, "\(bad)")
+    }
+  }
+
+  @Test func badLinesAreRejectedWithTheirReasonAndGoodOnesEncoded() {
+    var encoder = SnapshotEncoder(tenantID: UUID(), importID: UUID())
+    let good = "2024-06-30|10110|32D1|Produto Acabado|10|RLGA0150-1250|L1|56|Rolo|Pré-Pintado|28.878|SKU-1"
+    let lines: [(String, String?)] = [
+      (good, nil),
+      (good.replacingOccurrences(of: "|28.878|", with: "|-28.878|"), "es_totalestoque \"-28.878\" is not a decimal number of tonnes"),
+      (good.replacingOccurrences(of: "|L1|", with: "| |"), "lote is empty or longer than 64"),
+      (good.replacingOccurrences(of: "|10110|", with: "|10A10|"), "cod_cliente \"10A10\" is not a client code (1 to 20 digits)"),
+      (good.replacingOccurrences(of: "|56|", with: "|-3|"), "dias_em_estoque \"-3\" is not a whole number of days"),
+      (good + "|x", "expected 12 fields separated by |, found 13"),
+      (good.replacingOccurrences(of: "|Rolo|", with: "|Ro\u{0}lo|"), "contains a NUL byte"),
+      ("  \t ", nil),
+    ]
+    for (number, (line, _)) in lines.enumerated() {
+      self.with(line + "\r") { encoder.add(line: $0, number: Int64(number + 1)) }
+    }
+    var latin1: [UInt8] = Array(good.utf8)
+    latin1[latin1.firstIndex(of: 0xC3)!] = 0xE9
+    latin1.withUnsafeBytes { encoder.add(line: $0, number: 9) }
+    let expected = lines.enumerated().compactMap { index, line in line.1.map { (Int64(index + 1), $0) } }
+      + [(Int64(9), "not valid UTF-8")]
+    #expect(encoder.report.errors.map(\.line) == expected.map(\.0))
+    #expect(encoder.report.errors.map(\.reason) == expected.map(\.1))
+    #expect(encoder.report.rowsLoaded == 1 && encoder.clientCodes == ["10110"])
+    // The same key again goes to the replacing path, not into the COPY data.
+    let before = encoder.output.count
+    self.with(good.replacingOccurrences(of: "|28.878|", with: "|1|")) { encoder.add(line: $0, number: 10) }
+    #expect(encoder.output.count == before && encoder.repeated.values.map(\.tonnes) == ["1.000"])
+  }
 }

@@ -15,23 +15,29 @@ extension PostgresConnection {
   ///   - table: the table name (quoted as an identifier).
   ///   - schema: the schema, or `nil` to resolve `table` through `search_path`.
   ///   - columns: the columns each row provides, in order (quoted as identifiers).
+  ///   - format: COPY's text format (rows through ``PostgresCopyWriter/writeRow(_:)``, or
+  ///     pre-encoded through ``PostgresCopyWriter/writeEncoded(_:)``) or its binary format (rows
+  ///     only pre-encoded; the file header and trailer are written here).
   ///   - body: writes the rows.
   /// - Returns: the number of rows stored.
   @discardableResult
   public func copyFrom(
-    table: String, schema: String? = nil, columns: [String],
+    table: String, schema: String? = nil, columns: [String], format: PostgresCopyFormat = .text,
     isolation: isolated (any Actor)? = #isolation,
     _ body: (PostgresCopyWriter) async throws -> Void
   ) async throws -> Int {
     var target = quoteIdentifier(table)
     if let schema { target = quoteIdentifier(schema) + "." + target }
     let columnList = columns.map(quoteIdentifier).joined(separator: ", ")
-    let sql = "COPY \(target) (\(columnList)) FROM STDIN"
+    let options = format == .binary ? " WITH (FORMAT binary)" : ""
+    let sql = "COPY \(target) (\(columnList)) FROM STDIN\(options)"
     try await self.run { libpq in try libpq.startCopyIn(sql) }
 
-    let writer = PostgresCopyWriter(connection: self, columnCount: columns.count)
+    let writer = PostgresCopyWriter(connection: self, columnCount: columns.count, format: format)
     do {
+      if format == .binary { writer.appendBinaryHeader() }
       try await body(writer)
+      if format == .binary { writer.appendBinaryTrailer() }
       try await writer.flush()
     } catch {
       // Not cancellable: the session must leave the COPY state whatever happens.
@@ -51,7 +57,7 @@ extension PostgresConnection {
 
   /// Bulk-loads `rows` (arrays of values matching `columns`) with COPY FROM STDIN.
   ///
-  /// Convenience over ``copyFrom(table:schema:columns:isolation:_:)``.
+  /// Convenience over ``copyFrom(table:schema:columns:format:isolation:_:)`` (text format).
   @discardableResult
   public func copyFrom(
     table: String, schema: String? = nil, columns: [String],
@@ -63,23 +69,59 @@ extension PostgresConnection {
   }
 }
 
-/// Writes rows for ``PostgresConnection/copyFrom(table:schema:columns:isolation:_:)``.
+/// The data format of a COPY: PostgreSQL's text format (tab-separated, backslash escapes) or
+/// its binary format (`PGCOPY` signature; per row a 16-bit field count, then per field a 32-bit
+/// length and the type's binary `_send` representation, all big-endian).
+public enum PostgresCopyFormat: Sendable, Hashable {
+  case text
+  case binary
+}
+
+/// Writes rows for ``PostgresConnection/copyFrom(table:schema:columns:format:isolation:_:)``.
 ///
 /// Rows are buffered and sent in chunks of about 256 KiB. Use it only inside the `copyFrom`
 /// closure.
 public final class PostgresCopyWriter {
   private let connection: PostgresConnection
   private let columnCount: Int
+  private let format: PostgresCopyFormat
   private var buffer: [UInt8] = []
-  /// Rows written so far.
+  /// Rows written so far through ``writeRow(_:)`` (pre-encoded data is not counted).
   public private(set) var rowCount = 0
 
   static let chunkSize = 256 * 1024
 
-  init(connection: PostgresConnection, columnCount: Int) {
+  init(connection: PostgresConnection, columnCount: Int, format: PostgresCopyFormat = .text) {
     self.connection = connection
     self.columnCount = columnCount
+    self.format = format
     self.buffer.reserveCapacity(Self.chunkSize + 4096)
+  }
+
+  /// The binary format's 19-byte header: signature, flags (no OIDs), no extension area.
+  func appendBinaryHeader() {
+    self.buffer.append(contentsOf: [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00])
+    self.buffer.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0])
+  }
+
+  /// The binary format's trailer: a field count of -1.
+  func appendBinaryTrailer() {
+    self.buffer.append(contentsOf: [0xFF, 0xFF])
+  }
+
+  /// Sends data already encoded in the COPY's format: whole rows (text format: escaped,
+  /// tab-separated, each ending in a newline; binary format: field count, then each field's
+  /// length and bytes). Large inputs go out without an extra copy into the buffer.
+  ///
+  /// - Important: nothing is checked here; malformed data makes the server fail the COPY.
+  nonisolated(nonsending) public func writeEncoded(_ bytes: [UInt8]) async throws {
+    if self.buffer.count + bytes.count < Self.chunkSize {
+      self.buffer.append(contentsOf: bytes)
+      return
+    }
+    try await self.flush()
+    try Task.checkCancellation()
+    try await self.connection.run(cancellable: false) { libpq in try libpq.putCopyData(bytes) }
   }
 
   /// Writes one row; values must match the COPY's columns in number and order. `nil`
@@ -108,6 +150,9 @@ public final class PostgresCopyWriter {
   }
 
   private func checkCount(_ count: Int) throws {
+    guard self.format == .text else {
+      throw PostgresError(code: .invalidArgument, message: "writeRow needs the text format; use writeEncoded")
+    }
     guard count == self.columnCount else {
       throw PostgresError(
         code: .invalidArgument, message: "COPY row has \(count) values, expected \(self.columnCount)")
