@@ -1,4 +1,5 @@
 public import ArgumentParser
+public import RPCHTTP2
 
 /// The command-line options every server executable shares (ARCHITECTURE.md's conventions):
 /// `--listen HOST:PORT` or `--port N`, and the drain time after SIGTERM/SIGINT.
@@ -15,6 +16,11 @@ public struct ServerOptions: ParsableArguments {
   @Option(help: "Event-loop threads (default: one per core).")
   public var threads: Int?
 
+  @Option(
+    name: .customLong("busy-poll-us"),
+    help: "Keep an event loop polling without sleeping for this many microseconds after each read (lower latency, more CPU; default 0: off).")
+  public var busyPollMicroseconds: Int = 0
+
   public init() {}
 
   public func validate() throws {
@@ -30,6 +36,9 @@ public struct ServerOptions: ParsableArguments {
     if let threads, !(1...256).contains(threads) {
       throw ValidationError("--threads must be in 1...256, got \(threads).")
     }
+    if !(0...100_000).contains(self.busyPollMicroseconds) {
+      throw ValidationError("--busy-poll-us must be in 0...100000, got \(self.busyPollMicroseconds).")
+    }
     if !(self.drainTimeout >= 0) {
       throw ValidationError("--drain-timeout must not be negative.")
     }
@@ -38,6 +47,19 @@ public struct ServerOptions: ParsableArguments {
   /// The address to listen on: `--listen`, `--port`, or 127.0.0.1:`defaultPort`.
   public func address(defaultPort: Int) -> ListenAddress {
     self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? defaultPort)
+  }
+
+  /// `--busy-poll-us` as a duration, `nil` when off.
+  public var busyPollWindow: Duration? {
+    self.busyPollMicroseconds > 0 ? .microseconds(self.busyPollMicroseconds) : nil
+  }
+
+  /// `base` with the options that shape the server applied (`--threads`, `--busy-poll-us`).
+  public func serverConfiguration(_ base: GRPCServer.Configuration = GRPCServer.Configuration()) -> GRPCServer.Configuration {
+    var configuration = base
+    if let threads = self.threads { configuration.threads = threads }
+    configuration.busyPollWindow = self.busyPollWindow
+    return configuration
   }
 
   /// `--drain-timeout` as a duration.

@@ -82,12 +82,13 @@ struct CatalogCommand: AsyncParsableCommand {
     }
     interceptors.append(authentication)
     let drain = self.server.drain
+    let configuration = self.server.serverConfiguration()
     do {
       try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await sweeper.run() }
         try await ServerRunner.run(
           name: "catalog", address: address, services: CatalogServer.services(context: context),
-          interceptors: interceptors, drainTimeout: drain, logger: logger)
+          interceptors: interceptors, configuration: configuration, drainTimeout: drain, logger: logger)
         group.cancelAll()
       }
     } catch {

@@ -45,8 +45,7 @@ struct GatewayCommand: AsyncParsableCommand {
     let address =
       self.server.address(defaultPort: 50050)
     let drain = self.server.drain
-    var serverConfiguration = GRPCServer.Configuration(eventLoopUnaryHandler: gateway.eventLoopPath)
-    if let threads = self.server.threads { serverConfiguration.threads = threads }
+    let serverConfiguration = self.server.serverConfiguration(GRPCServer.Configuration(eventLoopUnaryHandler: gateway.eventLoopPath))
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await gateway.proxy.runHealthChecks() }
       try await ServerRunner.run(

@@ -105,7 +105,7 @@ struct Serve: AsyncParsableCommand {
       try await ServerRunner.run(
         name: "identity", address: address, services: IdentityServer.services(context: context),
         interceptors: [IdentityServer.authentication(context: context)],
-        drainTimeout: self.server.drain, logger: logger)
+        configuration: self.server.serverConfiguration(), drainTimeout: self.server.drain, logger: logger)
     } catch {
       await pool.close()
       throw error

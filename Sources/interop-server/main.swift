@@ -38,7 +38,7 @@ struct InteropServer: AsyncParsableCommand {
     LoggingSystem.bootstrap(JSONLogHandler.init)
     let logger = Logger(label: "interop-server")
     let address = self.server.address(defaultPort: 50060)
-    var configuration = GRPCServer.Configuration()
+    var configuration = self.server.serverConfiguration()
     configuration.maxReceiveMessageBytes = self.maxReceiveMessageBytes
     configuration.handshakeTimeout = .milliseconds(Int64(self.handshakeTimeout * 1000))
     try await ServerRunner.run(

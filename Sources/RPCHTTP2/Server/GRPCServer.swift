@@ -36,6 +36,10 @@ public final class GRPCServer: Sendable {
     /// Offered every unary call before a task is started for it (a proxy's fast path).
     /// Default `nil`.
     public var eventLoopUnaryHandler: (any EventLoopUnaryHandler)?
+    /// When set, a loop that has just read from a connection keeps polling its sockets
+    /// without sleeping for this long, trading CPU for latency (see docs/rpc-transport.md).
+    /// Default `nil`: loops sleep as soon as they are idle.
+    public var busyPollWindow: Duration?
 
     public init(
       host: String = "127.0.0.1",
@@ -46,9 +50,11 @@ public final class GRPCServer: Sendable {
       maxHeaderListBytes: UInt32 = 16 << 10,
       maxConnections: Int = 4096,
       handshakeTimeout: Duration = .seconds(10),
-      eventLoopUnaryHandler: (any EventLoopUnaryHandler)? = nil
+      eventLoopUnaryHandler: (any EventLoopUnaryHandler)? = nil,
+      busyPollWindow: Duration? = nil
     ) {
       self.eventLoopUnaryHandler = eventLoopUnaryHandler
+      self.busyPollWindow = busyPollWindow
       self.maxConnections = maxConnections
       self.handshakeTimeout = handshakeTimeout
       self.host = host
@@ -71,6 +77,7 @@ public final class GRPCServer: Sendable {
   private let interceptors: [any ServerInterceptor]
   private let logger: Logger
   private let group: MultiThreadedEventLoopGroup
+  private let busyPollers: [ObjectIdentifier: EventLoopBusyPoller]
   private let state = Mutex<State>(.idle)
   private let stopped = Mutex<[CheckedContinuation<Void, Never>]>([])
   private let connections = ConnectionRegistry()
@@ -89,6 +96,13 @@ public final class GRPCServer: Sendable {
     self.interceptors = interceptors
     self.logger = logger
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+    var busyPollers: [ObjectIdentifier: EventLoopBusyPoller] = [:]
+    if let window = configuration.busyPollWindow, window > .zero {
+      for loop in self.group.makeIterator() {
+        busyPollers[ObjectIdentifier(loop)] = EventLoopBusyPoller(eventLoop: loop, window: window)
+      }
+    }
+    self.busyPollers = busyPollers
   }
 
   /// The router holding every registered method.
@@ -100,6 +114,7 @@ public final class GRPCServer: Sendable {
   @discardableResult
   public func start() async throws -> SocketAddress {
     let configuration = self.configuration
+    for poller in self.busyPollers.values { try await poller.start() }
     let handlerConfiguration = ServerConnectionHandler.Configuration(
       router: self.router,
       interceptors: self.interceptors,
@@ -109,7 +124,8 @@ public final class GRPCServer: Sendable {
         maxHeaderListSize: configuration.maxHeaderListBytes),
       logger: self.logger,
       handshakeTimeout: TimeAmount(configuration.handshakeTimeout),
-      eventLoopUnaryHandler: configuration.eventLoopUnaryHandler)
+      eventLoopUnaryHandler: configuration.eventLoopUnaryHandler,
+      busyPollers: self.busyPollers)
     let handlerConfig = UncheckedSendableBox(handlerConfiguration)
     let connections = self.connections
     let maxConnections = configuration.maxConnections
@@ -200,6 +216,7 @@ public final class GRPCServer: Sendable {
     for connection in self.connections.open.withLock({ Array($0.values) }) {
       try? await connection.close()
     }
+    for poller in self.busyPollers.values { await poller.stop() }
     try? await self.group.shutdownGracefully()
     let waiters = self.stopped.withLock { waiters in
       defer { waiters = [] }

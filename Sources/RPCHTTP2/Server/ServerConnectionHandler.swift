@@ -26,6 +26,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     var handshakeTimeout: TimeAmount
     /// Offered every unary call before a task is started for it.
     var eventLoopUnaryHandler: (any EventLoopUnaryHandler)?
+    /// Per-loop busy pollers, when the server is configured with a busy-poll window.
+    var busyPollers: [ObjectIdentifier: EventLoopBusyPoller] = [:]
   }
 
   /// Asks a connection to finish its open calls and close (GOAWAY, then drain).
@@ -37,9 +39,13 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var streams: [Int32: ServerStream] = [:]
   private var flushScheduled = false
   private var executor: EventLoopTaskExecutor?
+  private var busyPoller: EventLoopBusyPoller?
   private var remotePeer = ""
   private var localPeer = ""
   private var closing = false
+  /// The session is over and the write side closed; input is read and dropped until the peer
+  /// closes (see ``closeLingering(context:)``).
+  private var lingering = false
   private var shuttingDown = false
   private var receivedBytes = false
   /// The last request's `:path`, reused while calls name the same method (no String per call).
@@ -57,6 +63,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   func handlerAdded(context: ChannelHandlerContext) {
     self.context = context
     self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+    self.busyPoller = self.configuration.busyPollers[ObjectIdentifier(context.eventLoop)]
     self.remotePeer = Self.describe(context.channel.remoteAddress)
     self.localPeer = Self.describe(context.channel.localAddress)
   }
@@ -103,8 +110,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard !self.lingering else { return }
     let buffer = self.unwrapInboundIn(data)
     self.receivedBytes = true
+    self.busyPoller?.noteActivity()
     do {
       try buffer.withUnsafeReadableBytes { try self.session.receive($0) }
     } catch {
@@ -113,8 +122,22 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
         "HTTP/2 protocol error", metadata: ["rpc.peer": "\(self.remotePeer)", "error": "\(error)"])
       self.closing = true
       self.flush()
-      context.close(promise: nil)
+      self.closeLingering(context: context)
     }
+  }
+
+  /// Closes once this side has ended the session (its GOAWAY just written): the write side
+  /// first, then whatever the peer still sends is read and dropped until it closes too, for at
+  /// most two seconds. Closing outright while the peer's bytes are still arriving makes the
+  /// kernel answer them with a TCP reset, which can destroy the GOAWAY before the peer reads it.
+  private func closeLingering(context: ChannelHandlerContext) {
+    guard !self.lingering else { return }
+    self.lingering = true
+    self.closing = true
+    let halfClosed = context.eventLoop.makePromise(of: Void.self)
+    context.close(mode: .output, promise: halfClosed)
+    halfClosed.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+    context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
@@ -142,7 +165,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   /// Writes every frame nghttp2 has queued.
   func flush() {
-    guard let context else { return }
+    guard !self.lingering, let context else { return }
     var output: ByteBuffer?
     do {
       try self.session.send { bytes in
@@ -159,7 +182,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       context.writeAndFlush(self.wrapOutboundOut(output), promise: nil)
     }
     if !self.session.isActive {
-      context.close(promise: nil)
+      self.closeLingering(context: context)
     }
   }
 

@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import InteropService
+import NIOCore
+import Protos
+import RPCCore
+import RPCHTTP2
+import Synchronization
+import Testing
+
+/// Answers EmptyCall on the event loop and remembers which loop served it.
+private final class LoopRecordingHandler: EventLoopUnaryHandler {
+  let loop = Mutex<(any EventLoop)?>(nil)
+
+  func handle(_ call: EventLoopUnaryCall) -> Bool {
+    guard call.descriptor.path == "/grpc.testing.TestService/EmptyCall" else { return false }
+    self.loop.withLock { $0 = call.eventLoop }
+    call.respond(headers: Metadata(), message: [], trailers: Metadata())
+    return true
+  }
+}
+
+/// CPU time the thread behind `loop` has used, in milliseconds.
+private func loopThreadCPUMilliseconds(_ clock: clockid_t) -> Double {
+  var spec = timespec()
+  clock_gettime(clock, &spec)
+  return Double(spec.tv_sec) * 1000 + Double(spec.tv_nsec) / 1_000_000
+}
+
+private func cpuClock(of loop: any EventLoop) async throws -> clockid_t {
+  try await loop.submit { () -> clockid_t in
+    var clock = clockid_t()
+    pthread_getcpuclockid(pthread_self(), &clock)
+    return clock
+  }.get()
+}
+
+@Suite("Busy polling after reads")
+struct BusyPollTests {
+  @Test func aReadKeepsTheLoopPollingForTheWindowThenItSleepsAgain() async throws {
+    let handler = LoopRecordingHandler()
+    let configuration = GRPCServer.Configuration(threads: 1, eventLoopUnaryHandler: handler, busyPollWindow: .milliseconds(500))
+    try await withLoopbackServer(configuration: configuration) { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
+      let loop = try #require(handler.loop.withLock { $0 })
+      let clock = try await cpuClock(of: loop)
+
+      // Inside the window the idle loop keeps polling: it uses CPU although nothing arrives
+      // (all of a core on a quiet machine; a few ms of it even when the tests around it keep
+      // both cores busy, since each turn yields). A sleeping loop uses hundredths of a ms.
+      let polling = loopThreadCPUMilliseconds(clock)
+      try await Task.sleep(for: .milliseconds(250))
+      let polled = loopThreadCPUMilliseconds(clock) - polling
+      #expect(polled >= 2, "the loop used \(polled) ms of CPU in 250 ms of its polling window")
+
+      // Once a whole window passes without a read it blocks again.
+      try await Task.sleep(for: .milliseconds(600))
+      let sleeping = loopThreadCPUMilliseconds(clock)
+      try await Task.sleep(for: .milliseconds(300))
+      let slept = loopThreadCPUMilliseconds(clock) - sleeping
+      #expect(slept < 2, "the loop used \(slept) ms of CPU in 300 ms after its window closed")
+
+      // And it still serves calls, opening a new window.
+      _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
+      let again = loopThreadCPUMilliseconds(clock)
+      try await Task.sleep(for: .milliseconds(250))
+      #expect(loopThreadCPUMilliseconds(clock) - again >= 2)
+    }
+  }
+
+  @Test func withoutAWindowAnIdleLoopSleepsRightAway() async throws {
+    let handler = LoopRecordingHandler()
+    try await withLoopbackServer(configuration: .init(threads: 1, eventLoopUnaryHandler: handler)) { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
+      let loop = try #require(handler.loop.withLock { $0 })
+      let clock = try await cpuClock(of: loop)
+      let start = loopThreadCPUMilliseconds(clock)
+      try await Task.sleep(for: .milliseconds(250))
+      let used = loopThreadCPUMilliseconds(clock) - start
+      #expect(used < 2, "the loop used \(used) ms of CPU in 250 idle ms")
+    }
+  }
+}
