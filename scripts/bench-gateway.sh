@@ -3,13 +3,15 @@
 # backend (bench/peers/grpc-cpp): direct calls, the suite's gateway (without and with token
 # verification), HAProxy (mode http, proto h2 both sides) and nginx (grpc_pass).
 # Usage: scripts/bench-gateway.sh [RELEASE_BUILD_DIR]
-# Environment: REQUESTS (100000), ROUNDS (2; best round kept).
+# Environment: REQUESTS (100000), ROUNDS (2; best round kept), BUSY_POLL_US (200: the window of
+# the busy-polling gateway row; HAProxy's row next to it runs with its `busy-polling` option).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh nghttp2-client libgrpc++-dev protobuf-compiler-grpc haproxy nginx
 build_dir="${1:-.build-release}"
 requests="${REQUESTS:-100000}"
 rounds="${ROUNDS:-2}"
+busy_poll_us="${BUSY_POLL_US:-200}"
 
 swift build -c release --scratch-path "$build_dir" --product gateway >&2
 bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
@@ -55,6 +57,7 @@ printf 'route grpc.testing.* 127.0.0.1:50270\nauth off\n' >"$work/open.conf"
 printf 'route grpc.testing.* 127.0.0.1:50270\nauth keys bench=%s\n' "$public_key" >"$work/auth.conf"
 LOG_LEVEL=warning "$bin/gateway" --config "$work/open.conf" --port 50271 2>"$work/gw-open.log" &
 LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port 50272 2>"$work/gw-auth.log" &
+LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port 50275 --busy-poll-us "$busy_poll_us" 2>"$work/gw-busy.log" &
 
 cat >"$work/haproxy.cfg" <<CFG
 global
@@ -71,6 +74,9 @@ backend cpp
   server s1 127.0.0.1:50270 proto h2
 CFG
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+# HAProxy's busy-polling spins whether or not traffic arrives, so that instance only runs for
+# its own rows (a spinning core would change every other row's numbers).
+sed -e 's/nbthread 2/nbthread 2\n  busy-polling/' -e 's/50273/50276/' "$work/haproxy.cfg" >"$work/haproxy-busy.cfg"
 
 mkdir -p "$work/nginx/logs"
 cat >"$work/nginx.conf" <<CFG
@@ -119,12 +125,22 @@ PY
 }
 
 rows=()
-for shape in "16 16 $requests" "1 1 $((requests / 5))"; do
+shapes=("16 16 $requests" "1 1 $((requests / 5))")
+# SHAPES="C M N,C M N": other connection x stream x request counts.
+if [ -n "${SHAPES:-}" ]; then IFS=, read -ra shapes <<<"$SHAPES"; fi
+for shape in "${shapes[@]}"; do
   read -r c m n <<<"$shape"
   rows+=("$(measure "direct to gRPC C++ ${c}x$m" 50270 "$c" "$m" "$n")")
   rows+=("$(measure "gateway (no auth) ${c}x$m" 50271 "$c" "$m" "$n")")
   rows+=("$(measure "gateway (EdDSA token checked) ${c}x$m" 50272 "$c" "$m" "$n" -H "authorization: Bearer $token")")
+  rows+=("$(measure "gateway (token, busy poll ${busy_poll_us} µs) ${c}x$m" 50275 "$c" "$m" "$n" -H "authorization: Bearer $token")")
   rows+=("$(measure "HAProxy $(haproxy -v | awk 'NR==1 {print $3}') ${c}x$m" 50273 "$c" "$m" "$n")")
+  haproxy -f "$work/haproxy-busy.cfg" -db >"$work/haproxy-busy.log" 2>&1 &
+  busy_haproxy=$!
+  sleep 0.5
+  rows+=("$(measure "HAProxy busy-polling ${c}x$m" 50276 "$c" "$m" "$n")")
+  kill "$busy_haproxy"
+  wait "$busy_haproxy" 2>/dev/null || true
   rows+=("$(measure "nginx $(nginx -v 2>&1 | awk -F/ '{print $2}') grpc_pass ${c}x$m" 50274 "$c" "$m" "$n")")
 done
 

@@ -70,7 +70,11 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
   /// `key` in lower case; keys already lower-case (what HTTP/2 delivers) are kept as they are.
   private static func lowercased(_ key: String) -> String {
-    key.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") || $0 >= 0x80 }) ? key.lowercased() : key
+    var key = key
+    let needsLowering = key.withUTF8 { bytes in
+      bytes.contains { ($0 &- UInt8(ascii: "A")) < 26 || $0 >= 0x80 }
+    }
+    return needsLowering ? key.lowercased() : key
   }
 
   /// Appends every entry of `other`.
@@ -126,21 +130,31 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 extension Metadata {
   /// Whether `key` is a syntactically valid metadata key: non-empty, only `0-9 a-z _ - .`.
   public static func isValidKey(_ key: String) -> Bool {
-    guard !key.isEmpty else { return false }
-    for byte in key.utf8 {
-      switch byte {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-        UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
-        continue
-      default:
-        return false
+    var key = key
+    return key.withUTF8 { bytes in
+      guard !bytes.isEmpty else { return false }
+      for byte in bytes {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+          UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+          continue
+        default:
+          return false
+        }
       }
+      return true
     }
-    return true
   }
 
   /// Whether `value` may be sent as a text (non `-bin`) value: printable ASCII only.
   public static func isValidTextValue(_ value: String) -> Bool {
-    value.utf8.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }
+    var value = value
+    return value.withUTF8 { bytes in
+      // Branch-free over the contiguous bytes (tokens are hundreds of bytes long):
+      // 0x20...0x7E is exactly the range where `byte - 0x20` (wrapping) is below 0x5F.
+      var outside: UInt8 = 0
+      for byte in bytes { outside |= (byte &- 0x20) >= 0x5F ? 1 : 0 }
+      return outside == 0
+    }
   }
 }

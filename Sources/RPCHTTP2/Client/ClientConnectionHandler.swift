@@ -79,6 +79,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var context: ChannelHandlerContext?
   private var streamsByKey: [Int: ClientStream] = [:]
   private var streamsByID: [Int32: ClientStream] = [:]
+  /// The stream whose header block nghttp2 is delivering field by field.
+  private var receivingHeaders: ClientStream?
   private var nextKey = 0
   private var scratchHeaders = HeaderBlock(capacity: 16)
   private var flushScheduled = false
@@ -449,10 +451,18 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   func sessionDidBeginHeaders(streamID: Int32) {
     guard let stream = self.streamsByID[streamID] else { return }
     stream.collecting = Metadata()
+    self.receivingHeaders = stream
   }
 
   func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-    guard let stream = self.streamsByID[streamID] else { return }
+    // A header block's fields all belong to the stream it began (no dictionary lookup per field).
+    let stream: ClientStream
+    if let receiving = self.receivingHeaders, receiving.id == streamID {
+      stream = receiving
+    } else {
+      guard let found = self.streamsByID[streamID] else { return }
+      stream = found
+    }
     // Known names are matched on bytes; the common values are not turned into new Strings.
     switch ResponseHeaderName(name) {
     case .status: stream.httpStatus = ServerConnectionHandler.commonValue(value, "200")
@@ -468,6 +478,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   }
 
   func sessionDidReceiveHeaders(streamID: Int32, endStream: Bool) {
+    self.receivingHeaders = nil
     guard let stream = self.streamsByID[streamID], !stream.finished else { return }
     if !stream.responseHeadersDone {
       stream.responseHeadersDone = true

@@ -40,6 +40,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var flushScheduled = false
   private var executor: EventLoopTaskExecutor?
   private var busyPoller: EventLoopBusyPoller?
+  /// The stream whose header block nghttp2 is delivering field by field.
+  private var receivingHeaders: ServerStream?
   private var remotePeer = ""
   private var localPeer = ""
   private var closing = false
@@ -200,19 +202,30 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   // MARK: nghttp2 events
 
   func sessionDidBeginHeaders(streamID: Int32) {
-    if self.streams[streamID] == nil {
-      self.streams[streamID] = ServerStream(
-        id: streamID, maxMessageBytes: self.configuration.maxReceiveMessageBytes)
+    if let stream = self.streams[streamID] {
+      self.receivingHeaders = stream
+    } else {
+      let stream = ServerStream(id: streamID, maxMessageBytes: self.configuration.maxReceiveMessageBytes)
+      self.streams[streamID] = stream
+      self.receivingHeaders = stream
     }
   }
 
   func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-    guard let stream = self.streams[streamID], !stream.headersComplete else { return }
+    // A header block's fields all belong to the stream it began (no dictionary lookup per field).
+    let stream: ServerStream
+    if let receiving = self.receivingHeaders, receiving.id == streamID {
+      stream = receiving
+    } else {
+      guard let found = self.streams[streamID] else { return }
+      stream = found
+    }
+    guard !stream.headersComplete else { return }
     // Known names are matched on bytes; only values that are kept become Strings.
     switch HeaderName(name) {
     case .method: stream.method = Self.commonValue(value, "POST")
     case .path:
-      if !self.lastPath.utf8.elementsEqual(value) { self.lastPath = String(decoding: value, as: UTF8.self) }
+      if !Self.bytesEqual(self.lastPath, value) { self.lastPath = String(decoding: value, as: UTF8.self) }
       stream.path = self.lastPath
     case .contentType: stream.contentType = Self.commonValue(value, "application/grpc")
     case .timeout: stream.timeout = String(decoding: value, as: UTF8.self)
@@ -232,6 +245,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
 
   func sessionDidReceiveHeaders(streamID: Int32, endStream: Bool) {
+    self.receivingHeaders = nil
     guard let stream = self.streams[streamID] else { return }
     if stream.headersComplete {
       // Trailers from the client: only END_STREAM matters.
@@ -612,7 +626,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   /// `value` as a String, without building one when it is `common` (a literal: no allocation).
   static func commonValue(_ value: UnsafeRawBufferPointer, _ common: String) -> String {
-    common.utf8.count == value.count && common.utf8.elementsEqual(value) ? common : String(decoding: value, as: UTF8.self)
+    Self.bytesEqual(common, value) ? common : String(decoding: value, as: UTF8.self)
+  }
+
+  /// Whether `text`'s UTF-8 is exactly `bytes` (one memcmp over contiguous storage).
+  static func bytesEqual(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var text = text
+    return text.withUTF8 { utf8 in
+      utf8.count == bytes.count && (bytes.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+    }
   }
 
   static func isGRPCContentType(_ value: String) -> Bool {
