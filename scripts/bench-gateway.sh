@@ -34,7 +34,7 @@ wait_for() { # file pattern
 }
 
 "$cpp/grpc-cpp-server" 50270 2>"$work/cpp.log" &
-wait_for "$work/cpp.log" ready
+wait_for "$work/cpp.log" "grpc-cpp-server ready on"
 
 # An Ed25519 key and a token it signed, for the gateway's authenticated run.
 venv="$(scripts/python-env.sh "$build_dir")"
@@ -56,8 +56,11 @@ PY
 printf 'route grpc.testing.* 127.0.0.1:50270\nauth off\n' >"$work/open.conf"
 printf 'route grpc.testing.* 127.0.0.1:50270\nauth keys bench=%s\n' "$public_key" >"$work/auth.conf"
 LOG_LEVEL=warning "$bin/gateway" --config "$work/open.conf" --port 50271 2>"$work/gw-open.log" &
+gateways=($!)
 LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port 50272 2>"$work/gw-auth.log" &
+gateways+=($!)
 LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port 50275 --busy-poll-us "$busy_poll_us" 2>"$work/gw-busy.log" &
+gateways+=($!)
 
 cat >"$work/haproxy.cfg" <<CFG
 global
@@ -99,6 +102,9 @@ http {
 CFG
 nginx -p "$work/nginx" -c "$work/nginx.conf" -g 'daemon off;' >"$work/nginx.log" 2>&1 &
 sleep 1
+for pid in "${gateways[@]}"; do
+  kill -0 "$pid" 2>/dev/null || { echo "a gateway did not start: $(cat "$work"/gw-*.log)" >&2; exit 1; }
+done
 
 printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"
 headers=(-H 'content-type: application/grpc' -H 'te: trailers')
@@ -107,7 +113,7 @@ measure() { # label port connections streams requests [extra h2load args]
   local best=""
   for _ in $(seq "$rounds"); do
     rm -f "$work/lat.log"
-    h2load -n "$n" -c "$c" -m "$m" -t 1 --log-file="$work/lat.log" -d "$work/empty.bin" "${headers[@]}" "$@" \
+    timeout 300 h2load -n "$n" -c "$c" -m "$m" -t 1 --log-file="$work/lat.log" -d "$work/empty.bin" "${headers[@]}" "$@" \
       "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >"$work/out.txt"
     local row
     row=$(python3 - "$work/lat.log" "$label" "$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$work/out.txt")" \

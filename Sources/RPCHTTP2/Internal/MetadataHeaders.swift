@@ -34,3 +34,29 @@ extension Metadata {
     }
   }
 }
+
+/// A few Strings recently made from received bytes, handed out again when the same bytes come
+/// back (compared with `memcmp`), so repeated header fields cost no allocation.
+struct RecentStrings {
+  private var strings: [String] = []
+  private var next = 0
+  private static let capacity = 8
+  /// Longer values are not kept (they rarely repeat and would cost memory per connection).
+  private static let maxLength = 4096
+
+  mutating func string(for bytes: UnsafeRawBufferPointer) -> String {
+    // Strings of up to 15 UTF-8 bytes are stored inline: making one allocates nothing.
+    guard bytes.count > 15, bytes.count <= Self.maxLength else { return String(decoding: bytes, as: UTF8.self) }
+    for index in self.strings.indices where ServerConnectionHandler.bytesEqual(self.strings[index], bytes) {
+      return self.strings[index]
+    }
+    let string = String(decoding: bytes, as: UTF8.self)
+    if self.strings.count < Self.capacity {
+      self.strings.append(string)
+    } else {
+      self.strings[self.next] = string
+      self.next = (self.next + 1) % Self.capacity
+    }
+    return string
+  }
+}

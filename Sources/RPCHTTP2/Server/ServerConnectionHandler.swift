@@ -42,6 +42,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var busyPoller: EventLoopBusyPoller?
   /// The stream whose header block nghttp2 is delivering field by field.
   private var receivingHeaders: ServerStream?
+  /// Custom header names and values seen lately on this connection: a client sends the same
+  /// ones (user agent, token, tenant) on every call, so they become Strings once.
+  private var recentStrings = RecentStrings()
   private var remotePeer = ""
   private var localPeer = ""
   private var closing = false
@@ -238,8 +241,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     case .ignored, .reserved:
       return
     case .custom:
-      stream.metadata.addReceivedHeader(
-        name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+      stream.metadata.addReceivedHeader(name: self.recentStrings.string(for: name), value: self.recentStrings.string(for: value))
     }
   }
 
