@@ -3,7 +3,8 @@
 # PostgreSQL's own pgbench running the same select-only workload (-S -M prepared) against the
 # same throwaway cluster with the same number of clients, in the same run.
 # Usage: scripts/bench-db.sh [RELEASE_BUILD_DIR]
-# Environment: CLIENTS (8), SECONDS_PER_RUN (10), SCALE (5: 500000 accounts), ROUNDS (2, best kept).
+# Environment: CLIENTS (8), SECONDS_PER_RUN (10), SCALE (5: 500000 accounts), ROUNDS (2, best kept),
+# THREADS (2: pgbench's -j and db-bench's --event-loops, so both get the same client threads).
 # Client CPU per transaction: db-bench measures its own (getrusage over the timed part); pgbench's
 # is its whole run as a child process (connection setup included, negligible).
 set -euo pipefail
@@ -14,6 +15,7 @@ clients="${CLIENTS:-8}"
 seconds="${SECONDS_PER_RUN:-10}"
 scale="${SCALE:-5}"
 rounds="${ROUNDS:-2}"
+threads="${THREADS:-2}"
 bindir="$(pg_config --bindir)"
 
 swift build -c release --scratch-path "$build_dir" --product db-bench >&2
@@ -35,7 +37,7 @@ with open("out.txt", "w") as out:
     subprocess.run(sys.argv[1:], stdout=out, stderr=subprocess.STDOUT)
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(r.ru_utime + r.ru_stime, r.ru_nvcsw + r.ru_nivcsw, file=open("usage.txt", "w"))
-' "$bindir/pgbench" -S -M prepared -n -c "$clients" -j 2 -T "$seconds" -l "$url")
+' "$bindir/pgbench" -S -M prepared -n -c "$clients" -j "$threads" -T "$seconds" -l "$url")
   cat "$logs"/pgbench_log.* | python3 -c '
 import sys
 lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
@@ -52,13 +54,13 @@ best() { # lines of "tps=N ..." -> the line with the highest tps
 }
 
 ours=$(for round in $(seq "$rounds"); do
-  "$bin/db-bench" --database-url "$url" --clients "$clients" --seconds "$seconds" --scale "$scale"
+  "$bin/db-bench" --database-url "$url" --clients "$clients" --seconds "$seconds" --scale "$scale" --event-loops "$threads"
 done | best)
 theirs=$(for round in $(seq "$rounds"); do pgbench_run "$round"; done | best)
 
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 echo
-echo "PK lookup (SELECT abalance FROM pgbench_accounts WHERE aid = \$1), $clients clients, ${seconds}s, scale $scale, best of $rounds; latency in ms"
+echo "PK lookup (SELECT abalance FROM pgbench_accounts WHERE aid = \$1), $clients clients on $threads threads, ${seconds}s, scale $scale, best of $rounds; latency in ms"
 printf '%-44s %10s %8s %8s %8s %12s %10s\n' "client" "tps" "p50" "p90" "p99" "CPU µs/tx" "csw/tx"
 for row in "db-bench (suite pool, libpq)|$ours" "pgbench $("$bindir/pgbench" --version | awk '{print $3}') -S -M prepared|$theirs"; do
   IFS='|' read -r label line <<<"$row"
