@@ -332,6 +332,11 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ServiceKitTests",
+      dependencies: ["RPCCore", "ServiceKit"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "GatewayTests",
       dependencies: ["Gateway", "RPCCore", "ServiceKit"],
       swiftSettings: swiftSettings

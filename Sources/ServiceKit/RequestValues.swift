@@ -4,7 +4,7 @@ public import RPCCore
 
 /// Parses an id sent by a client: `INVALID_ARGUMENT` naming the field when it is not a UUID.
 public func parseID(_ text: String, what: String) throws(RPCError) -> UUID {
-  guard let id = UUID(uuidString: text) else {
+  guard let id = UUID(canonicalText: text) else {
     throw RPCError(
       code: .invalidArgument,
       message: "\(what) must be a UUID, got \(text.isEmpty ? "nothing" : "\"\(text.prefix(64))\"").")
@@ -16,7 +16,7 @@ extension Caller {
   /// The caller's tenant as a UUID (`UNAUTHENTICATED` for a token naming anything else).
   public var tenantUUID: UUID {
     get throws(RPCError) {
-      guard let id = UUID(uuidString: self.tenantID) else {
+      guard let id = UUID(canonicalText: self.tenantID) else {
         throw RPCError(code: .unauthenticated, message: "The access token names no valid tenant.")
       }
       return id
@@ -30,8 +30,61 @@ extension Date {
 }
 
 extension UUID {
-  /// The canonical lower-case text form used on the wire.
-  public var lowercased: String { self.uuidString.lowercased() }
+  /// The canonical lower-case text form used on the wire (`8-4-4-4-12` hex digits).
+  public var lowercased: String {
+    let bytes = self.uuid
+    return withUnsafeBytes(of: bytes) { raw in
+      String(unsafeUninitializedCapacity: 36) { text in
+        let digits: StaticString = "0123456789abcdef"
+        var at = 0
+        for (index, byte) in raw.enumerated() {
+          if index == 4 || index == 6 || index == 8 || index == 10 {
+            text[at] = UInt8(ascii: "-")
+            at += 1
+          }
+          text[at] = digits.utf8Start[Int(byte >> 4)]
+          text[at + 1] = digits.utf8Start[Int(byte & 0x0F)]
+          at += 2
+        }
+        return at
+      }
+    }
+  }
+
+  /// Parses the canonical text form, `8-4-4-4-12` hex digits in either case (what
+  /// `UUID(uuidString:)` accepts), without going through `sscanf`.
+  public init?(canonicalText text: String) {
+    var text = text
+    let parsed = text.withUTF8 { utf8 -> uuid_t? in
+      guard utf8.count == 36 else { return nil }
+      var value: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+      let complete = withUnsafeMutableBytes(of: &value) { bytes -> Bool in
+        var at = 0
+        for index in 0..<16 {
+          if index == 4 || index == 6 || index == 8 || index == 10 {
+            guard utf8[at] == UInt8(ascii: "-") else { return false }
+            at += 1
+          }
+          guard let high = Self.nibble(utf8[at]), let low = Self.nibble(utf8[at + 1]) else { return false }
+          bytes[index] = high << 4 | low
+          at += 2
+        }
+        return true
+      }
+      return complete ? value : nil
+    }
+    guard let parsed else { return nil }
+    self.init(uuid: parsed)
+  }
+
+  private static func nibble(_ digit: UInt8) -> UInt8? {
+    switch digit {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+    default: nil
+    }
+  }
 }
 
 /// The paths of an update mask, checked against the fields that may change.
