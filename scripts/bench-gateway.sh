@@ -3,7 +3,7 @@
 # backend (bench/peers/grpc-cpp): direct calls, the suite's gateway (without and with token
 # verification), HAProxy (mode http, proto h2 both sides) and nginx (grpc_pass).
 # Usage: scripts/bench-gateway.sh [RELEASE_BUILD_DIR]
-# Environment: REQUESTS (100000), ROUNDS (2; best round kept), BUSY_POLL_US (200: the window of
+# Environment: REQUESTS (100000), ROUNDS (2; best round kept), BASE_PORT (20270), BUSY_POLL_US (200: the window of
 # the busy-polling gateway row; HAProxy's row next to it runs with its `busy-polling` option).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,11 @@ build_dir="${1:-.build-release}"
 requests="${REQUESTS:-100000}"
 rounds="${ROUNDS:-2}"
 busy_poll_us="${BUSY_POLL_US:-200}"
+# Seven consecutive ports from BASE_PORT, below Linux's ephemeral range (32768-60999) so that no
+# outgoing connection of anything else on the machine can hold one of them.
+base_port="${BASE_PORT:-20270}"
+backend_port=$base_port open_port=$((base_port + 1)) auth_port=$((base_port + 2)) haproxy_port=$((base_port + 3))
+nginx_port=$((base_port + 4)) busy_port=$((base_port + 5)) haproxy_busy_port=$((base_port + 6))
 
 swift build -c release --scratch-path "$build_dir" --product gateway >&2
 bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
@@ -33,7 +38,7 @@ wait_for() { # file pattern
   return 1
 }
 
-"$cpp/grpc-cpp-server" 50270 2>"$work/cpp.log" &
+"$cpp/grpc-cpp-server" "$backend_port" 2>"$work/cpp.log" &
 wait_for "$work/cpp.log" "grpc-cpp-server ready on"
 
 # An Ed25519 key and a token it signed, for the gateway's authenticated run.
@@ -53,13 +58,13 @@ print(b64(public), f"{header}.{claims}." + b64(key.sign(f"{header}.{claims}".enc
 PY
 )
 
-printf 'route grpc.testing.* 127.0.0.1:50270\nauth off\n' >"$work/open.conf"
-printf 'route grpc.testing.* 127.0.0.1:50270\nauth keys bench=%s\n' "$public_key" >"$work/auth.conf"
-LOG_LEVEL=warning "$bin/gateway" --config "$work/open.conf" --port 50271 2>"$work/gw-open.log" &
+printf 'route grpc.testing.* 127.0.0.1:%s\nauth off\n' "$backend_port" >"$work/open.conf"
+printf 'route grpc.testing.* 127.0.0.1:%s\nauth keys bench=%s\n' "$backend_port" "$public_key" >"$work/auth.conf"
+LOG_LEVEL=warning "$bin/gateway" --config "$work/open.conf" --port "$open_port" 2>"$work/gw-open.log" &
 gateways=($!)
-LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port 50272 2>"$work/gw-auth.log" &
+LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port "$auth_port" 2>"$work/gw-auth.log" &
 gateways+=($!)
-LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port 50275 --busy-poll-us "$busy_poll_us" 2>"$work/gw-busy.log" &
+LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port "$busy_port" --busy-poll-us "$busy_poll_us" 2>"$work/gw-busy.log" &
 gateways+=($!)
 
 cat >"$work/haproxy.cfg" <<CFG
@@ -71,15 +76,15 @@ defaults
   timeout client 60s
   timeout server 60s
 frontend grpc
-  bind 127.0.0.1:50273 proto h2
+  bind 127.0.0.1:$haproxy_port proto h2
   default_backend cpp
 backend cpp
-  server s1 127.0.0.1:50270 proto h2
+  server s1 127.0.0.1:$backend_port proto h2
 CFG
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 # HAProxy's busy-polling spins whether or not traffic arrives, so that instance only runs for
 # its own rows (a spinning core would change every other row's numbers).
-sed -e 's/nbthread 2/nbthread 2\n  busy-polling/' -e 's/50273/50276/' "$work/haproxy.cfg" >"$work/haproxy-busy.cfg"
+sed -e 's/nbthread 2/nbthread 2\n  busy-polling/' -e "s/:$haproxy_port /:$haproxy_busy_port /" "$work/haproxy.cfg" >"$work/haproxy-busy.cfg"
 
 mkdir -p "$work/nginx/logs"
 cat >"$work/nginx.conf" <<CFG
@@ -93,9 +98,9 @@ http {
   # Without raised limits nginx closes a client connection after 1000 requests (and an
   # upstream one likewise), which h2load counts as failures.
   keepalive_requests 100000000;
-  upstream cpp { server 127.0.0.1:50270; keepalive 64; keepalive_requests 100000000; }
+  upstream cpp { server 127.0.0.1:$backend_port; keepalive 64; keepalive_requests 100000000; }
   server {
-    listen 127.0.0.1:50274 http2;
+    listen 127.0.0.1:$nginx_port http2;
     location / { grpc_pass grpc://cpp; }
   }
 }
@@ -136,18 +141,18 @@ shapes=("16 16 $requests" "1 1 $((requests / 5))")
 if [ -n "${SHAPES:-}" ]; then IFS=, read -ra shapes <<<"$SHAPES"; fi
 for shape in "${shapes[@]}"; do
   read -r c m n <<<"$shape"
-  rows+=("$(measure "direct to gRPC C++ ${c}x$m" 50270 "$c" "$m" "$n")")
-  rows+=("$(measure "gateway (no auth) ${c}x$m" 50271 "$c" "$m" "$n")")
-  rows+=("$(measure "gateway (EdDSA token checked) ${c}x$m" 50272 "$c" "$m" "$n" -H "authorization: Bearer $token")")
-  rows+=("$(measure "gateway (token, busy poll ${busy_poll_us} µs) ${c}x$m" 50275 "$c" "$m" "$n" -H "authorization: Bearer $token")")
-  rows+=("$(measure "HAProxy $(haproxy -v | awk 'NR==1 {print $3}') ${c}x$m" 50273 "$c" "$m" "$n")")
+  rows+=("$(measure "direct to gRPC C++ ${c}x$m" "$backend_port" "$c" "$m" "$n")")
+  rows+=("$(measure "gateway (no auth) ${c}x$m" "$open_port" "$c" "$m" "$n")")
+  rows+=("$(measure "gateway (EdDSA token checked) ${c}x$m" "$auth_port" "$c" "$m" "$n" -H "authorization: Bearer $token")")
+  rows+=("$(measure "gateway (token, busy poll ${busy_poll_us} µs) ${c}x$m" "$busy_port" "$c" "$m" "$n" -H "authorization: Bearer $token")")
+  rows+=("$(measure "HAProxy $(haproxy -v | awk 'NR==1 {print $3}') ${c}x$m" "$haproxy_port" "$c" "$m" "$n")")
   haproxy -f "$work/haproxy-busy.cfg" -db >"$work/haproxy-busy.log" 2>&1 &
   busy_haproxy=$!
   sleep 0.5
-  rows+=("$(measure "HAProxy busy-polling ${c}x$m" 50276 "$c" "$m" "$n")")
+  rows+=("$(measure "HAProxy busy-polling ${c}x$m" "$haproxy_busy_port" "$c" "$m" "$n")")
   kill "$busy_haproxy"
   wait "$busy_haproxy" 2>/dev/null || true
-  rows+=("$(measure "nginx $(nginx -v 2>&1 | awk -F/ '{print $2}') grpc_pass ${c}x$m" 50274 "$c" "$m" "$n")")
+  rows+=("$(measure "nginx $(nginx -v 2>&1 | awk -F/ '{print $2}') grpc_pass ${c}x$m" "$nginx_port" "$c" "$m" "$n")")
 done
 
 echo
