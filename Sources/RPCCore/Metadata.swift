@@ -90,19 +90,19 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
   /// Removes all values for `key`.
   public mutating func removeAll(_ key: String) {
-    let key = key.lowercased()
+    let key = Self.lowercased(key)
     self.elements.removeAll { $0.key == key }
   }
 
   /// All values for `key`, in order.
   public subscript(key: String) -> [Value] {
-    let key = key.lowercased()
+    let key = Self.lowercased(key)
     return self.elements.compactMap { $0.key == key ? $0.value : nil }
   }
 
   /// The first text value for `key`.
   public func firstString(_ key: String) -> String? {
-    let key = key.lowercased()
+    let key = Self.lowercased(key)
     for element in self.elements where element.key == key {
       if case .string(let value) = element.value { return value }
     }
@@ -111,7 +111,7 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 
   /// The first binary value for `key`.
   public func firstBinary(_ key: String) -> [UInt8]? {
-    let key = key.lowercased()
+    let key = Self.lowercased(key)
     for element in self.elements where element.key == key {
       if case .binary(let value) = element.value { return value }
     }

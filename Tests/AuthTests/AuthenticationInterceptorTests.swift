@@ -94,6 +94,8 @@ struct AuthenticationInterceptorTests {
       await self.expectCode(.unauthenticated) { _ = try await self.call(client, WhoAmIService.read, nil) }
       await self.expectCode(.unauthenticated) { _ = try await self.call(client, WhoAmIService.read, "Basic abc") }
       await self.expectCode(.unauthenticated) { _ = try await self.call(client, WhoAmIService.read, "Bearer") }
+      await self.expectCode(.unauthenticated) { _ = try await self.call(client, WhoAmIService.read, "Bearerx.y.z") }
+      await self.expectCode(.unauthenticated) { _ = try await self.call(client, WhoAmIService.read, "Beaver \(self.token(role: .viewer))") }
       await self.expectCode(.unauthenticated) { _ = try await self.call(client, WhoAmIService.read, "Bearer x.y.z") }
       await self.expectCode(.unauthenticated) {
         _ = try await self.call(client, WhoAmIService.read, "Bearer \(self.token(role: .admin, expiresIn: -120))")
@@ -103,6 +105,7 @@ struct AuthenticationInterceptorTests {
       }
       // The server keeps serving after the refusals.
       _ = try await self.call(client, WhoAmIService.read, "bearer \(self.token(role: .viewer))")
+      _ = try await self.call(client, WhoAmIService.read, "BEARER   \(self.token(role: .viewer))")
     }
   }
 

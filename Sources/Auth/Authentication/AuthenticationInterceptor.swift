@@ -71,13 +71,17 @@ public struct AuthenticationInterceptor: ServerInterceptor {
 
   /// The credential of `Bearer <credential>` (scheme case-insensitive), or `nil`.
   static func bearerCredential(_ header: String) -> String? {
-    let utf8 = header.utf8
-    guard utf8.count > 7 else { return nil }
-    // "bearer" in any case: ASCII letters compared with their case bit cleared.
-    guard zip(utf8.prefix(6), "BEARER".utf8).allSatisfy({ $0 & 0xDF == $1 }),
-      utf8.dropFirst(6).first == UInt8(ascii: " ")
-    else { return nil }
-    let credential = utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
-    return credential.isEmpty ? nil : String(Substring(credential))
+    var header = header
+    return header.withUTF8 { bytes -> String? in
+      guard bytes.count > 7 else { return nil }
+      // "bearer" in any case: ASCII letters compared with their case bit cleared.
+      let scheme: StaticString = "BEARER"
+      for index in 0..<6 where bytes[index] & 0xDF != scheme.utf8Start[index] { return nil }
+      guard bytes[6] == UInt8(ascii: " ") else { return nil }
+      var start = 7
+      while start < bytes.count && bytes[start] == UInt8(ascii: " ") { start += 1 }
+      guard start < bytes.count else { return nil }
+      return String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
+    }
   }
 }
