@@ -65,23 +65,35 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
       if !short.isEmpty {
         throw RPCError(code: .failedPrecondition, message: "Not enough stock: " + short.joined(separator: "; ") + ".")
       }
+      // The stock rows stay locked until the commit, so every round trip from here on delays
+      // the orders queued on them: the lines go in one statement, and the answer is built from
+      // what was written instead of being read back.
       let id = UUID()
+      guard
+        let created = try await connection.query(
+          """
+          INSERT INTO reservations (id, tenant_id, order_id, status, expires_at)
+          VALUES (\(id), \(tenantID), \(orderID), 'reserved', now() + make_interval(secs => \(Double(ttl))))
+          RETURNING expires_at
+          """
+        ).first
+      else { throw RPCError(code: .internal, message: "The reservation was not stored.") }
+      let expiresAt = try created.decode(column: 0, as: Date.self)
       try await connection.query(
         """
-        INSERT INTO reservations (id, tenant_id, order_id, status, expires_at)
-        VALUES (\(id), \(tenantID), \(orderID), 'reserved', now() + make_interval(secs => \(Double(ttl))))
+        INSERT INTO reservation_lines (reservation_id, product_id, location_code, quantity)
+        SELECT \(id), line.product_id, line.location_code, line.quantity
+        FROM unnest(\(lines.map(\.productID)), \(lines.map(\.location)), \(lines.map(\.quantity)))
+          AS line(product_id, location_code, quantity)
         """)
       for (line, level) in zip(lines, levels) {
-        try await connection.query(
-          """
-          INSERT INTO reservation_lines (reservation_id, product_id, location_code, quantity)
-          VALUES (\(id), \(line.productID), \(line.location), \(line.quantity))
-          """)
         _ = try await StockLedger.apply(
           kind: "reservation", onHandDelta: 0, reservedDelta: line.quantity, reason: "order \(orderID)",
           actor: caller.subject, reservationID: id, to: level, tenantID: tenantID, on: connection)
       }
-      let stored = try await Self.load(orderID: orderID, tenantID: tenantID, on: connection)!
+      let stored = Stored(
+        id: id, orderID: orderID, status: "reserved", expiresAt: expiresAt, expired: false,
+        lines: Self.inStoredOrder(lines))
       try await Outbox.append(
         type: "reservation_created", payloadJSON: stored.payload, tenantID: tenantID, on: connection)
       return stored.message
@@ -189,7 +201,10 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     else { return nil }
     let id = try row.decode(column: 0, as: UUID.self)
     let lines = try await connection.query(
-      "SELECT product_id, location_code, quantity FROM reservation_lines WHERE reservation_id = \(id) ORDER BY product_id, location_code"
+      """
+      SELECT product_id, location_code, quantity FROM reservation_lines WHERE reservation_id = \(id)
+      ORDER BY product_id, location_code COLLATE "C"
+      """
     ).map { row in
       Line(
         productID: try row.decode(column: 0, as: UUID.self), location: try row.decode(column: 1, as: String.self),
@@ -198,6 +213,17 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     return Stored(
       id: id, orderID: orderID, status: try row.decode(column: 1, as: String.self),
       expiresAt: try row.decode(column: 2, as: Date.self), expired: try row.decode(column: 3, as: Bool.self), lines: lines)
+  }
+
+  /// `lines` in the order ``load(orderID:tenantID:on:)`` reads them back: by product id (a
+  /// uuid orders as its bytes), then location code byte by byte (`COLLATE "C"`).
+  static func inStoredOrder(_ lines: [Line]) -> [Line] {
+    lines.sorted { a, b in
+      let (left, right) = (a.productID.uuid, b.productID.uuid)
+      let byID = withUnsafeBytes(of: left) { l in withUnsafeBytes(of: right) { r in memcmp(l.baseAddress!, r.baseAddress!, 16) } }
+      if byID != 0 { return byID < 0 }
+      return a.location.utf8.lexicographicallyPrecedes(b.location.utf8)
+    }
   }
 
   static func orderID(_ text: String) throws(RPCError) -> String {

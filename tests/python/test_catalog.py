@@ -209,6 +209,16 @@ def test_lines_in_opposite_orders_do_not_deadlock_and_multi_line_is_all_or_nothi
     assert short.code() == grpc.StatusCode.FAILED_PRECONDITION and "Not enough stock" in short.details()
     stock_a = cat_rpc.InventoryStub(cc).GetStock(cat.GetStockRequest(product_id=a.id), metadata=md(people["viewer"]))
     assert stock_a.levels[0].reserved == 60
+    # A retried multi-line Reserve (lines sent in the other order, one product twice) answers
+    # with exactly the reservation the first call made: same id, expiry, lines and their order.
+    lines = [cat.ReservationLine(product_id=b.id, location_code="1101", quantity=2),
+             cat.ReservationLine(product_id=a.id, location_code="1101", quantity=1),
+             cat.ReservationLine(product_id=b.id, location_code="1101", quantity=1)]
+    first = stub.Reserve(cat.ReserveRequest(order_id="pair-retry", lines=lines), metadata=md(people["editor"]))
+    again = stub.Reserve(cat.ReserveRequest(order_id="pair-retry", lines=lines[::-1]), metadata=md(people["editor"]))
+    assert first == again
+    assert sorted((line.product_id, line.quantity) for line in first.lines) == sorted([(a.id, 1), (b.id, 3)])
+    assert [line.product_id for line in first.lines] == sorted(line.product_id for line in first.lines)
 
 
 def test_reservation_lifecycle_is_idempotent(cc, people):
@@ -218,7 +228,7 @@ def test_reservation_lifecycle_is_idempotent(cc, people):
         cat.ReservationLine(product_id=made.id, location_code="1101", quantity=2)])
     first = stub.Reserve(request, metadata=md(people["editor"]))
     again = stub.Reserve(request, metadata=md(people["editor"]))
-    assert first.id == again.id and first.status == "reserved"
+    assert first == again and first.status == "reserved"
     committed = stub.Commit(cat.CommitReservationRequest(order_id="life-1"), metadata=md(people["editor"]))
     assert committed.status == "committed"
     assert stub.Commit(cat.CommitReservationRequest(order_id="life-1"), metadata=md(people["editor"])).status == (
