@@ -1,10 +1,10 @@
-public import Auth
+internal import Auth
 import Foundation
 import ServiceKit
 public import Logging
 public import Postgres
-public import PostgresRPC
-public import RPCCore
+internal import PostgresRPC
+internal import RPCCore
 
 /// What the catalog handlers share.
 public struct CatalogContext: Sendable {

@@ -4,8 +4,8 @@ import ServiceKit
 public import Logging
 import NIOPosix
 public import Postgres
-public import PostgresRPC
-public import RPCCore
+internal import PostgresRPC
+internal import RPCCore
 
 /// Settings of the identity service.
 public struct IdentitySettings: Sendable {

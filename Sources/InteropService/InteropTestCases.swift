@@ -1,5 +1,5 @@
 public import RPCCore
-public import Protos
+internal import Protos
 
 /// The client side of gRPC's interop test cases, run against any `grpc.testing.TestService`.
 ///
