@@ -9,7 +9,8 @@
 # Usage: scripts/bench-catalog-rpc.sh [RELEASE_BUILD_DIR]
 # Environment: CLIENTS (8), SECONDS_PER_RUN (10), PRODUCTS (10000), PAIR_CLIENTS (16),
 #   PAIR_SECONDS (10), HOT_PRODUCTS (4), HOT_LOCATIONS (3), LINES (2), PY_BUILD_DIR (.build),
-#   CATALOG_ARGS (more options for the catalog server, e.g. "--busy-poll-us 100").
+#   CATALOG_ARGS (more options for the catalog server, e.g. "--busy-poll-us 100"),
+#   CATALOG_BIN (another catalog executable to measure, e.g. an older build for an A/B).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh nghttp2-client
@@ -44,7 +45,7 @@ suite_url="${url%/*}/suite"
 
 py keys "$work"
 (set -a; . "$work/keys.env"; LOG_LEVEL=warning DATABASE_URL="$catalog_url" IDENTITY_ADDRESS="" \
-  exec "$bin/catalog" --port "$port" ${CATALOG_ARGS:-}) 2>"$work/catalog.log" &
+  exec "${CATALOG_BIN:-$bin/catalog}" --port "$port" ${CATALOG_ARGS:-}) 2>"$work/catalog.log" &
 server_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 py products "$work" "$port" "$products"
