@@ -15,8 +15,8 @@ private struct WaitUntilCancelled: RegistrableRPCService {
       Self.descriptor, input: Grpc_Testing_Empty.self, output: Grpc_Testing_Empty.self
     ) { _, _ in
       StreamingServerResponse { writer in
-        try await writer.write(Grpc_Testing_Empty())
         do {
+          try await writer.write(Grpc_Testing_Empty())
           try await Task.sleep(for: .seconds(30))
         } catch {
           probe.record()
@@ -39,15 +39,21 @@ struct ConnectionManagementTests {
   @Test func cancellingTheClientCallCancelsTheServerHandler() async throws {
     let probe = CancellationProbe()
     try await withLoopbackServer(services: [WaitUntilCancelled(cancelled: probe)]) { client in
+      let received = Atomic<Int>(0)
       let call = Task {
         try await client.serverStreaming(
           request: ClientRequest(message: Grpc_Testing_Empty()),
           descriptor: WaitUntilCancelled.descriptor
         ) { (response: StreamingClientResponse<Grpc_Testing_Empty>) in
-          for try await _ in response.messages {}
+          for try await _ in response.messages { received.add(1, ordering: .relaxed) }
         }
       }
-      try await Task.sleep(for: .milliseconds(200))
+      // Cancel once the handler is known to be running (its first message arrived), not after a
+      // fixed pause that a loaded machine may not honour.
+      for _ in 0..<1000 where received.load(ordering: .relaxed) == 0 {
+        try await Task.sleep(for: .milliseconds(10))
+      }
+      try #require(received.load(ordering: .relaxed) == 1)
       let cancelledAt = ContinuousClock.now
       call.cancel()
       let result = await call.result
