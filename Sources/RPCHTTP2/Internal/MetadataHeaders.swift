@@ -41,8 +41,9 @@ struct RecentStrings {
   private var strings: [String] = []
   private var next = 0
   private static let capacity = 8
-  /// Longer values are not kept (they rarely repeat and would cost memory per connection).
-  private static let maxLength = 4096
+  /// Longer values are not kept (they rarely repeat, and a connection keeps at most
+  /// `capacity` × `maxLength` = 16 KiB here).
+  private static let maxLength = 2048
 
   mutating func string(for bytes: UnsafeRawBufferPointer) -> String {
     // Strings of up to 15 UTF-8 bytes are stored inline: making one allocates nothing.
