@@ -2,6 +2,7 @@
 grpcio backend that records what arrives (deadlines, cancellation, metadata)."""
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -66,6 +67,10 @@ def stub(gateway):
 
 
 def test_every_call_kind_passes_through_unchanged(stub):
+    every_call_kind_passes_through(stub)
+
+
+def every_call_kind_passes_through(stub):
     assert stub.EmptyCall(empty_pb2.Empty()) == empty_pb2.Empty()
     reply = stub.UnaryCall(messages_pb2.SimpleRequest(response_size=3000, payload=messages_pb2.Payload(body=b"x" * 10)))
     assert len(reply.payload.body) == 3000
@@ -78,6 +83,37 @@ def test_every_call_kind_passes_through_unchanged(stub):
     requests = [messages_pb2.StreamingOutputCallRequest(response_parameters=[messages_pb2.ResponseParameters(size=n)])
                 for n in (5, 6, 7)]
     assert [len(r.payload.body) for r in stub.FullDuplexCall(iter(requests))] == [5, 6, 7]
+
+
+def cpu_seconds(process):
+    fields = open(f"/proc/{process.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_busy_polling_gateway_serves_every_call_kind_and_sleeps_when_calls_stop(tmp_path, replicas):
+    path = write_config(tmp_path, f"route grpc.testing.* 127.0.0.1:{replicas[0].port}\nauth off\n")
+    server = ServerProcess("gateway", "--config", str(path), "--drain-timeout", "5", "--busy-poll-us", "20000")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            every_call_kind_passes_through(stub)
+            # Calls 5 ms apart keep the loop inside its 20 ms window: it polls instead of
+            # sleeping, so the process uses CPU in the gaps (most of a core on an idle machine).
+            start = cpu_seconds(server.process)
+            for _ in range(100):
+                stub.EmptyCall(empty_pb2.Empty())
+                time.sleep(0.005)
+            busy = cpu_seconds(server.process) - start
+            # With no calls the window closes and the loops block again.
+            time.sleep(0.3)
+            start = cpu_seconds(server.process)
+            time.sleep(1.0)
+            idle = cpu_seconds(server.process) - start
+        assert busy > 0.1, f"{busy:.2f} s of CPU while polling between calls"
+        assert idle < 0.1, f"{idle:.2f} s of CPU in an idle second"
+        assert server.alive()
+    finally:
+        assert server.stop() == 0
 
 
 def test_metadata_and_statuses_are_relayed(stub):
