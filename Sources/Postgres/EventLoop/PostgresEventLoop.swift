@@ -218,11 +218,20 @@ public final class PostgresEventLoopGroup: Sendable {
     self.loops = (0..<max(1, loopCount)).map { PostgresEventLoop(index: $0) }
   }
 
-  /// The group used by default: one loop per four CPU cores (at least one, at most four). One
-  /// loop thread drives tens of thousands of queries per second; the cores are better left to
-  /// the application and, locally, PostgreSQL's backends (on 2 cores one loop beat two by
-  /// ~10% in db-bench).
-  public static let shared = PostgresEventLoopGroup(loopCount: min(4, max(1, defaultCoreCount() / 4)))
+  /// The group used by default: `POSTGRES_EVENT_LOOPS` loops when that is set (1...64), else
+  /// one loop per four CPU cores (at least one, at most four). One loop thread drives tens of
+  /// thousands of queries per second; the cores are better left to the application and,
+  /// locally, PostgreSQL's backends (BENCHMARKS.md, "Database", has both counts measured).
+  public static let shared = PostgresEventLoopGroup(
+    loopCount: defaultLoopCount(
+      setting: getenv("POSTGRES_EVENT_LOOPS").map { String(cString: $0) }, cores: defaultCoreCount()))
+
+  /// The loop count of ``shared``: `setting` when it is a number in 1...64, else one per four
+  /// of `cores` (at least one, at most four).
+  static func defaultLoopCount(setting: String?, cores: Int) -> Int {
+    if let setting, let count = Int(setting), (1...64).contains(count) { return count }
+    return min(4, max(1, cores / 4))
+  }
 
   /// The loop the caller runs on, when it belongs to this group; otherwise the next in turn.
   public func next() -> PostgresEventLoop {
