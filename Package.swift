@@ -333,7 +333,9 @@ let package = Package(
     ),
     .testTarget(
       name: "ServiceKitTests",
-      dependencies: ["RPCCore", "ServiceKit"],
+      dependencies: [
+        "RPCCore", "RPCHTTP2", "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -44,7 +44,7 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
       guard !overflow else { throw RPCError(code: .invalidArgument, message: "lines[\(index)].quantity is too large.") }
       merged[key] = Line(productID: productID, location: line.locationCode, quantity: sum)
     }
-    let lines = merged.values.sorted { ($0.productID.lowercased, $0.location) < ($1.productID.lowercased, $1.location) }
+    let lines = Self.inStockOrder(Array(merged.values))
     let ttl = request.ttlSeconds == 0 ? 900 : Int64(request.ttlSeconds)
     return try await self.context.database.transaction(on: self.context.pool) { connection in
       try await connection.query(
@@ -93,7 +93,7 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
       }
       let stored = Stored(
         id: id, orderID: orderID, status: "reserved", expiresAt: expiresAt, expired: false,
-        lines: Self.inStoredOrder(lines))
+        lines: lines)
       try await Outbox.append(
         type: "reservation_created", payloadJSON: stored.payload, tenantID: tenantID, on: connection)
       return stored.message
@@ -138,7 +138,7 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
   static func settle(
     _ reservation: Stored, to status: String, actor: String, tenantID: UUID, on connection: PostgresConnection
   ) async throws -> Stored {
-    for line in reservation.lines.sorted(by: { ($0.productID.lowercased, $0.location) < ($1.productID.lowercased, $1.location) }) {
+    for line in Self.inStockOrder(reservation.lines) {
       let level = try await StockLedger.lock(productID: line.productID, location: line.location, tenantID: tenantID, on: connection)
       _ = try await StockLedger.apply(
         kind: status == "committed" ? "commit" : "release",
@@ -215,14 +215,14 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
       expiresAt: try row.decode(column: 2, as: Date.self), expired: try row.decode(column: 3, as: Bool.self), lines: lines)
   }
 
-  /// `lines` in the order ``load(orderID:tenantID:on:)`` reads them back: by product id (a
-  /// uuid orders as its bytes), then location code byte by byte (`COLLATE "C"`).
-  static func inStoredOrder(_ lines: [Line]) -> [Line] {
+  /// `lines` in the one order used everywhere: stock rows are locked in it (so two orders never
+  /// wait on each other in a cycle), and ``load(orderID:tenantID:on:)`` reads lines back in it.
+  /// By product id (the hex text orders as a uuid's bytes do), then location code byte by byte
+  /// (`COLLATE "C"`).
+  static func inStockOrder(_ lines: [Line]) -> [Line] {
     lines.sorted { a, b in
-      let (left, right) = (a.productID.uuid, b.productID.uuid)
-      let byID = withUnsafeBytes(of: left) { l in withUnsafeBytes(of: right) { r in memcmp(l.baseAddress!, r.baseAddress!, 16) } }
-      if byID != 0 { return byID < 0 }
-      return a.location.utf8.lexicographicallyPrecedes(b.location.utf8)
+      let (left, right) = (a.productID.lowercased, b.productID.lowercased)
+      return left != right ? left < right : a.location.utf8.lexicographicallyPrecedes(b.location.utf8)
     }
   }
 

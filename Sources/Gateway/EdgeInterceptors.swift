@@ -150,17 +150,13 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
       var word = FastRandom.next()
       for _ in 0..<min(8, remaining) {
         let byte = UInt8(truncatingIfNeeded: word)
-        buffer[index] = Self.hexDigit(byte >> 4)
-        buffer[index + 1] = Self.hexDigit(byte & 0x0F)
+        buffer[index] = HexDigits.lowercase(byte >> 4)
+        buffer[index + 1] = HexDigits.lowercase(byte & 0x0F)
         index += 2
         word >>= 8
       }
       remaining -= 8
     }
-  }
-
-  private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
   }
 }
 

@@ -35,15 +35,14 @@ extension UUID {
     let bytes = self.uuid
     return withUnsafeBytes(of: bytes) { raw in
       String(unsafeUninitializedCapacity: 36) { text in
-        let digits: StaticString = "0123456789abcdef"
         var at = 0
         for (index, byte) in raw.enumerated() {
           if index == 4 || index == 6 || index == 8 || index == 10 {
             text[at] = UInt8(ascii: "-")
             at += 1
           }
-          text[at] = digits.utf8Start[Int(byte >> 4)]
-          text[at + 1] = digits.utf8Start[Int(byte & 0x0F)]
+          text[at] = HexDigits.lowercase(byte >> 4)
+          text[at + 1] = HexDigits.lowercase(byte & 0x0F)
           at += 2
         }
         return at
@@ -65,7 +64,7 @@ extension UUID {
             guard utf8[at] == UInt8(ascii: "-") else { return false }
             at += 1
           }
-          guard let high = Self.nibble(utf8[at]), let low = Self.nibble(utf8[at + 1]) else { return false }
+          guard let high = HexDigits.value(utf8[at]), let low = HexDigits.value(utf8[at + 1]) else { return false }
           bytes[index] = high << 4 | low
           at += 2
         }
@@ -75,15 +74,6 @@ extension UUID {
     }
     guard let parsed else { return nil }
     self.init(uuid: parsed)
-  }
-
-  private static func nibble(_ digit: UInt8) -> UInt8? {
-    switch digit {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-    default: nil
-    }
   }
 }
 

@@ -34,7 +34,7 @@ public enum StatusMessageCoding {
     var index = 0
     while index < bytes.count {
       if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-        let high = self.hexValue(bytes[index + 1]), let low = self.hexValue(bytes[index + 2])
+        let high = HexDigits.value(bytes[index + 1]), let low = HexDigits.value(bytes[index + 2])
       {
         out.append(high << 4 | low)
         index += 3
@@ -44,14 +44,5 @@ public enum StatusMessageCoding {
       }
     }
     return String(decoding: out, as: UTF8.self)
-  }
-
-  private static func hexValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
-    }
   }
 }

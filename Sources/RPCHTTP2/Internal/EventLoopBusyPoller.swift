@@ -19,17 +19,15 @@ internal import NIOPosix
 /// Touched only on its own loop's thread, except ``start()`` and ``stop()``.
 final class EventLoopBusyPoller: @unchecked Sendable {
   let eventLoop: any EventLoop
-  private let windowNanoseconds: UInt64
-  private var deadline: UInt64 = 0
+  private let window: TimeAmount
+  private var deadline = NIODeadline.uptimeNanoseconds(0)
   private var turning = false
   private var writeDescriptor: CInt = -1
   private var channel: (any Channel)?
 
   init(eventLoop: any EventLoop, window: Duration) {
     self.eventLoop = eventLoop
-    let (seconds, attoseconds) = window.components
-    self.windowNanoseconds =
-      UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    self.window = TimeAmount(window)
   }
 
   /// Creates the pipe and registers its read end with the loop.
@@ -40,8 +38,9 @@ final class EventLoopBusyPoller: @unchecked Sendable {
     _ = fcntl(descriptors[1], F_SETFL, fcntl(descriptors[1], F_GETFL) | O_NONBLOCK)
     _ = fcntl(descriptors[0], F_SETFD, FD_CLOEXEC)
     _ = fcntl(descriptors[1], F_SETFD, FD_CLOEXEC)
+    let channel: any Channel
     do {
-      let channel = try await NIOPipeBootstrap(group: self.eventLoop)
+      channel = try await NIOPipeBootstrap(group: self.eventLoop)
         .channelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(TurnHandler(poller: self))
@@ -49,15 +48,16 @@ final class EventLoopBusyPoller: @unchecked Sendable {
         }
         .takingOwnershipOfDescriptor(input: descriptors[0])
         .get()
-      try await self.eventLoop.submit {
-        self.channel = channel
-        self.writeDescriptor = descriptors[1]
-      }.get()
     } catch {
       close(descriptors[0])
       close(descriptors[1])
       throw error
     }
+    // From here the channel owns the read end.
+    try await self.eventLoop.submit {
+      self.channel = channel
+      self.writeDescriptor = descriptors[1]
+    }.get()
   }
 
   /// Closes the pipe; the loop no longer spins after this.
@@ -74,7 +74,7 @@ final class EventLoopBusyPoller: @unchecked Sendable {
 
   /// Opens (or extends) the window: called when a read arrived on one of the loop's channels.
   func noteActivity() {
-    self.deadline = Self.now() &+ self.windowNanoseconds
+    self.deadline = .now() + self.window
     guard !self.turning, self.writeDescriptor >= 0 else { return }
     self.turning = true
     self.poke()
@@ -82,7 +82,7 @@ final class EventLoopBusyPoller: @unchecked Sendable {
 
   /// The loop found the pipe readable: go round once more while the window is open.
   fileprivate func turn() {
-    guard self.writeDescriptor >= 0, Self.now() < self.deadline else {
+    guard self.writeDescriptor >= 0, NIODeadline.now() < self.deadline else {
       self.turning = false
       return
     }
@@ -96,12 +96,6 @@ final class EventLoopBusyPoller: @unchecked Sendable {
       // Full (cannot happen with one byte in flight) or closed: stop turning.
       self.turning = false
     }
-  }
-
-  private static func now() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
   }
 
   private final class TurnHandler: ChannelInboundHandler {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
 internal import RPCCore
 
 extension HeaderBlock {
@@ -48,7 +51,7 @@ struct RecentStrings {
   mutating func string(for bytes: UnsafeRawBufferPointer) -> String {
     // Strings of up to 15 UTF-8 bytes are stored inline: making one allocates nothing.
     guard bytes.count > 15, bytes.count <= Self.maxLength else { return String(decoding: bytes, as: UTF8.self) }
-    for index in self.strings.indices where ServerConnectionHandler.bytesEqual(self.strings[index], bytes) {
+    for index in self.strings.indices where utf8Equals(self.strings[index], bytes) {
       return self.strings[index]
     }
     let string = String(decoding: bytes, as: UTF8.self)
@@ -59,5 +62,13 @@ struct RecentStrings {
       self.next = (self.next + 1) % Self.capacity
     }
     return string
+  }
+}
+
+/// Whether `text`'s UTF-8 is exactly `bytes` (one `memcmp` over contiguous storage).
+func utf8Equals(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+  var text = text
+  return text.withUTF8 { utf8 in
+    utf8.count == bytes.count && (bytes.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
   }
 }

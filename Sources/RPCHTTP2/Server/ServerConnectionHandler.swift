@@ -228,7 +228,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     switch HeaderName(name) {
     case .method: stream.method = Self.commonValue(value, "POST")
     case .path:
-      if !Self.bytesEqual(self.lastPath, value) { self.lastPath = String(decoding: value, as: UTF8.self) }
+      if !utf8Equals(self.lastPath, value) { self.lastPath = String(decoding: value, as: UTF8.self) }
       stream.path = self.lastPath
     case .contentType: stream.contentType = Self.commonValue(value, "application/grpc")
     case .timeout: stream.timeout = String(decoding: value, as: UTF8.self)
@@ -628,16 +628,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   /// `value` as a String, without building one when it is `common` (a literal: no allocation).
   static func commonValue(_ value: UnsafeRawBufferPointer, _ common: String) -> String {
-    Self.bytesEqual(common, value) ? common : String(decoding: value, as: UTF8.self)
+    utf8Equals(common, value) ? common : String(decoding: value, as: UTF8.self)
   }
 
-  /// Whether `text`'s UTF-8 is exactly `bytes` (one memcmp over contiguous storage).
-  static func bytesEqual(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
-    var text = text
-    return text.withUTF8 { utf8 in
-      utf8.count == bytes.count && (bytes.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
-    }
-  }
 
   static func isGRPCContentType(_ value: String) -> Bool {
     // Fast path: what nearly every client sends.
