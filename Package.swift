@@ -83,7 +83,7 @@ let package = Package(
         "CLibPQ",
         .product(name: "Logging", package: "swift-log"),
       ],
-      swiftSettings: swiftSettings
+      swiftSettings: swiftSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
     ),
 
     .target(

@@ -101,6 +101,36 @@ struct ConnectionTests {
     }
   }
 
+  /// A connection reuses the previous result's column descriptions while they match; results
+  /// of another shape on the same session must still report their own names and types.
+  @Test func consecutiveResultsKeepTheirOwnColumnsAndCounts() async throws {
+    try await withTestConnection("columns") { conn in
+      try await conn.executeScript("CREATE TABLE c (id int8 PRIMARY KEY, label text)")
+      let insert: PostgresQuery = "INSERT INTO c SELECT g, 'row ' || g FROM generate_series(1, 12) g"
+      let inserted = try await conn.query(insert)
+      #expect(inserted.affectedRows == 12)
+      #expect(inserted.commandTag == "INSERT 0 12")
+      let first = try await conn.query("SELECT id AS a, label AS b FROM c WHERE id = \(Int64(3))")
+      let same = try await conn.query("SELECT id AS a, label AS b FROM c WHERE id = \(Int64(4))")
+      let renamed = try await conn.query("SELECT label AS a, id AS b FROM c WHERE id = \(Int64(5))")
+      let retyped = try await conn.query("SELECT id::int4 AS a, label AS b FROM c WHERE id = \(Int64(6))")
+      #expect(first.columns.map(\.name) == ["a", "b"])
+      #expect(first.columns.map(\.dataType) == [.int8, .text])
+      #expect(same.columns == first.columns)
+      let sameRow = try #require(try same.decode((Int64, String).self).first)
+      #expect(sameRow.0 == 4 && sameRow.1 == "row 4")
+      #expect(renamed.columns.map(\.dataType) == [.text, .int8])
+      let renamedRow = try #require(try renamed.decode((String, Int64).self).first)
+      #expect(renamedRow.0 == "row 5" && renamedRow.1 == 5)
+      #expect(retyped.columns.map(\.dataType) == [.int4, .text])
+      #expect(try #require(retyped.first).decode(column: "a", as: Int32.self) == 6)
+      let none = try await conn.query("SELECT id AS a FROM c WHERE id < \(Int64(0))")
+      #expect(none.isEmpty && none.columns.map(\.name) == ["a"] && none.affectedRows == 0)
+      let updated = try await conn.query("UPDATE c SET label = \("x") WHERE id > \(Int64(10))")
+      #expect(updated.affectedRows == 2 && updated.columns.isEmpty)
+    }
+  }
+
   @Test func scriptsRunSeveralStatements() async throws {
     try await withTestConnection("script") { conn in
       try await conn.executeScript(

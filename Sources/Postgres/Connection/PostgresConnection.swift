@@ -211,14 +211,19 @@ public final class PostgresConnection: @unchecked Sendable {
 
   // MARK: Exclusive access
 
-  /// Waits for exclusive access (FIFO). Returns whether the connection is closed.
-  private func acquireAccess() async -> Bool {
-    let acquired = self.state.withLock { state -> Bool? in
+  /// Takes exclusive access when nobody holds it. Returns nil when busy, else whether the
+  /// connection is closed.
+  private func tryAcquireAccess() -> Bool? {
+    self.state.withLock { state -> Bool? in
       if state.busy { return nil }
       state.busy = true
       return state.isClosed
     }
-    if let isClosed = acquired { return isClosed }
+  }
+
+  /// Waits for exclusive access (FIFO). Returns whether the connection is closed.
+  private func acquireAccess() async -> Bool {
+    if let isClosed = self.tryAcquireAccess() { return isClosed }
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
       let now = self.state.withLock { state -> Bool in
         if !state.busy {
@@ -231,6 +236,14 @@ public final class PostgresConnection: @unchecked Sendable {
       if now { continuation.resume() }
     }
     return self.isClosed
+  }
+
+  /// Waits for exclusive access; throws `connectionClosed` (releasing access) when closed.
+  private func acquireOpenAccess() async throws {
+    if await self.acquireAccess() {
+      self.releaseAccess()
+      throw PostgresError(code: .connectionClosed, message: "connection is closed")
+    }
   }
 
   /// Passes exclusive access to the next waiter, or frees it.
@@ -247,11 +260,8 @@ public final class PostgresConnection: @unchecked Sendable {
 
   /// Runs `body` with exclusive access to the session; throws `connectionClosed` when closed.
   private func exclusively<T>(_ body: () async throws -> T) async throws -> T {
-    let isClosed = await self.acquireAccess()
+    try await self.acquireOpenAccess()
     defer { self.releaseAccess() }
-    if isClosed {
-      throw PostgresError(code: .connectionClosed, message: "connection is closed")
-    }
     return try await body()
   }
 
@@ -265,22 +275,24 @@ public final class PostgresConnection: @unchecked Sendable {
   private func roundTrip(
     sql: String, cancellable: Bool, _ send: (LibPQConnection) -> PostgresError?
   ) async throws -> PostgresRows {
-    let operation = OperationState()
+    let trip = RoundTrip(sql: sql)
     guard cancellable else {
-      return try await self.startRoundTrip(operation, sql: sql, send)
+      return try await self.startRoundTrip(trip, send)
     }
     return try await withTaskCancellationHandler {
-      try await self.startRoundTrip(operation, sql: sql, send)
+      try await self.startRoundTrip(trip, send)
     } onCancel: {
-      self.cancel(operation)
+      self.cancel(trip)
     }
   }
 
   private func startRoundTrip(
-    _ operation: OperationState, sql: String, _ send: (LibPQConnection) -> PostgresError?
+    _ trip: RoundTrip, _ send: (LibPQConnection) -> PostgresError?
   ) async throws -> PostgresRows {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresRows, any Error>) in
-      let start = operation.phase.withLock { phase -> Bool in
+    // Unsafe continuation: `complete` resumes it exactly once (the checked kind costs an
+    // allocation and a check per statement).
+    try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<PostgresRows, any Error>) in
+      let start = trip.phase.withLock { phase -> Bool in
         if phase == .cancelled { return false }
         phase = .running
         return true
@@ -289,7 +301,7 @@ public final class PostgresConnection: @unchecked Sendable {
         continuation.resume(throwing: CancellationError())
         return
       }
-      let trip = RoundTrip(operation: operation, continuation: continuation, sql: sql)
+      trip.continuation = continuation
       let notificationsBefore = self.io.withLock { $0.unclaimedNotifications }
       if let error = send(self.libpq) {
         trip.collector.add(failure: error)
@@ -344,20 +356,23 @@ public final class PostgresConnection: @unchecked Sendable {
   /// Records the session state and resumes the round trip's task.
   private func complete(_ trip: RoundTrip) {
     self.io.withLock { $0.trip = nil }
-    let cancelRequested = trip.operation.phase.withLock { phase -> Bool in
+    let cancelRequested = trip.phase.withLock { phase -> Bool in
       let requested = phase == .runningCancelRequested
       phase = .finished
       return requested
     }
     self.recordSessionState()
+    guard let continuation = trip.continuation else {
+      preconditionFailure("round trip completed before it started")
+    }
     switch trip.collector.outcome(connectionError: self.libpq.connectionError(query: trip.sql)) {
     case .success(let rows):
-      trip.continuation.resume(returning: rows)
+      continuation.resume(returning: rows)
     case .failure(let error):
       if cancelRequested, !error.isConnectionError {
-        trip.continuation.resume(throwing: CancellationError())
+        continuation.resume(throwing: CancellationError())
       } else {
-        trip.continuation.resume(throwing: error)
+        continuation.resume(throwing: error)
       }
     }
   }
@@ -495,35 +510,55 @@ public final class PostgresConnection: @unchecked Sendable {
 
   /// Runs a prepared statement: prepared on this connection the first time (cached by
   /// ``PostgresPreparedStatement/name``), then executed with the statement's bindings.
+  @inlinable
   public func execute<Statement: PostgresPreparedStatement>(
     _ statement: Statement
   ) async throws -> [Statement.Row] {
-    let bindings = statement.makeBindings()
-    let name = Statement.name
-    let sql = Statement.sql
-    let rows = try await self.exclusively { () async throws -> PostgresRows in
-      try await self.prepareIfNeeded(name: name, sql: sql, types: bindings.types)
-      do {
-        return try await self.roundTrip(sql: sql, cancellable: true) { libpq in
-          libpq.sendQueryPrepared(name: name, sql: sql, bindings: bindings)
-        }
-      } catch let error as PostgresError
-        where error.state == .invalidSQLStatementName && self.libpq.transactionStatus == .idle
-      {
-        // The server lost the statement (for example after DISCARD ALL): prepare, retry once.
-        self.libpq.forgetPrepared(name)
-        try await self.prepareIfNeeded(name: name, sql: sql, types: bindings.types)
-        return try await self.roundTrip(sql: sql, cancellable: true) { libpq in
-          libpq.sendQueryPrepared(name: name, sql: sql, bindings: bindings)
-        }
+    // Inlinable, with the work behind a non-generic entry point: the row decoding specializes
+    // in the caller's module instead of going through generic metadata on every statement.
+    let rows = try await self.executePrepared(
+      name: Statement.name, sql: Statement.sql, bindings: statement.makeBindings())
+    return try rows.decodeRows(with: statement)
+  }
+
+  /// Prepares (once per session) and executes `name`, with exclusive access.
+  @usableFromInline
+  func executePrepared(name: String, sql: String, bindings: PostgresBindings) async throws -> PostgresRows {
+    // The common case takes no suspension point before the round trip: access is free and the
+    // statement is prepared.
+    switch self.tryAcquireAccess() {
+    case false?:
+      break
+    case true?:
+      self.releaseAccess()
+      throw PostgresError(code: .connectionClosed, message: "connection is closed")
+    case nil:
+      try await self.acquireOpenAccess()
+    }
+    defer { self.releaseAccess() }
+    if !self.libpq.preparedStatements.contains(name) {
+      try await self.prepareIfNeeded(name: name, sql: sql, bindings: bindings)
+    }
+    do {
+      return try await self.roundTrip(sql: sql, cancellable: true) { libpq in
+        libpq.sendQueryPrepared(name: name, sql: sql, bindings: bindings)
+      }
+    } catch let error as PostgresError
+      where error.state == .invalidSQLStatementName && self.libpq.transactionStatus == .idle
+    {
+      // The server lost the statement (for example after DISCARD ALL): prepare, retry once.
+      self.libpq.forgetPrepared(name)
+      try await self.prepareIfNeeded(name: name, sql: sql, bindings: bindings)
+      return try await self.roundTrip(sql: sql, cancellable: true) { libpq in
+        libpq.sendQueryPrepared(name: name, sql: sql, bindings: bindings)
       }
     }
-    return try rows.map { try statement.decodeRow($0) }
   }
 
   /// Prepares `name` on this session unless it already is. Requires exclusive access.
-  private func prepareIfNeeded(name: String, sql: String, types: [UInt32]) async throws {
+  private func prepareIfNeeded(name: String, sql: String, bindings: PostgresBindings) async throws {
     if self.libpq.preparedStatements.contains(name) { return }
+    let types = bindings.types
     _ = try await self.roundTrip(sql: sql, cancellable: true) { libpq in
       libpq.sendPrepare(name: name, sql: sql, types: types)
     }
@@ -552,6 +587,21 @@ public final class PostgresConnection: @unchecked Sendable {
     try await self.exclusively { self.libpq.preparedStatements }
   }
 
+  /// The fast path of ``checkIdleHealth()``: decides without waiting when nothing arrived
+  /// since the connection went idle (it is then as its last operation left it, and the pool
+  /// only keeps connections that were reusable then). Nil when the full check is needed.
+  func checkIdleHealthWithoutWaiting() -> Bool? {
+    guard let isClosed = self.tryAcquireAccess() else { return nil }
+    if !isClosed && self.io.withLock({ $0.idleReadable }) {
+      self.releaseAccess()
+      return nil
+    }
+    let healthy = !isClosed && self.libpq.isOpen && !self.libpq.isBroken && self.libpq.transactionStatus == .idle
+    self.releaseAccess()
+    if !healthy { self.state.withLock { $0.isBroken = true } }
+    return healthy
+  }
+
   /// Checks without a round trip that an idle session is still alive (see the pool's health
   /// check). Marks the connection broken when it is not.
   ///
@@ -560,6 +610,7 @@ public final class PostgresConnection: @unchecked Sendable {
   /// at the socket (one `poll` with no wait, consuming what arrived); otherwise it costs no
   /// system call.
   func checkIdleHealth() async -> Bool {
+    if let healthy = self.checkIdleHealthWithoutWaiting() { return healthy }
     let healthy = (try? await self.exclusively { () -> Bool in
       guard self.io.withLock({ $0.idleReadable }) else {
         return self.libpq.isOpen && !self.libpq.isBroken && self.libpq.transactionStatus == .idle
@@ -575,27 +626,27 @@ public final class PostgresConnection: @unchecked Sendable {
   }
 }
 
-/// One command sent and awaiting its results on the event loop.
+/// One command sent and awaiting its results on the event loop (an operation whose progress
+/// the cancellation handler follows).
 ///
-/// @unchecked Sendable: `collector` is mutated only by whoever advances the round trip (the
-/// event loop, or the worker for an unexpected COPY), one at a time, handed over through the
-/// connection's `inFlight` Mutex; the rest is immutable.
-final class RoundTrip: @unchecked Sendable {
-  let operation: OperationState
-  let continuation: CheckedContinuation<PostgresRows, any Error>
+/// @unchecked Sendable: `continuation` is set once by the sending task before the round trip
+/// is published through the connection's `io` Mutex; `collector` is mutated only by whoever
+/// advances the round trip (the event loop, or the worker for an unexpected COPY), one at a
+/// time, handed over through that Mutex; `phase` is a Mutex.
+final class RoundTrip: OperationState, @unchecked Sendable {
   let sql: String
+  var continuation: UnsafeContinuation<PostgresRows, any Error>?
   var collector: ResultCollector
 
-  init(operation: OperationState, continuation: CheckedContinuation<PostgresRows, any Error>, sql: String) {
-    self.operation = operation
-    self.continuation = continuation
+  init(sql: String) {
     self.sql = sql
     self.collector = ResultCollector(sql: sql)
   }
 }
 
-/// Progress of one submitted operation, shared by the worker and the cancellation handler.
-final class OperationState: Sendable {
+/// Progress of one submitted operation, shared by whoever runs it and the cancellation handler.
+class OperationState: @unchecked Sendable {
+  // @unchecked Sendable: `phase` is a Mutex; subclasses state their own reasons.
   enum Phase: Sendable {
     case pending, cancelled, running, runningCancelRequested, finished
   }

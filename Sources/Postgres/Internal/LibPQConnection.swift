@@ -25,6 +25,9 @@ final class LibPQConnection {
   private(set) var preparedStatements: Set<String> = []
   /// Set when the server sent a FATAL message outside a query (session terminated).
   private var receivedFatal = false
+  /// The columns of the last result, reused while results keep the same shape (a service runs
+  /// the same statements over and over): no column array or name strings per result.
+  private var lastColumns: [PostgresColumn] = []
   let logger: Logger
 
   init(logger: Logger) {
@@ -199,8 +202,11 @@ final class LibPQConnection {
   /// Sends `PQsendQueryPrepared` with binary parameters and binary results.
   func sendQueryPrepared(name: String, sql: String, bindings: PostgresBindings) -> PostgresError? {
     guard let conn = self.conn else { return self.closedError(query: sql) }
-    let sent = bindings.withLibPQParameters { count, _, values, lengths, formats in
-      PQsendQueryPrepared(conn, name, count, values, lengths, formats, 1)
+    // withCString: an implicit String-to-pointer conversion would copy the name every call.
+    let sent = name.withCString { name in
+      bindings.withLibPQParameters { count, _, values, lengths, formats in
+        PQsendQueryPrepared(conn, name, count, values, lengths, formats, 1)
+      }
     }
     return sent == 1 ? nil : self.sendFailure(query: sql)
   }
@@ -208,8 +214,10 @@ final class LibPQConnection {
   /// Sends `PQsendQueryParams` with binary parameters and binary results.
   func sendQuery(_ query: PostgresQuery) -> PostgresError? {
     guard let conn = self.conn else { return self.closedError(query: query.sql) }
-    let sent = query.bindings.withLibPQParameters { count, types, values, lengths, formats in
-      PQsendQueryParams(conn, query.sql, count, types, values, lengths, formats, 1)
+    let sent = query.sql.withCString { sql in
+      query.bindings.withLibPQParameters { count, types, values, lengths, formats in
+        PQsendQueryParams(conn, sql, count, types, values, lengths, formats, 1)
+      }
     }
     return sent == 1 ? nil : self.sendFailure(query: query.sql)
   }
@@ -466,7 +474,7 @@ final class LibPQConnection {
     switch PQresultStatus(result) {
     case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
       defer { PQclear(result) }
-      return makeRows(result)
+      return makeRows(result, reusing: &self.lastColumns)
     case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
       defer { PQclear(result) }
       throw self.resultError(result, sql: sql)
@@ -598,49 +606,83 @@ private func errorMessage(_ conn: OpaquePointer) -> String {
   PQerrorMessage(conn).map { String(cString: $0).trimmingWhitespace } ?? "unknown libpq error"
 }
 
-/// Copies a result into Swift storage (binary cells, column names and types).
-private func makeRows(_ result: OpaquePointer) -> PostgresRows {
+/// Copies a result into Swift storage (binary cells, column names and types). `columns`
+/// holds the previous result's columns: reused when this result has the same ones, replaced
+/// otherwise.
+private func makeRows(_ result: OpaquePointer, reusing columns: inout [PostgresColumn]) -> PostgresRows {
   let rowCount = Int(PQntuples(result))
   let columnCount = Int(PQnfields(result))
-  var columns: [PostgresColumn] = []
-  columns.reserveCapacity(columnCount)
-  for column in 0..<columnCount {
-    let name = PQfname(result, Int32(column)).map { String(cString: $0) } ?? ""
-    columns.append(PostgresColumn(name: name, dataType: PostgresDataType(PQftype(result, Int32(column)))))
-  }
-  var totalLength = 0
-  for row in 0..<rowCount {
+  if !sameColumns(result, columnCount, columns) {
+    var fresh: [PostgresColumn] = []
+    fresh.reserveCapacity(columnCount)
     for column in 0..<columnCount {
-      totalLength += Int(PQgetlength(result, Int32(row), Int32(column)))
+      let name = PQfname(result, Int32(column)).map { String(cString: $0) } ?? ""
+      fresh.append(PostgresColumn(name: name, dataType: PostgresDataType(PQftype(result, Int32(column)))))
     }
+    columns = fresh
   }
-  var bytes: [UInt8] = []
-  bytes.reserveCapacity(totalLength)
-  var offsets: [Int] = []
-  var lengths: [Int32] = []
-  offsets.reserveCapacity(rowCount * columnCount)
-  lengths.reserveCapacity(rowCount * columnCount)
-  for row in 0..<rowCount {
-    for column in 0..<columnCount {
-      offsets.append(bytes.count)
-      if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
-        lengths.append(-1)
-        continue
+  let storage: PostgresResultStorage
+  if rowCount == 0 {
+    storage = PostgresResultStorage(columns: columns, rowCount: 0, bytes: [], cells: [])
+  } else {
+    var totalLength = 0
+    for row in 0..<rowCount {
+      for column in 0..<columnCount {
+        totalLength += Int(PQgetlength(result, Int32(row), Int32(column)))
       }
-      let length = PQgetlength(result, Int32(row), Int32(column))
-      if length > 0, let value = PQgetvalue(result, Int32(row), Int32(column)) {
-        UnsafeRawPointer(value).withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
-          bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: Int(length)))
+    }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(totalLength)
+    var cells: [PostgresResultStorage.Cell] = []
+    cells.reserveCapacity(rowCount * columnCount)
+    for row in 0..<rowCount {
+      for column in 0..<columnCount {
+        if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+          cells.append(.init(offset: bytes.count, length: -1))
+          continue
+        }
+        let length = PQgetlength(result, Int32(row), Int32(column))
+        cells.append(.init(offset: bytes.count, length: length))
+        if length > 0, let value = PQgetvalue(result, Int32(row), Int32(column)) {
+          UnsafeRawPointer(value).withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
+            bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: Int(length)))
+          }
         }
       }
-      lengths.append(length)
     }
+    storage = PostgresResultStorage(columns: columns, rowCount: rowCount, bytes: bytes, cells: cells)
   }
   let commandTag = PQcmdStatus(result).map { String(cString: $0) } ?? ""
-  let affected = PQcmdTuples(result).flatMap { Int(String(cString: $0)) }
-  let storage = PostgresResultStorage(
-    columns: columns, rowCount: rowCount, bytes: bytes, offsets: offsets, lengths: lengths)
-  return PostgresRows(storage: storage, commandTag: commandTag, affectedRows: affected)
+  return PostgresRows(storage: storage, commandTag: commandTag, affectedRows: parseCount(PQcmdTuples(result)))
+}
+
+/// Whether `result` has exactly `columns` (names and types).
+private func sameColumns(_ result: OpaquePointer, _ count: Int, _ columns: [PostgresColumn]) -> Bool {
+  guard columns.count == count else { return false }
+  for (index, column) in columns.enumerated() {
+    guard PQftype(result, Int32(index)) == column.dataType.rawValue,
+      let name = PQfname(result, Int32(index)),
+      column.name.withCString({ strcmp($0, name) == 0 })
+    else { return false }
+  }
+  return true
+}
+
+/// The decimal count of a command tag (`PQcmdTuples`), read without making a String; nil when
+/// empty (the command reports no count) or malformed.
+private func parseCount(_ text: UnsafeMutablePointer<CChar>?) -> Int? {
+  guard var pointer = text, pointer.pointee != 0 else { return nil }
+  var value = 0
+  while pointer.pointee != 0 {
+    let digit = Int(pointer.pointee) - 48
+    guard (0...9).contains(digit) else { return nil }
+    let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+    let (sum, overflow2) = times10.addingReportingOverflow(digit)
+    guard !overflow1, !overflow2 else { return nil }
+    value = sum
+    pointer += 1
+  }
+  return value
 }
 
 /// Calls `body` with a NULL-terminated array of C strings valid only inside `body`.

@@ -33,6 +33,9 @@ struct PoolStateMachine<Connection> {
     var failedWaiters: [Int] = []
     /// The pool is closed and nothing is leased or connecting any more.
     var drained = false
+
+    /// Whether there is nothing to do.
+    var isEmpty: Bool { self.close.isEmpty && self.grants.isEmpty && self.failedWaiters.isEmpty && !self.drained }
   }
 
   struct MaintenancePlan {
@@ -60,9 +63,9 @@ struct PoolStateMachine<Connection> {
   /// A request for a connection. On `.wait`, `waiter` is queued (FIFO). Among idle
   /// connections, the most recently used one for which `isPreferred` holds is taken first (the
   /// pool prefers connections served by the caller's event loop).
-  mutating func lease(waiter: Int, preferring isPreferred: ((Connection) -> Bool)? = nil) -> LeaseDecision {
+  mutating func lease(waiter: Int, preferring isPreferred: (Connection) -> Bool = { _ in false }) -> LeaseDecision {
     if self.isClosed { return .closed }
-    if let isPreferred, let index = self.idle.lastIndex(where: { isPreferred($0.connection) }) {
+    if let index = self.idle.lastIndex(where: { isPreferred($0.connection) }) {
       let entry = self.idle.remove(at: index)
       self.leased += 1
       return .use(entry.connection)

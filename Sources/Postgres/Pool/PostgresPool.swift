@@ -140,24 +140,32 @@ public final class PostgresPool: Sendable {
   }
 
   /// Runs a prepared statement on a leased connection (prepared once per connection).
+  @inlinable
   public func execute<Statement: PostgresPreparedStatement>(
     _ statement: Statement
   ) async throws -> [Statement.Row] {
+    // The connection goes back before the rows are decoded; the decoding specializes in the
+    // caller's module (see ``PostgresConnection/execute(_:)``).
+    let rows = try await self.executePrepared(
+      name: Statement.name, sql: Statement.sql, bindings: statement.makeBindings())
+    return try rows.decodeRows(with: statement)
+  }
+
+  @usableFromInline
+  func executePrepared(name: String, sql: String, bindings: PostgresBindings) async throws -> PostgresRows {
     let connection = try await self.lease()
     defer { self.release(connection) }
-    return try await connection.execute(statement)
+    return try await connection.executePrepared(name: name, sql: sql, bindings: bindings)
   }
 
   func lease() async throws -> PostgresConnection {
     try Task.checkCancellation()
     // On an event loop thread: prefer a connection that loop serves (no thread hop at all).
-    let preferred: ((PostgresConnection) -> Bool)? = PostgresEventLoop.current.map { loop in
-      { $0.eventLoop === loop }
-    }
+    let loop = PostgresEventLoop.current
     let (id, decision) = self.state.withLock { state -> (Int, Machine.LeaseDecision) in
       let id = state.nextWaiterID
       state.nextWaiterID += 1
-      let decision = state.machine.lease(waiter: id, preferring: preferred)
+      let decision = state.machine.lease(waiter: id, preferring: { loop != nil && $0.eventLoop === loop })
       if case .wait = decision { state.waiters[id] = .pending }
       return (id, decision)
     }
@@ -170,7 +178,13 @@ public final class PostgresPool: Sendable {
     }
 
     if case .connection(let connection) = grant {
-      if await connection.checkIdleHealth() {
+      // Usually decided without waiting; only a connection that heard from the server while
+      // idle is looked at more closely.
+      let healthy = connection.checkIdleHealthWithoutWaiting()
+      if healthy == true {
+        return connection
+      }
+      if healthy == nil, await connection.checkIdleHealth() {
         return connection
       }
       self.logger.debug(
@@ -281,6 +295,7 @@ public final class PostgresPool: Sendable {
 
   /// Carries out the state machine's decisions, outside the lock.
   private func apply(_ actions: Machine.Actions) {
+    if actions.isEmpty { return }
     for connection in actions.close {
       connection.closeInBackground()
     }

@@ -73,3 +73,14 @@ func defaultPreparedStatementName(typeName: String, sql: String) -> String {
   let hex = String(hash, radix: 16)
   return "ps_\(sanitized)_\(String(repeating: "0", count: 16 - hex.count))\(hex)"
 }
+
+extension PostgresRows {
+  /// Every row decoded with `statement`'s ``PostgresPreparedStatement/decodeRow(_:)``.
+  @inlinable
+  func decodeRows<Statement: PostgresPreparedStatement>(with statement: Statement) throws -> [Statement.Row] {
+    var decoded: [Statement.Row] = []
+    decoded.reserveCapacity(self.count)
+    for row in self { decoded.append(try statement.decodeRow(row)) }
+    return decoded
+  }
+}

@@ -6,25 +6,30 @@ public struct PostgresColumn: Sendable, Hashable {
   public var dataType: PostgresDataType
 }
 
-/// Immutable copy of a libpq result: all cell bytes back to back plus offsets.
+/// Immutable copy of a libpq result: all cell bytes back to back plus where each cell is.
 final class PostgresResultStorage: Sendable {
+  /// Where one cell's bytes are.
+  struct Cell: Sendable {
+    /// Start in `bytes`.
+    var offset: Int
+    /// Length, -1 for NULL.
+    var length: Int32
+  }
+
   let columns: [PostgresColumn]
   let rowCount: Int
   let bytes: [UInt8]
-  /// Start of each cell, row-major.
-  let offsets: [Int]
-  /// Length of each cell, -1 for NULL.
-  let lengths: [Int32]
+  /// The cells, row-major.
+  let cells: [Cell]
 
-  init(columns: [PostgresColumn], rowCount: Int, bytes: [UInt8], offsets: [Int], lengths: [Int32]) {
+  init(columns: [PostgresColumn], rowCount: Int, bytes: [UInt8], cells: [Cell]) {
     self.columns = columns
     self.rowCount = rowCount
     self.bytes = bytes
-    self.offsets = offsets
-    self.lengths = lengths
+    self.cells = cells
   }
 
-  static let empty = PostgresResultStorage(columns: [], rowCount: 0, bytes: [], offsets: [], lengths: [])
+  static let empty = PostgresResultStorage(columns: [], rowCount: 0, bytes: [], cells: [])
 }
 
 /// The rows a statement returned, fully received, plus its command tag.
@@ -88,8 +93,9 @@ public struct PostgresRow: Sendable {
   public subscript(column column: Int) -> PostgresCell {
     precondition(column >= 0 && column < self.storage.columns.count, "column index out of range")
     let cellIndex = self.rowIndex * self.storage.columns.count + column
-    let length = Int(self.storage.lengths[cellIndex])
-    let offset = self.storage.offsets[cellIndex]
+    let cell = self.storage.cells[cellIndex]
+    let length = Int(cell.length)
+    let offset = cell.offset
     let descriptor = self.storage.columns[column]
     return PostgresCell(
       bytes: length < 0 ? nil : self.storage.bytes[offset..<offset + length],
