@@ -3,7 +3,7 @@
 # PostgreSQL's own pgbench running the same select-only workload (-S -M prepared) against the
 # same throwaway cluster with the same number of clients, in the same run.
 # Usage: scripts/bench-db.sh [RELEASE_BUILD_DIR]
-# Environment: CLIENTS (8), SECONDS_PER_RUN (10), SCALE (5: 500000 accounts), ROUNDS (2, best kept),
+# Environment: CLIENTS (8), SECONDS_PER_RUN (10), SCALE (5: 500000 accounts), ROUNDS (3, alternating),
 # THREADS (2: pgbench's -j and db-bench's --event-loops, so both get the same client threads).
 # Client CPU per transaction: db-bench measures its own (getrusage over the timed part); pgbench's
 # is its whole run as a child process (connection setup included, negligible).
@@ -14,7 +14,7 @@ build_dir="${1:-.build-release}"
 clients="${CLIENTS:-8}"
 seconds="${SECONDS_PER_RUN:-10}"
 scale="${SCALE:-5}"
-rounds="${ROUNDS:-2}"
+rounds="${ROUNDS:-3}"
 threads="${THREADS:-2}"
 bindir="$(pg_config --bindir)"
 
@@ -53,10 +53,19 @@ best() { # lines of "tps=N ..." -> the line with the highest tps
   sort -t= -k2 -n -r | head -n 1
 }
 
-ours=$(for round in $(seq "$rounds"); do
-  "$bin/db-bench" --database-url "$url" --clients "$clients" --seconds "$seconds" --scale "$scale" --event-loops "$threads"
-done | best)
-theirs=$(for round in $(seq "$rounds"); do pgbench_run "$round"; done | best)
+# Rounds alternate (ours, then pgbench) so that both see the same machine: on a shared host
+# the throughput available drifts by a quarter within minutes, and each round's ratio compares
+# two runs taken seconds apart.
+our_runs=()
+their_runs=()
+ratios=()
+for round in $(seq "$rounds"); do
+  our_runs+=("$("$bin/db-bench" --database-url "$url" --clients "$clients" --seconds "$seconds" --scale "$scale" --event-loops "$threads")")
+  their_runs+=("$(pgbench_run "$round")")
+  ratios+=("$(python3 -c "print(f'{$(sed -E 's/.*tps=([0-9.]+).*/\1/' <<<"${our_runs[-1]}") / $(sed -E 's/.*tps=([0-9.]+).*/\1/' <<<"${their_runs[-1]}"):.2f}')")")
+done
+ours=$(printf '%s\n' "${our_runs[@]}" | best)
+theirs=$(printf '%s\n' "${their_runs[@]}" | best)
 
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 echo
@@ -67,4 +76,9 @@ for row in "db-bench (suite pool, libpq)|$ours" "pgbench $("$bindir/pgbench" --v
   printf '%-44s %10s %8s %8s %8s %12s %10s\n' "$label" "$(field tps "$line")" "$(field p50 "$line")" "$(field p90 "$line")" "$(field p99 "$line")" \
     "$(field cpu_us_per_tx "$line")" "$(field csw_per_tx "$line")"
 done
-python3 -c "print(f'suite pool / pgbench throughput: {$(field tps "$ours") / $(field tps "$theirs"):.2f}')"
+python3 -c "print(f'suite pool / pgbench throughput, best against best: {$(field tps "$ours") / $(field tps "$theirs"):.2f}')"
+python3 -c "
+import statistics, sys
+ratios = [float(r) for r in sys.argv[1:]]
+print(f'suite pool / pgbench throughput per round (runs seconds apart): {\" \".join(f\"{r:.2f}\" for r in ratios)}; median {statistics.median(ratios):.2f}')
+" "${ratios[@]}"
