@@ -8,6 +8,14 @@ let swiftSettings: [SwiftSetting] = [
   .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The per-call path (gRPC core and transport, the gateway, the PostgreSQL layer): release
+/// builds skip the *dynamic* exclusivity checks (about 6 % of the gateway's CPU per call,
+/// BENCHMARKS.md). Static checks stay, and debug builds — every test run — keep the dynamic
+/// ones, so a violation is still caught by the tests.
+let hotPathSettings: [SwiftSetting] = swiftSettings + [
+  .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
 let package = Package(
   name: "grpc-suite",
   platforms: [.macOS(.v15)],
@@ -63,7 +71,7 @@ let package = Package(
     // MARK: core
     .target(
       name: "RPCCore",
-      swiftSettings: swiftSettings
+      swiftSettings: hotPathSettings
     ),
     .target(
       name: "RPCHTTP2",
@@ -75,7 +83,7 @@ let package = Package(
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
       ],
-      swiftSettings: swiftSettings
+      swiftSettings: hotPathSettings
     ),
     .target(
       name: "Postgres",
@@ -83,7 +91,9 @@ let package = Package(
         "CLibPQ",
         .product(name: "Logging", package: "swift-log"),
       ],
-      swiftSettings: swiftSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+      // Its async functions run on the caller's executor: no executor hop at every entry
+      // (docs/postgres.md, "The per-statement path, kept lean").
+      swiftSettings: hotPathSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
     ),
 
     .target(
@@ -211,7 +221,7 @@ let package = Package(
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
       ],
-      swiftSettings: swiftSettings
+      swiftSettings: hotPathSettings
     ),
     .target(
       name: "InteropService",

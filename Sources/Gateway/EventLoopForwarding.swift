@@ -49,6 +49,8 @@ final class UnaryForwarding {
   private let began = ContinuousClock.now
   private var fields = CallRecord.Fields()
   private var outgoing = Metadata()
+  /// Replicas whose attempt failed with UNAVAILABLE (filled only when retrying: a Set per
+  /// call would cost an allocation on every call).
   private var tried = Set<ObjectIdentifier>()
   private var attempt = 0
   /// What to stop when the client cancels: the backend call, a pending retry, a fallback task.
@@ -115,7 +117,6 @@ final class UnaryForwarding {
       options.timeout = remaining
     }
     self.attempt += 1
-    self.tried.insert(ObjectIdentifier(replica))
     self.fields.replica = replica.addressText
     self.fields.attempts = self.attempt
     let started = replica.forwardingTransport().startUnaryOnCurrentEventLoop(
@@ -126,7 +127,6 @@ final class UnaryForwarding {
     }
     guard let started else {
       self.attempt -= 1
-      self.tried.remove(ObjectIdentifier(replica))
       return false
     }
     self.backendCall = started
@@ -141,6 +141,7 @@ final class UnaryForwarding {
       self.end(.success(response))
     case .failure(let error) where error.code == .unavailable:
       replica.recordFailure()
+      self.tried.insert(ObjectIdentifier(replica))
       guard !self.call.isEnded,
         let pause = self.path.proxy.retryPause(
           after: error, attempt: self.attempt, maxAttempts: self.route.maxAttempts, deadline: self.call.deadline)

@@ -28,8 +28,11 @@ struct StreamWriteGate {
     for waiter in waiters { waiter.resume() }
   }
 
-  /// Fails every waiting writer (the stream ended).
-  mutating func fail(_ error: any Error) {
+  /// Fails every waiting writer (the stream ended). The error is only made when a writer
+  /// waits (usually none does; boxing it would cost an allocation per stream).
+  mutating func fail(_ error: @autoclosure () -> any Error) {
+    guard !self.waiters.isEmpty else { return }
+    let error = error()
     let waiters = self.waiters
     self.waiters = []
     for waiter in waiters { waiter.resume(throwing: error) }

@@ -35,7 +35,10 @@ public final class EventLoopUnaryCall {
   /// Whether the call has ended (answered, failed or cancelled).
   public private(set) var isEnded = false
 
-  private weak var connection: ServerConnectionHandler?
+  /// Held strongly while the call runs and dropped when it ends (a weak reference would move
+  /// the connection handler's reference count to a side table and slow every retain of it).
+  /// The cycle through the connection's stream table lasts at most as long as the call.
+  private var connection: ServerConnectionHandler?
   private let streamID: Int32
 
   init(
@@ -61,6 +64,7 @@ public final class EventLoopUnaryCall {
     self.isEnded = true
     self.onCancel = nil
     guard let connection else { return }
+    self.connection = nil
     connection.sendMetadata(streamID: self.streamID, metadata: headers)
     let framed = message.withUnsafeBytes { framedBytes(of: $0) }
     _ = try? connection.enqueue(streamID: self.streamID, message: .framed(framed))
@@ -74,13 +78,16 @@ public final class EventLoopUnaryCall {
     guard !self.isEnded else { return }
     self.isEnded = true
     self.onCancel = nil
-    self.connection?.finish(streamID: self.streamID, status: status, trailers: trailers)
+    let connection = self.connection
+    self.connection = nil
+    connection?.finish(streamID: self.streamID, status: status, trailers: trailers)
   }
 
   /// The client went away: runs ``onCancel`` once.
   func cancelled() {
     guard !self.isEnded else { return }
     self.isEnded = true
+    self.connection = nil
     let onCancel = self.onCancel
     self.onCancel = nil
     onCancel?()
