@@ -4,7 +4,9 @@
 # same throwaway cluster with the same number of clients, in the same run.
 # Usage: scripts/bench-db.sh [RELEASE_BUILD_DIR]
 # Environment: CLIENTS (8), SECONDS_PER_RUN (10), SCALE (5: 500000 accounts), ROUNDS (3, alternating),
-# THREADS (2: pgbench's -j and db-bench's --event-loops, so both get the same client threads).
+# THREADS ("1 2": the client thread counts to measure, one table each; each count is pgbench's -j
+# and db-bench's --event-loops, so both get the same client threads. 1 is pgbench's default and
+# the pool's default loop count on 2 cores; with 2 the clients saturate both cores).
 # Client CPU per transaction: db-bench measures its own (getrusage over the timed part); pgbench's
 # is its whole run as a child process (connection setup included, negligible).
 set -euo pipefail
@@ -15,7 +17,7 @@ clients="${CLIENTS:-8}"
 seconds="${SECONDS_PER_RUN:-10}"
 scale="${SCALE:-5}"
 rounds="${ROUNDS:-3}"
-threads="${THREADS:-2}"
+thread_counts="${THREADS:-1 2}"
 bindir="$(pg_config --bindir)"
 
 swift build -c release --scratch-path "$build_dir" --product db-bench >&2
@@ -27,8 +29,8 @@ trap 'scripts/pg-cluster.sh stop "$work" >/dev/null 2>&1 || true; rm -rf "$work"
 url="$(PG_FAST=1 scripts/pg-cluster.sh start "$work" "$port" | tail -n 1)"
 "$bindir/pgbench" -q -i -s "$scale" "$url" >/dev/null 2>&1
 
-pgbench_run() {
-  local logs="$work/pgbench-logs-$1"
+pgbench_run() { # round threads
+  local logs="$work/pgbench-logs-$2-$1" threads="$2"
   mkdir -p "$logs"
   # pgbench's CPU time (user + system) and context switches, from its rusage as a child.
   (cd "$logs" && python3 -c '
@@ -53,32 +55,35 @@ best() { # lines of "tps=N ..." -> the line with the highest tps
   sort -t= -k2 -n -r | head -n 1
 }
 
-# Rounds alternate (ours, then pgbench) so that both see the same machine: on a shared host
-# the throughput available drifts by a quarter within minutes, and each round's ratio compares
-# two runs taken seconds apart.
-our_runs=()
-their_runs=()
-ratios=()
-for round in $(seq "$rounds"); do
-  our_runs+=("$("$bin/db-bench" --database-url "$url" --clients "$clients" --seconds "$seconds" --scale "$scale" --event-loops "$threads")")
-  their_runs+=("$(pgbench_run "$round")")
-  ratios+=("$(python3 -c "print(f'{$(sed -E 's/.*tps=([0-9.]+).*/\1/' <<<"${our_runs[-1]}") / $(sed -E 's/.*tps=([0-9.]+).*/\1/' <<<"${their_runs[-1]}"):.2f}')")")
-done
-ours=$(printf '%s\n' "${our_runs[@]}" | best)
-theirs=$(printf '%s\n' "${their_runs[@]}" | best)
+measure() { # threads
+  local threads="$1"
+  # Rounds alternate (ours, then pgbench) so that both see the same machine: on a shared host
+  # the throughput available drifts by a quarter within minutes, and each round's ratio compares
+  # two runs taken seconds apart.
+  local our_runs=() their_runs=() ratios=() ours theirs
+  for round in $(seq "$rounds"); do
+    our_runs+=("$("$bin/db-bench" --database-url "$url" --clients "$clients" --seconds "$seconds" --scale "$scale" --event-loops "$threads")")
+    their_runs+=("$(pgbench_run "$round" "$threads")")
+    ratios+=("$(python3 -c "print(f'{$(sed -E 's/.*tps=([0-9.]+).*/\1/' <<<"${our_runs[-1]}") / $(sed -E 's/.*tps=([0-9.]+).*/\1/' <<<"${their_runs[-1]}"):.2f}')")")
+  done
+  ours=$(printf '%s\n' "${our_runs[@]}" | best)
+  theirs=$(printf '%s\n' "${their_runs[@]}" | best)
 
-field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
-echo
-echo "PK lookup (SELECT abalance FROM pgbench_accounts WHERE aid = \$1), $clients clients on $threads threads, ${seconds}s, scale $scale, best of $rounds; latency in ms"
-printf '%-44s %10s %8s %8s %8s %12s %10s\n' "client" "tps" "p50" "p90" "p99" "CPU µs/tx" "csw/tx"
-for row in "db-bench (suite pool, libpq)|$ours" "pgbench $("$bindir/pgbench" --version | awk '{print $3}') -S -M prepared|$theirs"; do
-  IFS='|' read -r label line <<<"$row"
-  printf '%-44s %10s %8s %8s %8s %12s %10s\n' "$label" "$(field tps "$line")" "$(field p50 "$line")" "$(field p90 "$line")" "$(field p99 "$line")" \
-    "$(field cpu_us_per_tx "$line")" "$(field csw_per_tx "$line")"
-done
-python3 -c "print(f'suite pool / pgbench throughput, best against best: {$(field tps "$ours") / $(field tps "$theirs"):.2f}')"
-python3 -c "
+  field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
+  echo
+  echo "PK lookup (SELECT abalance FROM pgbench_accounts WHERE aid = \$1), $clients clients on $threads threads, ${seconds}s, scale $scale, best of $rounds; latency in ms"
+  printf '%-44s %10s %8s %8s %8s %12s %10s\n' "client" "tps" "p50" "p90" "p99" "CPU µs/tx" "csw/tx"
+  for row in "db-bench (suite pool, libpq)|$ours" "pgbench $("$bindir/pgbench" --version | awk '{print $3}') -S -M prepared|$theirs"; do
+    IFS='|' read -r label line <<<"$row"
+    printf '%-44s %10s %8s %8s %8s %12s %10s\n' "$label" "$(field tps "$line")" "$(field p50 "$line")" "$(field p90 "$line")" "$(field p99 "$line")" \
+      "$(field cpu_us_per_tx "$line")" "$(field csw_per_tx "$line")"
+  done
+  python3 -c "print(f'suite pool / pgbench throughput, best against best: {$(field tps "$ours") / $(field tps "$theirs"):.2f}')"
+  python3 -c "
 import statistics, sys
 ratios = [float(r) for r in sys.argv[1:]]
 print(f'suite pool / pgbench throughput per round (runs seconds apart): {\" \".join(f\"{r:.2f}\" for r in ratios)}; median {statistics.median(ratios):.2f}')
 " "${ratios[@]}"
+}
+
+for threads in $thread_counts; do measure "$threads"; done
