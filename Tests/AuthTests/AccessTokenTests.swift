@@ -173,8 +173,14 @@ struct VerifiedTokenCacheTests {
     for _ in 0..<100 { _ = try await verifier.verify(bearer: token) }
     clock.value.store(1061, ordering: .relaxed)
     await expectUnauthenticated("expired") { _ = try await verifier.verify(bearer: token) }
-    // A forged token is never served from the cache of a genuine one.
-    await expectUnauthenticated("signature") { _ = try await verifier.verify(bearer: token.dropLast(2) + "AA") }
+    // A forged token is never served from the cache of a genuine one. The signature's first
+    // character is changed: it always changes the decoded bytes (replacing the last two could
+    // rewrite a signature that already ended in "AA" into itself, 1 time in 256).
+    let signatureStart = token.index(after: try #require(token.lastIndex(of: ".")))
+    let forged = token.replacingCharacters(
+      in: signatureStart...signatureStart, with: token[signatureStart] == "A" ? "B" : "A")
+    #expect(forged != token)
+    await expectUnauthenticated("signature") { _ = try await verifier.verify(bearer: forged) }
   }
 }
 
