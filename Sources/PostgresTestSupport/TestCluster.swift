@@ -40,18 +40,28 @@ public actor TestCluster {
       return try PostgresConfiguration(parsing: url)
     }
     let directory = "/tmp/pgtest-\(getpid())"
-    try? FileManager.default.removeItem(atPath: directory)
-    let output = try runClusterScript(
-      ["start", directory, String(try freeLoopbackPort())],
-      environment: ["PG_FAST=1", "PG_STOP_WHEN_PID_EXITS=\(getpid())", "PG_REMOVE_ON_STOP=1"])
-    var configuration = try PostgresConfiguration(parsing: output)
-    configuration.connectTimeout = .seconds(5)
-    return configuration
+    var attempt = 1
+    while true {
+      try? FileManager.default.removeItem(atPath: directory)
+      do {
+        let output = try runClusterScript(
+          ["start", directory, String(try freeLoopbackPort())],
+          environment: ["PG_FAST=1", "PG_STOP_WHEN_PID_EXITS=\(getpid())", "PG_REMOVE_ON_STOP=1"])
+        var configuration = try PostgresConfiguration(parsing: output)
+        configuration.connectTimeout = .seconds(5)
+        return configuration
+      } catch let error as ClusterError where error.isPortTaken && attempt < 5 {
+        // Another process took the port between the check and the server's bind: try another.
+        attempt += 1
+      }
+    }
   }
 
   public struct ClusterError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { self.message }
+    /// The server could not listen because its port was taken meanwhile.
+    var isPortTaken: Bool { self.message.contains("Address already in use") }
   }
 }
 
@@ -123,14 +133,35 @@ private func shellQuote(_ text: String) -> String {
   "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
-/// Asks the kernel for a free TCP port on 127.0.0.1.
+/// A TCP port on 127.0.0.1 that is free now, chosen at random below Linux's ephemeral range
+/// (32768-60999) so that no outgoing connection on the machine can take it before the server
+/// binds it, nor while a failure test has the server stopped. Falls back to a port the kernel
+/// picks.
 private func freeLoopbackPort() throws -> Int {
+  for _ in 0..<64 {
+    let candidate = Int.random(in: 20_000..<32_768)
+    if try canBindLoopback(port: candidate) { return candidate }
+  }
+  return try boundLoopbackPort(0)
+}
+
+private func canBindLoopback(port: Int) throws -> Bool {
+  do {
+    _ = try boundLoopbackPort(port)
+    return true
+  } catch let error as TestCluster.ClusterError where error.message == "bind() failed" {
+    return false
+  }
+}
+
+/// Binds a socket to 127.0.0.1:`port` (0: any free port), closes it and returns the port.
+private func boundLoopbackPort(_ port: Int) throws -> Int {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   guard fd >= 0 else { throw TestCluster.ClusterError(message: "socket() failed") }
   defer { close(fd) }
   var address = sockaddr_in()
   address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = 0
+  address.sin_port = UInt16(port).bigEndian
   address.sin_addr.s_addr = inet_addr("127.0.0.1")
   let bound = withUnsafePointer(to: &address) {
     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

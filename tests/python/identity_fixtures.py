@@ -3,6 +3,7 @@
 import base64
 import os
 import pathlib
+import random
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,16 @@ SCRIPT = ROOT / "scripts" / "pg-cluster.sh"
 
 
 def free_port():
+    """A loopback port free now, chosen at random below Linux's ephemeral range (32768-60999):
+    no outgoing connection can take it before the server that is handed it binds it."""
+    for _ in range(64):
+        candidate = random.randrange(20000, 32768)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
