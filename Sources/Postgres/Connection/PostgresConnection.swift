@@ -524,21 +524,10 @@ public final class PostgresConnection: @unchecked Sendable {
   /// Prepares (once per session) and executes `name`, with exclusive access.
   @usableFromInline
   func executePrepared(name: String, sql: String, bindings: PostgresBindings) async throws -> PostgresRows {
-    // The common case takes no suspension point before the round trip: access is free and the
-    // statement is prepared.
-    switch self.tryAcquireAccess() {
-    case false?:
-      break
-    case true?:
-      self.releaseAccess()
-      throw PostgresError(code: .connectionClosed, message: "connection is closed")
-    case nil:
-      try await self.acquireOpenAccess()
-    }
+    // Neither suspends in the common case: access is free and the statement is prepared.
+    try await self.acquireOpenAccess()
     defer { self.releaseAccess() }
-    if !self.libpq.preparedStatements.contains(name) {
-      try await self.prepareIfNeeded(name: name, sql: sql, bindings: bindings)
-    }
+    try await self.prepareIfNeeded(name: name, sql: sql, bindings: bindings)
     do {
       return try await self.roundTrip(sql: sql, cancellable: true) { libpq in
         libpq.sendQueryPrepared(name: name, sql: sql, bindings: bindings)

@@ -456,13 +456,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
     // A header block's fields all belong to the stream it began (no dictionary lookup per field).
-    let stream: ClientStream
-    if let receiving = self.receivingHeaders, receiving.id == streamID {
-      stream = receiving
-    } else {
-      guard let found = self.streamsByID[streamID] else { return }
-      stream = found
-    }
+    let receiving = self.receivingHeaders
+    guard let stream = receiving?.id == streamID ? receiving : self.streamsByID[streamID] else { return }
     // Known names are matched on bytes; the common values are not turned into new Strings.
     switch ResponseHeaderName(name) {
     case .status: stream.httpStatus = ServerConnectionHandler.commonValue(value, "200")

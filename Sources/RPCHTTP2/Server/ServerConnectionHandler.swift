@@ -216,13 +216,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func sessionDidReceiveHeader(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
     // A header block's fields all belong to the stream it began (no dictionary lookup per field).
-    let stream: ServerStream
-    if let receiving = self.receivingHeaders, receiving.id == streamID {
-      stream = receiving
-    } else {
-      guard let found = self.streams[streamID] else { return }
-      stream = found
-    }
+    let receiving = self.receivingHeaders
+    guard let stream = receiving?.id == streamID ? receiving : self.streams[streamID] else { return }
     guard !stream.headersComplete else { return }
     // Known names are matched on bytes; only values that are kept become Strings.
     switch HeaderName(name) {
