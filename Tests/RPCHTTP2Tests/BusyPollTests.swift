@@ -48,12 +48,12 @@ struct BusyPollTests {
       let clock = try await cpuClock(of: loop)
 
       // Inside the window the idle loop keeps polling: it uses CPU although nothing arrives
-      // (all of a core on a quiet machine; a few ms of it even when the tests around it keep
-      // both cores busy, since each turn yields). A sleeping loop uses hundredths of a ms.
+      // (all of a core on a quiet machine; under 2 ms of it when the tests around it keep both
+      // cores busy, since each turn yields). A sleeping loop uses hundredths of a ms.
       let polling = loopThreadCPUMilliseconds(clock)
       try await Task.sleep(for: .milliseconds(250))
       let polled = loopThreadCPUMilliseconds(clock) - polling
-      #expect(polled >= 2, "the loop used \(polled) ms of CPU in 250 ms of its polling window")
+      #expect(polled >= 0.5, "the loop used \(polled) ms of CPU in 250 ms of its polling window")
 
       // Once a whole window passes without a read it blocks again.
       try await Task.sleep(for: .milliseconds(600))
@@ -66,7 +66,7 @@ struct BusyPollTests {
       _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
       let again = loopThreadCPUMilliseconds(clock)
       try await Task.sleep(for: .milliseconds(250))
-      #expect(loopThreadCPUMilliseconds(clock) - again >= 2)
+      #expect(loopThreadCPUMilliseconds(clock) - again >= 0.5)
     }
   }
 
