@@ -3,20 +3,20 @@
 # backend (bench/peers/grpc-cpp): direct calls, the suite's gateway (without and with token
 # verification), HAProxy (mode http, proto h2 both sides) and nginx (grpc_pass).
 # Usage: scripts/bench-gateway.sh [RELEASE_BUILD_DIR]
-# Environment: REQUESTS (100000), ROUNDS (2; best round kept), BASE_PORT (20270), BUSY_POLL_US (200: the window of
-# the busy-polling gateway row; HAProxy's row next to it runs with its `busy-polling` option).
+# Environment: REQUESTS (100000), ROUNDS (2; best round kept), BASE_PORT (20270). The gateway rows
+# run with its defaults (busy polling after reads while a loop has few calls open) and once with
+# `--busy-poll-us 0`; HAProxy runs without and with its `busy-polling` option.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh nghttp2-client libgrpc++-dev protobuf-compiler-grpc haproxy nginx
 build_dir="${1:-.build-release}"
 requests="${REQUESTS:-100000}"
 rounds="${ROUNDS:-2}"
-busy_poll_us="${BUSY_POLL_US:-200}"
 # Seven consecutive ports from BASE_PORT, below Linux's ephemeral range (32768-60999) so that no
 # outgoing connection of anything else on the machine can hold one of them.
 base_port="${BASE_PORT:-20270}"
 backend_port=$base_port open_port=$((base_port + 1)) auth_port=$((base_port + 2)) haproxy_port=$((base_port + 3))
-nginx_port=$((base_port + 4)) busy_port=$((base_port + 5)) haproxy_busy_port=$((base_port + 6))
+nginx_port=$((base_port + 4)) no_poll_port=$((base_port + 5)) haproxy_busy_port=$((base_port + 6))
 
 swift build -c release --scratch-path "$build_dir" --product gateway >&2
 bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
@@ -64,7 +64,7 @@ LOG_LEVEL=warning "$bin/gateway" --config "$work/open.conf" --port "$open_port" 
 gateways=($!)
 LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port "$auth_port" 2>"$work/gw-auth.log" &
 gateways+=($!)
-LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port "$busy_port" --busy-poll-us "$busy_poll_us" 2>"$work/gw-busy.log" &
+LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port "$no_poll_port" --busy-poll-us 0 2>"$work/gw-no-poll.log" &
 gateways+=($!)
 
 cat >"$work/haproxy.cfg" <<CFG
@@ -144,7 +144,7 @@ for shape in "${shapes[@]}"; do
   rows+=("$(measure "direct to gRPC C++ ${c}x$m" "$backend_port" "$c" "$m" "$n")")
   rows+=("$(measure "gateway (no auth) ${c}x$m" "$open_port" "$c" "$m" "$n")")
   rows+=("$(measure "gateway (EdDSA token checked) ${c}x$m" "$auth_port" "$c" "$m" "$n" -H "authorization: Bearer $token")")
-  rows+=("$(measure "gateway (token, busy poll ${busy_poll_us} µs) ${c}x$m" "$busy_port" "$c" "$m" "$n" -H "authorization: Bearer $token")")
+  rows+=("$(measure "gateway (token, --busy-poll-us 0) ${c}x$m" "$no_poll_port" "$c" "$m" "$n" -H "authorization: Bearer $token")")
   rows+=("$(measure "HAProxy $(haproxy -v | awk 'NR==1 {print $3}') ${c}x$m" "$haproxy_port" "$c" "$m" "$n")")
   haproxy -f "$work/haproxy-busy.cfg" -db >"$work/haproxy-busy.log" 2>&1 &
   busy_haproxy=$!

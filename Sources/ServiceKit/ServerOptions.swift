@@ -18,8 +18,8 @@ public struct ServerOptions: ParsableArguments {
 
   @Option(
     name: .customLong("busy-poll-us"),
-    help: "Keep an event loop polling without sleeping for this many microseconds after each read (lower latency, more CPU; default 0: off).")
-  public var busyPollMicroseconds: Int = 0
+    help: "Keep an event loop polling without sleeping for this many microseconds after each read while it has few calls open (lower latency, more CPU; 0: off; default: the executable's, off except in the gateway).")
+  public var busyPollMicroseconds: Int?
 
   public init() {}
 
@@ -36,8 +36,8 @@ public struct ServerOptions: ParsableArguments {
     if let threads, !(1...256).contains(threads) {
       throw ValidationError("--threads must be in 1...256, got \(threads).")
     }
-    if !(0...100_000).contains(self.busyPollMicroseconds) {
-      throw ValidationError("--busy-poll-us must be in 0...100000, got \(self.busyPollMicroseconds).")
+    if let busyPollMicroseconds, !(0...100_000).contains(busyPollMicroseconds) {
+      throw ValidationError("--busy-poll-us must be in 0...100000, got \(busyPollMicroseconds).")
     }
     if !(self.drainTimeout >= 0) {
       throw ValidationError("--drain-timeout must not be negative.")
@@ -49,16 +49,14 @@ public struct ServerOptions: ParsableArguments {
     self.listen.flatMap(ListenAddress.init(parsing:)) ?? ListenAddress(host: "127.0.0.1", port: self.port ?? defaultPort)
   }
 
-  /// `--busy-poll-us` as a duration, `nil` when off.
-  public var busyPollWindow: Duration? {
-    self.busyPollMicroseconds > 0 ? .microseconds(self.busyPollMicroseconds) : nil
-  }
-
-  /// `base` with the options that shape the server applied (`--threads`, `--busy-poll-us`).
+  /// `base` with the options that shape the server applied (`--threads`, `--busy-poll-us`);
+  /// what is not given keeps `base`'s value, the executable's default.
   public func serverConfiguration(_ base: GRPCServer.Configuration = GRPCServer.Configuration()) -> GRPCServer.Configuration {
     var configuration = base
     if let threads = self.threads { configuration.threads = threads }
-    configuration.busyPollWindow = self.busyPollWindow
+    if let busyPollMicroseconds = self.busyPollMicroseconds {
+      configuration.busyPollWindow = busyPollMicroseconds > 0 ? .microseconds(busyPollMicroseconds) : nil
+    }
     return configuration
   }
 

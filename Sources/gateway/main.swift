@@ -23,6 +23,10 @@ struct GatewayCommand: AsyncParsableCommand {
 
   @OptionGroup var server: ServerOptions
 
+  /// The gateway's busy-polling window unless `--busy-poll-us` says otherwise (BENCHMARKS.md,
+  /// gateway section, has the latency it buys).
+  static let defaultBusyPollWindow: Duration = .microseconds(200)
+
   func run() async throws {
     LoggingSystem.bootstrap(JSONLogHandler.init)
     let logger = Logger(label: "gateway")
@@ -45,7 +49,10 @@ struct GatewayCommand: AsyncParsableCommand {
     let address =
       self.server.address(defaultPort: 50050)
     let drain = self.server.drain
-    let serverConfiguration = self.server.serverConfiguration(GRPCServer.Configuration(eventLoopUnaryHandler: gateway.eventLoopPath))
+    // Busy polling is on by default here: a proxy pays a thread wake-up on each of its two hops,
+    // and the poller stops spinning by itself once a loop has more than a few calls open.
+    let serverConfiguration = self.server.serverConfiguration(
+      GRPCServer.Configuration(eventLoopUnaryHandler: gateway.eventLoopPath, busyPollWindow: Self.defaultBusyPollWindow))
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await gateway.proxy.runHealthChecks() }
       try await ServerRunner.run(

@@ -21,6 +21,37 @@ private final class LoopRecordingHandler: EventLoopUnaryHandler {
   }
 }
 
+/// Answers EmptyCall at once and holds every UnaryCall open until ``releaseAll()``.
+///
+/// @unchecked Sendable: `held` is only touched on the server's single loop.
+private final class HoldingHandler: EventLoopUnaryHandler, @unchecked Sendable {
+  let loop = Mutex<(any EventLoop)?>(nil)
+  let heldCount = Atomic<Int>(0)
+  private var held: [EventLoopUnaryCall] = []
+
+  func handle(_ call: EventLoopUnaryCall) -> Bool {
+    self.loop.withLock { $0 = call.eventLoop }
+    switch call.descriptor.path {
+    case "/grpc.testing.TestService/EmptyCall":
+      call.respond(headers: Metadata(), message: [], trailers: Metadata())
+    case "/grpc.testing.TestService/UnaryCall":
+      self.held.append(call)
+      self.heldCount.add(1, ordering: .sequentiallyConsistent)
+    default:
+      return false
+    }
+    return true
+  }
+
+  func releaseAll() async throws {
+    let loop = try #require(self.loop.withLock { $0 })
+    try await loop.submit {
+      for call in self.held { call.respond(headers: Metadata(), message: [], trailers: Metadata()) }
+      self.held = []
+    }.get()
+  }
+}
+
 /// CPU time the thread behind `loop` has used, in milliseconds.
 private func loopThreadCPUMilliseconds(_ clock: clockid_t) -> Double {
   var spec = timespec()
@@ -67,6 +98,44 @@ struct BusyPollTests {
       let again = loopThreadCPUMilliseconds(clock)
       try await Task.sleep(for: .milliseconds(250))
       #expect(loopThreadCPUMilliseconds(clock) - again >= 0.5)
+    }
+  }
+
+  @Test func aLoopWithMoreThanAFewCallsOpenSleepsWhenIdleAndPollsAgainOnceTheyEnd() async throws {
+    let handler = HoldingHandler()
+    let configuration = GRPCServer.Configuration(threads: 1, eventLoopUnaryHandler: handler, busyPollWindow: .milliseconds(500))
+    try await withLoopbackServer(configuration: configuration) { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      let openCalls = 6
+      #expect(openCalls > 4, "more calls than the poller's limit")
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<openCalls {
+          group.addTask { _ = try await service.unaryCall(request: ClientRequest(message: Grpc_Testing_SimpleRequest())) }
+        }
+        while handler.heldCount.load(ordering: .sequentiallyConsistent) < openCalls {
+          try await Task.sleep(for: .milliseconds(5))
+        }
+        let loop = try #require(handler.loop.withLock { $0 })
+        let clock = try await cpuClock(of: loop)
+        // The reads that opened the calls were inside a window, but with six calls open the
+        // loop sleeps when it has nothing to do.
+        try await Task.sleep(for: .milliseconds(50))
+        let idle = loopThreadCPUMilliseconds(clock)
+        try await Task.sleep(for: .milliseconds(250))
+        let used = loopThreadCPUMilliseconds(clock) - idle
+        #expect(used < 2, "the loop used \(used) ms of CPU in 250 ms with \(openCalls) calls open")
+        try await handler.releaseAll()
+        try await group.waitForAll()
+      }
+
+      // With the calls over, the next read opens a polling window again.
+      _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
+      let loop = try #require(handler.loop.withLock { $0 })
+      let clock = try await cpuClock(of: loop)
+      let polling = loopThreadCPUMilliseconds(clock)
+      try await Task.sleep(for: .milliseconds(250))
+      let polled = loopThreadCPUMilliseconds(clock) - polling
+      #expect(polled >= 0.5, "the loop used \(polled) ms of CPU in 250 ms of its polling window")
     }
   }
 

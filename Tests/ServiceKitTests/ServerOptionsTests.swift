@@ -15,6 +15,13 @@ struct ServerOptionsTests {
     #expect(defaults.threads == GRPCServer.Configuration().threads)
   }
 
+  @Test func anExecutablesDefaultBusyPollingHoldsUntilTheOptionOverridesIt() throws {
+    let gatewayDefault = GRPCServer.Configuration(busyPollWindow: .microseconds(200))
+    #expect(try ServerOptions.parse([]).serverConfiguration(gatewayDefault).busyPollWindow == .microseconds(200))
+    #expect(try ServerOptions.parse(["--busy-poll-us", "0"]).serverConfiguration(gatewayDefault).busyPollWindow == nil)
+    #expect(try ServerOptions.parse(["--busy-poll-us", "50"]).serverConfiguration(gatewayDefault).busyPollWindow == .microseconds(50))
+  }
+
   @Test(arguments: [
     (["--busy-poll-us=-1"], "--busy-poll-us must be in 0...100000, got -1."),
     (["--busy-poll-us", "100001"], "--busy-poll-us must be in 0...100000, got 100001."),

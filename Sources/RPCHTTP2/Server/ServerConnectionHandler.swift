@@ -211,6 +211,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       let stream = ServerStream(id: streamID, maxMessageBytes: self.configuration.maxReceiveMessageBytes)
       self.streams[streamID] = stream
       self.receivingHeaders = stream
+      self.busyPoller?.streamOpened()
     }
   }
 
@@ -286,6 +287,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   func sessionDidCloseStream(streamID: Int32, errorCode: UInt32) {
     guard let stream = self.streams.removeValue(forKey: streamID) else { return }
+    self.busyPoller?.streamsClosed()
     self.close(stream, cancelled: !stream.finished || errorCode != 0)
     if self.shuttingDown && self.streams.isEmpty {
       context?.eventLoop.assumeIsolated().execute { self.closeIfDrained() }
@@ -487,6 +489,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private func closeAllStreams() {
     let streams = self.streams
     self.streams = [:]
+    self.busyPoller?.streamsClosed(streams.count)
     for stream in streams.values { self.close(stream, cancelled: true) }
   }
 
