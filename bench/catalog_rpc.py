@@ -4,7 +4,8 @@
                                             WORK/viewer.token, WORK/editor.token (valid one hour)
   catalog_rpc.py products WORK PORT N       create N products (SKU BENCH-000001...), write
                                             WORK/getproduct.bin (a gRPC-framed GetProductRequest
-                                            for one of them) and check one GetProduct answers OK
+                                            for one of them), WORK/getproduct.id (its id) and
+                                            check one GetProduct answers OK
   catalog_rpc.py pairs WORK PORT CLIENTS SECONDS [PRODUCTS LOCATIONS LINES]
                                             CLIENTS threads each reserve LINES units (1 at each of
                                             LINES random stock rows out of PRODUCTS x LOCATIONS hot
@@ -67,6 +68,8 @@ def products(work, port, count):
         chosen = ids[len(ids) // 2]
         with open(os.path.join(work, "getproduct.bin"), "wb") as f:
             f.write(frame(cat.GetProductRequest(id=chosen)))
+        with open(os.path.join(work, "getproduct.id"), "w") as f:
+            f.write(chosen)
         got = stub.GetProduct(cat.GetProductRequest(id=chosen), metadata=bearer(read(work, "viewer.token")))
         assert got.id == chosen, got
     print(f"created {count} products; GetProduct asks for {chosen}")

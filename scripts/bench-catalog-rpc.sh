@@ -2,7 +2,9 @@
 # catalog over gRPC on one throwaway cluster (release build):
 #  1. GetProduct requests/s (h2load, CLIENTS connections x 1 stream, bearer token) next to
 #     `pgbench -S -M prepared -c CLIENTS -j CLIENTS` on the same cluster, best of 2 rounds each,
-#     interleaved; prints both rates and the ratio.
+#     interleaved; prints both rates and the ratio. A third client in the same rounds, pgbench
+#     running GetProduct's own SELECT (same columns, tenant and id; -M prepared), shows how much
+#     of the gap is the query itself and how much the gRPC service around it.
 #  2. Reserve/Commit pairs per second under contention (bench/catalog_rpc.py: PAIR_CLIENTS threads
 #     of Python grpcio, one connection each, on a few hot products across locations), then checks
 #     that no stock went negative and that on hand equals the sum of the movements.
@@ -51,9 +53,16 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break;
 py products "$work" "$port" "$products"
 
 pgbench -i -q -s 1 "$url" >/dev/null 2>&1
+# GetProduct's statement (ProductRecord.columns and ProductByID in Sources/Catalog), with the
+# benchmark's tenant and product id as literals: pgbench has no uuid variables.
+cat >"$work/getproduct.sql" <<SQL
+SELECT id, sku, name, description, brand, category_id, price, currency, tax_code, attributes::text, archived,
+  created_at, updated_at FROM catalog.products WHERE tenant_id = '$(cat "$work/tenant")' AND id = '$(cat "$work/getproduct.id")';
+SQL
 headers=(-H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $(cat "$work/viewer.token")")
 best_rpc=0
 best_pg=0
+best_same=0
 for round in 1 2; do
   h2load -c "$clients" -m 1 -t 1 -D "$seconds" --warm-up-time 1 -d "$work/getproduct.bin" "${headers[@]}" \
     "http://127.0.0.1:$port/catalog.v1.Products/GetProduct" >"$work/h2load-$round.txt"
@@ -61,9 +70,14 @@ for round in 1 2; do
   grep -q "status codes: [1-9][0-9]* 2xx" "$work/h2load-$round.txt" || { cat "$work/h2load-$round.txt" >&2; exit 1; }
   pgbench -S -M prepared -n -c "$clients" -j "$clients" -T "$seconds" "$url" >"$work/pgbench-$round.txt" 2>&1
   tps=$(awk '/^tps = .*without initial connection time/ {print $3}' "$work/pgbench-$round.txt")
-  echo "round $round: GetProduct $rps req/s, pgbench -S $tps tps"
+  pgbench -M prepared -n -f "$work/getproduct.sql" -c "$clients" -j "$clients" -T "$seconds" "$suite_url" \
+    >"$work/pgbench-same-$round.txt" 2>&1 || { cat "$work/pgbench-same-$round.txt" >&2; exit 1; }
+  same=$(awk '/^tps = .*without initial connection time/ {print $3}' "$work/pgbench-same-$round.txt")
+  grep -q "number of failed transactions: 0" "$work/pgbench-same-$round.txt" || { cat "$work/pgbench-same-$round.txt" >&2; exit 1; }
+  echo "round $round: GetProduct $rps req/s, pgbench -S $tps tps, pgbench GetProduct's SELECT $same tps"
   best_rpc=$(python3 -c "print(max($best_rpc, $rps))")
   best_pg=$(python3 -c "print(max($best_pg, $tps))")
+  best_same=$(python3 -c "print(max($best_same, $same))")
 done
 echo
 echo "GetProduct vs pgbench -S -M prepared: $clients clients, ${seconds} s runs, best of 2 (same product id"
@@ -71,7 +85,8 @@ echo "on every call: h2load sends one fixed body; pgbench -S keys are random but
 grep -E "time for request|^requests:" "$work/h2load-2.txt" | sed 's/^/  h2load round 2: /'
 printf '%-48s %12.0f\n' "catalog GetProduct (h2load -c $clients -m 1) req/s" "$best_rpc"
 printf '%-48s %12.0f\n' "pgbench -S -M prepared -c $clients -j $clients tps" "$best_pg"
-python3 -c "print(f'ratio GetProduct / pgbench: {$best_rpc / $best_pg:.2f}')"
+printf '%-48s %12.0f\n' "pgbench GetProduct's SELECT, -M prepared, tps" "$best_same"
+python3 -c "print(f'ratio GetProduct / pgbench -S: {$best_rpc / $best_pg:.2f} (the target); GetProduct / its own SELECT in pgbench: {$best_rpc / $best_same:.2f}')"
 
 echo
 py pairs "$work" "$port" "${PAIR_CLIENTS:-16}" "${PAIR_SECONDS:-10}" "${HOT_PRODUCTS:-4}" "${HOT_LOCATIONS:-3}" "${LINES:-2}"
