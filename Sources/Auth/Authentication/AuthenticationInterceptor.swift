@@ -31,7 +31,13 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     guard let credential = Self.bearerCredential(header) else {
       throw RPCError(code: .unauthenticated, message: "The authorization header must be `Bearer <token>`.")
     }
-    let caller = try await self.verifier.verify(bearer: credential)
+    // A token verified before is settled from the cache without copying it out of the header.
+    let caller: Caller
+    if let cached = self.verifier.cachedCaller(bearer: credential) {
+      caller = cached
+    } else {
+      caller = try await self.verifier.verify(bearer: String(credential))
+    }
     if !isPublic {
       let needed = self.policy.requiredRole(path: path)
       guard caller.role >= needed else {
@@ -69,19 +75,20 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     return .allowed(caller)
   }
 
-  /// The credential of `Bearer <credential>` (scheme case-insensitive), or `nil`.
-  static func bearerCredential(_ header: String) -> String? {
-    var header = header
-    return header.withUTF8 { bytes -> String? in
-      guard bytes.count > 7 else { return nil }
-      // "bearer" in any case: ASCII letters compared with their case bit cleared.
-      let scheme: StaticString = "BEARER"
-      for index in 0..<6 where bytes[index] & 0xDF != scheme.utf8Start[index] { return nil }
-      guard bytes[6] == UInt8(ascii: " ") else { return nil }
-      var start = 7
-      while start < bytes.count && bytes[start] == UInt8(ascii: " ") { start += 1 }
-      guard start < bytes.count else { return nil }
-      return String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
+  /// The credential of `Bearer <credential>` (scheme case-insensitive), or `nil`; a slice of
+  /// `header`, not a copy.
+  static func bearerCredential(_ header: String) -> Substring? {
+    let bytes = header.utf8
+    guard bytes.count > 7 else { return nil }
+    // "bearer" in any case: ASCII letters compared with their case bit cleared.
+    var index = bytes.startIndex
+    for letter in "BEARER".utf8 {
+      guard bytes[index] & 0xDF == letter else { return nil }
+      index = bytes.index(after: index)
     }
+    guard bytes[index] == UInt8(ascii: " ") else { return nil }
+    while index < bytes.endIndex && bytes[index] == UInt8(ascii: " ") { index = bytes.index(after: index) }
+    guard index < bytes.endIndex else { return nil }
+    return Substring(bytes[index...])
   }
 }

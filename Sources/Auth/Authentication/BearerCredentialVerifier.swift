@@ -9,12 +9,13 @@ public protocol BearerCredentialVerifier: Sendable {
   func verify(bearer: String) async throws(RPCError) -> Caller
 
   /// The caller of a credential that verified before and has not expired, without checking
-  /// anything else; `nil` when only ``verify(bearer:)`` can tell.
-  func cachedCaller(bearer: String) -> Caller?
+  /// anything else; `nil` when only ``verify(bearer:)`` can tell. Takes a slice of the header,
+  /// so the common case copies nothing.
+  func cachedCaller(bearer: Substring) -> Caller?
 }
 
 extension BearerCredentialVerifier {
-  public func cachedCaller(bearer: String) -> Caller? { nil }
+  public func cachedCaller(bearer: Substring) -> Caller? { nil }
 }
 
 /// Verifies access tokens (EdDSA JWTs) locally against published public keys.
@@ -43,14 +44,14 @@ public struct AccessTokenVerifier: BearerCredentialVerifier {
     self.cache = cacheCapacity > 0 ? VerifiedTokenCache(capacity: cacheCapacity) : nil
   }
 
-  public func cachedCaller(bearer: String) -> Caller? {
+  public func cachedCaller(bearer: Substring) -> Caller? {
     guard let cached = self.cache?.claims(for: bearer), cached.expiresAt + self.leeway > self.now() else { return nil }
     return cached.caller
   }
 
   public func verify(bearer: String) async throws(RPCError) -> Caller {
     let now = self.now()
-    if let cached = self.cache?.claims(for: bearer), cached.expiresAt + self.leeway > now {
+    if let cached = self.cache?.claims(for: bearer[...]), cached.expiresAt + self.leeway > now {
       return cached.caller
     }
     let claims = try await AccessToken.verify(bearer, keys: self.keys, now: now, leeway: self.leeway)
@@ -63,23 +64,24 @@ public struct AccessTokenVerifier: BearerCredentialVerifier {
 }
 
 /// Tokens that verified, by their text; emptied when full (a flood of distinct valid tokens is
-/// bounded by the capacity, not by memory).
+/// bounded by the capacity, not by memory). Keyed by `Substring` so a lookup can use the token
+/// where it lies in its header.
 final class VerifiedTokenCache: Sendable {
   private let capacity: Int
-  private let entries = Mutex<[String: AccessTokenClaims]>([:])
+  private let entries = Mutex<[Substring: AccessTokenClaims]>([:])
 
   init(capacity: Int) {
     self.capacity = capacity
   }
 
-  func claims(for token: String) -> AccessTokenClaims? {
+  func claims(for token: Substring) -> AccessTokenClaims? {
     self.entries.withLock { $0[token] }
   }
 
   func store(_ claims: AccessTokenClaims, for token: String) {
     self.entries.withLock { entries in
       if entries.count >= self.capacity { entries.removeAll(keepingCapacity: true) }
-      entries[token] = claims
+      entries[token[...]] = claims
     }
   }
 }

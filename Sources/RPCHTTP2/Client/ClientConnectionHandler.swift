@@ -32,8 +32,7 @@ final class ClientStream {
   var initialMetadata: Metadata?
   var trailingMetadata: Metadata?
   var deframer: GRPCMessageDeframer
-  var inbound: [ArraySlice<UInt8>] = []
-  var inboundHead = 0
+  var inbound = MessageQueue<ArraySlice<UInt8>>()
   /// Received bytes held back from the stream window while messages wait for the caller.
   var unconsumedBytes = 0
   var finalError: RPCError?
@@ -55,16 +54,7 @@ final class ClientStream {
     self.deframer = GRPCMessageDeframer(maxMessageBytes: options.maxReceiveMessageBytes ?? maxMessageBytes)
   }
 
-  func popMessage() -> ArraySlice<UInt8>? {
-    guard self.inboundHead < self.inbound.count else { return nil }
-    let message = self.inbound[self.inboundHead]
-    self.inboundHead += 1
-    if self.inboundHead == self.inbound.count {
-      self.inbound.removeAll(keepingCapacity: true)
-      self.inboundHead = 0
-    }
-    return message
-  }
+  func popMessage() -> ArraySlice<UInt8>? { self.inbound.pop() }
 }
 
 /// Drives one client HTTP/2 connection: opens streams for calls, sends their messages and
@@ -221,7 +211,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       let stream = self.streamsByKey[key]
     else { return nil }
     stream.unaryCompletion = completion
-    stream.outbound.append(request.withUnsafeBytes { framedBytes(of: $0) })
+    stream.outbound.append(unframed: request)
     stream.endOfStreamQueued = true
     self.open(stream)
     return key
@@ -301,7 +291,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     guard !stream.endOfStreamQueued else {
       throw RPCError(code: .internal, message: "The request stream is already closed.")
     }
-    if let message { stream.outbound.append(try message.framed(compress: stream.options.compression == .gzip)) }
+    if let message { try message.append(to: &stream.outbound, compress: stream.options.compression == .gzip) }
     if endOfStream { stream.endOfStreamQueued = true }
     if !stream.opened {
       self.open(stream)
@@ -343,7 +333,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     }
     if !stream.opened { self.open(stream) }
     if let message = stream.popMessage() {
-      if stream.inboundHead == stream.inbound.count && stream.unconsumedBytes > 0 && stream.id > 0 {
+      if stream.inbound.isEmpty && stream.unconsumedBytes > 0 && stream.id > 0 {
         self.session.consumeStream(stream.id, stream.unconsumedBytes)
         stream.unconsumedBytes = 0
         self.scheduleFlush()
@@ -551,7 +541,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       self.session.consumeStream(streamID, bytes.count)
       return
     }
-    if stream.inboundHead < stream.inbound.count {
+    if !stream.inbound.isEmpty {
       stream.unconsumedBytes += bytes.count
     } else {
       self.session.consumeStream(streamID, bytes.count)

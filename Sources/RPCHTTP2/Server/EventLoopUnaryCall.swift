@@ -66,8 +66,7 @@ public final class EventLoopUnaryCall {
     guard let connection else { return }
     self.connection = nil
     connection.sendMetadata(streamID: self.streamID, metadata: headers)
-    let framed = message.withUnsafeBytes { framedBytes(of: $0) }
-    _ = try? connection.enqueue(streamID: self.streamID, message: .framed(framed))
+    _ = try? connection.enqueue(streamID: self.streamID, message: .payload(message))
     connection.finish(streamID: self.streamID, status: .ok, trailers: trailers)
   }
 

@@ -310,9 +310,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     }
     let count = stream.outbound.read(into: buffer)
     if count > 0 { stream.writeGate.drained(pendingBytes: stream.outbound.pendingBytes) }
-    if stream.outbound.isEmpty, stream.finished, let trailers = stream.trailers {
-      stream.trailers = nil
-      self.session.submitTrailers(streamID: streamID, headers: trailers)
+    if stream.outbound.isEmpty, stream.finished, let (status, trailers) = stream.pendingTrailers {
+      stream.pendingTrailers = nil
+      self.withScratchHeaders { block in
+        Self.addTrailers(status: status, trailers: trailers, to: &block)
+        self.session.submitTrailers(streamID: streamID, headers: block)
+      }
       return .bytes(count: count, endOfData: true, sendTrailers: true)
     }
     if count == 0 {
@@ -548,21 +551,19 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   private func submitHeaders(_ stream: ServerStream, metadata: Metadata) {
     // Submitted (and copied by nghttp2) at once: the connection's scratch block serves.
-    var headers = self.scratchHeaders
-    self.scratchHeaders = HeaderBlock(capacity: 0)
-    defer { self.scratchHeaders = headers }
-    headers.removeAll()
-    headers.add(":status", "200")
-    headers.add("content-type", "application/grpc")
-    if stream.acceptsGzip && stream.compression.compressesResponses {
-      headers.add("grpc-encoding", "gzip")
-      stream.compressesResponses = true
+    self.withScratchHeaders { headers in
+      headers.add(":status", "200")
+      headers.add("content-type", "application/grpc")
+      if stream.acceptsGzip && stream.compression.compressesResponses {
+        headers.add("grpc-encoding", "gzip")
+        stream.compressesResponses = true
+      }
+      headers.add("grpc-accept-encoding", "gzip")
+      headers.add(metadata: metadata)
+      stream.headersSubmitted = true
+      stream.dataDeferred = false
+      _ = self.session.submitResponse(streamID: stream.id, headers: headers, hasBody: true)
     }
-    headers.add("grpc-accept-encoding", "gzip")
-    headers.add(metadata: metadata)
-    stream.headersSubmitted = true
-    stream.dataDeferred = false
-    _ = self.session.submitResponse(streamID: stream.id, headers: headers, hasBody: true)
     self.scheduleFlush()
   }
 
@@ -572,7 +573,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       throw RPCError(code: .cancelled, message: "The call has ended.")
     }
     if !stream.headersSubmitted { self.submitHeaders(stream, metadata: [:]) }
-    stream.outbound.append(try message.framed(compress: stream.compressesResponses))
+    try message.append(to: &stream.outbound, compress: stream.compressesResponses)
     if stream.dataDeferred {
       stream.dataDeferred = false
       self.session.resumeData(streamID: streamID)
@@ -597,29 +598,43 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private func finish(_ stream: ServerStream, status: Status, trailers: Metadata) {
     guard !stream.finished else { return }
     stream.finished = true
-    var block = HeaderBlock(capacity: 4 + trailers.count)
     if !stream.headersSubmitted {
       // Trailers-only response: one HEADERS frame with END_STREAM.
-      block.add(":status", "200")
-      block.add("content-type", "application/grpc")
-      block.add("grpc-accept-encoding", "gzip")
-    }
-    block.add("grpc-status", String(status.code))
-    if !status.message.isEmpty {
-      block.add("grpc-message", StatusMessageCoding.encode(status.message))
-    }
-    block.add(metadata: trailers)
-    if !stream.headersSubmitted {
       stream.headersSubmitted = true
-      _ = self.session.submitResponse(streamID: stream.id, headers: block, hasBody: false)
+      self.withScratchHeaders { block in
+        block.add(":status", "200")
+        block.add("content-type", "application/grpc")
+        block.add("grpc-accept-encoding", "gzip")
+        Self.addTrailers(status: status, trailers: trailers, to: &block)
+        _ = self.session.submitResponse(streamID: stream.id, headers: block, hasBody: false)
+      }
     } else {
-      stream.trailers = block
+      // Sent after the last message has been copied out (``sessionReadData``).
+      stream.pendingTrailers = (status, trailers)
       if stream.dataDeferred {
         stream.dataDeferred = false
         self.session.resumeData(streamID: stream.id)
       }
     }
     self.scheduleFlush()
+  }
+
+  private static func addTrailers(status: Status, trailers: Metadata, to block: inout HeaderBlock) {
+    block.add("grpc-status", String(status.code))
+    if !status.message.isEmpty {
+      block.add("grpc-message", StatusMessageCoding.encode(status.message))
+    }
+    block.add(metadata: trailers)
+  }
+
+  /// Runs `body` with the connection's scratch header block, emptied: for a block that nghttp2
+  /// copies during the submit call, so no header block is allocated per response.
+  private func withScratchHeaders<Result>(_ body: (inout HeaderBlock) -> Result) -> Result {
+    var headers = self.scratchHeaders
+    self.scratchHeaders = HeaderBlock(capacity: 0)
+    defer { self.scratchHeaders = headers }
+    headers.removeAll()
+    return body(&headers)
   }
 
   // MARK: helpers

@@ -20,8 +20,7 @@ final class ServerStream {
   // Request body.
   var route: RPCRouter.Method?
   var deframer: GRPCMessageDeframer
-  var inbound: [(bytes: ArraySlice<UInt8>, compressed: Bool)] = []
-  var inboundHead = 0
+  var inbound = MessageQueue<(bytes: ArraySlice<UInt8>, compressed: Bool)>()
   var inboundClosed = false
   var receiveWaiter: CheckedContinuation<(bytes: ArraySlice<UInt8>, compressed: Bool)?, any Error>?
   /// Received bytes not yet returned to the stream's flow-control window: they arrived while
@@ -41,7 +40,8 @@ final class ServerStream {
   var outbound = OutboundMessages()
   var dataDeferred = false
   var finished = false
-  var trailers: HeaderBlock?
+  /// The status and trailers of a finished response whose messages are still going out.
+  var pendingTrailers: (status: Status, trailers: Metadata)?
   var writeGate = StreamWriteGate()
   /// Set once the stream is closed (by either side); every later operation is a no-op.
   var closed = false
@@ -51,22 +51,11 @@ final class ServerStream {
     self.deframer = GRPCMessageDeframer(maxMessageBytes: maxMessageBytes)
   }
 
-  var hasBufferedMessage: Bool { self.inboundHead < self.inbound.count }
+  var hasBufferedMessage: Bool { !self.inbound.isEmpty }
 
-  func popMessage() -> (bytes: ArraySlice<UInt8>, compressed: Bool)? {
-    guard self.inboundHead < self.inbound.count else { return nil }
-    let message = self.inbound[self.inboundHead]
-    self.inboundHead += 1
-    if self.inboundHead == self.inbound.count {
-      self.inbound.removeAll(keepingCapacity: true)
-      self.inboundHead = 0
-    }
-    return message
-  }
+  func popMessage() -> (bytes: ArraySlice<UInt8>, compressed: Bool)? { self.inbound.pop() }
 
-  func peekMessage() -> (bytes: ArraySlice<UInt8>, compressed: Bool)? {
-    self.inboundHead < self.inbound.count ? self.inbound[self.inboundHead] : nil
-  }
+  func peekMessage() -> (bytes: ArraySlice<UInt8>, compressed: Bool)? { self.inbound.peek }
 
-  var bufferedMessageCount: Int { self.inbound.count - self.inboundHead }
+  var bufferedMessageCount: Int { self.inbound.count }
 }
