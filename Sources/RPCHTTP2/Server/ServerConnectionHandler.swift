@@ -442,12 +442,14 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
         return
       }
     }
+    let compression = ServerMessageCompression()
+    stream.compression = compression
     let serverContext = ServerContext(
       descriptor: route.descriptor, remotePeer: self.remotePeer, localPeer: self.localPeer,
-      deadline: deadline, compression: stream.compression)
+      deadline: deadline, compression: compression)
     let handle = ServerStreamHandle(
       connection: UncheckedSendableBox(self), streamID: stream.id, eventLoop: context.eventLoop,
-      compression: stream.compression, acceptsGzip: stream.acceptsGzip)
+      compression: compression, acceptsGzip: stream.acceptsGzip)
     let metadata = stream.metadata
     let interceptors = self.configuration.interceptors
     stream.task = Task(executorPreference: executor) {
@@ -554,7 +556,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     self.withScratchHeaders { headers in
       headers.add(":status", "200")
       headers.add("content-type", "application/grpc")
-      if stream.acceptsGzip && stream.compression.compressesResponses {
+      if stream.acceptsGzip && stream.compression?.compressesResponses == true {
         headers.add("grpc-encoding", "gzip")
         stream.compressesResponses = true
       }

@@ -13,7 +13,9 @@ final class ServerStream {
   var timeout: String?
   var encoding: String?
   var acceptsGzip = false
-  let compression = ServerMessageCompression()
+  /// Shared with the handler's context; made when a handler task starts (a call served on the
+  /// event loop never needs one).
+  var compression: ServerMessageCompression?
   var metadata = Metadata()
   var headersComplete = false
 
