@@ -59,6 +59,13 @@ private func loopThreadCPUMilliseconds(_ clock: clockid_t) -> Double {
   return Double(spec.tv_sec) * 1000 + Double(spec.tv_nsec) / 1_000_000
 }
 
+/// CPU milliseconds the thread behind `clock` uses while the caller sleeps for `duration`.
+private func cpuMilliseconds(of clock: clockid_t, over duration: Duration) async throws -> Double {
+  let start = loopThreadCPUMilliseconds(clock)
+  try await Task.sleep(for: duration)
+  return loopThreadCPUMilliseconds(clock) - start
+}
+
 private func cpuClock(of loop: any EventLoop) async throws -> clockid_t {
   try await loop.submit { () -> clockid_t in
     var clock = clockid_t()
@@ -81,23 +88,17 @@ struct BusyPollTests {
       // Inside the window the idle loop keeps polling: it uses CPU although nothing arrives
       // (all of a core on a quiet machine; under 2 ms of it when the tests around it keep both
       // cores busy, since each turn yields). A sleeping loop uses hundredths of a ms.
-      let polling = loopThreadCPUMilliseconds(clock)
-      try await Task.sleep(for: .milliseconds(250))
-      let polled = loopThreadCPUMilliseconds(clock) - polling
+      let polled = try await cpuMilliseconds(of: clock, over: .milliseconds(250))
       #expect(polled >= 0.5, "the loop used \(polled) ms of CPU in 250 ms of its polling window")
 
       // Once a whole window passes without a read it blocks again.
       try await Task.sleep(for: .milliseconds(600))
-      let sleeping = loopThreadCPUMilliseconds(clock)
-      try await Task.sleep(for: .milliseconds(300))
-      let slept = loopThreadCPUMilliseconds(clock) - sleeping
+      let slept = try await cpuMilliseconds(of: clock, over: .milliseconds(300))
       #expect(slept < 2, "the loop used \(slept) ms of CPU in 300 ms after its window closed")
 
       // And it still serves calls, opening a new window.
       _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
-      let again = loopThreadCPUMilliseconds(clock)
-      try await Task.sleep(for: .milliseconds(250))
-      #expect(loopThreadCPUMilliseconds(clock) - again >= 0.5)
+      #expect(try await cpuMilliseconds(of: clock, over: .milliseconds(250)) >= 0.5)
     }
   }
 
@@ -120,9 +121,7 @@ struct BusyPollTests {
         // The reads that opened the calls were inside a window, but with six calls open the
         // loop sleeps when it has nothing to do.
         try await Task.sleep(for: .milliseconds(50))
-        let idle = loopThreadCPUMilliseconds(clock)
-        try await Task.sleep(for: .milliseconds(250))
-        let used = loopThreadCPUMilliseconds(clock) - idle
+        let used = try await cpuMilliseconds(of: clock, over: .milliseconds(250))
         #expect(used < 2, "the loop used \(used) ms of CPU in 250 ms with \(openCalls) calls open")
         try await handler.releaseAll()
         try await group.waitForAll()
@@ -131,10 +130,7 @@ struct BusyPollTests {
       // With the calls over, the next read opens a polling window again.
       _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
       let loop = try #require(handler.loop.withLock { $0 })
-      let clock = try await cpuClock(of: loop)
-      let polling = loopThreadCPUMilliseconds(clock)
-      try await Task.sleep(for: .milliseconds(250))
-      let polled = loopThreadCPUMilliseconds(clock) - polling
+      let polled = try await cpuMilliseconds(of: try await cpuClock(of: loop), over: .milliseconds(250))
       #expect(polled >= 0.5, "the loop used \(polled) ms of CPU in 250 ms of its polling window")
     }
   }
@@ -146,9 +142,7 @@ struct BusyPollTests {
       _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
       let loop = try #require(handler.loop.withLock { $0 })
       let clock = try await cpuClock(of: loop)
-      let start = loopThreadCPUMilliseconds(clock)
-      try await Task.sleep(for: .milliseconds(250))
-      let used = loopThreadCPUMilliseconds(clock) - start
+      let used = try await cpuMilliseconds(of: clock, over: .milliseconds(250))
       #expect(used < 2, "the loop used \(used) ms of CPU in 250 idle ms")
     }
   }
