@@ -3,7 +3,7 @@
 # backend (bench/peers/grpc-cpp): direct calls, the suite's gateway (without and with token
 # verification), HAProxy (mode http, proto h2 both sides) and nginx (grpc_pass).
 # Usage: scripts/bench-gateway.sh [RELEASE_BUILD_DIR]
-# Environment: REQUESTS (100000), ROUNDS (2; best round kept), BASE_PORT (20270). The gateway rows
+# Environment: REQUESTS (100000), ROUNDS (2; interleaved, best round kept), BASE_PORT (20270). The gateway rows
 # run with its defaults (busy polling after reads while a loop has few calls open) and once with
 # `--busy-poll-us 0`; HAProxy runs without and with its `busy-polling` option.
 set -euo pipefail
@@ -113,52 +113,71 @@ done
 
 printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"
 headers=(-H 'content-type: application/grpc' -H 'te: trailers')
-measure() { # label port connections streams requests [extra h2load args]
+measure_once() { # label port connections streams requests [extra h2load args]: prints label|rps|p50|p99|ok
   local label="$1" port="$2" c="$3" m="$4" n="$5"; shift 5
-  local best=""
-  for _ in $(seq "$rounds"); do
-    rm -f "$work/lat.log"
-    timeout 300 h2load -n "$n" -c "$c" -m "$m" -t 1 --log-file="$work/lat.log" -d "$work/empty.bin" "${headers[@]}" "$@" \
-      "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >"$work/out.txt"
-    local row
-    row=$(python3 - "$work/lat.log" "$label" "$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$work/out.txt")" \
-      "$(awk '/^requests:/ {print $8}' "$work/out.txt")" <<'PY'
+  rm -f "$work/lat.log"
+  timeout 300 h2load -n "$n" -c "$c" -m "$m" -t 1 --log-file="$work/lat.log" -d "$work/empty.bin" "${headers[@]}" "$@" \
+    "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >"$work/out.txt"
+  python3 - "$work/lat.log" "$label" "$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$work/out.txt")" \
+    "$(awk '/^requests:/ {print $8}' "$work/out.txt")" <<'PY2'
 import sys
 path, label, rps, ok = sys.argv[1:]
 lat = sorted(int(l.split("\t")[2]) for l in open(path) if l.strip())
 pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
 print(f"{label}|{float(rps):.0f}|{pick(0.5):.3f}|{pick(0.99):.3f}|{ok}")
-PY
-)
-    if [ -z "$best" ] || [ "$(cut -d'|' -f2 <<<"$row")" -gt "$(cut -d'|' -f2 <<<"$best")" ]; then best="$row"; fi
-  done
-  echo "$best"
+PY2
 }
 
+# Every path is measured once per round, rounds one after the other, so each round compares
+# the paths seconds apart; the table keeps each path's best round, and the per-round ratios of
+# the authenticated gateway to HAProxy show how much the host moved.
+declare -A best
 rows=()
+ratios=()
 shapes=("16 16 $requests" "1 1 $((requests / 5))")
 # SHAPES="C M N,C M N": other connection x stream x request counts.
 if [ -n "${SHAPES:-}" ]; then IFS=, read -ra shapes <<<"$SHAPES"; fi
+haproxy_label="HAProxy $(haproxy -v | awk 'NR==1 {print $3}')"
+nginx_label="nginx $(nginx -v 2>&1 | awk -F/ '{print $2}') grpc_pass"
 for shape in "${shapes[@]}"; do
   read -r c m n <<<"$shape"
-  rows+=("$(measure "direct to gRPC C++ ${c}x$m" "$backend_port" "$c" "$m" "$n")")
-  rows+=("$(measure "gateway (no auth) ${c}x$m" "$open_port" "$c" "$m" "$n")")
-  rows+=("$(measure "gateway (EdDSA token checked) ${c}x$m" "$auth_port" "$c" "$m" "$n" -H "authorization: Bearer $token")")
-  rows+=("$(measure "gateway (token, --busy-poll-us 0) ${c}x$m" "$no_poll_port" "$c" "$m" "$n" -H "authorization: Bearer $token")")
-  rows+=("$(measure "HAProxy $(haproxy -v | awk 'NR==1 {print $3}') ${c}x$m" "$haproxy_port" "$c" "$m" "$n")")
-  haproxy -f "$work/haproxy-busy.cfg" -db >"$work/haproxy-busy.log" 2>&1 &
-  busy_haproxy=$!
-  sleep 0.5
-  rows+=("$(measure "HAProxy busy-polling ${c}x$m" "$haproxy_busy_port" "$c" "$m" "$n")")
-  kill "$busy_haproxy"
-  wait "$busy_haproxy" 2>/dev/null || true
-  rows+=("$(measure "nginx $(nginx -v 2>&1 | awk -F/ '{print $2}') grpc_pass ${c}x$m" "$nginx_port" "$c" "$m" "$n")")
+  labels=("direct to gRPC C++ ${c}x$m" "gateway (no auth) ${c}x$m" "gateway (EdDSA token checked) ${c}x$m"
+    "gateway (token, --busy-poll-us 0) ${c}x$m" "$haproxy_label ${c}x$m" "HAProxy busy-polling ${c}x$m"
+    "$nginx_label ${c}x$m")
+  round_ratios=()
+  for _ in $(seq "$rounds"); do
+    declare -A this=()
+    this[0]=$(measure_once "${labels[0]}" "$backend_port" "$c" "$m" "$n")
+    this[1]=$(measure_once "${labels[1]}" "$open_port" "$c" "$m" "$n")
+    this[2]=$(measure_once "${labels[2]}" "$auth_port" "$c" "$m" "$n" -H "authorization: Bearer $token")
+    this[3]=$(measure_once "${labels[3]}" "$no_poll_port" "$c" "$m" "$n" -H "authorization: Bearer $token")
+    this[4]=$(measure_once "${labels[4]}" "$haproxy_port" "$c" "$m" "$n")
+    haproxy -f "$work/haproxy-busy.cfg" -db >"$work/haproxy-busy.log" 2>&1 &
+    busy_haproxy=$!
+    sleep 0.5
+    this[5]=$(measure_once "${labels[5]}" "$haproxy_busy_port" "$c" "$m" "$n")
+    kill "$busy_haproxy"
+    wait "$busy_haproxy" 2>/dev/null || true
+    this[6]=$(measure_once "${labels[6]}" "$nginx_port" "$c" "$m" "$n")
+    for i in "${!labels[@]}"; do
+      key="$shape|$i"
+      if [ -z "${best[$key]:-}" ] || [ "$(cut -d'|' -f2 <<<"${this[$i]}")" -gt "$(cut -d'|' -f2 <<<"${best[$key]}")" ]; then
+        best[$key]="${this[$i]}"
+      fi
+    done
+    round_ratios+=("$(python3 -c "print(f'{$(cut -d'|' -f2 <<<"${this[2]}") / $(cut -d'|' -f2 <<<"${this[4]}"):.2f}')")")
+    unset this
+  done
+  for i in "${!labels[@]}"; do rows+=("${best[$shape|$i]}"); done
+  ratios+=("${c}x$m: ${round_ratios[*]}; median $(python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' "${round_ratios[@]}")")
 done
 
 echo
-echo "EmptyCall through proxies to one gRPC C++ backend; h2load -t 1, best of $rounds; latency in ms"
+echo "EmptyCall through proxies to one gRPC C++ backend; h2load -t 1, best of $rounds interleaved rounds; latency in ms"
 printf '%-44s %10s %8s %8s %10s\n' "path (connections x streams)" "req/s" "p50" "p99" "succeeded"
 for row in "${rows[@]}"; do
   IFS='|' read -r label rps p50 p99 ok <<<"$row"
   printf '%-44s %10s %8s %8s %10s\n' "$label" "$rps" "$p50" "$p99" "$ok"
 done
+echo "gateway (token checked, defaults) / HAProxy throughput per round:"
+for line in "${ratios[@]}"; do echo "  $line"; done
