@@ -182,6 +182,27 @@ struct VerifiedTokenCacheTests {
     #expect(forged != token)
     await expectUnauthenticated("signature") { _ = try await verifier.verify(bearer: forged) }
   }
+
+  @Test func aCachedTokenNeverVouchesForAnotherTokenEndingInTheSameSignature() async throws {
+    let key = Ed25519SigningKey()
+    let verifier = AccessTokenVerifier(keys: StaticVerificationKeys(["k1": key.publicKey]), leeway: 0, now: { 1000 })
+    func sign(_ role: Role) -> String {
+      AccessToken.sign(
+        AccessTokenClaims(
+          issuer: "identity", subject: "u", tenantID: "t", role: role, issuedAt: 1000, expiresAt: 1060, tokenID: "j"),
+        keyID: "k1", key: key)
+    }
+    let genuine = sign(.viewer)
+    _ = try await verifier.verify(bearer: genuine)
+    #expect(verifier.cachedCaller(bearer: genuine[...])?.role == .viewer)
+    // The admin claims with the viewer token's signature: only an exact match of a cached
+    // token may be served from the cache.
+    let admin = sign(.admin)
+    let forged = String(admin[..<(try #require(admin.lastIndex(of: ".")))]) + genuine[(try #require(genuine.lastIndex(of: ".")))...]
+    #expect(forged.utf8.suffix(32).elementsEqual(genuine.utf8.suffix(32)))
+    #expect(verifier.cachedCaller(bearer: forged[...]) == nil)
+    await expectUnauthenticated("signature") { _ = try await verifier.verify(bearer: forged) }
+  }
 }
 
 final class Counter64: Sendable {
