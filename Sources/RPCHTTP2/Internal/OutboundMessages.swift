@@ -2,26 +2,21 @@ internal import RPCCore
 
 /// Messages waiting to be copied into DATA frames, in order.
 ///
-/// A message is held as its bytes plus, when it was not framed by its producer, the 5-byte gRPC
-/// prefix to send before them: a proxy forwards the slice it received and never copies it into
-/// a framed array. The common case, one message waiting (every unary response), is held
-/// without a queue.
+/// The common case, one message waiting (every unary response), is held without a queue. A
+/// message that was not framed by its producer (a proxy's forwarded payload) goes out as the
+/// slice it arrived in with its 5-byte prefix kept apart when it is the only one waiting, and
+/// is framed by a copy otherwise; queued messages are plain framed arrays, so a stream of many
+/// messages pays nothing for the unframed case.
 struct OutboundMessages {
-  /// One message: an optional gRPC prefix, then `body`.
-  private struct Chunk {
-    /// The 5 prefix bytes in the low 40 bits, most significant first; used when `hasPrefix`.
-    var prefix: UInt64 = 0
-    var hasPrefix = false
-    var body: ArraySlice<UInt8> = []
-
-    var count: Int { (self.hasPrefix ? 5 : 0) + self.body.count }
-  }
-
   /// The first waiting message, before any in `queue`.
-  private var first = Chunk()
-  private var queue: [Chunk] = []
+  private var first: ArraySlice<UInt8> = []
+  /// Whether `first` still needs its prefix (`firstPrefix`, 5 bytes in the low 40 bits, most
+  /// significant first) sent before it.
+  private var firstIsUnframed = false
+  private var firstPrefix: UInt64 = 0
+  private var queue: [[UInt8]] = []
   private var head = 0
-  /// Bytes of `first` (or of `queue[head]` when `first` is empty) already copied out.
+  /// Bytes of the first message (prefix included) already copied out.
   private var offset = 0
   private(set) var pendingBytes = 0
 
@@ -29,57 +24,63 @@ struct OutboundMessages {
 
   /// Queues bytes that are already framed.
   mutating func append(_ framed: [UInt8]) {
-    self.append(Chunk(body: framed[...]))
-  }
-
-  /// Queues `body` as one uncompressed message, prefix added on the way out (no copy).
-  mutating func append(unframed body: ArraySlice<UInt8>) {
-    let length = UInt64(body.count)
-    self.append(Chunk(prefix: length & 0xFFFF_FFFF, hasPrefix: true, body: body))
-  }
-
-  private mutating func append(_ chunk: Chunk) {
-    let count = chunk.count
-    guard count > 0 else { return }
+    guard !framed.isEmpty else { return }
     if self.pendingBytes == 0 {
-      self.first = chunk
+      self.first = framed[...]
+      self.firstIsUnframed = false
       self.offset = 0
     } else {
-      self.queue.append(chunk)
+      self.queue.append(framed)
     }
-    self.pendingBytes += count
+    self.pendingBytes += framed.count
   }
+
+  /// Queues `body` as one uncompressed message; its prefix is added on the way out.
+  mutating func append(unframed body: ArraySlice<UInt8>) {
+    guard self.pendingBytes == 0 else {
+      self.append(body.withUnsafeBytes { framedBytes(of: $0) })
+      return
+    }
+    self.first = body
+    self.firstIsUnframed = true
+    self.firstPrefix = UInt64(body.count) & 0xFFFF_FFFF
+    self.offset = 0
+    self.pendingBytes = body.count + 5
+  }
+
+  private var firstLength: Int { self.first.count + (self.firstIsUnframed ? 5 : 0) }
 
   /// Copies up to `buffer.count` bytes into `buffer`; returns how many.
   mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
     var written = 0
     while written < buffer.count && self.pendingBytes - written > 0 {
-      if self.first.count == 0 {
+      if self.first.isEmpty && !self.firstIsUnframed {
         // Promote the next queued message.
-        self.first = self.queue[self.head]
-        self.queue[self.head] = Chunk()
+        self.first = self.queue[self.head][...]
         self.head += 1
         self.offset = 0
       }
-      if self.first.hasPrefix {
+      var bodyOffset = self.offset
+      if self.firstIsUnframed {
         while self.offset < 5 && written < buffer.count {
-          buffer[written] = UInt8(truncatingIfNeeded: self.first.prefix >> (8 * UInt64(4 - self.offset)))
+          buffer[written] = UInt8(truncatingIfNeeded: self.firstPrefix >> (8 * UInt64(4 - self.offset)))
           written += 1
           self.offset += 1
         }
+        bodyOffset = self.offset - 5
       }
-      let bodyOffset = self.offset - (self.first.hasPrefix ? 5 : 0)
-      let count = min(self.first.body.count - bodyOffset, buffer.count - written)
+      let count = min(self.first.count - bodyOffset, buffer.count - written)
       if count > 0 {
-        self.first.body.withUnsafeBytes { source in
+        self.first.withUnsafeBytes { source in
           let slice = UnsafeRawBufferPointer(rebasing: source[bodyOffset..<(bodyOffset + count)])
           UnsafeMutableRawBufferPointer(rebasing: buffer[written..<(written + count)]).copyMemory(from: slice)
         }
         written += count
         self.offset += count
       }
-      if self.offset == self.first.count {
-        self.first = Chunk()
+      if self.offset == self.firstLength {
+        self.first = []
+        self.firstIsUnframed = false
         self.offset = 0
       }
     }
