@@ -152,6 +152,9 @@ set +e
 wait -n "${pids[@]}"
 status=$?
 set -e
+# Ctrl-C reaches every process of the terminal's group, so an executable can finish draining
+# and exit 0 before this shell runs its own INT trap: a clean exit is a stop, not a failure.
+if [[ "$status" == 0 ]]; then exit 0; fi
 for index in "${!pids[@]}"; do
   if ! kill -0 "${pids[$index]}" 2>/dev/null; then
     echo "${names[$index]} exited (status $status); stopping the others." >&2
