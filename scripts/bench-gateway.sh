@@ -116,10 +116,10 @@ printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"
 # Every path gets the same request, bearer token included: the gateway with auth on checks it,
 # every other path only carries it to the backend.
 headers=(-H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $token")
-measure_once() { # label port connections streams requests [extra h2load args]: prints label|rps|p50|p99|ok
-  local label="$1" port="$2" c="$3" m="$4" n="$5"; shift 5
+measure_once() { # label port connections streams requests: prints label|rps|p50|p99|ok
+  local label="$1" port="$2" c="$3" m="$4" n="$5"
   rm -f "$work/lat.log"
-  timeout 300 h2load -n "$n" -c "$c" -m "$m" -t 1 --log-file="$work/lat.log" -d "$work/empty.bin" "${headers[@]}" "$@" \
+  timeout 300 h2load -n "$n" -c "$c" -m "$m" -t 1 --log-file="$work/lat.log" -d "$work/empty.bin" "${headers[@]}" \
     "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >"$work/out.txt"
   python3 - "$work/lat.log" "$label" "$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$work/out.txt")" \
     "$(awk '/^requests:/ {print $8}' "$work/out.txt")" <<'PY2'
@@ -149,7 +149,7 @@ for shape in "${shapes[@]}"; do
     "$nginx_label ${c}x$m")
   round_ratios=()
   for _ in $(seq "$rounds"); do
-    declare -A this=()
+    this=()
     this[0]=$(measure_once "${labels[0]}" "$backend_port" "$c" "$m" "$n")
     this[1]=$(measure_once "${labels[1]}" "$open_port" "$c" "$m" "$n")
     this[2]=$(measure_once "${labels[2]}" "$auth_port" "$c" "$m" "$n")
@@ -169,7 +169,6 @@ for shape in "${shapes[@]}"; do
       fi
     done
     round_ratios+=("$(python3 -c "print(f'{$(cut -d'|' -f2 <<<"${this[2]}") / $(cut -d'|' -f2 <<<"${this[4]}"):.2f}')")")
-    unset this
   done
   for i in "${!labels[@]}"; do rows+=("${best[$shape|$i]}"); done
   ratios+=("${c}x$m: ${round_ratios[*]}; median $(python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' "${round_ratios[@]}")")

@@ -72,7 +72,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   /// The stream whose header block nghttp2 is delivering field by field.
   private var receivingHeaders: ClientStream?
   private var nextKey = 0
-  private var scratchHeaders = HeaderBlock(capacity: 16)
+  private let scratchHeaders = ScratchHeaders()
   private var flushScheduled = false
   private var pingOutstanding = false
   private let keepalive: (interval: TimeAmount, timeout: TimeAmount)?
@@ -252,26 +252,24 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     guard !stream.opened else { return }
     stream.opened = true
     // Submitted (and copied by nghttp2) at once: the connection's scratch block serves.
-    var headers = self.scratchHeaders
-    self.scratchHeaders = HeaderBlock(capacity: 0)
-    defer { self.scratchHeaders = headers }
-    headers.removeAll()
-    headers.add(":method", "POST")
-    headers.add(":scheme", "http")
-    headers.add(":path", stream.path)
-    headers.add(":authority", self.authority)
-    headers.add("content-type", "application/grpc")
-    headers.add("te", "trailers")
-    headers.add("user-agent", "grpc-swift-nghttp2/0.1")
-    headers.add("grpc-accept-encoding", "gzip")
-    if stream.options.compression == .gzip {
-      headers.add("grpc-encoding", "gzip")
+    let id = self.scratchHeaders.with { headers in
+      headers.add(":method", "POST")
+      headers.add(":scheme", "http")
+      headers.add(":path", stream.path)
+      headers.add(":authority", self.authority)
+      headers.add("content-type", "application/grpc")
+      headers.add("te", "trailers")
+      headers.add("user-agent", "grpc-swift-nghttp2/0.1")
+      headers.add("grpc-accept-encoding", "gzip")
+      if stream.options.compression == .gzip {
+        headers.add("grpc-encoding", "gzip")
+      }
+      if let timeout = stream.options.timeout {
+        headers.add("grpc-timeout", GRPCTimeout.format(timeout))
+      }
+      headers.add(metadata: stream.requestMetadata)
+      return self.session.submitRequest(headers: headers)
     }
-    if let timeout = stream.options.timeout {
-      headers.add("grpc-timeout", GRPCTimeout.format(timeout))
-    }
-    headers.add(metadata: stream.requestMetadata)
-    let id = self.session.submitRequest(headers: headers)
     guard id > 0 else {
       self.complete(stream, error: RPCError(code: .unavailable, message: "Could not open a stream (\(id))."))
       return

@@ -30,7 +30,7 @@ final class EventLoopBusyPoller: @unchecked Sendable {
   private var writeDescriptor: CInt = -1
   private var channel: (any Channel)?
   /// Streams open on this loop's server connections (counted by their handlers).
-  private(set) var openStreams = 0
+  private var openStreams = 0
 
   /// Beyond this many open streams on the loop, it sleeps as usual when idle.
   static let maxOpenStreams = 4

@@ -316,6 +316,22 @@ final class NGHTTP2Session {
   }
 }
 
+/// A connection's reusable header block, for the header lists nghttp2 copies during a submit
+/// call: no block is allocated per call. Re-entrant: a use nested inside another (a completion
+/// that opens another stream) gets a fresh block.
+final class ScratchHeaders {
+  private var block = HeaderBlock(capacity: 16)
+
+  /// Runs `body` with the block, emptied.
+  func with<Result>(_ body: (inout HeaderBlock) -> Result) -> Result {
+    var block = self.block
+    self.block = HeaderBlock(capacity: 0)
+    defer { self.block = block }
+    block.removeAll()
+    return body(&block)
+  }
+}
+
 /// A list of header fields, stored in one contiguous byte buffer and turned into an
 /// `nghttp2_nv` array only for the duration of a submit call (nghttp2 copies the bytes).
 struct HeaderBlock {

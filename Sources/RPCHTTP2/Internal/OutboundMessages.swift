@@ -10,10 +10,8 @@ internal import RPCCore
 struct OutboundMessages {
   /// The first waiting message, before any in `queue`.
   private var first: ArraySlice<UInt8> = []
-  /// Whether `first` still needs its prefix (`firstPrefix`, 5 bytes in the low 40 bits, most
-  /// significant first) sent before it.
+  /// Whether `first` goes out after a gRPC prefix (uncompressed, its length) made on the way.
   private var firstIsUnframed = false
-  private var firstPrefix: UInt64 = 0
   private var queue: [[UInt8]] = []
   private var head = 0
   /// Bytes of the first message (prefix included) already copied out.
@@ -43,12 +41,11 @@ struct OutboundMessages {
     }
     self.first = body
     self.firstIsUnframed = true
-    self.firstPrefix = UInt64(body.count) & 0xFFFF_FFFF
     self.offset = 0
-    self.pendingBytes = body.count + 5
+    self.pendingBytes = body.count + GRPCMessageFramer.prefixLength
   }
 
-  private var firstLength: Int { self.first.count + (self.firstIsUnframed ? 5 : 0) }
+  private var firstLength: Int { self.first.count + (self.firstIsUnframed ? GRPCMessageFramer.prefixLength : 0) }
 
   /// Copies up to `buffer.count` bytes into `buffer`; returns how many.
   mutating func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
@@ -60,15 +57,18 @@ struct OutboundMessages {
         self.head += 1
         self.offset = 0
       }
-      var bodyOffset = self.offset
-      if self.firstIsUnframed {
-        while self.offset < 5 && written < buffer.count {
-          buffer[written] = UInt8(truncatingIfNeeded: self.firstPrefix >> (8 * UInt64(4 - self.offset)))
-          written += 1
-          self.offset += 1
+      let prefixLength = self.firstIsUnframed ? GRPCMessageFramer.prefixLength : 0
+      if self.offset < prefixLength {
+        let count = min(prefixLength - self.offset, buffer.count - written)
+        withUnsafeTemporaryAllocation(byteCount: prefixLength, alignment: 1) { prefix in
+          GRPCMessageFramer.writePrefix(length: self.first.count, compressed: false, into: prefix)
+          UnsafeMutableRawBufferPointer(rebasing: buffer[written..<(written + count)])
+            .copyMemory(from: UnsafeRawBufferPointer(rebasing: prefix[self.offset..<(self.offset + count)]))
         }
-        bodyOffset = self.offset - 5
+        written += count
+        self.offset += count
       }
+      let bodyOffset = self.offset - prefixLength
       let count = min(self.first.count - bodyOffset, buffer.count - written)
       if count > 0 {
         self.first.withUnsafeBytes { source in
@@ -98,17 +98,14 @@ struct OutboundMessages {
 
 /// Encodes a message into a framed byte array (prefix + protobuf bytes).
 func framedBytes(of body: UnsafeRawBufferPointer) -> [UInt8] {
-  [UInt8](unsafeUninitializedCapacity: body.count + 5) { buffer, count in
+  let prefixLength = GRPCMessageFramer.prefixLength
+  return [UInt8](unsafeUninitializedCapacity: body.count + prefixLength) { buffer, count in
     let raw = UnsafeMutableRawBufferPointer(buffer)
-    raw[0] = 0
-    raw[1] = UInt8(truncatingIfNeeded: body.count >> 24)
-    raw[2] = UInt8(truncatingIfNeeded: body.count >> 16)
-    raw[3] = UInt8(truncatingIfNeeded: body.count >> 8)
-    raw[4] = UInt8(truncatingIfNeeded: body.count)
+    GRPCMessageFramer.writePrefix(length: body.count, compressed: false, into: raw)
     if body.count > 0 {
-      UnsafeMutableRawBufferPointer(rebasing: raw[5...]).copyMemory(from: body)
+      UnsafeMutableRawBufferPointer(rebasing: raw[prefixLength...]).copyMemory(from: body)
     }
-    count = body.count + 5
+    count = body.count + prefixLength
   }
 }
 

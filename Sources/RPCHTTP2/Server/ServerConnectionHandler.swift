@@ -55,7 +55,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private var receivedBytes = false
   /// The last request's `:path`, reused while calls name the same method (no String per call).
   private var lastPath = ""
-  private var scratchHeaders = HeaderBlock(capacity: 16)
+  private let scratchHeaders = ScratchHeaders()
 
   init(configuration: Configuration) throws {
     self.configuration = configuration
@@ -312,7 +312,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     if count > 0 { stream.writeGate.drained(pendingBytes: stream.outbound.pendingBytes) }
     if stream.outbound.isEmpty, stream.finished, let (status, trailers) = stream.pendingTrailers {
       stream.pendingTrailers = nil
-      self.withScratchHeaders { block in
+      self.scratchHeaders.with { block in
         Self.addTrailers(status: status, trailers: trailers, to: &block)
         self.session.submitTrailers(streamID: streamID, headers: block)
       }
@@ -553,7 +553,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   private func submitHeaders(_ stream: ServerStream, metadata: Metadata) {
     // Submitted (and copied by nghttp2) at once: the connection's scratch block serves.
-    self.withScratchHeaders { headers in
+    self.scratchHeaders.with { headers in
       headers.add(":status", "200")
       headers.add("content-type", "application/grpc")
       if stream.acceptsGzip && stream.compression?.compressesResponses == true {
@@ -603,7 +603,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     if !stream.headersSubmitted {
       // Trailers-only response: one HEADERS frame with END_STREAM.
       stream.headersSubmitted = true
-      self.withScratchHeaders { block in
+      self.scratchHeaders.with { block in
         block.add(":status", "200")
         block.add("content-type", "application/grpc")
         block.add("grpc-accept-encoding", "gzip")
@@ -627,16 +627,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       block.add("grpc-message", StatusMessageCoding.encode(status.message))
     }
     block.add(metadata: trailers)
-  }
-
-  /// Runs `body` with the connection's scratch header block, emptied: for a block that nghttp2
-  /// copies during the submit call, so no header block is allocated per response.
-  private func withScratchHeaders<Result>(_ body: (inout HeaderBlock) -> Result) -> Result {
-    var headers = self.scratchHeaders
-    self.scratchHeaders = HeaderBlock(capacity: 0)
-    defer { self.scratchHeaders = headers }
-    headers.removeAll()
-    return body(&headers)
   }
 
   // MARK: helpers
