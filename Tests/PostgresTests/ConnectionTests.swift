@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Postgres
 import Testing
 
@@ -160,6 +163,27 @@ struct ConnectionTests {
       #expect(!conn.isBroken)
       let one = try #require(try await conn.query("SELECT 1::int4").first).decode(Int32.self)
       #expect(one == 1)
+    }
+  }
+
+  @Test func aCancelRequestTheBackendIgnoredIsSentAgain() async throws {
+    try await withTestConnection("cancel_race") { conn in
+      // The backend is stopped, so the statement waits unread in its socket when the cancel
+      // request arrives; on SIGCONT it handles the request while still reading its next
+      // command, which PostgreSQL ignores, and then starts the statement.
+      let pid = conn.backendPID
+      #expect(kill(pid, SIGSTOP) == 0)
+      let start = ContinuousClock.now
+      let task = Task { try await conn.query("SELECT pg_sleep(10)") }
+      try await Task.sleep(for: .milliseconds(50))
+      task.cancel()
+      try await Task.sleep(for: .milliseconds(100))
+      #expect(kill(pid, SIGCONT) == 0)
+      let result = await task.result
+      let elapsed = ContinuousClock.now - start
+      #expect(elapsed < .seconds(3), "the statement ran \(elapsed) after its cancel request")
+      #expect(throws: CancellationError.self) { try result.get() }
+      #expect(try #require(try await conn.query("SELECT 1::int4").first).decode(Int32.self) == 1)
     }
   }
 

@@ -464,17 +464,41 @@ public final class PostgresConnection: @unchecked Sendable {
 
   /// Task-cancellation handler: may run on any thread, concurrently with the worker or loop.
   private func cancel(_ operation: OperationState) {
-    operation.phase.withLock { phase in
+    let requested = operation.phase.withLock { phase -> Bool in
       switch phase {
       case .pending:
         phase = .cancelled
+        return false
       case .running:
         phase = .runningCancelRequested
         // Still holding the operation's lock: the operation cannot finish and the next one
         // start until the cancel request has been delivered, so it cannot hit the next.
         self.sendCancelRequest()
+        return true
       case .cancelled, .runningCancelRequested, .finished:
-        break
+        return false
+      }
+    }
+    if requested { self.repeatCancelRequest(for: operation) }
+  }
+
+  /// How many times, 200 ms apart, a cancel request is sent again while its operation runs.
+  static let cancelRequestRepeats = 5
+
+  /// Sends the cancel request again while `operation` still runs. A request that reaches the
+  /// server before the backend has read the statement finds it idle and is dropped, and the
+  /// statement then runs to its end (a cancelled `pg_sleep(30)` ran its 30 s in a loaded test
+  /// run). Each repeat holds the operation's lock, like the first, so none can hit a later one.
+  private func repeatCancelRequest(for operation: OperationState) {
+    Task.detached {
+      for _ in 0..<Self.cancelRequestRepeats {
+        try? await Task.sleep(for: .milliseconds(200))
+        let stillRunning = operation.phase.withLock { phase -> Bool in
+          guard phase == .runningCancelRequested else { return false }
+          self.sendCancelRequest()
+          return true
+        }
+        if !stillRunning { return }
       }
     }
   }
