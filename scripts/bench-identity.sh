@@ -23,8 +23,8 @@ url="$(PG_FAST=1 scripts/pg-cluster.sh start "$work" "$port" | tail -n 1)"
 "$bin/suite-db" bootstrap --database-url "$url" --secrets-file "$work/secrets.env" >/dev/null 2>&1
 identity_url="$(bash -c 'set -a; . "$1"; printf "%s" "$IDENTITY_DATABASE_URL"' _ "$work/secrets.env")"
 eval "$(DATABASE_URL="$identity_url" "$bin/identity" bootstrap --tenant-name Bench --admin-email admin@bench.test)"
-LOG_LEVEL=warning DATABASE_URL="$identity_url" "$bin/identity" --port 50280 2>"$work/identity.log" &
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/50280) 2>/dev/null && break; sleep 0.1; done
+LOG_LEVEL=warning DATABASE_URL="$identity_url" "$bin/identity" --port 20280 2>"$work/identity.log" &
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/20280) 2>/dev/null && break; sleep 0.1; done
 
 # Request bodies (gRPC-framed) and a token, made with the generated Python stubs.
 PYTHONPATH="$build_dir/python-gen" "$venv/bin/python" - "$work" "$TENANT_ID" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" <<'PY'
@@ -32,7 +32,7 @@ import struct, sys, grpc
 from identity.v1 import identity_pb2 as pb, identity_pb2_grpc as rpc
 work, tenant, email, password = sys.argv[1:]
 frame = lambda m: struct.pack(">BI", 0, len(m.SerializeToString())) + m.SerializeToString()
-session = rpc.SessionsStub(grpc.insecure_channel("127.0.0.1:50280")).Login(
+session = rpc.SessionsStub(grpc.insecure_channel("127.0.0.1:20280")).Login(
     pb.LoginRequest(tenant_id=tenant, email=email, password=password))
 open(f"{work}/login.bin", "wb").write(frame(pb.LoginRequest(tenant_id=tenant, email=email, password=password)))
 open(f"{work}/getuser.bin", "wb").write(frame(pb.GetUserRequest(id=session.user.id)))
@@ -44,7 +44,7 @@ report() { # label file
     /^time for request:/ {mean=$6; sd=$8} END {printf "%-46s %10.0f req/s  %8s succeeded  mean %s\n", label, rps, ok, mean}' "$2"
 }
 headers=(-H 'content-type: application/grpc' -H 'te: trailers')
-base=http://127.0.0.1:50280
+base=http://127.0.0.1:20280
 echo
 echo "== identity server (release), h2load -t 1"
 h2load -n 200 -c 2 -m 1 -t 1 -d "$work/login.bin" "${headers[@]}" "$base/identity.v1.Sessions/Login" >"$work/login.txt"

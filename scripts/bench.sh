@@ -32,11 +32,12 @@ wait_for_line() { # file pattern
   return 1
 }
 
-"$bin/interop-server" --port 50160 2>"$work/ours.log" &
+# Fixed ports below the ephemeral range (32768-60999): an outgoing connection cannot hold them.
+"$bin/interop-server" --port 20160 2>"$work/ours.log" &
 ours_pid=$!
 wait_for_line "$work/ours.log" '"server.address"'
 idle_rss=$(awk '/VmRSS/ {print $2}' /proc/$ours_pid/status)
-servers=("swift-nghttp2 (this suite)|50160|$ours_pid")
+servers=("swift-nghttp2 (this suite)|20160|$ours_pid")
 
 if [ "${SKIP_CPP:-0}" != 1 ]; then
   cpp="$build_dir/grpc-cpp"
@@ -45,16 +46,16 @@ if [ "${SKIP_CPP:-0}" != 1 ]; then
     proto/grpc/testing/empty.proto proto/grpc/testing/messages.proto proto/grpc/testing/test.proto
   g++ -O2 -std=c++17 -I"$cpp" bench/peers/grpc-cpp/server.cc "$cpp"/grpc/testing/*.cc \
     -o "$cpp/grpc-cpp-server" $(pkg-config --cflags --libs grpc++ protobuf)
-  "$cpp/grpc-cpp-server" 50162 2>"$work/cpp.log" &
+  "$cpp/grpc-cpp-server" 20162 2>"$work/cpp.log" &
   cpp_pid=$!
   wait_for_line "$work/cpp.log" ready
-  servers+=("grpc-c++ $(pkg-config --modversion grpc++)|50162|$cpp_pid")
+  servers+=("grpc-c++ $(pkg-config --modversion grpc++)|20162|$cpp_pid")
 fi
 
 printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"             # Empty
 printf '\x00\x00\x00\x00\x03\x10\x80\x08' >"$work/simple1k.bin" # SimpleRequest{response_size: 1024}
 mkdir -p "$work/htdocs" && cp "$work/empty.bin" "$work/htdocs/empty"
-nghttpd --no-tls -n 1 -d "$work/htdocs" 50161 >/dev/null 2>&1 &
+nghttpd --no-tls -n 1 -d "$work/htdocs" 20161 >/dev/null 2>&1 &
 sleep 0.5
 
 cpu_ticks() { # pid -> utime+stime in clock ticks
@@ -108,8 +109,8 @@ for entry in "${servers[@]}"; do
   rows+=("$(measure "$name: StreamingOutput 10x64B ${clients}x$streams" "$pid" "$clients" "$streams" $((requests / 4)) "$base/StreamingOutputCall" -d "$work/stream10.bin" "${grpc_headers[@]}")")
 done
 nghttpd_pid=$(pgrep -n nghttpd)
-rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC) 1x1" "$nghttpd_pid" 1 1 $((requests / 10)) "http://127.0.0.1:50161/empty" -d "$work/empty.bin")")
-rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC) ${clients}x$streams" "$nghttpd_pid" "$clients" "$streams" "$requests" "http://127.0.0.1:50161/empty" -d "$work/empty.bin")")
+rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC) 1x1" "$nghttpd_pid" 1 1 $((requests / 10)) "http://127.0.0.1:20161/empty" -d "$work/empty.bin")")
+rows+=("$(measure "nghttpd (raw HTTP/2, no gRPC) ${clients}x$streams" "$nghttpd_pid" "$clients" "$streams" "$requests" "http://127.0.0.1:20161/empty" -d "$work/empty.bin")")
 busy_rss=$(awk '/VmRSS/ {print $2}' /proc/$ours_pid/status)
 
 echo
