@@ -40,6 +40,7 @@ wait_for() { # file pattern
 }
 
 "$cpp/grpc-cpp-server" "$backend_port" 2>"$work/cpp.log" &
+backend_pid=$!
 wait_for "$work/cpp.log" "grpc-cpp-server ready on"
 
 # An Ed25519 key and a token it signed, for the gateway's authenticated run.
@@ -83,6 +84,7 @@ backend cpp
   server s1 127.0.0.1:$backend_port proto h2
 CFG
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+haproxy_pid=$!
 # HAProxy's busy-polling spins whether or not traffic arrives, so that instance only runs for
 # its own rows (a spinning core would change every other row's numbers).
 sed -e 's/nbthread 2/nbthread 2\n  busy-polling/' -e "s/:$haproxy_port /:$haproxy_busy_port /" "$work/haproxy.cfg" >"$work/haproxy-busy.cfg"
@@ -107,7 +109,9 @@ http {
 }
 CFG
 nginx -p "$work/nginx" -c "$work/nginx.conf" -g 'daemon off;' >"$work/nginx.log" 2>&1 &
+nginx_pid=$!
 sleep 1
+nginx_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
 for pid in "${gateways[@]}"; do
   kill -0 "$pid" 2>/dev/null || { echo "a gateway did not start: $(cat "$work"/gw-*.log)" >&2; exit 1; }
 done
@@ -116,18 +120,36 @@ printf '\x00\x00\x00\x00\x00' >"$work/empty.bin"
 # Every path gets the same request, bearer token included: the gateway with auth on checks it,
 # every other path only carries it to the backend.
 headers=(-H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $token")
-measure_once() { # label port connections streams requests: prints label|rps|p50|p99|ok
-  local label="$1" port="$2" c="$3" m="$4" n="$5"
+# CPU time (clock ticks) of the given processes, from /proc.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+ticks_per_second=$(getconf CLK_TCK)
+# label port connections streams requests "proxy pids":
+# prints label|rps|p50|p99|ok|proxy CPU µs per call|backend CPU µs per call
+measure_once() {
+  local label="$1" port="$2" c="$3" m="$4" n="$5" proxy_pids="$6"
+  local proxy_before backend_before
+  # shellcheck disable=SC2086 # a list of pids
+  proxy_before=$(cpu_ticks $proxy_pids)
+  backend_before=$(cpu_ticks "$backend_pid")
   rm -f "$work/lat.log"
   timeout 300 h2load -n "$n" -c "$c" -m "$m" -t 1 --log-file="$work/lat.log" -d "$work/empty.bin" "${headers[@]}" \
     "http://127.0.0.1:$port/grpc.testing.TestService/EmptyCall" >"$work/out.txt"
+  # shellcheck disable=SC2086
+  local proxy_ticks=$(($(cpu_ticks $proxy_pids) - proxy_before)) backend_ticks=$(($(cpu_ticks "$backend_pid") - backend_before))
   python3 - "$work/lat.log" "$label" "$(awk '/^finished in/ {gsub(",", "", $4); print $4}' "$work/out.txt")" \
-    "$(awk '/^requests:/ {print $8}' "$work/out.txt")" <<'PY2'
+    "$(awk '/^requests:/ {print $8}' "$work/out.txt")" "${proxy_pids:+$proxy_ticks}" "$backend_ticks" "$ticks_per_second" <<'PY2'
 import sys
-path, label, rps, ok = sys.argv[1:]
+path, label, rps, ok, proxy, backend, hz = sys.argv[1:]
 lat = sorted(int(l.split("\t")[2]) for l in open(path) if l.strip())
 pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
-print(f"{label}|{float(rps):.0f}|{pick(0.5):.3f}|{pick(0.99):.3f}|{ok}")
+per_call = lambda ticks: f"{int(ticks) / int(hz) / max(int(ok), 1) * 1e6:.1f}" if ticks else "-"
+print(f"{label}|{float(rps):.0f}|{pick(0.5):.3f}|{pick(0.99):.3f}|{ok}|{per_call(proxy)}|{per_call(backend)}")
 PY2
 }
 
@@ -135,6 +157,7 @@ PY2
 # the paths seconds apart; the table keeps each path's best round, and the per-round ratios of
 # the authenticated gateway to HAProxy show how much the host moved.
 declare -A best
+declare -A cpu # per path: each round's "proxy|backend" CPU µs per call
 rows=()
 ratios=()
 shapes=("16 16 $requests" "1 1 $((requests / 5))")
@@ -150,37 +173,46 @@ for shape in "${shapes[@]}"; do
   round_ratios=()
   for _ in $(seq "$rounds"); do
     this=()
-    this[0]=$(measure_once "${labels[0]}" "$backend_port" "$c" "$m" "$n")
-    this[1]=$(measure_once "${labels[1]}" "$open_port" "$c" "$m" "$n")
-    this[2]=$(measure_once "${labels[2]}" "$auth_port" "$c" "$m" "$n")
-    this[3]=$(measure_once "${labels[3]}" "$no_poll_port" "$c" "$m" "$n")
-    this[4]=$(measure_once "${labels[4]}" "$haproxy_port" "$c" "$m" "$n")
+    this[0]=$(measure_once "${labels[0]}" "$backend_port" "$c" "$m" "$n" "")
+    this[1]=$(measure_once "${labels[1]}" "$open_port" "$c" "$m" "$n" "${gateways[0]}")
+    this[2]=$(measure_once "${labels[2]}" "$auth_port" "$c" "$m" "$n" "${gateways[1]}")
+    this[3]=$(measure_once "${labels[3]}" "$no_poll_port" "$c" "$m" "$n" "${gateways[2]}")
+    this[4]=$(measure_once "${labels[4]}" "$haproxy_port" "$c" "$m" "$n" "$haproxy_pid")
     haproxy -f "$work/haproxy-busy.cfg" -db >"$work/haproxy-busy.log" 2>&1 &
     busy_haproxy=$!
     sleep 0.5
-    this[5]=$(measure_once "${labels[5]}" "$haproxy_busy_port" "$c" "$m" "$n")
+    this[5]=$(measure_once "${labels[5]}" "$haproxy_busy_port" "$c" "$m" "$n" "$busy_haproxy")
     kill "$busy_haproxy"
     wait "$busy_haproxy" 2>/dev/null || true
-    this[6]=$(measure_once "${labels[6]}" "$nginx_port" "$c" "$m" "$n")
+    this[6]=$(measure_once "${labels[6]}" "$nginx_port" "$c" "$m" "$n" "$nginx_pids")
     for i in "${!labels[@]}"; do
       key="$shape|$i"
+      cpu[$key]="${cpu[$key]:-} $(cut -d'|' -f6,7 <<<"${this[$i]}")"
       if [ -z "${best[$key]:-}" ] || [ "$(cut -d'|' -f2 <<<"${this[$i]}")" -gt "$(cut -d'|' -f2 <<<"${best[$key]}")" ]; then
         best[$key]="${this[$i]}"
       fi
     done
     round_ratios+=("$(python3 -c "print(f'{$(cut -d'|' -f2 <<<"${this[2]}") / $(cut -d'|' -f2 <<<"${this[4]}"):.2f}')")")
   done
-  for i in "${!labels[@]}"; do rows+=("${best[$shape|$i]}"); done
+  for i in "${!labels[@]}"; do
+    medians=$(python3 -c '
+import statistics, sys
+rounds = [r.split("|") for r in sys.argv[1:]]
+median = lambda k: f"{statistics.median(float(r[k]) for r in rounds):.1f}" if rounds[0][k] != "-" else "-"
+print(f"{median(0)}|{median(1)}")' ${cpu[$shape|$i]})
+    rows+=("$(cut -d'|' -f1-5 <<<"${best[$shape|$i]}")|$medians")
+  done
   ratios+=("${c}x$m: ${round_ratios[*]}; median $(python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' "${round_ratios[@]}")")
 done
 
 echo
 echo "EmptyCall through proxies to one gRPC C++ backend, every request with the same bearer token;"
-echo "h2load -t 1, best of $rounds interleaved rounds; latency in ms"
-printf '%-44s %10s %8s %8s %10s\n' "path (connections x streams)" "req/s" "p50" "p99" "succeeded"
+echo "h2load -t 1, best of $rounds interleaved rounds; latency in ms; CPU µs per call of the proxy and"
+echo "of the backend from /proc, median of the rounds"
+printf '%-44s %10s %8s %8s %10s %8s %8s\n' "path (connections x streams)" "req/s" "p50" "p99" "succeeded" "proxy" "backend"
 for row in "${rows[@]}"; do
-  IFS='|' read -r label rps p50 p99 ok <<<"$row"
-  printf '%-44s %10s %8s %8s %10s\n' "$label" "$rps" "$p50" "$p99" "$ok"
+  IFS='|' read -r label rps p50 p99 ok proxy_us backend_us <<<"$row"
+  printf '%-44s %10s %8s %8s %10s %8s %8s\n' "$label" "$rps" "$p50" "$p99" "$ok" "$proxy_us" "$backend_us"
 done
 echo "gateway (token checked, defaults) / HAProxy throughput per round:"
 for line in "${ratios[@]}"; do echo "  $line"; done
