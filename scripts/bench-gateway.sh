@@ -3,6 +3,7 @@
 # backend (bench/peers/grpc-cpp): direct calls, the suite's gateway (without and with token
 # verification), HAProxy (mode http, proto h2 both sides) and nginx (grpc_pass). Every path gets
 # the same request, an EdDSA bearer token included; only the authenticating gateway checks it.
+# Each row also shows the CPU the proxy and the backend spent per call (from /proc).
 # Usage: scripts/bench-gateway.sh [RELEASE_BUILD_DIR]
 # Environment: REQUESTS (100000), ROUNDS (2; interleaved, best round kept), BASE_PORT (20270). The gateway rows
 # run with its defaults (busy polling after reads while a loop has few calls open) and once with
