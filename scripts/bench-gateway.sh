@@ -5,7 +5,7 @@
 # the same request, an EdDSA bearer token included; only the authenticating gateway checks it.
 # Each row also shows the CPU the proxy and the backend spent per call (from /proc).
 # Usage: scripts/bench-gateway.sh [RELEASE_BUILD_DIR]
-# Environment: REQUESTS (100000), ROUNDS (2; interleaved, best round kept), BASE_PORT (20270). The gateway rows
+# Environment: REQUESTS (100000), ROUNDS (5; interleaved, best round kept, per-round ratios and their median printed), BASE_PORT (20270). The gateway rows
 # run with its defaults (busy polling after reads while a loop has few calls open) and once with
 # `--busy-poll-us 0`; HAProxy runs without and with its `busy-polling` option.
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh nghttp2-client libgrpc++-dev protobuf-compiler-grpc haproxy nginx
 build_dir="${1:-.build-release}"
 requests="${REQUESTS:-100000}"
-rounds="${ROUNDS:-2}"
+rounds="${ROUNDS:-5}"
 # Seven consecutive ports from BASE_PORT, below Linux's ephemeral range (32768-60999) so that no
 # outgoing connection of anything else on the machine can hold one of them.
 base_port="${BASE_PORT:-20270}"
