@@ -5,8 +5,9 @@
 # the same request, an EdDSA bearer token included; only the authenticating gateway checks it.
 # Each row also shows the CPU the proxy and the backend spent per call (from /proc).
 # Usage: scripts/bench-gateway.sh [RELEASE_BUILD_DIR]
-# Environment: REQUESTS (100000), ROUNDS (5; interleaved, best round kept, per-round ratios and their median printed), BASE_PORT (20270). The gateway rows
-# run with its defaults (busy polling after reads while a loop has few calls open) and once with
+# Environment: REQUESTS (100000), ROUNDS (5; interleaved, the best round kept, the per-round
+# gateway/HAProxy ratios and their median printed), BASE_PORT (20270). The gateway rows run with
+# its defaults (busy polling after reads while a loop has few calls open) and once with
 # `--busy-poll-us 0`; HAProxy runs without and with its `busy-polling` option.
 set -euo pipefail
 cd "$(dirname "$0")/.."
