@@ -214,7 +214,7 @@ public struct RateLimitInterceptor: ServerInterceptor {
     let milliseconds = max(1, wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
     var metadata = Metadata()
     metadata.add("retry-after-ms", String(milliseconds))
-    metadata.add("grpc-retry-pushback-ms", String(milliseconds))
+    metadata.add(Metadata.retryPushbackKey, String(milliseconds))
     return RPCError(
       code: .resourceExhausted, message: "Rate limit of \(what) reached; retry in \(milliseconds) ms.", metadata: metadata)
   }

@@ -73,6 +73,9 @@ final class UnaryForwarding {
     let proxy = self.path.proxy
     let replica = self.route.set.acquire(limit: proxy.configuration.maxPendingPerReplica)
     if let replica, !replica.forwardingTransport().canStartUnaryOnCurrentEventLoop {
+      // The task path connects only to the replica it picks, so without this a replica this
+      // path keeps choosing would never get a connection here, and never get a call from it.
+      replica.forwardingTransport().startConnectingIfIdle()
       replica.release()
       return false
     }

@@ -248,7 +248,7 @@ public final class Proxy: Sendable {
   ) -> Duration? {
     guard attempt < maxAttempts else { return nil }
     var pause = Duration.milliseconds(Int64.random(in: 0...10))
-    if let pushback = error.metadata.firstString("grpc-retry-pushback-ms") {
+    if let pushback = error.metadata.firstString(Metadata.retryPushbackKey) {
       guard let milliseconds = Int64(pushback), milliseconds >= 0 else { return nil }
       pause = .milliseconds(milliseconds)
     }
@@ -269,9 +269,12 @@ public final class Proxy: Sendable {
     self.atCapacity(service: method.descriptor.service)
   }
 
+  /// UNAVAILABLE with a 100 ms retry hint, as `retry-after-ms` (readable by any client) and
+  /// as the pushback gRPC clients' retry logic honours (as rate limiting answers).
   func atCapacity(service: String) -> RPCError {
     var metadata = Metadata()
-    metadata.add("grpc-retry-pushback-ms", "100")
+    metadata.add("retry-after-ms", "100")
+    metadata.add(Metadata.retryPushbackKey, "100")
     return RPCError(
       code: .unavailable, message: "Every replica of \(service) is at capacity; retry later.", metadata: metadata)
   }

@@ -2,7 +2,8 @@
 ///
 /// Keys are case-insensitive (stored lower-cased, as HTTP/2 requires). Keys ending in `-bin`
 /// hold binary values, which travel base64-encoded; all other keys hold ASCII strings. Keys
-/// starting with `grpc-` are reserved for the protocol and are not delivered to handlers.
+/// starting with `grpc-` are reserved for the protocol and are not delivered to handlers, except
+/// ``retryPushbackKey``, which a response carries for the caller's retry logic.
 public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral,
   CustomStringConvertible
 {
@@ -128,6 +129,11 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 }
 
 extension Metadata {
+  /// `grpc-retry-pushback-ms`: in a failed call's trailers, how many milliseconds the caller
+  /// should wait before retrying (a negative or malformed value: do not retry). gRPC's retry
+  /// design (A6) defines it; it is the only `grpc-` key sent and received as metadata.
+  public static let retryPushbackKey = "grpc-retry-pushback-ms"
+
   /// Whether `key` is a syntactically valid metadata key: non-empty, only `0-9 a-z _ - .`.
   public static func isValidKey(_ key: String) -> Bool {
     var key = key

@@ -26,6 +26,8 @@ private final class AnsweringHandler: EventLoopUnaryHandler {
     case Self.failPath:
       var trailers = Metadata()
       trailers.add("x-reason", "refused")
+      trailers.add(Metadata.retryPushbackKey, "250")
+      trailers.add("grpc-previous-rpc-attempts", "3")
       call.fail(Status(code: RPCError.Code.permissionDenied.rawValue, message: "not on this loop"), trailers: trailers)
       return true
     case Self.holdPath:
@@ -102,6 +104,17 @@ struct EventLoopUnaryHandlerTests {
       #expect(error?.code == .permissionDenied)
       #expect(error?.message == "not on this loop")
       #expect(error?.metadata.firstString("x-reason") == "refused")
+    }
+  }
+
+  @Test func aRetryPushbackIsTheOneReservedKeyATrailerCarriesBothWays() async throws {
+    try await withLoopbackServer(configuration: .init(threads: 1, eventLoopUnaryHandler: AnsweringHandler())) { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      let error = await #expect(throws: RPCError.self) { _ = try await service.unimplementedCall(.init()) }
+      // Sent by the server and delivered by the client, for the caller's retry logic...
+      #expect(error?.metadata.firstString(Metadata.retryPushbackKey) == "250")
+      // ...while any other `grpc-` key stays out of metadata.
+      #expect(error?.metadata.firstString("grpc-previous-rpc-attempts") == nil)
     }
   }
 

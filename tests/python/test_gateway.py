@@ -322,3 +322,169 @@ def test_sigterm_drains_a_long_stream_through_the_gateway_then_exits_zero(tmp_pa
         assert len(first.payload.body) == 8 and len(rest) == 7
         assert call.code() == grpc.StatusCode.OK
     assert gateway.process.wait(timeout=10) == 0
+
+
+class ScriptedService(PythonTestService):
+    """A backend whose calls fail, block or count as their metadata asks:
+    `x-attempt-key` names a call across its attempts, `x-fail-times: N` answers its first N
+    attempts with UNAVAILABLE (with `grpc-retry-pushback-ms` from `x-pushback-ms` when given),
+    `x-block` holds UnaryCall until the test releases it."""
+
+    def __init__(self):
+        self.attempts = {}
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self.blocked = 0
+        self.calls = 0
+
+    def _script(self, context):
+        metadata = dict(context.invocation_metadata())
+        with self.lock:
+            self.calls += 1
+            key = metadata.get("x-attempt-key")
+            if key is None:
+                return metadata
+            self.attempts.setdefault(key, []).append(time.monotonic())
+            attempt = len(self.attempts[key])
+        if attempt <= int(metadata.get("x-fail-times", "0")):
+            if "x-pushback-ms" in metadata:
+                context.set_trailing_metadata((("grpc-retry-pushback-ms", metadata["x-pushback-ms"]),))
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"attempt {attempt} refused on purpose")
+        return metadata
+
+    def EmptyCall(self, request, context):
+        self._script(context)
+        return super().EmptyCall(request, context)
+
+    def UnaryCall(self, request, context):
+        metadata = self._script(context)
+        if "x-block" in metadata:
+            with self.lock:
+                self.blocked += 1
+            self.release.wait(10)
+        return super().UnaryCall(request, context)
+
+
+class SwitchableHealth:
+    """grpc.health.v1.Health answering whatever `status` is set to."""
+
+    def __init__(self):
+        from grpc.health.v1 import health_pb2
+        self.health_pb2 = health_pb2
+        self.status = health_pb2.HealthCheckResponse.SERVING
+
+    def Check(self, request, context):
+        return self.health_pb2.HealthCheckResponse(status=self.status)
+
+
+def start_scripted_backend():
+    from grpc.health.v1 import health_pb2_grpc
+    service, health = ScriptedService(), SwitchableHealth()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    test_pb2_grpc.add_TestServiceServicer_to_server(service, server)
+    handler = type("Health", (health_pb2_grpc.HealthServicer,), {"Check": health.Check})
+    health_pb2_grpc.add_HealthServicer_to_server(handler(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port, service, health
+
+
+def test_unavailable_in_trailers_is_retried_after_its_pushback_only_where_retries_are_allowed(tmp_path):
+    server, port, service, _ = start_scripted_backend()
+    gateway = start_gateway(write_config(tmp_path, (
+        f"route grpc.testing.TestService 127.0.0.1:{port}\nauth off\n"
+        "retry /grpc.testing.TestService/UnaryCall\n")))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            # A live backend answering UNAVAILABLE in its trailers, with a pushback: one retry,
+            # no sooner than the pushback asks.
+            stub.UnaryCall(messages_pb2.SimpleRequest(), timeout=5, metadata=(
+                ("x-attempt-key", "pushback"), ("x-fail-times", "1"), ("x-pushback-ms", "300")))
+            first, second = service.attempts["pushback"]
+            assert second - first >= 0.28
+            # A negative pushback means "do not retry" (gRPC's retry design, A6).
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.UnaryCall(messages_pb2.SimpleRequest(), timeout=5, metadata=(
+                    ("x-attempt-key", "negative"), ("x-fail-times", "1"), ("x-pushback-ms", "-1")))
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert len(service.attempts["negative"]) == 1
+            # EmptyCall is neither marked idempotent in the protos nor listed: never retried.
+            with pytest.raises(grpc.RpcError) as once:
+                stub.EmptyCall(empty_pb2.Empty(), timeout=5, metadata=(
+                    ("x-attempt-key", "not-idempotent"), ("x-fail-times", "1")))
+            assert once.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "refused on purpose" in once.value.details()
+            assert len(service.attempts["not-idempotent"]) == 1
+            # Attempts stop at the deadline: pushbacks that would outlast it end the call.
+            start = time.monotonic()
+            with pytest.raises(grpc.RpcError) as late:
+                stub.UnaryCall(messages_pb2.SimpleRequest(), timeout=0.5, metadata=(
+                    ("x-attempt-key", "deadline"), ("x-fail-times", "9"), ("x-pushback-ms", "2000")))
+            assert late.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            assert time.monotonic() - start < 1.5 and len(service.attempts["deadline"]) == 1
+    finally:
+        gateway.stop()
+        server.stop(grace=None)
+
+
+def test_a_replica_reporting_not_serving_is_ejected_until_it_serves_again(tmp_path):
+    backends = [start_scripted_backend() for _ in range(2)]
+    (_, first_port, first, first_health), (_, second_port, second, _) = backends
+    gateway = start_gateway(write_config(tmp_path, (
+        f"route grpc.testing.TestService 127.0.0.1:{first_port} 127.0.0.1:{second_port}\nauth off\n"
+        "health-interval-ms 100\n")))
+
+    def spread(stub):
+        before = (first.calls, second.calls)
+        for _ in range(20):
+            stub.EmptyCall(empty_pb2.Empty(), timeout=5)
+        return first.calls - before[0], second.calls - before[1]
+
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            on_first, on_second = spread(stub)
+            assert on_first > 0 and on_second > 0 and on_first + on_second == 20
+            first_health.status = first_health.health_pb2.HealthCheckResponse.NOT_SERVING
+            time.sleep(0.6)
+            assert spread(stub) == (0, 20)
+            first_health.status = first_health.health_pb2.HealthCheckResponse.SERVING
+            time.sleep(0.6)
+            on_first, on_second = spread(stub)
+            assert on_first > 0 and on_second > 0
+    finally:
+        gateway.stop()
+        for server, *_ in backends:
+            server.stop(grace=None)
+
+
+def test_calls_beyond_max_pending_fail_at_once_with_unavailable(tmp_path):
+    server, port, service, _ = start_scripted_backend()
+    gateway = start_gateway(write_config(tmp_path, (
+        f"route grpc.testing.TestService 127.0.0.1:{port}\nauth off\nmax-pending 2\n")))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            held = [stub.UnaryCall.future(messages_pb2.SimpleRequest(), timeout=10, metadata=(("x-block", "1"),))
+                    for _ in range(2)]
+            deadline = time.monotonic() + 5
+            while service.blocked < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert service.blocked == 2
+            start = time.monotonic()
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.UnaryCall(messages_pb2.SimpleRequest(), timeout=5)
+            assert time.monotonic() - start < 0.5
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert int(dict(refused.value.trailing_metadata())["retry-after-ms"]) > 0
+            assert service.calls == 2  # the refused call never reached the backend
+            service.release.set()
+            for call in held:
+                call.result(timeout=5)
+            # Capacity is back once the held calls are done.
+            stub.UnaryCall(messages_pb2.SimpleRequest(), timeout=5)
+    finally:
+        service.release.set()
+        gateway.stop()
+        server.stop(grace=None)

@@ -636,7 +636,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 /// Response header names the client treats specially, matched on their bytes.
 enum ResponseHeaderName {
   case status, contentType, grpcStatus, grpcMessage, grpcEncoding
-  /// Other pseudo-headers and `grpc-` headers: never delivered as metadata.
+  /// Other pseudo-headers and `grpc-` headers: never delivered as metadata (but
+  /// `grpc-retry-pushback-ms` is, for the caller's retry logic: `Metadata.retryPushbackKey`).
   case reserved
   case custom
 
@@ -656,6 +657,7 @@ enum ResponseHeaderName {
       if equals("grpc-status") { self = .grpcStatus }
       else if equals("grpc-message") { self = .grpcMessage }
       else if equals("grpc-encoding") { self = .grpcEncoding }
+      else if equals("grpc-retry-pushback-ms") { self = .custom }
       else { self = .reserved }
     } else {
       self = .custom

@@ -114,6 +114,15 @@ public final class HTTP2ClientTransport: ClientTransport {
     return connection.handler
   }
 
+  /// Starts opening the connection when none is open or opening, without waiting for it. A
+  /// caller that found no connection ready on its loop (``canStartUnaryOnCurrentEventLoop``)
+  /// and went another way makes sure the next call finds one.
+  public func startConnectingIfIdle() {
+    self.state.withLock { state in
+      if case .idle = state { state = .connecting(self.connect()) }
+    }
+  }
+
   /// Closes the connection; later calls fail with `UNAVAILABLE`.
   public func close() async {
     let channel = self.state.withLock { state -> (any Channel)? in

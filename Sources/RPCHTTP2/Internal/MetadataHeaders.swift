@@ -8,10 +8,13 @@ extension HeaderBlock {
   static let uniquePerCall: Set<String> = ["x-request-id", "traceparent"]
 
   /// Adds custom metadata as header fields: text values as-is, `-bin` values base64-encoded.
-  /// Invalid keys or values, and reserved `grpc-` and pseudo-header keys, are left out.
+  /// Invalid keys or values, and reserved `grpc-` and pseudo-header keys, are left out (all but
+  /// `Metadata.retryPushbackKey`).
   mutating func add(metadata: Metadata) {
     for element in metadata {
-      guard Metadata.isValidKey(element.key), !element.key.hasPrefix("grpc-") else { continue }
+      guard Metadata.isValidKey(element.key),
+        !element.key.hasPrefix("grpc-") || element.key == Metadata.retryPushbackKey
+      else { continue }
       switch element.value {
       case .string(let value):
         guard !element.key.hasSuffix("-bin"), Metadata.isValidTextValue(value) else { continue }
