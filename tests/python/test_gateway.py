@@ -488,3 +488,80 @@ def test_calls_beyond_max_pending_fail_at_once_with_unavailable(tmp_path):
         service.release.set()
         gateway.stop()
         server.stop(grace=None)
+
+
+def test_tenant_rate_limits_hold_back_one_tenant_and_not_another(tmp_path, replicas):
+    from catalog_tokens import TokenMinter, bearer
+    minter = TokenMinter()
+    gateway = start_gateway(write_config(tmp_path, (
+        f"route grpc.testing.* 127.0.0.1:{replicas[0].port}\nauth keys {minter.public_keys}\n"
+        "rate-limit tenant 1 3\n")))
+    busy, quiet = bearer(minter.token("tenant-busy", "viewer")), bearer(minter.token("tenant-quiet", "viewer"))
+
+    def outcome(stub, credentials):
+        try:
+            stub.EmptyCall(empty_pb2.Empty(), metadata=credentials, timeout=5)
+            return "ok"
+        except grpc.RpcError as error:
+            return error
+
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            first = [outcome(stub, busy) for _ in range(6)]
+            assert first[:3] == ["ok"] * 3
+            refused = [o for o in first if o != "ok"]
+            assert refused and all(o.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for o in refused)
+            assert "tenant" in refused[0].details()
+            assert int(dict(refused[0].trailing_metadata())["retry-after-ms"]) > 0
+            # Another tenant on the same connection has its own bucket.
+            assert [outcome(stub, quiet) for _ in range(3)] == ["ok"] * 3
+            # A request without a token is refused at the edge before any bucket is spent.
+            with pytest.raises(grpc.RpcError) as anonymous:
+                stub.EmptyCall(empty_pb2.Empty(), timeout=5)
+            assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        gateway.stop()
+
+
+def test_a_reflection_client_of_the_gateway_can_describe_and_call_a_routed_method(gateway):
+    from google.protobuf import descriptor_pool, message_factory
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+        database = ProtoReflectionDescriptorDatabase(channel)
+        assert "grpc.testing.TestService" in database.get_services()
+        pool = descriptor_pool.DescriptorPool(database)
+        method = pool.FindServiceByName("grpc.testing.TestService").FindMethodByName("UnaryCall")
+        request_class = message_factory.GetMessageClass(method.input_type)
+        response_class = message_factory.GetMessageClass(method.output_type)
+        request = request_class()
+        request.response_size = 7
+        call = channel.unary_unary("/grpc.testing.TestService/UnaryCall",
+                                   request_serializer=request_class.SerializeToString,
+                                   response_deserializer=response_class.FromString)
+        response = call(request, timeout=5)
+        assert len(response.payload.body) == 7
+
+
+def test_a_backend_that_goes_away_mid_stream_ends_the_clients_call(tmp_path):
+    server, port, _, _ = start_scripted_backend()
+    gateway = start_gateway(write_config(tmp_path, f"route grpc.testing.TestService 127.0.0.1:{port}\nauth off\n"))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            call = test_pb2_grpc.TestServiceStub(channel).StreamingOutputCall(
+                messages_pb2.StreamingOutputCallRequest(
+                    response_parameters=[messages_pb2.ResponseParameters(size=1, interval_us=200_000)] * 50),
+                timeout=30)
+            next(call)
+            start = time.monotonic()
+            server.stop(grace=None)  # cancels the handler: RST_STREAM, then the connection closes
+            with pytest.raises(grpc.RpcError) as ended:
+                for _ in call:
+                    pass
+            assert ended.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+            assert time.monotonic() - start < 3
+        assert gateway.alive()
+    finally:
+        gateway.stop()
+        server.stop(grace=None)
