@@ -60,69 +60,130 @@ public struct GatewayConfiguration: Sendable, Hashable {
     hasher.combine(self.routes.map(\.pattern))
   }
 
-  /// A line that could not be understood.
+  /// A line (or environment variable) that could not be understood.
   public struct ParseError: Error, CustomStringConvertible {
+    /// The file's line, 1-based; 0 for the configuration as a whole or an environment variable.
     public let line: Int
+    /// The environment variable the setting came from, if it did not come from the file.
+    public let variable: String?
     public let reason: String
-    public var description: String { "gateway configuration line \(self.line): \(self.reason)" }
+
+    init(line: Int, variable: String? = nil, reason: String) {
+      self.line = line
+      self.variable = variable
+      self.reason = reason
+    }
+
+    public var description: String {
+      if let variable { return "gateway configuration \(variable): \(self.reason)" }
+      return "gateway configuration line \(self.line): \(self.reason)"
+    }
   }
 
-  /// Parses the file's text.
-  public init(parsing text: String) throws {
+  /// The file keywords, each also settable through `GATEWAY_<KEYWORD>` (upper case, `-` as
+  /// `_`: `GATEWAY_ROUTE`, `GATEWAY_RATE_LIMIT`, `GATEWAY_HEALTH_INTERVAL_MS`, …).
+  public static let keywords = ["route", "auth", "public", "retry", "rate-limit", "max-pending", "health-interval-ms"]
+
+  /// The environment variable for a file keyword.
+  public static func variable(for keyword: String) -> String {
+    "GATEWAY_" + String(keyword.uppercased().map { $0 == "-" ? "_" : $0 })
+  }
+
+  /// Parses the file's text, then the settings of `environment`: `GATEWAY_<KEYWORD>` holds one
+  /// or more of that keyword's lines without the keyword, separated by `;` (for example
+  /// `GATEWAY_ROUTE="identity.v1.* 10.0.0.1:50051 10.0.0.2:50051; catalog.v1.* 10.0.0.3:50052"`).
+  /// The environment wins: its routes are matched before the file's, and its single-valued
+  /// settings replace the file's. `text` may be empty when the environment gives the routes.
+  public init(parsing text: String, environment: [String: String] = [:]) throws {
     for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-      let line = index + 1
       let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-      let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+      let words = Self.words(content)
       guard let keyword = words.first else { continue }
-      let arguments = Array(words.dropFirst())
-      func fail(_ reason: String) -> ParseError { ParseError(line: line, reason: reason) }
-      switch keyword {
-      case "route":
-        guard arguments.count >= 2 else { throw fail("route needs a service and at least one HOST:PORT") }
-        var replicas: [ListenAddress] = []
-        for text in arguments.dropFirst() {
-          guard let address = ListenAddress(parsing: text), address.port > 0 else {
-            throw fail("'\(text)' is not HOST:PORT")
-          }
-          replicas.append(address)
-        }
-        self.routes.append((arguments[0], replicas))
-      case "auth":
-        switch (arguments.first, arguments.count) {
-        case ("identity"?, 2):
-          guard let address = ListenAddress(parsing: arguments[1]) else { throw fail("'\(arguments[1])' is not HOST:PORT") }
-          self.authentication = .identity(address)
-        case ("keys"?, 2): self.authentication = .keys(arguments[1])
-        case ("off"?, 1): self.authentication = .off
-        default: throw fail("auth is `identity HOST:PORT`, `keys kid=base64url,…` or `off`")
-        }
-      case "public", "retry":
-        guard !arguments.isEmpty, arguments.allSatisfy({ $0.hasPrefix("/") && $0.dropFirst().contains("/") }) else {
-          throw fail("\(keyword) takes method paths such as /package.Service/Method")
-        }
-        if keyword == "public" { self.publicMethods.formUnion(arguments) } else { self.retryMethods.formUnion(arguments) }
-      case "rate-limit":
-        guard arguments.count == 3, let rate = Double(arguments[1]), let burst = Double(arguments[2]), rate > 0,
-          burst >= 1
-        else { throw fail("rate-limit is `tenant|client PER_SECOND BURST` with positive numbers") }
-        switch arguments[0] {
-        case "tenant": self.tenantRateLimit = RateLimit(perSecond: rate, burst: burst)
-        case "client": self.clientRateLimit = RateLimit(perSecond: rate, burst: burst)
-        default: throw fail("rate-limit applies to `tenant` or `client`")
-        }
-      case "max-pending":
-        guard arguments.count == 1, let value = Int(arguments[0]), value > 0 else { throw fail("max-pending takes a positive number") }
-        self.maxPendingPerReplica = value
-      case "health-interval-ms":
-        guard arguments.count == 1, let value = Int64(arguments[0]), value >= 50 else {
-          throw fail("health-interval-ms takes a number ≥ 50")
-        }
-        self.healthInterval = .milliseconds(value)
-      default:
-        throw fail("unknown keyword '\(keyword)'")
+      do {
+        try self.apply(keyword, Array(words.dropFirst()))
+      } catch let reason as Reason {
+        throw ParseError(line: index + 1, reason: reason.text)
       }
     }
-    guard !self.routes.isEmpty else { throw ParseError(line: 0, reason: "no route lines") }
+    let fileRoutes = self.routes
+    self.routes = []
+    for keyword in Self.keywords {
+      let variable = Self.variable(for: keyword)
+      guard let value = environment[variable] else { continue }
+      for entry in value.split(separator: ";") {
+        let words = Self.words(entry)
+        guard !words.isEmpty else { continue }
+        do {
+          try self.apply(keyword, words)
+        } catch let reason as Reason {
+          throw ParseError(line: 0, variable: variable, reason: reason.text)
+        }
+      }
+    }
+    // Routes are matched in order: the environment's first.
+    self.routes += fileRoutes
+    guard !self.routes.isEmpty else {
+      throw ParseError(line: 0, reason: "no route lines (and no \(Self.variable(for: "route")))")
+    }
+  }
+
+  /// Why a line was refused (its position is added by the caller).
+  private struct Reason: Error {
+    let text: String
+  }
+
+  private static func words(_ text: Substring) -> [String] {
+    text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+  }
+
+  /// Applies one line: `keyword` and its arguments.
+  private mutating func apply(_ keyword: String, _ arguments: [String]) throws {
+    func fail(_ reason: String) -> Reason { Reason(text: reason) }
+    switch keyword {
+    case "route":
+      guard arguments.count >= 2 else { throw fail("route needs a service and at least one HOST:PORT") }
+      var replicas: [ListenAddress] = []
+      for text in arguments.dropFirst() {
+        guard let address = ListenAddress(parsing: text), address.port > 0 else {
+          throw fail("'\(text)' is not HOST:PORT")
+        }
+        replicas.append(address)
+      }
+      self.routes.append((arguments[0], replicas))
+    case "auth":
+      switch (arguments.first, arguments.count) {
+      case ("identity"?, 2):
+        guard let address = ListenAddress(parsing: arguments[1]) else { throw fail("'\(arguments[1])' is not HOST:PORT") }
+        self.authentication = .identity(address)
+      case ("keys"?, 2): self.authentication = .keys(arguments[1])
+      case ("off"?, 1): self.authentication = .off
+      default: throw fail("auth is `identity HOST:PORT`, `keys kid=base64url,…` or `off`")
+      }
+    case "public", "retry":
+      guard !arguments.isEmpty, arguments.allSatisfy({ $0.hasPrefix("/") && $0.dropFirst().contains("/") }) else {
+        throw fail("\(keyword) takes method paths such as /package.Service/Method")
+      }
+      if keyword == "public" { self.publicMethods.formUnion(arguments) } else { self.retryMethods.formUnion(arguments) }
+    case "rate-limit":
+      guard arguments.count == 3, let rate = Double(arguments[1]), let burst = Double(arguments[2]), rate > 0,
+        burst >= 1
+      else { throw fail("rate-limit is `tenant|client PER_SECOND BURST` with positive numbers") }
+      switch arguments[0] {
+      case "tenant": self.tenantRateLimit = RateLimit(perSecond: rate, burst: burst)
+      case "client": self.clientRateLimit = RateLimit(perSecond: rate, burst: burst)
+      default: throw fail("rate-limit applies to `tenant` or `client`")
+      }
+    case "max-pending":
+      guard arguments.count == 1, let value = Int(arguments[0]), value > 0 else { throw fail("max-pending takes a positive number") }
+      self.maxPendingPerReplica = value
+    case "health-interval-ms":
+      guard arguments.count == 1, let value = Int64(arguments[0]), value >= 50 else {
+        throw fail("health-interval-ms takes a number ≥ 50")
+      }
+      self.healthInterval = .milliseconds(value)
+    default:
+      throw fail("unknown keyword '\(keyword)'")
+    }
   }
 
   /// The replicas of `service`: the first route whose pattern names it or its package (`pkg.*`).

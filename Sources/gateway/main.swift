@@ -12,13 +12,15 @@ struct GatewayCommand: AsyncParsableCommand {
     commandName: "gateway",
     abstract: "One entry point for the suite: routes, balances, retries, authenticates and rate-limits calls.",
     discussion: """
-      Configuration: --config FILE (or GATEWAY_CONFIG); its format is in docs/gateway.md.
+      Configuration: --config FILE (or GATEWAY_CONFIG), and GATEWAY_<KEYWORD> variables for any of
+      its lines (GATEWAY_ROUTE="identity.v1.* HOST:PORT HOST:PORT; catalog.v1.* HOST:PORT", …),
+      which take precedence; the format is in docs/gateway.md.
       Environment: LOG_LEVEL. Logs are JSON lines on stderr (one access line per call); one line
       says when the server is ready and where. SIGTERM or SIGINT drains in-flight calls,
       long streams included, and exits 0.
       """)
 
-  @Option(help: "Configuration file (default: GATEWAY_CONFIG).")
+  @Option(help: "Configuration file (default: GATEWAY_CONFIG; optional when GATEWAY_ROUTE is set).")
   var config: String?
 
   @OptionGroup var server: ServerOptions
@@ -30,17 +32,24 @@ struct GatewayCommand: AsyncParsableCommand {
   func run() async throws {
     LoggingSystem.bootstrap(JSONLogHandler.init)
     let logger = Logger(label: "gateway")
-    guard let path = self.config ?? ProcessInfo.processInfo.environment["GATEWAY_CONFIG"] else {
-      throw StartupError(message: "Give --config FILE or GATEWAY_CONFIG (see docs/gateway.md).")
+    let environment = ProcessInfo.processInfo.environment
+    let path = self.config ?? environment["GATEWAY_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+    guard path != nil || environment[GatewayConfiguration.variable(for: "route")] != nil else {
+      throw StartupError(
+        message: "Give --config FILE, GATEWAY_CONFIG or GATEWAY_ROUTE (see docs/gateway.md).")
     }
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-      throw StartupError(message: "Cannot read the gateway configuration \(path).")
+    var text = ""
+    if let path {
+      guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw StartupError(message: "Cannot read the gateway configuration \(path).")
+      }
+      text = contents
     }
     let configuration: GatewayConfiguration
     do {
-      configuration = try GatewayConfiguration(parsing: text)
+      configuration = try GatewayConfiguration(parsing: text, environment: environment)
     } catch {
-      throw StartupError(message: "\(path): \(error)")
+      throw StartupError(message: path.map { "\($0): \(error)" } ?? "\(error)")
     }
     let gateway = try Gateway(configuration: configuration, logger: logger)
     if gateway.proxy.routedServices.isEmpty {

@@ -77,6 +77,41 @@ struct GatewayPartsTests {
     }
   }
 
+  @Test func environmentVariablesAddRoutesAheadOfTheFileAndReplaceItsSettings() throws {
+    let configuration = try GatewayConfiguration(
+      parsing: """
+        route identity.v1.* 127.0.0.1:50051
+        route catalog.v1.* 127.0.0.1:50052
+        auth off
+        max-pending 7
+        """,
+      environment: [
+        "GATEWAY_ROUTE": "identity.v1.* 10.0.0.1:1 10.0.0.2:2 ;; grpc.testing.* 10.0.0.3:3",
+        "GATEWAY_AUTH": "identity 10.0.0.1:1",
+        "GATEWAY_RATE_LIMIT": "tenant 5 10; client 1 2",
+        "GATEWAY_HEALTH_INTERVAL_MS": "250",
+        "UNRELATED": "route x",
+      ])
+    #expect(configuration.replicas(for: "identity.v1.Users")?.map(\.port) == [1, 2])
+    #expect(configuration.replicas(for: "grpc.testing.TestService")?.map(\.port) == [3])
+    #expect(configuration.replicas(for: "catalog.v1.Products")?.map(\.port) == [50052])
+    #expect(configuration.authentication == .identity(ListenAddress(host: "10.0.0.1", port: 1)))
+    #expect(configuration.tenantRateLimit == GatewayConfiguration.RateLimit(perSecond: 5, burst: 10))
+    #expect(configuration.clientRateLimit == GatewayConfiguration.RateLimit(perSecond: 1, burst: 2))
+    #expect(configuration.maxPendingPerReplica == 7 && configuration.healthInterval == .milliseconds(250))
+  }
+
+  @Test func theEnvironmentAloneCanConfigureTheGatewayAndABadValueNamesItsVariable() throws {
+    let configuration = try GatewayConfiguration(parsing: "", environment: ["GATEWAY_ROUTE": "a.B 127.0.0.1:9"])
+    #expect(configuration.replicas(for: "a.B")?.first?.port == 9)
+    let error = #expect(throws: GatewayConfiguration.ParseError.self) {
+      try GatewayConfiguration(parsing: "route a.B 127.0.0.1:1\n", environment: ["GATEWAY_MAX_PENDING": "lots"])
+    }
+    #expect(error?.variable == "GATEWAY_MAX_PENDING")
+    #expect(error?.description == "gateway configuration GATEWAY_MAX_PENDING: max-pending takes a positive number")
+    #expect(throws: GatewayConfiguration.ParseError.self) { try GatewayConfiguration(parsing: "", environment: [:]) }
+  }
+
   @Test func compiledServicesKnowKindsAndIdempotency() throws {
     let users = try #require(CompiledServices.methodsByService["identity.v1.Users"])
     #expect(users.first { $0.descriptor.method == "GetUser" }?.idempotency == .noSideEffects)

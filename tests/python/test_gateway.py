@@ -565,3 +565,26 @@ def test_a_backend_that_goes_away_mid_stream_ends_the_clients_call(tmp_path):
     finally:
         gateway.stop()
         server.stop(grace=None)
+
+
+def test_the_environment_alone_configures_the_gateway_and_wins_over_its_file(tmp_path, replicas):
+    # No file at all: routes from GATEWAY_ROUTE.
+    gateway = ServerProcess("gateway", "--drain-timeout", "5", env={
+        "GATEWAY_ROUTE": f"grpc.testing.* 127.0.0.1:{replicas[0].port}", "GATEWAY_AUTH": "off"})
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            test_pb2_grpc.TestServiceStub(channel).EmptyCall(empty_pb2.Empty(), timeout=5)
+    finally:
+        gateway.stop()
+    # A file routing to a closed port, overridden by the environment.
+    path = write_config(tmp_path, f"route grpc.testing.* 127.0.0.1:{free_port()}\nauth off\n")
+    gateway = ServerProcess("gateway", "--config", str(path), "--drain-timeout", "5", env={
+        "GATEWAY_ROUTE": f"grpc.testing.TestService 127.0.0.1:{replicas[1].port}"})
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            test_pb2_grpc.TestServiceStub(channel).EmptyCall(empty_pb2.Empty(), timeout=5)
+    finally:
+        gateway.stop()
+    result = subprocess.run([str(BIN_DIR / "gateway"), "--port", "0"], capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "GATEWAY_ROUTE": "grpc.testing.* nowhere", "GATEWAY_CONFIG": ""})
+    assert result.returncode != 0 and "GATEWAY_ROUTE" in result.stderr and "HOST:PORT" in result.stderr
