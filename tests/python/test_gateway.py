@@ -490,7 +490,7 @@ def test_calls_beyond_max_pending_fail_at_once_with_unavailable(tmp_path):
         server.stop(grace=None)
 
 
-def test_tenant_rate_limits_hold_back_one_tenant_and_not_another(tmp_path, replicas):
+def test_tenant_rate_limits_hold_back_one_tenant_and_not_another_and_health_and_reflection_need_no_token(tmp_path, replicas):
     from catalog_tokens import TokenMinter, bearer
     minter = TokenMinter()
     gateway = start_gateway(write_config(tmp_path, (
@@ -516,10 +516,19 @@ def test_tenant_rate_limits_hold_back_one_tenant_and_not_another(tmp_path, repli
             assert int(dict(refused[0].trailing_metadata())["retry-after-ms"]) > 0
             # Another tenant on the same connection has its own bucket.
             assert [outcome(stub, quiet) for _ in range(3)] == ["ok"] * 3
-            # A request without a token is refused at the edge before any bucket is spent.
+            # A request without a token is refused at the edge before any bucket is spent...
             with pytest.raises(grpc.RpcError) as anonymous:
                 stub.EmptyCall(empty_pb2.Empty(), timeout=5)
             assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            # ...but health and reflection need none.
+            from grpc.health.v1 import health_pb2, health_pb2_grpc
+            from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            listed = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+            assert any(s.name == "grpc.testing.TestService"
+                       for response in listed for s in response.list_services_response.service)
     finally:
         gateway.stop()
 
