@@ -39,15 +39,24 @@ public struct AccessLogInterceptor: ServerInterceptor {
   static func log(
     _ logger: Logger, path: String, status: String, elapsed: Duration, fields: CallRecord.Fields, peer: String
   ) {
-    let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
     logger.info(
       "access",
       metadata: [
-        "rpc.method": "\(path)", "rpc.status": "\(status)",
-        "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "tenant": "\(fields.tenant)",
-        "bytes_in": "\(fields.bytesIn)", "bytes_out": "\(fields.bytesOut)", "replica": "\(fields.replica)",
-        "attempts": "\(fields.attempts)", "request_id": "\(fields.requestID)", "peer": "\(peer)",
+        "rpc.method": .string(path), "rpc.status": .string(status),
+        "duration_ms": .string(Self.milliseconds(elapsed)), "tenant": .string(fields.tenant),
+        "bytes_in": .string(String(fields.bytesIn)), "bytes_out": .string(String(fields.bytesOut)),
+        "replica": .string(fields.replica), "attempts": .string(String(fields.attempts)),
+        "request_id": .string(fields.requestID), "peer": .string(peer),
       ])
+  }
+
+  /// `elapsed` in milliseconds with three decimals ("0.552", "12.000"), rounded to the
+  /// microsecond.
+  static func milliseconds(_ elapsed: Duration) -> String {
+    let (seconds, attoseconds) = elapsed.components
+    let microseconds = max(0, seconds * 1_000_000 + (attoseconds + 500_000_000_000) / 1_000_000_000_000)
+    let fraction = String(microseconds % 1000)
+    return String(microseconds / 1000) + "." + String(repeating: "0", count: 3 - fraction.count) + fraction
   }
 }
 

@@ -112,6 +112,14 @@ struct GatewayPartsTests {
     #expect(throws: GatewayConfiguration.ParseError.self) { try GatewayConfiguration(parsing: "", environment: [:]) }
   }
 
+  @Test func accessLinesGiveDurationsInMillisecondsToTheMicrosecond() {
+    #expect(AccessLogInterceptor.milliseconds(.microseconds(552)) == "0.552")
+    #expect(AccessLogInterceptor.milliseconds(.milliseconds(12)) == "12.000")
+    #expect(AccessLogInterceptor.milliseconds(.nanoseconds(1_499)) == "0.001")
+    #expect(AccessLogInterceptor.milliseconds(.nanoseconds(400)) == "0.000")
+    #expect(AccessLogInterceptor.milliseconds(.seconds(2) + .microseconds(5)) == "2000.005")
+  }
+
   @Test func compiledServicesKnowKindsAndIdempotency() throws {
     let users = try #require(CompiledServices.methodsByService["identity.v1.Users"])
     #expect(users.first { $0.descriptor.method == "GetUser" }?.idempotency == .noSideEffects)
