@@ -11,8 +11,6 @@ Environment: GATEWAY_ENV_<NAME>="KEY=VALUE ..." adds environment variables to on
 example LOG_LEVEL=info to include access logging). Ports 20380 and up.
 """
 
-import base64
-import json
 import os
 import re
 import statistics
@@ -21,8 +19,8 @@ import sys
 import tempfile
 import time
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "python"))
+from catalog_tokens import TokenMinter  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 BACKEND_PORT = 20380
@@ -32,21 +30,6 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def key_and_token():
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    now = int(time.time())
-    header = b64url(json.dumps({"alg": "EdDSA", "kid": "ab", "typ": "JWT"}).encode())
-    claims = b64url(json.dumps({"iss": "identity", "sub": "ab", "tenant": "ab", "role": "viewer",
-                                "iat": now, "exp": now + 3600, "jti": "ab"}).encode())
-    signature = b64url(key.sign(f"{header}.{claims}".encode()))
-    return b64url(public), f"{header}.{claims}.{signature}"
 
 
 def wait_for_port(port, process):
@@ -64,10 +47,11 @@ def main():
     if not builds:
         raise SystemExit(__doc__)
     work = tempfile.mkdtemp(prefix="gateway-ab-")
-    public_key, token = key_and_token()
+    minter = TokenMinter(kid="ab")
+    token = minter.token("ab", "viewer", subject="ab", lifetime=3600, token_id="ab")
     config = os.path.join(work, "auth.conf")
     with open(config, "w") as f:
-        f.write(f"route grpc.testing.* 127.0.0.1:{BACKEND_PORT}\nauth keys ab={public_key}\n")
+        f.write(f"route grpc.testing.* 127.0.0.1:{BACKEND_PORT}\nauth keys {minter.public_keys}\n")
     with open(os.path.join(work, "empty.bin"), "wb") as f:
         f.write(b"\0\0\0\0\0")
     processes = []

@@ -47,23 +47,13 @@ wait_for "$work/cpp.log" "grpc-cpp-server ready on"
 
 # An Ed25519 key and a token it signed, for the gateway's authenticated run.
 venv="$(scripts/python-env.sh "$build_dir")"
-read -r public_key token < <("$venv/bin/python" - <<'PY'
-import base64, json, time
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives import serialization
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-key = Ed25519PrivateKey.generate()
-public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-now = int(time.time())
-header = b64(json.dumps({"alg": "EdDSA", "kid": "bench", "typ": "JWT"}).encode())
-claims = b64(json.dumps({"iss": "identity", "sub": "bench", "tenant": "bench", "role": "viewer",
-                         "iat": now, "exp": now + 3600, "jti": "bench"}).encode())
-print(b64(public), f"{header}.{claims}." + b64(key.sign(f"{header}.{claims}".encode())))
-PY
-)
+read -r public_keys token < <(PYTHONPATH=tests/python "$venv/bin/python" -c '
+from catalog_tokens import TokenMinter
+minter = TokenMinter(kid="bench")
+print(minter.public_keys, minter.token("bench", "viewer", subject="bench", lifetime=3600, token_id="bench"))')
 
 printf 'route grpc.testing.* 127.0.0.1:%s\nauth off\n' "$backend_port" >"$work/open.conf"
-printf 'route grpc.testing.* 127.0.0.1:%s\nauth keys bench=%s\n' "$backend_port" "$public_key" >"$work/auth.conf"
+printf 'route grpc.testing.* 127.0.0.1:%s\nauth keys %s\n' "$backend_port" "$public_keys" >"$work/auth.conf"
 LOG_LEVEL=warning "$bin/gateway" --config "$work/open.conf" --port "$open_port" 2>"$work/gw-open.log" &
 gateways=($!)
 LOG_LEVEL=warning "$bin/gateway" --config "$work/auth.conf" --port "$auth_port" 2>"$work/gw-auth.log" &

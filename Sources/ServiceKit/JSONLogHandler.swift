@@ -110,5 +110,4 @@ public struct JSONLogHandler: LogHandler {
     digits(Int(now.tv_nsec) / 1_000_000, 3)
     line.append(UInt8(ascii: "Z"))
   }
-
 }

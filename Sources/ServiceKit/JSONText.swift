@@ -13,19 +13,21 @@ public enum JSONText {
 
   /// `{"key":value,...}` in the order of `fields`.
   public static func object(_ fields: [(String, Value)]) -> String {
-    var out = "{"
+    var bytes: [UInt8] = [UInt8(ascii: "{")]
     for (index, (key, value)) in fields.enumerated() {
-      if index > 0 { out += "," }
-      out += self.quote(key) + ":"
+      if index > 0 { bytes.append(UInt8(ascii: ",")) }
+      self.appendQuoted(key, to: &bytes)
+      bytes.append(UInt8(ascii: ":"))
       switch value {
-      case .string(let text): out += self.quote(text)
-      case .bool(let flag): out += flag ? "true" : "false"
-      case .int(let number): out += String(number)
-      case .number(let text): out += text
-      case .null: out += "null"
+      case .string(let text): self.appendQuoted(text, to: &bytes)
+      case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+      case .int(let number): bytes.append(contentsOf: String(number).utf8)
+      case .number(let text): bytes.append(contentsOf: text.utf8)
+      case .null: bytes.append(contentsOf: "null".utf8)
       }
     }
-    return out + "}"
+    bytes.append(UInt8(ascii: "}"))
+    return String(decoding: bytes, as: UTF8.self)
   }
 
   /// `text` as a JSON string literal.

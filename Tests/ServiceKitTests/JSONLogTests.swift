@@ -16,6 +16,14 @@ struct JSONLogTests {
     #expect(JSONText.quote("") == #""""#)
   }
 
+  @Test func anObjectKeepsItsKeyOrderAndWritesEveryKindOfValue() throws {
+    let text = JSONText.object([
+      ("name", .string("a \"b\"")), ("ok", .bool(true)), ("n", .int(-3)), ("price", .number("12.50")), ("gone", .null),
+    ])
+    #expect(text == #"{"name":"a \"b\"","ok":true,"n":-3,"price":12.50,"gone":null}"#)
+    #expect(try JSONSerialization.jsonObject(with: Data(text.utf8)) is [String: Any])
+  }
+
   @Test func aLogLineIsOneJSONObjectWithSortedMetadataAndAMillisecondTimestamp() throws {
     let lines = Mutex<[String]>([])
     var logger = Logger(label: "test") { label in

@@ -27,10 +27,10 @@ class TokenMinter:
         return f"{self.kid}={b64url(raw)}"
 
     def token(self, tenant, role, subject=None, issued=None, lifetime=600, issuer="identity", kid=None, key=None,
-              header=None):
+              header=None, token_id=None):
         now = int(time.time()) if issued is None else issued
         claims = {"iss": issuer, "sub": subject or str(uuid.uuid4()), "tenant": tenant, "role": role,
-                  "iat": now, "exp": now + lifetime, "jti": str(uuid.uuid4())}
+                  "iat": now, "exp": now + lifetime, "jti": token_id or str(uuid.uuid4())}
         head = header or {"alg": "EdDSA", "typ": "JWT", "kid": kid or self.kid}
         signing_input = b64url(json.dumps(head).encode()) + "." + b64url(json.dumps(claims).encode())
         signature = (key or self.key).sign(signing_input.encode())
