@@ -73,9 +73,9 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
     return try await next(forwarded, context)
   }
 
-  /// `metadata` with this hop's `x-request-id` and `traceparent`, and the request id; keys in
-  /// `dropping` are left out.
-  static func stamp(_ metadata: Metadata, dropping: Set<String> = []) -> (forwarded: Metadata, requestID: String) {
+  /// `metadata` with this hop's `x-request-id` and `traceparent`, and the request id; keys
+  /// `dropping` accepts are left out.
+  static func stamp(_ metadata: Metadata, dropping: (String) -> Bool = { _ in false }) -> (forwarded: Metadata, requestID: String) {
     var forwarded = Metadata(reservingCapacity: metadata.count + 2)
     var requestID: String?
     var traceID: Substring?
@@ -92,7 +92,7 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
           flags = parsed.flags
         }
       default:
-        if dropping.isEmpty || !dropping.contains(element.key) { forwarded.add(element.key, element.value) }
+        if !dropping(element.key) { forwarded.add(element.key, element.value) }
       }
     }
     let id = requestID ?? Self.hex(byteCount: 16)

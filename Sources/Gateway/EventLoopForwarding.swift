@@ -91,7 +91,7 @@ final class UnaryForwarding {
       self.end(.failure(proxy.atCapacity(self.route.method)))
       return true
     }
-    let (stamped, requestID) = RequestIdentityInterceptor.stamp(self.call.metadata, dropping: Proxy.hopByHop)
+    let (stamped, requestID) = RequestIdentityInterceptor.stamp(self.call.metadata, dropping: Proxy.isHopByHop)
     self.fields.requestID = requestID
     self.outgoing = stamped
     self.call.onCancel = { [self] in

@@ -27,10 +27,18 @@ public final class Proxy: Sendable {
   }
 
   /// Request headers that describe one HTTP hop and never travel further.
-  static let hopByHop: Set<String> = [
-    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te",
-    "proxy-authorization",
-  ]
+  /// Whether `key` names a hop-by-hop header, which is not forwarded. A `switch`, not a
+  /// `Set`: every forwarded call asks for each of its keys, and comparing short strings costs
+  /// less than hashing them.
+  static func isHopByHop(_ key: String) -> Bool {
+    switch key {
+    case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te",
+      "proxy-authorization":
+      true
+    default:
+      false
+    }
+  }
 
   public init(configuration: GatewayConfiguration, logger: Logger) {
     self.configuration = configuration
@@ -108,7 +116,7 @@ public final class Proxy: Sendable {
 
   static func outgoing(_ metadata: Metadata) -> Metadata {
     var out = Metadata()
-    for element in metadata where !Self.hopByHop.contains(element.key) {
+    for element in metadata where !Self.isHopByHop(element.key) {
       out.add(element.key, element.value)
     }
     return out

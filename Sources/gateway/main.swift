@@ -53,7 +53,7 @@ struct GatewayCommand: AsyncParsableCommand {
     }
     let gateway = try Gateway(configuration: configuration, logger: logger)
     if gateway.proxy.routedServices.isEmpty {
-      throw StartupError(message: "\(path): no route names a service this gateway knows.")
+      throw StartupError(message: "\(path ?? "GATEWAY_ROUTE"): no route names a service this gateway knows.")
     }
     let address =
       self.server.address(defaultPort: 50050)

@@ -135,6 +135,13 @@ struct GatewayPartsTests {
     metadata.add("x-keep", "1")
     metadata.add("te", "trailers")
     #expect(Proxy.outgoing(metadata).map(\.key) == ["x-keep"])
+    // The event-loop path drops them while stamping the request id and trace context.
+    for key in ["keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "proxy-authorization"] {
+      metadata.add(key, "x")
+    }
+    metadata.add("authorization", "Bearer t")
+    let (stamped, _) = RequestIdentityInterceptor.stamp(metadata, dropping: Proxy.isHopByHop)
+    #expect(stamped.map(\.key) == ["x-keep", "authorization", "x-request-id", "traceparent"])
   }
 
   @Test func traceparentIsValidatedToTheLetter() {

@@ -68,20 +68,56 @@ public struct AccessTokenVerifier: BearerCredentialVerifier {
 /// where it lies in its header.
 final class VerifiedTokenCache: Sendable {
   private let capacity: Int
-  private let entries = Mutex<[Substring: AccessTokenClaims]>([:])
+  private let entries = Mutex<[Key: AccessTokenClaims]>([:])
 
   init(capacity: Int) {
     self.capacity = capacity
   }
 
   func claims(for token: Substring) -> AccessTokenClaims? {
-    self.entries.withLock { $0[token] }
+    self.entries.withLock { $0[Key(token)] }
   }
 
   func store(_ claims: AccessTokenClaims, for token: String) {
     self.entries.withLock { entries in
       if entries.count >= self.capacity { entries.removeAll(keepingCapacity: true) }
-      entries[token[...]] = claims
+      entries[Key(token[...])] = claims
+    }
+  }
+
+  /// A token as a dictionary key: equal only to the same bytes (not merely to canonically
+  /// equivalent text, as `Substring` keys are), hashed from its length and last 16 bytes. For
+  /// a signed token those are signature bytes, which differ between any two tokens, so hashing
+  /// the ~300 bytes before them buys nothing; and only verified tokens are stored, so nobody can
+  /// fill a bucket with keys chosen to collide.
+  struct Key: Hashable {
+    let token: Substring
+
+    init(_ token: Substring) {
+      self.token = token
+    }
+
+    func hash(into hasher: inout Hasher) {
+      let utf8 = self.token.utf8
+      var tail: (UInt64, UInt64) = (0, 0)
+      withUnsafeMutableBytes(of: &tail) { tail in
+        for (index, byte) in utf8.suffix(tail.count).enumerated() { tail[index] = byte }
+      }
+      hasher.combine(utf8.count)
+      hasher.combine(tail.0)
+      hasher.combine(tail.1)
+    }
+
+    static func == (lhs: Key, rhs: Key) -> Bool {
+      let left = lhs.token.utf8
+      let right = rhs.token.utf8
+      guard left.count == right.count else { return false }
+      let compared = left.withContiguousStorageIfAvailable { left in
+        right.withContiguousStorageIfAvailable { right in
+          left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0
+        }
+      }
+      return (compared ?? nil) ?? left.elementsEqual(right)
     }
   }
 }

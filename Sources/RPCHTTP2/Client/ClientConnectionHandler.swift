@@ -67,8 +67,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private let authority: String
   private let maxReceiveMessageBytes: Int
   private var context: ChannelHandlerContext?
-  private var streamsByKey: [Int: ClientStream] = [:]
-  private var streamsByID: [Int32: ClientStream] = [:]
+  private var streamsByKey = StreamTable<ClientStream>()
+  private var streamsByID = StreamTable<ClientStream>()
   /// The stream whose header block nghttp2 is delivering field by field.
   private var receivingHeaders: ClientStream?
   private var nextKey = 0
@@ -168,8 +168,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     self.keepaliveTask = nil
     self.isDraining = true
     let streams = Array(self.streamsByKey.values)
-    self.streamsByKey = [:]
-    self.streamsByID = [:]
+    self.streamsByKey = StreamTable()
+    self.streamsByID = StreamTable()
     for stream in streams { self.complete(stream, error: error) }
     self.onClose?()
   }

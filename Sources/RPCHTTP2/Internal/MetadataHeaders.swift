@@ -4,8 +4,11 @@ internal import Glibc
 internal import RPCCore
 
 extension HeaderBlock {
-  /// Metadata whose value differs on every call: sent without HPACK indexing.
-  static let uniquePerCall: Set<String> = ["x-request-id", "traceparent"]
+  /// Whether `key` names metadata whose value differs on every call, sent without HPACK
+  /// indexing (compared, not hashed: this runs for every key of every call).
+  static func isUniquePerCall(_ key: String) -> Bool {
+    key == "x-request-id" || key == "traceparent"
+  }
 
   /// Adds custom metadata as header fields: text values as-is, `-bin` values base64-encoded.
   /// Invalid keys or values, and reserved `grpc-` and pseudo-header keys, are left out (all but
@@ -18,7 +21,7 @@ extension HeaderBlock {
       switch element.value {
       case .string(let value):
         guard !element.key.hasSuffix("-bin"), Metadata.isValidTextValue(value) else { continue }
-        self.add(element.key, value, indexed: !Self.uniquePerCall.contains(element.key))
+        self.add(element.key, value, indexed: !Self.isUniquePerCall(element.key))
       case .binary(let bytes):
         guard element.key.hasSuffix("-bin") else { continue }
         self.add(element.key, Base64.encode(bytes))

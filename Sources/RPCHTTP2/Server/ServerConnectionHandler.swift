@@ -36,7 +36,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private let configuration: Configuration
   private let session: NGHTTP2Session
   private var context: ChannelHandlerContext?
-  private var streams: [Int32: ServerStream] = [:]
+  private var streams = StreamTable<ServerStream>()
   private var flushScheduled = false
   private var executor: EventLoopTaskExecutor?
   private var busyPoller: EventLoopBusyPoller?
@@ -493,7 +493,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   private func closeAllStreams() {
     let streams = self.streams
-    self.streams = [:]
+    self.streams = StreamTable()
     self.busyPoller?.streamsClosed(streams.count)
     for stream in streams.values { self.close(stream, cancelled: true) }
   }
