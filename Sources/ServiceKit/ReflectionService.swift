@@ -1,4 +1,4 @@
-public import Protos
+import Protos
 public import RPCCore
 
 /// gRPC server reflection, both `grpc.reflection.v1` and `grpc.reflection.v1alpha`, over every

@@ -111,7 +111,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   /// Pings an idle connection every `interval`; closes it when an ACK takes over `timeout`.
   private func startKeepalive(context: ChannelHandlerContext) {
     guard let keepalive, self.keepaliveTask == nil else { return }
-    let loop = context.eventLoop.assumeIsolated()
+    let loop = context.eventLoop
     let handler = UncheckedSendableBox(self)
     self.keepaliveTask = context.eventLoop.scheduleRepeatedTask(
       initialDelay: keepalive.interval, delay: keepalive.interval
@@ -122,7 +122,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       self.pingOutstanding = true
       self.session.submitPing()
       self.flush()
-      loop.scheduleTask(in: keepalive.timeout) {
+      loop.assumeIsolated().scheduleTask(in: keepalive.timeout) {
         guard self.pingOutstanding, let context = self.context else { return }
         self.connectionClosed(RPCError(code: .unavailable, message: "Keepalive ping timed out."))
         context.close(promise: nil)

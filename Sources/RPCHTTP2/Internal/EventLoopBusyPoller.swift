@@ -31,6 +31,9 @@ final class EventLoopBusyPoller: @unchecked Sendable {
   private var channel: (any Channel)?
   /// Streams open on this loop's server connections (counted by their handlers).
   private var openStreams = 0
+  /// Times the loop was sent round without sleeping (for tests: a count, unlike the CPU the
+  /// spinning uses, does not depend on what else the machine is running).
+  private(set) var turns = 0
 
   /// Beyond this many open streams on the loop, it sleeps as usual when idle.
   static let maxOpenStreams = 4
@@ -64,9 +67,10 @@ final class EventLoopBusyPoller: @unchecked Sendable {
       throw error
     }
     // From here the channel owns the read end.
+    let writeEnd = descriptors[1]
     try await self.eventLoop.submit {
       self.channel = channel
-      self.writeDescriptor = descriptors[1]
+      self.writeDescriptor = writeEnd
     }.get()
   }
 
@@ -109,6 +113,7 @@ final class EventLoopBusyPoller: @unchecked Sendable {
 
   private func poke() {
     var byte: UInt8 = 1
+    self.turns += 1
     if write(self.writeDescriptor, &byte, 1) != 1 {
       // Full (cannot happen with one byte in flight) or closed: stop turning.
       self.turning = false

@@ -77,7 +77,7 @@ public final class GRPCServer: Sendable {
   private let interceptors: [any ServerInterceptor]
   private let logger: Logger
   private let group: MultiThreadedEventLoopGroup
-  private let busyPollers: [ObjectIdentifier: EventLoopBusyPoller]
+  let busyPollers: [ObjectIdentifier: EventLoopBusyPoller]
   private let state = Mutex<State>(.idle)
   private let stopped = Mutex<[CheckedContinuation<Void, Never>]>([])
   private let connections = ConnectionRegistry()
