@@ -78,8 +78,8 @@ private func cpuClock(of loop: any EventLoop) async throws -> clockid_t {
 /// `duration`. Unlike the CPU the spinning uses, the count does not shrink when other threads
 /// keep the cores busy: each turn yields, so a crowded machine gives a polling loop less CPU
 /// but it still turns, and a sleeping loop never does.
-private func turns(of server: GRPCServer, loop: any EventLoop, over duration: Duration) async throws -> Int {
-  let poller = try #require(server.busyPollers[ObjectIdentifier(loop)])
+private func turns(of loop: any EventLoop, over duration: Duration) async throws -> Int {
+  let poller = try #require(Loopback.server?.busyPollers[ObjectIdentifier(loop)])
   let before = try await loop.submit { poller.turns }.get()
   try await Task.sleep(for: duration)
   return try await loop.submit { poller.turns }.get() - before
@@ -90,7 +90,7 @@ struct BusyPollTests {
   @Test func aReadKeepsTheLoopPollingForTheWindowThenItSleepsAgain() async throws {
     let handler = LoopRecordingHandler()
     let configuration = GRPCServer.Configuration(threads: 1, eventLoopUnaryHandler: handler, busyPollWindow: .milliseconds(500))
-    try await withLoopbackServer(configuration: configuration) { client, server in
+    try await withLoopbackServer(configuration: configuration) { client in
       let service = Grpc_Testing_TestService.Client(wrapping: client)
       _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
       let loop = try #require(handler.loop.withLock { $0 })
@@ -98,20 +98,20 @@ struct BusyPollTests {
 
       // Inside the window the idle loop keeps going round although nothing arrives (thousands
       // of times on a quiet machine).
-      let polled = try await turns(of: server, loop: loop, over: .milliseconds(250))
+      let polled = try await turns(of: loop, over: .milliseconds(250))
       #expect(polled >= 3, "the loop went round \(polled) times in 250 ms of its polling window")
 
       // Once a whole window passes without a read it blocks again: no more turns, and a
       // sleeping loop uses hundredths of a ms of CPU.
       try await Task.sleep(for: .milliseconds(600))
-      let afterwards = try await turns(of: server, loop: loop, over: .milliseconds(300))
+      let afterwards = try await turns(of: loop, over: .milliseconds(300))
       #expect(afterwards == 0, "the loop went round \(afterwards) times in 300 ms after its window closed")
       let slept = try await cpuMilliseconds(of: clock, over: .milliseconds(300))
       #expect(slept < 2, "the loop used \(slept) ms of CPU in 300 ms after its window closed")
 
       // And it still serves calls, opening a new window.
       _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
-      let again = try await turns(of: server, loop: loop, over: .milliseconds(250))
+      let again = try await turns(of: loop, over: .milliseconds(250))
       #expect(again >= 3, "the loop went round \(again) times in 250 ms of its next window")
     }
   }
@@ -119,7 +119,7 @@ struct BusyPollTests {
   @Test func aLoopWithMoreThanAFewCallsOpenSleepsWhenIdleAndPollsAgainOnceTheyEnd() async throws {
     let handler = HoldingHandler()
     let configuration = GRPCServer.Configuration(threads: 1, eventLoopUnaryHandler: handler, busyPollWindow: .milliseconds(500))
-    try await withLoopbackServer(configuration: configuration) { client, server in
+    try await withLoopbackServer(configuration: configuration) { client in
       let service = Grpc_Testing_TestService.Client(wrapping: client)
       let openCalls = 6
       #expect(openCalls > EventLoopBusyPoller.maxOpenStreams, "more calls than the poller's limit")
@@ -135,7 +135,7 @@ struct BusyPollTests {
         // The reads that opened the calls were inside a window, but with six calls open the
         // loop sleeps when it has nothing to do.
         try await Task.sleep(for: .milliseconds(50))
-        let idleTurns = try await turns(of: server, loop: loop, over: .milliseconds(250))
+        let idleTurns = try await turns(of: loop, over: .milliseconds(250))
         #expect(idleTurns == 0, "the loop went round \(idleTurns) times in 250 ms with \(openCalls) calls open")
         let used = try await cpuMilliseconds(of: clock, over: .milliseconds(250))
         #expect(used < 2, "the loop used \(used) ms of CPU in 250 ms with \(openCalls) calls open")
@@ -146,7 +146,7 @@ struct BusyPollTests {
       // With the calls over, the next read opens a polling window again.
       _ = try await service.emptyCall(request: ClientRequest(message: Grpc_Testing_Empty()))
       let loop = try #require(handler.loop.withLock { $0 })
-      let polled = try await turns(of: server, loop: loop, over: .milliseconds(250))
+      let polled = try await turns(of: loop, over: .milliseconds(250))
       #expect(polled >= 3, "the loop went round \(polled) times in 250 ms of its polling window")
     }
   }

@@ -4,6 +4,12 @@ import RPCCore
 import RPCHTTP2
 import ServiceKit
 
+/// The server of the innermost ``withLoopbackServer(services:interceptors:configuration:clientConfiguration:clientInterceptors:_:)``
+/// the current task runs in, for tests that look inside it.
+enum Loopback {
+  @TaskLocal static var server: GRPCServer?
+}
+
 /// Runs `body` with a real server on a free loopback port and a client connected to it.
 func withLoopbackServer<Result: Sendable>(
   services: [any RegistrableRPCService] = [TestService(), HealthService()],
@@ -13,29 +19,13 @@ func withLoopbackServer<Result: Sendable>(
   clientInterceptors: [any ClientInterceptor] = [],
   _ body: (RPCClient) async throws -> Result
 ) async throws -> Result {
-  try await withLoopbackServer(
-    services: services, interceptors: interceptors, configuration: configuration,
-    clientConfiguration: clientConfiguration, clientInterceptors: clientInterceptors
-  ) { client, _ in try await body(client) }
-}
-
-/// ``withLoopbackServer(services:interceptors:configuration:clientConfiguration:clientInterceptors:_:)``,
-/// with the server handed to `body` too.
-func withLoopbackServer<Result: Sendable>(
-  services: [any RegistrableRPCService] = [TestService(), HealthService()],
-  interceptors: [any ServerInterceptor] = [],
-  configuration: GRPCServer.Configuration = GRPCServer.Configuration(threads: 2),
-  clientConfiguration: HTTP2ClientTransport.Configuration = .init(),
-  clientInterceptors: [any ClientInterceptor] = [],
-  _ body: (RPCClient, GRPCServer) async throws -> Result
-) async throws -> Result {
   let server = GRPCServer(configuration: configuration, services: services, interceptors: interceptors)
   let address = try await server.start()
   let transport = HTTP2ClientTransport(
     host: "127.0.0.1", port: address.port!, configuration: clientConfiguration)
   let client = RPCClient(transport: transport, interceptors: clientInterceptors)
   do {
-    let result = try await body(client, server)
+    let result = try await Loopback.$server.withValue(server) { try await body(client) }
     await transport.close()
     await server.shutDown()
     return result

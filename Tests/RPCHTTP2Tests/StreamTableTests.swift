@@ -7,21 +7,28 @@ struct StreamTableTests {
   /// Random inserts, lookups and removals, checked against `Dictionary` after every step: the
   /// keys are drawn from a small range so that probe runs collide, wrap around the end of the
   /// slots and lose members from their middle (the backward-shift deletion's hard cases).
+  /// Inserts, lookups and removals in a scrambled order, checked against `Dictionary` after
+  /// every step: the keys come from a small range so that probe runs collide, wrap around the
+  /// end of the slots and lose members from their middle (the backward-shift deletion's hard
+  /// cases).
   @Test func behavesLikeADictionaryThroughInsertsRemovalsAndGrowth() {
-    var generator = SplitMix64(seed: 7)
+    /// Step `n`'s pseudo-random bits: the top of a multiplicative hash (deterministic, so a
+    /// failure reproduces).
+    func bits(_ n: Int, _ salt: UInt64) -> Int {
+      Int(truncatingIfNeeded: ((UInt64(n) &+ salt) &* 0x9E37_79B9_7F4A_7C15) >> 40)
+    }
     var table = StreamTable<String>()
     var reference: [Int: String] = [:]
     for step in 0..<20_000 {
-      let key = Int(generator.next() % 300) - 20
-      switch generator.next() % 3 {
-      case 0, 1:
+      let key = bits(step, 1) % 300 - 20
+      if bits(step, 2) % 3 < 2 {
         table[key] = "\(step)"
         reference[key] = "\(step)"
-      default:
+      } else {
         #expect(table.removeValue(forKey: key) == reference.removeValue(forKey: key))
       }
       #expect(table.count == reference.count)
-      let probe = Int(generator.next() % 300) - 20
+      let probe = bits(step, 3) % 300 - 20
       #expect(table[probe] == reference[probe])
     }
     for key in -20..<280 { #expect(table[key] == reference[key], "key \(key)") }
@@ -52,18 +59,5 @@ struct StreamTableTests {
     table[5] = nil
     #expect(table.isEmpty && table[5] == nil)
     #expect(table.removeValue(forKey: 5) == nil)
-  }
-}
-
-/// A small deterministic generator, so a failure reproduces.
-struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { self.state = seed }
-  mutating func next() -> UInt64 {
-    self.state &+= 0x9E37_79B9_7F4A_7C15
-    var z = self.state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
