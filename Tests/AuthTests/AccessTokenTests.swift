@@ -203,6 +203,46 @@ struct VerifiedTokenCacheTests {
     #expect(verifier.cachedCaller(bearer: forged[...]) == nil)
     await expectUnauthenticated("signature") { _ = try await verifier.verify(bearer: forged) }
   }
+
+  @Test func aCachedTokenIsServedOnlyForItsExactBytes() async throws {
+    let key = Ed25519SigningKey()
+    let verifier = AccessTokenVerifier(keys: StaticVerificationKeys(["k1": key.publicKey]), leeway: 0, now: { 1000 })
+    let genuine = try #require(self.tokens(signedBy: key).first { $0.contains("K") })
+    _ = try await verifier.verify(bearer: genuine)
+    // U+212A KELVIN SIGN is canonically equivalent to "K": Swift strings with one or the other
+    // compare (and hash) equal, though their bytes differ.
+    let k = try #require(genuine.firstIndex(of: "K"))
+    let twin = genuine.replacingCharacters(in: k...k, with: "\u{212A}")
+    #expect(twin == genuine && twin.utf8.count != genuine.utf8.count)
+    #expect(verifier.cachedCaller(bearer: twin[...]) == nil)
+    await expectUnauthenticated("malformed") { _ = try await verifier.verify(bearer: twin) }
+  }
+
+  @Test func aSignatureReSpelledWithNonASCIIBytesIsMalformed() async throws {
+    // libsodium 1.0.18 reads every byte from 0x80 up as "_": "__" and the two bytes of "\u{BF}"
+    // (C2 BF) decode alike, so without an alphabet check this forgery carries the genuine
+    // signature bytes and verifies.
+    let key = Ed25519SigningKey()
+    let verifier = AccessTokenVerifier(keys: StaticVerificationKeys(["k1": key.publicKey]), leeway: 0, now: { 1000 })
+    let genuine = try #require(self.tokens(signedBy: key).first { $0.split(separator: ".")[2].contains("__") })
+    let signature = try #require(genuine.lastIndex(of: "."))
+    let forged = genuine[..<signature] + genuine[signature...].replacing("__", with: "\u{BF}", maxReplacements: 1)
+    #expect(forged.utf8.count == genuine.utf8.count && forged != genuine)
+    await expectUnauthenticated("malformed") { _ = try await verifier.verify(bearer: String(forged)) }
+    #expect(Base64URL.decode("QU\u{BF}") == nil && Base64URL.decode("QU__") != nil)
+    _ = try await verifier.verify(bearer: genuine)
+  }
+
+  /// Tokens with distinct ids (so distinct signatures), for tests that need one of a shape.
+  private func tokens(signedBy key: Ed25519SigningKey) -> some Sequence<String> {
+    (0..<5000).lazy.map { id in
+      AccessToken.sign(
+        AccessTokenClaims(
+          issuer: "identity", subject: "u", tenantID: "t", role: .viewer, issuedAt: 1000, expiresAt: 1060,
+          tokenID: "j\(id)"),
+        keyID: "k1", key: key)
+    }
+  }
 }
 
 final class Counter64: Sendable {

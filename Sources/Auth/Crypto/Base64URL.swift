@@ -14,10 +14,16 @@ public enum Base64URL {
   }
 
   /// The bytes of unpadded base64url `text`; `nil` when it is anything else (padding included).
+  ///
+  /// Each text has one decoding and each byte string one encoding: the alphabet is checked
+  /// here because libsodium 1.0.18 decodes every byte from 0x80 up as if it were `_`, so
+  /// without the check a token's signature could be re-spelled with non-ASCII characters and
+  /// still verify.
   public static func decode(_ text: some StringProtocol) -> [UInt8]? {
     Sodium.ensureReady()
     let input = Array(text.utf8)
     if input.isEmpty { return [] }
+    guard input.allSatisfy(Self.isAlphabet) else { return nil }
     var out = [UInt8](repeating: 0, count: input.count * 3 / 4 + 3)
     var written = 0
     var end: UnsafePointer<CChar>? = nil
@@ -32,5 +38,15 @@ public enum Base64URL {
       source.withMemoryRebound(to: CChar.self) { end == $0.baseAddress! + $0.count }
     }) else { return nil }
     return Array(out.prefix(written))
+  }
+
+  private static func isAlphabet(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+      UInt8(ascii: "-"), UInt8(ascii: "_"):
+      true
+    default:
+      false
+    }
   }
 }
