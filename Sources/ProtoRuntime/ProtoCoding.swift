@@ -39,8 +39,9 @@ package enum ProtoCoding {
 
   /// A Swift string from a protobuf-c `char *` (NULL reads as empty).
   ///
-  /// protobuf-c strings are NUL-terminated, so a string with an embedded NUL ends there.
-  /// Invalid UTF-8 is repaired with U+FFFD.
+  /// protobuf-c strings are NUL-terminated, so a string with an embedded NUL would end there,
+  /// and invalid UTF-8 would be repaired with U+FFFD: decoding refuses both beforehand
+  /// (``checkStrings(_:descriptor:messageName:)``).
   package static func string(_ pointer: UnsafePointer<CChar>?) -> String {
     guard let pointer else { return "" }
     return String(cString: pointer)

@@ -100,6 +100,17 @@ struct MessageEmitter {
     return false
   }
 
+  /// Whether `message` can carry a string, in a field of its own or of a nested message (map
+  /// entries included): decoding one then checks its strings (`ProtoCoding.checkStrings`).
+  func mayCarryStrings(_ message: MessageInfo) throws -> Bool {
+    try message.fields.contains { field in
+      switch try self.valueKind(field) {
+      case .string, .message: true
+      case .number, .bool, .bytes, .enumeration: false
+      }
+    }
+  }
+
   func swiftType(_ kind: ValueKind) -> String {
     switch kind {
     case .number(let type): type
@@ -257,19 +268,26 @@ struct MessageEmitter {
     // RPCError(code: .internal, message: "Failed to decode <full.name>: invalid protobuf.")
     let decodeFailure = "throw ProtoCoding.decodingError(\(message.fullName.swiftLiteral))"
     let nestedNames = Set(message.nestedMessages.map(\.name) + message.nestedEnums.map(\.name))
+    let checksStrings = try self.mayCarryStrings(message)
 
     w.line()
     try w.block("extension \(swiftName)") { w in
       // Decoding.
       w.line("/// Decodes the message with protobuf-c.")
       w.line("///")
-      w.line("/// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.")
+      w.line("/// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid")
+      w.line("///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.")
       w.block("public init(serializedBytes bytes: UnsafeRawBufferPointer) throws") { w in
         if message.isTopLevel {
           w.block(
             "guard let message = \(prefix)__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else"
           ) { w in w.line(decodeFailure) }
           w.line("defer { \(prefix)__free_unpacked(message, nil) }")
+          if checksStrings {
+            w.line(
+              "try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: \(message.fullName.swiftLiteral))"
+            )
+          }
           w.line("self.init(copying: message)")
         } else {
           // protoc-c emits __unpack only for top-level messages; nested ones use the generic
@@ -280,6 +298,11 @@ struct MessageEmitter {
             "guard let message = ProtoCoding.unpack(descriptor: UnsafeRawPointer(prototype.base.descriptor), bytes: bytes) else"
           ) { w in w.line(decodeFailure) }
           w.line("defer { ProtoCoding.freeUnpacked(message) }")
+          if checksStrings {
+            w.line(
+              "try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(prototype.base.descriptor), messageName: \(message.fullName.swiftLiteral))"
+            )
+          }
           w.line("self.init(copying: message.assumingMemoryBound(to: \(cType).self))")
         }
       }

@@ -1920,12 +1920,14 @@ extension Catalog_V1_StockAnalytics.SimpleServiceProtocol {
 extension Catalog_V1_Money {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__money__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.Money")
     }
     defer { catalog__v1__money__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.Money")
     self.init(copying: message)
   }
 
@@ -1966,12 +1968,14 @@ extension Catalog_V1_Money {
 extension Catalog_V1_Product {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__product__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.Product")
     }
     defer { catalog__v1__product__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.Product")
     self.init(copying: message)
   }
 
@@ -2050,12 +2054,14 @@ extension Catalog_V1_Product {
 extension Catalog_V1_CreateProductRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__create_product_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.CreateProductRequest")
     }
     defer { catalog__v1__create_product_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.CreateProductRequest")
     self.init(copying: message)
   }
 
@@ -2094,12 +2100,14 @@ extension Catalog_V1_CreateProductRequest {
 extension Catalog_V1_GetProductRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__get_product_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.GetProductRequest")
     }
     defer { catalog__v1__get_product_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.GetProductRequest")
     self.init(copying: message)
   }
 
@@ -2154,12 +2162,14 @@ extension Catalog_V1_GetProductRequest {
 extension Catalog_V1_ListProductsRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_products_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListProductsRequest")
     }
     defer { catalog__v1__list_products_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ListProductsRequest")
     self.init(copying: message)
   }
 
@@ -2212,12 +2222,14 @@ extension Catalog_V1_ListProductsRequest {
 extension Catalog_V1_ListProductsResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_products_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListProductsResponse")
     }
     defer { catalog__v1__list_products_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ListProductsResponse")
     self.init(copying: message)
   }
 
@@ -2270,7 +2282,8 @@ extension Catalog_V1_ListProductsResponse {
 extension Catalog_V1_CountProductsRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__count_products_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.CountProductsRequest")
@@ -2307,7 +2320,8 @@ extension Catalog_V1_CountProductsRequest {
 extension Catalog_V1_CountProductsResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__count_products_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.CountProductsResponse")
@@ -2349,12 +2363,14 @@ extension Catalog_V1_CountProductsResponse {
 extension Catalog_V1_UpdateProductRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__update_product_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.UpdateProductRequest")
     }
     defer { catalog__v1__update_product_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.UpdateProductRequest")
     self.init(copying: message)
   }
 
@@ -2407,12 +2423,14 @@ extension Catalog_V1_UpdateProductRequest {
 extension Catalog_V1_ArchiveProductRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__archive_product_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ArchiveProductRequest")
     }
     defer { catalog__v1__archive_product_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ArchiveProductRequest")
     self.init(copying: message)
   }
 
@@ -2451,12 +2469,14 @@ extension Catalog_V1_ArchiveProductRequest {
 extension Catalog_V1_Category {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__category__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.Category")
     }
     defer { catalog__v1__category__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.Category")
     self.init(copying: message)
   }
 
@@ -2499,12 +2519,14 @@ extension Catalog_V1_Category {
 extension Catalog_V1_CreateCategoryRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__create_category_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.CreateCategoryRequest")
     }
     defer { catalog__v1__create_category_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.CreateCategoryRequest")
     self.init(copying: message)
   }
 
@@ -2545,12 +2567,14 @@ extension Catalog_V1_CreateCategoryRequest {
 extension Catalog_V1_MoveCategoryRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__move_category_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.MoveCategoryRequest")
     }
     defer { catalog__v1__move_category_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.MoveCategoryRequest")
     self.init(copying: message)
   }
 
@@ -2591,7 +2615,8 @@ extension Catalog_V1_MoveCategoryRequest {
 extension Catalog_V1_ListCategoriesRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_categories_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListCategoriesRequest")
@@ -2628,12 +2653,14 @@ extension Catalog_V1_ListCategoriesRequest {
 extension Catalog_V1_ListCategoriesResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_categories_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListCategoriesResponse")
     }
     defer { catalog__v1__list_categories_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ListCategoriesResponse")
     self.init(copying: message)
   }
 
@@ -2684,12 +2711,14 @@ extension Catalog_V1_ListCategoriesResponse {
 extension Catalog_V1_Location {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__location__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.Location")
     }
     defer { catalog__v1__location__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.Location")
     self.init(copying: message)
   }
 
@@ -2730,7 +2759,8 @@ extension Catalog_V1_Location {
 extension Catalog_V1_ListLocationsRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_locations_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListLocationsRequest")
@@ -2767,12 +2797,14 @@ extension Catalog_V1_ListLocationsRequest {
 extension Catalog_V1_ListLocationsResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_locations_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListLocationsResponse")
     }
     defer { catalog__v1__list_locations_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ListLocationsResponse")
     self.init(copying: message)
   }
 
@@ -2823,12 +2855,14 @@ extension Catalog_V1_ListLocationsResponse {
 extension Catalog_V1_StockLevel {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__stock_level__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.StockLevel")
     }
     defer { catalog__v1__stock_level__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.StockLevel")
     self.init(copying: message)
   }
 
@@ -2879,12 +2913,14 @@ extension Catalog_V1_StockLevel {
 extension Catalog_V1_RestockRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__restock_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.RestockRequest")
     }
     defer { catalog__v1__restock_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.RestockRequest")
     self.init(copying: message)
   }
 
@@ -2929,12 +2965,14 @@ extension Catalog_V1_RestockRequest {
 extension Catalog_V1_AdjustStockRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__adjust_stock_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.AdjustStockRequest")
     }
     defer { catalog__v1__adjust_stock_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.AdjustStockRequest")
     self.init(copying: message)
   }
 
@@ -2979,12 +3017,14 @@ extension Catalog_V1_AdjustStockRequest {
 extension Catalog_V1_SetReorderThresholdRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__set_reorder_threshold_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.SetReorderThresholdRequest")
     }
     defer { catalog__v1__set_reorder_threshold_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.SetReorderThresholdRequest")
     self.init(copying: message)
   }
 
@@ -3027,7 +3067,8 @@ extension Catalog_V1_SetReorderThresholdRequest {
 extension Catalog_V1_ListLowStockRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_low_stock_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListLowStockRequest")
@@ -3067,12 +3108,14 @@ extension Catalog_V1_ListLowStockRequest {
 extension Catalog_V1_ListLowStockResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_low_stock_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListLowStockResponse")
     }
     defer { catalog__v1__list_low_stock_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ListLowStockResponse")
     self.init(copying: message)
   }
 
@@ -3123,12 +3166,14 @@ extension Catalog_V1_ListLowStockResponse {
 extension Catalog_V1_GetStockRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__get_stock_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.GetStockRequest")
     }
     defer { catalog__v1__get_stock_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.GetStockRequest")
     self.init(copying: message)
   }
 
@@ -3167,12 +3212,14 @@ extension Catalog_V1_GetStockRequest {
 extension Catalog_V1_GetStockResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__get_stock_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.GetStockResponse")
     }
     defer { catalog__v1__get_stock_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.GetStockResponse")
     self.init(copying: message)
   }
 
@@ -3223,12 +3270,14 @@ extension Catalog_V1_GetStockResponse {
 extension Catalog_V1_ReservationLine {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__reservation_line__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ReservationLine")
     }
     defer { catalog__v1__reservation_line__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ReservationLine")
     self.init(copying: message)
   }
 
@@ -3271,12 +3320,14 @@ extension Catalog_V1_ReservationLine {
 extension Catalog_V1_Reservation {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__reservation__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.Reservation")
     }
     defer { catalog__v1__reservation__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.Reservation")
     self.init(copying: message)
   }
 
@@ -3335,12 +3386,14 @@ extension Catalog_V1_Reservation {
 extension Catalog_V1_ReserveRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__reserve_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ReserveRequest")
     }
     defer { catalog__v1__reserve_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ReserveRequest")
     self.init(copying: message)
   }
 
@@ -3395,12 +3448,14 @@ extension Catalog_V1_ReserveRequest {
 extension Catalog_V1_CommitReservationRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__commit_reservation_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.CommitReservationRequest")
     }
     defer { catalog__v1__commit_reservation_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.CommitReservationRequest")
     self.init(copying: message)
   }
 
@@ -3439,12 +3494,14 @@ extension Catalog_V1_CommitReservationRequest {
 extension Catalog_V1_ReleaseReservationRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__release_reservation_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ReleaseReservationRequest")
     }
     defer { catalog__v1__release_reservation_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ReleaseReservationRequest")
     self.init(copying: message)
   }
 
@@ -3483,12 +3540,14 @@ extension Catalog_V1_ReleaseReservationRequest {
 extension Catalog_V1_WatchEventsRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__watch_events_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.WatchEventsRequest")
     }
     defer { catalog__v1__watch_events_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.WatchEventsRequest")
     self.init(copying: message)
   }
 
@@ -3527,12 +3586,14 @@ extension Catalog_V1_WatchEventsRequest {
 extension Catalog_V1_Event {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__event__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.Event")
     }
     defer { catalog__v1__event__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.Event")
     self.init(copying: message)
   }
 
@@ -3577,12 +3638,14 @@ extension Catalog_V1_Event {
 extension Catalog_V1_StockSnapshotRow {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__stock_snapshot_row__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.StockSnapshotRow")
     }
     defer { catalog__v1__stock_snapshot_row__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.StockSnapshotRow")
     self.init(copying: message)
   }
 
@@ -3643,7 +3706,8 @@ extension Catalog_V1_StockSnapshotRow {
 extension Catalog_V1_CsvChunk {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__csv_chunk__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.CsvChunk")
@@ -3687,12 +3751,14 @@ extension Catalog_V1_CsvChunk {
 extension Catalog_V1_RowError {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__row_error__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.RowError")
     }
     defer { catalog__v1__row_error__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.RowError")
     self.init(copying: message)
   }
 
@@ -3733,12 +3799,14 @@ extension Catalog_V1_RowError {
 extension Catalog_V1_ImportReport {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__import_report__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ImportReport")
     }
     defer { catalog__v1__import_report__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ImportReport")
     self.init(copying: message)
   }
 
@@ -3795,12 +3863,14 @@ extension Catalog_V1_ImportReport {
 extension Catalog_V1_StockClient {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__stock_client__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.StockClient")
     }
     defer { catalog__v1__stock_client__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.StockClient")
     self.init(copying: message)
   }
 
@@ -3841,7 +3911,8 @@ extension Catalog_V1_StockClient {
 extension Catalog_V1_ListStockClientsRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_stock_clients_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListStockClientsRequest")
@@ -3878,12 +3949,14 @@ extension Catalog_V1_ListStockClientsRequest {
 extension Catalog_V1_ListStockClientsResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__list_stock_clients_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.ListStockClientsResponse")
     }
     defer { catalog__v1__list_stock_clients_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.ListStockClientsResponse")
     self.init(copying: message)
   }
 
@@ -3934,12 +4007,14 @@ extension Catalog_V1_ListStockClientsResponse {
 extension Catalog_V1_StockAgingRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__stock_aging_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.StockAgingRequest")
     }
     defer { catalog__v1__stock_aging_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.StockAgingRequest")
     self.init(copying: message)
   }
 
@@ -3982,12 +4057,14 @@ extension Catalog_V1_StockAgingRequest {
 extension Catalog_V1_AgingBucket {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__aging_bucket__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.AgingBucket")
     }
     defer { catalog__v1__aging_bucket__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.AgingBucket")
     self.init(copying: message)
   }
 
@@ -4030,12 +4107,14 @@ extension Catalog_V1_AgingBucket {
 extension Catalog_V1_StockAgingResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__stock_aging_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.StockAgingResponse")
     }
     defer { catalog__v1__stock_aging_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.StockAgingResponse")
     self.init(copying: message)
   }
 
@@ -4088,12 +4167,14 @@ extension Catalog_V1_StockAgingResponse {
 extension Catalog_V1_StockTotalsRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__stock_totals_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.StockTotalsRequest")
     }
     defer { catalog__v1__stock_totals_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.StockTotalsRequest")
     self.init(copying: message)
   }
 
@@ -4134,12 +4215,14 @@ extension Catalog_V1_StockTotalsRequest {
 extension Catalog_V1_StockTotal {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__stock_total__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.StockTotal")
     }
     defer { catalog__v1__stock_total__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.StockTotal")
     self.init(copying: message)
   }
 
@@ -4184,12 +4267,14 @@ extension Catalog_V1_StockTotal {
 extension Catalog_V1_StockTotalsResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = catalog__v1__stock_totals_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("catalog.v1.StockTotalsResponse")
     }
     defer { catalog__v1__stock_totals_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "catalog.v1.StockTotalsResponse")
     self.init(copying: message)
   }
 

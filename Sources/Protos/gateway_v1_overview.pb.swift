@@ -148,7 +148,8 @@ extension Gateway_V1_Overview.SimpleServiceProtocol {
 extension Gateway_V1_GetTenantOverviewRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = gateway__v1__get_tenant_overview_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("gateway.v1.GetTenantOverviewRequest")
@@ -185,12 +186,14 @@ extension Gateway_V1_GetTenantOverviewRequest {
 extension Gateway_V1_PartStatus {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = gateway__v1__part_status__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("gateway.v1.PartStatus")
     }
     defer { gateway__v1__part_status__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "gateway.v1.PartStatus")
     self.init(copying: message)
   }
 
@@ -235,12 +238,14 @@ extension Gateway_V1_PartStatus {
 extension Gateway_V1_LowStockItem {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = gateway__v1__low_stock_item__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("gateway.v1.LowStockItem")
     }
     defer { gateway__v1__low_stock_item__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "gateway.v1.LowStockItem")
     self.init(copying: message)
   }
 
@@ -285,12 +290,14 @@ extension Gateway_V1_LowStockItem {
 extension Gateway_V1_TenantOverview {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = gateway__v1__tenant_overview__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("gateway.v1.TenantOverview")
     }
     defer { gateway__v1__tenant_overview__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "gateway.v1.TenantOverview")
     self.init(copying: message)
   }
 

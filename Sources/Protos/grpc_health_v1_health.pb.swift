@@ -282,12 +282,14 @@ extension Grpc_Health_V1_Health.SimpleServiceProtocol {
 extension Grpc_Health_V1_HealthCheckRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__health__v1__health_check_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.health.v1.HealthCheckRequest")
     }
     defer { grpc__health__v1__health_check_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.health.v1.HealthCheckRequest")
     self.init(copying: message)
   }
 
@@ -326,7 +328,8 @@ extension Grpc_Health_V1_HealthCheckRequest {
 extension Grpc_Health_V1_HealthCheckResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__health__v1__health_check_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.health.v1.HealthCheckResponse")
@@ -366,7 +369,8 @@ extension Grpc_Health_V1_HealthCheckResponse {
 extension Grpc_Health_V1_HealthListRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__health__v1__health_list_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.health.v1.HealthListRequest")
@@ -403,12 +407,14 @@ extension Grpc_Health_V1_HealthListRequest {
 extension Grpc_Health_V1_HealthListResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__health__v1__health_list_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.health.v1.HealthListResponse")
     }
     defer { grpc__health__v1__health_list_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.health.v1.HealthListResponse")
     self.init(copying: message)
   }
 

@@ -192,12 +192,14 @@ extension Grpc_Reflection_V1_ServerReflection.SimpleServiceProtocol {
 extension Grpc_Reflection_V1_ServerReflectionRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1__server_reflection_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1.ServerReflectionRequest")
     }
     defer { grpc__reflection__v1__server_reflection_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1.ServerReflectionRequest")
     self.init(copying: message)
   }
 
@@ -269,12 +271,14 @@ extension Grpc_Reflection_V1_ServerReflectionRequest {
 extension Grpc_Reflection_V1_ExtensionRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1__extension_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1.ExtensionRequest")
     }
     defer { grpc__reflection__v1__extension_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1.ExtensionRequest")
     self.init(copying: message)
   }
 
@@ -315,12 +319,14 @@ extension Grpc_Reflection_V1_ExtensionRequest {
 extension Grpc_Reflection_V1_ServerReflectionResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1__server_reflection_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1.ServerReflectionResponse")
     }
     defer { grpc__reflection__v1__server_reflection_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1.ServerReflectionResponse")
     self.init(copying: message)
   }
 
@@ -389,7 +395,8 @@ extension Grpc_Reflection_V1_ServerReflectionResponse {
 extension Grpc_Reflection_V1_FileDescriptorResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1__file_descriptor_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1.FileDescriptorResponse")
@@ -445,12 +452,14 @@ extension Grpc_Reflection_V1_FileDescriptorResponse {
 extension Grpc_Reflection_V1_ExtensionNumberResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1__extension_number_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1.ExtensionNumberResponse")
     }
     defer { grpc__reflection__v1__extension_number_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1.ExtensionNumberResponse")
     self.init(copying: message)
   }
 
@@ -494,12 +503,14 @@ extension Grpc_Reflection_V1_ExtensionNumberResponse {
 extension Grpc_Reflection_V1_ListServiceResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1__list_service_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1.ListServiceResponse")
     }
     defer { grpc__reflection__v1__list_service_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1.ListServiceResponse")
     self.init(copying: message)
   }
 
@@ -550,12 +561,14 @@ extension Grpc_Reflection_V1_ListServiceResponse {
 extension Grpc_Reflection_V1_ServiceResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1__service_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1.ServiceResponse")
     }
     defer { grpc__reflection__v1__service_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1.ServiceResponse")
     self.init(copying: message)
   }
 
@@ -594,12 +607,14 @@ extension Grpc_Reflection_V1_ServiceResponse {
 extension Grpc_Reflection_V1_ErrorResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1__error_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1.ErrorResponse")
     }
     defer { grpc__reflection__v1__error_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1.ErrorResponse")
     self.init(copying: message)
   }
 

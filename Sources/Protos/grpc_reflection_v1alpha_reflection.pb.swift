@@ -192,12 +192,14 @@ extension Grpc_Reflection_V1alpha_ServerReflection.SimpleServiceProtocol {
 extension Grpc_Reflection_V1alpha_ServerReflectionRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1alpha__server_reflection_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1alpha.ServerReflectionRequest")
     }
     defer { grpc__reflection__v1alpha__server_reflection_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1alpha.ServerReflectionRequest")
     self.init(copying: message)
   }
 
@@ -269,12 +271,14 @@ extension Grpc_Reflection_V1alpha_ServerReflectionRequest {
 extension Grpc_Reflection_V1alpha_ExtensionRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1alpha__extension_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1alpha.ExtensionRequest")
     }
     defer { grpc__reflection__v1alpha__extension_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1alpha.ExtensionRequest")
     self.init(copying: message)
   }
 
@@ -315,12 +319,14 @@ extension Grpc_Reflection_V1alpha_ExtensionRequest {
 extension Grpc_Reflection_V1alpha_ServerReflectionResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1alpha__server_reflection_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1alpha.ServerReflectionResponse")
     }
     defer { grpc__reflection__v1alpha__server_reflection_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1alpha.ServerReflectionResponse")
     self.init(copying: message)
   }
 
@@ -389,7 +395,8 @@ extension Grpc_Reflection_V1alpha_ServerReflectionResponse {
 extension Grpc_Reflection_V1alpha_FileDescriptorResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1alpha__file_descriptor_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1alpha.FileDescriptorResponse")
@@ -445,12 +452,14 @@ extension Grpc_Reflection_V1alpha_FileDescriptorResponse {
 extension Grpc_Reflection_V1alpha_ExtensionNumberResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1alpha__extension_number_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1alpha.ExtensionNumberResponse")
     }
     defer { grpc__reflection__v1alpha__extension_number_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1alpha.ExtensionNumberResponse")
     self.init(copying: message)
   }
 
@@ -494,12 +503,14 @@ extension Grpc_Reflection_V1alpha_ExtensionNumberResponse {
 extension Grpc_Reflection_V1alpha_ListServiceResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1alpha__list_service_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1alpha.ListServiceResponse")
     }
     defer { grpc__reflection__v1alpha__list_service_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1alpha.ListServiceResponse")
     self.init(copying: message)
   }
 
@@ -550,12 +561,14 @@ extension Grpc_Reflection_V1alpha_ListServiceResponse {
 extension Grpc_Reflection_V1alpha_ServiceResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1alpha__service_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1alpha.ServiceResponse")
     }
     defer { grpc__reflection__v1alpha__service_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1alpha.ServiceResponse")
     self.init(copying: message)
   }
 
@@ -594,12 +607,14 @@ extension Grpc_Reflection_V1alpha_ServiceResponse {
 extension Grpc_Reflection_V1alpha_ErrorResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__reflection__v1alpha__error_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.reflection.v1alpha.ErrorResponse")
     }
     defer { grpc__reflection__v1alpha__error_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.reflection.v1alpha.ErrorResponse")
     self.init(copying: message)
   }
 

@@ -19,7 +19,8 @@ public struct Grpc_Testing_Empty: RPCMessage, Equatable, Sendable {
 extension Grpc_Testing_Empty {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__empty__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.Empty")

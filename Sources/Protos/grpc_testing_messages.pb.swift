@@ -265,7 +265,8 @@ public struct Grpc_Testing_TestOrcaReport: RPCMessage, Equatable, Sendable {
 extension Grpc_Testing_BoolValue {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__bool_value__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.BoolValue")
@@ -305,7 +306,8 @@ extension Grpc_Testing_BoolValue {
 extension Grpc_Testing_Payload {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__payload__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.Payload")
@@ -351,12 +353,14 @@ extension Grpc_Testing_Payload {
 extension Grpc_Testing_EchoStatus {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__echo_status__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.EchoStatus")
     }
     defer { grpc__testing__echo_status__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.testing.EchoStatus")
     self.init(copying: message)
   }
 
@@ -397,12 +401,14 @@ extension Grpc_Testing_EchoStatus {
 extension Grpc_Testing_SimpleRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__simple_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.SimpleRequest")
     }
     defer { grpc__testing__simple_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.testing.SimpleRequest")
     self.init(copying: message)
   }
 
@@ -461,12 +467,14 @@ extension Grpc_Testing_SimpleRequest {
 extension Grpc_Testing_SimpleResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__simple_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.SimpleResponse")
     }
     defer { grpc__testing__simple_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.testing.SimpleResponse")
     self.init(copying: message)
   }
 
@@ -515,12 +523,14 @@ extension Grpc_Testing_SimpleResponse {
 extension Grpc_Testing_StreamingInputCallRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__streaming_input_call_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.StreamingInputCallRequest")
     }
     defer { grpc__testing__streaming_input_call_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.testing.StreamingInputCallRequest")
     self.init(copying: message)
   }
 
@@ -561,7 +571,8 @@ extension Grpc_Testing_StreamingInputCallRequest {
 extension Grpc_Testing_StreamingInputCallResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__streaming_input_call_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.StreamingInputCallResponse")
@@ -601,12 +612,14 @@ extension Grpc_Testing_StreamingInputCallResponse {
 extension Grpc_Testing_ResponseParameters {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__response_parameters__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.ResponseParameters")
     }
     defer { grpc__testing__response_parameters__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.testing.ResponseParameters")
     self.init(copying: message)
   }
 
@@ -649,12 +662,14 @@ extension Grpc_Testing_ResponseParameters {
 extension Grpc_Testing_StreamingOutputCallRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__streaming_output_call_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.StreamingOutputCallRequest")
     }
     defer { grpc__testing__streaming_output_call_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.testing.StreamingOutputCallRequest")
     self.init(copying: message)
   }
 
@@ -713,12 +728,14 @@ extension Grpc_Testing_StreamingOutputCallRequest {
 extension Grpc_Testing_StreamingOutputCallResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__streaming_output_call_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.StreamingOutputCallResponse")
     }
     defer { grpc__testing__streaming_output_call_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.testing.StreamingOutputCallResponse")
     self.init(copying: message)
   }
 
@@ -757,7 +774,8 @@ extension Grpc_Testing_StreamingOutputCallResponse {
 extension Grpc_Testing_ReconnectParams {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__reconnect_params__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.ReconnectParams")
@@ -797,7 +815,8 @@ extension Grpc_Testing_ReconnectParams {
 extension Grpc_Testing_ReconnectInfo {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__reconnect_info__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.ReconnectInfo")
@@ -846,12 +865,14 @@ extension Grpc_Testing_ReconnectInfo {
 extension Grpc_Testing_TestOrcaReport {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = grpc__testing__test_orca_report__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("grpc.testing.TestOrcaReport")
     }
     defer { grpc__testing__test_orca_report__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "grpc.testing.TestOrcaReport")
     self.init(copying: message)
   }
 

@@ -2114,12 +2114,14 @@ extension Identity_V1_Privacy.SimpleServiceProtocol {
 extension Identity_V1_Tenant {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__tenant__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.Tenant")
     }
     defer { identity__v1__tenant__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.Tenant")
     self.init(copying: message)
   }
 
@@ -2166,12 +2168,14 @@ extension Identity_V1_Tenant {
 extension Identity_V1_CreateTenantRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__create_tenant_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.CreateTenantRequest")
     }
     defer { identity__v1__create_tenant_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.CreateTenantRequest")
     self.init(copying: message)
   }
 
@@ -2218,12 +2222,14 @@ extension Identity_V1_CreateTenantRequest {
 extension Identity_V1_CreateTenantResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__create_tenant_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.CreateTenantResponse")
     }
     defer { identity__v1__create_tenant_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.CreateTenantResponse")
     self.init(copying: message)
   }
 
@@ -2266,7 +2272,8 @@ extension Identity_V1_CreateTenantResponse {
 extension Identity_V1_GetTenantRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__get_tenant_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.GetTenantRequest")
@@ -2303,12 +2310,14 @@ extension Identity_V1_GetTenantRequest {
 extension Identity_V1_User {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__user__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.User")
     }
     defer { identity__v1__user__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.User")
     self.init(copying: message)
   }
 
@@ -2373,12 +2382,14 @@ extension Identity_V1_User {
 extension Identity_V1_CreateUserRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__create_user_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.CreateUserRequest")
     }
     defer { identity__v1__create_user_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.CreateUserRequest")
     self.init(copying: message)
   }
 
@@ -2429,12 +2440,14 @@ extension Identity_V1_CreateUserRequest {
 extension Identity_V1_GetUserRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__get_user_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.GetUserRequest")
     }
     defer { identity__v1__get_user_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.GetUserRequest")
     self.init(copying: message)
   }
 
@@ -2473,12 +2486,14 @@ extension Identity_V1_GetUserRequest {
 extension Identity_V1_ListUsersRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__list_users_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ListUsersRequest")
     }
     defer { identity__v1__list_users_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ListUsersRequest")
     self.init(copying: message)
   }
 
@@ -2525,12 +2540,14 @@ extension Identity_V1_ListUsersRequest {
 extension Identity_V1_ListUsersResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__list_users_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ListUsersResponse")
     }
     defer { identity__v1__list_users_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ListUsersResponse")
     self.init(copying: message)
   }
 
@@ -2583,7 +2600,8 @@ extension Identity_V1_ListUsersResponse {
 extension Identity_V1_CountUsersRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__count_users_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.CountUsersRequest")
@@ -2620,12 +2638,14 @@ extension Identity_V1_CountUsersRequest {
 extension Identity_V1_CountUsersResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__count_users_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.CountUsersResponse")
     }
     defer { identity__v1__count_users_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.CountUsersResponse")
     self.init(copying: message)
   }
 
@@ -2686,12 +2706,14 @@ extension Identity_V1_CountUsersResponse {
 extension Identity_V1_UpdateUserRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__update_user_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.UpdateUserRequest")
     }
     defer { identity__v1__update_user_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.UpdateUserRequest")
     self.init(copying: message)
   }
 
@@ -2744,12 +2766,14 @@ extension Identity_V1_UpdateUserRequest {
 extension Identity_V1_DeactivateUserRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__deactivate_user_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.DeactivateUserRequest")
     }
     defer { identity__v1__deactivate_user_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.DeactivateUserRequest")
     self.init(copying: message)
   }
 
@@ -2788,12 +2812,14 @@ extension Identity_V1_DeactivateUserRequest {
 extension Identity_V1_SetPasswordRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__set_password_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.SetPasswordRequest")
     }
     defer { identity__v1__set_password_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.SetPasswordRequest")
     self.init(copying: message)
   }
 
@@ -2836,7 +2862,8 @@ extension Identity_V1_SetPasswordRequest {
 extension Identity_V1_SetPasswordResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__set_password_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.SetPasswordResponse")
@@ -2873,12 +2900,14 @@ extension Identity_V1_SetPasswordResponse {
 extension Identity_V1_LoginRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__login_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.LoginRequest")
     }
     defer { identity__v1__login_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.LoginRequest")
     self.init(copying: message)
   }
 
@@ -2921,12 +2950,14 @@ extension Identity_V1_LoginRequest {
 extension Identity_V1_Session {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__session__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.Session")
     }
     defer { identity__v1__session__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.Session")
     self.init(copying: message)
   }
 
@@ -2973,12 +3004,14 @@ extension Identity_V1_Session {
 extension Identity_V1_RefreshRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__refresh_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.RefreshRequest")
     }
     defer { identity__v1__refresh_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.RefreshRequest")
     self.init(copying: message)
   }
 
@@ -3017,12 +3050,14 @@ extension Identity_V1_RefreshRequest {
 extension Identity_V1_LogoutRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__logout_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.LogoutRequest")
     }
     defer { identity__v1__logout_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.LogoutRequest")
     self.init(copying: message)
   }
 
@@ -3061,7 +3096,8 @@ extension Identity_V1_LogoutRequest {
 extension Identity_V1_LogoutResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__logout_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.LogoutResponse")
@@ -3098,7 +3134,8 @@ extension Identity_V1_LogoutResponse {
 extension Identity_V1_GetSigningKeysRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__get_signing_keys_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.GetSigningKeysRequest")
@@ -3135,12 +3172,14 @@ extension Identity_V1_GetSigningKeysRequest {
 extension Identity_V1_SigningKey {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__signing_key__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.SigningKey")
     }
     defer { identity__v1__signing_key__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.SigningKey")
     self.init(copying: message)
   }
 
@@ -3187,12 +3226,14 @@ extension Identity_V1_SigningKey {
 extension Identity_V1_GetSigningKeysResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__get_signing_keys_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.GetSigningKeysResponse")
     }
     defer { identity__v1__get_signing_keys_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.GetSigningKeysResponse")
     self.init(copying: message)
   }
 
@@ -3243,7 +3284,8 @@ extension Identity_V1_GetSigningKeysResponse {
 extension Identity_V1_RotateSigningKeyRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__rotate_signing_key_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.RotateSigningKeyRequest")
@@ -3280,12 +3322,14 @@ extension Identity_V1_RotateSigningKeyRequest {
 extension Identity_V1_RotateSigningKeyResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__rotate_signing_key_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.RotateSigningKeyResponse")
     }
     defer { identity__v1__rotate_signing_key_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.RotateSigningKeyResponse")
     self.init(copying: message)
   }
 
@@ -3324,12 +3368,14 @@ extension Identity_V1_RotateSigningKeyResponse {
 extension Identity_V1_AuditEvent {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__audit_event__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.AuditEvent")
     }
     defer { identity__v1__audit_event__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.AuditEvent")
     self.init(copying: message)
   }
 
@@ -3384,12 +3430,14 @@ extension Identity_V1_AuditEvent {
 extension Identity_V1_ListAuditEventsRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__list_audit_events_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ListAuditEventsRequest")
     }
     defer { identity__v1__list_audit_events_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ListAuditEventsRequest")
     self.init(copying: message)
   }
 
@@ -3432,12 +3480,14 @@ extension Identity_V1_ListAuditEventsRequest {
 extension Identity_V1_ListAuditEventsResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__list_audit_events_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ListAuditEventsResponse")
     }
     defer { identity__v1__list_audit_events_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ListAuditEventsResponse")
     self.init(copying: message)
   }
 
@@ -3490,7 +3540,8 @@ extension Identity_V1_ListAuditEventsResponse {
 extension Identity_V1_VerifyAuditChainRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__verify_audit_chain_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.VerifyAuditChainRequest")
@@ -3527,12 +3578,14 @@ extension Identity_V1_VerifyAuditChainRequest {
 extension Identity_V1_VerifyAuditChainResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__verify_audit_chain_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.VerifyAuditChainResponse")
     }
     defer { identity__v1__verify_audit_chain_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.VerifyAuditChainResponse")
     self.init(copying: message)
   }
 
@@ -3577,12 +3630,14 @@ extension Identity_V1_VerifyAuditChainResponse {
 extension Identity_V1_ApiKey {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__api_key__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ApiKey")
     }
     defer { identity__v1__api_key__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ApiKey")
     self.init(copying: message)
   }
 
@@ -3637,12 +3692,14 @@ extension Identity_V1_ApiKey {
 extension Identity_V1_CreateApiKeyRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__create_api_key_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.CreateApiKeyRequest")
     }
     defer { identity__v1__create_api_key_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.CreateApiKeyRequest")
     self.init(copying: message)
   }
 
@@ -3685,12 +3742,14 @@ extension Identity_V1_CreateApiKeyRequest {
 extension Identity_V1_CreateApiKeyResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__create_api_key_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.CreateApiKeyResponse")
     }
     defer { identity__v1__create_api_key_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.CreateApiKeyResponse")
     self.init(copying: message)
   }
 
@@ -3731,7 +3790,8 @@ extension Identity_V1_CreateApiKeyResponse {
 extension Identity_V1_ListApiKeysRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__list_api_keys_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ListApiKeysRequest")
@@ -3768,12 +3828,14 @@ extension Identity_V1_ListApiKeysRequest {
 extension Identity_V1_ListApiKeysResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__list_api_keys_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ListApiKeysResponse")
     }
     defer { identity__v1__list_api_keys_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ListApiKeysResponse")
     self.init(copying: message)
   }
 
@@ -3824,12 +3886,14 @@ extension Identity_V1_ListApiKeysResponse {
 extension Identity_V1_RevokeApiKeyRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__revoke_api_key_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.RevokeApiKeyRequest")
     }
     defer { identity__v1__revoke_api_key_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.RevokeApiKeyRequest")
     self.init(copying: message)
   }
 
@@ -3868,12 +3932,14 @@ extension Identity_V1_RevokeApiKeyRequest {
 extension Identity_V1_ExchangeApiKeyRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__exchange_api_key_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ExchangeApiKeyRequest")
     }
     defer { identity__v1__exchange_api_key_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ExchangeApiKeyRequest")
     self.init(copying: message)
   }
 
@@ -3912,12 +3978,14 @@ extension Identity_V1_ExchangeApiKeyRequest {
 extension Identity_V1_ExchangeApiKeyResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__exchange_api_key_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ExchangeApiKeyResponse")
     }
     defer { identity__v1__exchange_api_key_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ExchangeApiKeyResponse")
     self.init(copying: message)
   }
 
@@ -3958,12 +4026,14 @@ extension Identity_V1_ExchangeApiKeyResponse {
 extension Identity_V1_Preferences {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__preferences__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.Preferences")
     }
     defer { identity__v1__preferences__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.Preferences")
     self.init(copying: message)
   }
 
@@ -4036,7 +4106,8 @@ extension Identity_V1_Preferences {
 extension Identity_V1_GetPreferencesRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__get_preferences_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.GetPreferencesRequest")
@@ -4073,12 +4144,14 @@ extension Identity_V1_GetPreferencesRequest {
 extension Identity_V1_UpdatePreferencesRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__update_preferences_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.UpdatePreferencesRequest")
     }
     defer { identity__v1__update_preferences_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.UpdatePreferencesRequest")
     self.init(copying: message)
   }
 
@@ -4131,12 +4204,14 @@ extension Identity_V1_UpdatePreferencesRequest {
 extension Identity_V1_Dashboard {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__dashboard__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.Dashboard")
     }
     defer { identity__v1__dashboard__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.Dashboard")
     self.init(copying: message)
   }
 
@@ -4189,7 +4264,8 @@ extension Identity_V1_Dashboard {
 extension Identity_V1_ListDashboardsRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__list_dashboards_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ListDashboardsRequest")
@@ -4226,12 +4302,14 @@ extension Identity_V1_ListDashboardsRequest {
 extension Identity_V1_ListDashboardsResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__list_dashboards_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ListDashboardsResponse")
     }
     defer { identity__v1__list_dashboards_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ListDashboardsResponse")
     self.init(copying: message)
   }
 
@@ -4282,12 +4360,14 @@ extension Identity_V1_ListDashboardsResponse {
 extension Identity_V1_SaveDashboardRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__save_dashboard_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.SaveDashboardRequest")
     }
     defer { identity__v1__save_dashboard_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.SaveDashboardRequest")
     self.init(copying: message)
   }
 
@@ -4326,12 +4406,14 @@ extension Identity_V1_SaveDashboardRequest {
 extension Identity_V1_DeleteDashboardRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__delete_dashboard_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.DeleteDashboardRequest")
     }
     defer { identity__v1__delete_dashboard_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.DeleteDashboardRequest")
     self.init(copying: message)
   }
 
@@ -4370,7 +4452,8 @@ extension Identity_V1_DeleteDashboardRequest {
 extension Identity_V1_DeleteDashboardResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__delete_dashboard_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.DeleteDashboardResponse")
@@ -4407,12 +4490,14 @@ extension Identity_V1_DeleteDashboardResponse {
 extension Identity_V1_ExportUserDataRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__export_user_data_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ExportUserDataRequest")
     }
     defer { identity__v1__export_user_data_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ExportUserDataRequest")
     self.init(copying: message)
   }
 
@@ -4451,12 +4536,14 @@ extension Identity_V1_ExportUserDataRequest {
 extension Identity_V1_ExportUserDataResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__export_user_data_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.ExportUserDataResponse")
     }
     defer { identity__v1__export_user_data_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.ExportUserDataResponse")
     self.init(copying: message)
   }
 
@@ -4495,12 +4582,14 @@ extension Identity_V1_ExportUserDataResponse {
 extension Identity_V1_AnonymizeUserRequest {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__anonymize_user_request__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.AnonymizeUserRequest")
     }
     defer { identity__v1__anonymize_user_request__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.AnonymizeUserRequest")
     self.init(copying: message)
   }
 
@@ -4539,12 +4628,14 @@ extension Identity_V1_AnonymizeUserRequest {
 extension Identity_V1_AnonymizeUserResponse {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = identity__v1__anonymize_user_response__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("identity.v1.AnonymizeUserResponse")
     }
     defer { identity__v1__anonymize_user_response__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "identity.v1.AnonymizeUserResponse")
     self.init(copying: message)
   }
 

@@ -259,12 +259,14 @@ public struct Test_V1_Test1: RPCMessage, Equatable, Sendable {
 extension Test_V1_Scalars {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__scalars__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("test.v1.Scalars")
     }
     defer { test__v1__scalars__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "test.v1.Scalars")
     self.init(copying: message)
   }
 
@@ -333,12 +335,14 @@ extension Test_V1_Scalars {
 extension Test_V1_Outer {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__outer__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("test.v1.Outer")
     }
     defer { test__v1__outer__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "test.v1.Outer")
     self.init(copying: message)
   }
 
@@ -397,7 +401,8 @@ extension Test_V1_Outer {
 extension Test_V1_Outer.Inner {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     var prototype = Test__V1__Outer__Inner()
     test__v1__outer__inner__init(&prototype)
@@ -405,6 +410,7 @@ extension Test_V1_Outer.Inner {
       throw ProtoCoding.decodingError("test.v1.Outer.Inner")
     }
     defer { ProtoCoding.freeUnpacked(message) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(prototype.base.descriptor), messageName: "test.v1.Outer.Inner")
     self.init(copying: message.assumingMemoryBound(to: Test__V1__Outer__Inner.self))
   }
 
@@ -446,7 +452,8 @@ extension Test_V1_Outer.Inner {
 extension Test_V1_Outer.Inner.Leaf {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     var prototype = Test__V1__Outer__Inner__Leaf()
     test__v1__outer__inner__leaf__init(&prototype)
@@ -454,6 +461,7 @@ extension Test_V1_Outer.Inner.Leaf {
       throw ProtoCoding.decodingError("test.v1.Outer.Inner.Leaf")
     }
     defer { ProtoCoding.freeUnpacked(message) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(prototype.base.descriptor), messageName: "test.v1.Outer.Inner.Leaf")
     self.init(copying: message.assumingMemoryBound(to: Test__V1__Outer__Inner__Leaf.self))
   }
 
@@ -491,12 +499,14 @@ extension Test_V1_Outer.Inner.Leaf {
 extension Test_V1_Repeated {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__repeated__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("test.v1.Repeated")
     }
     defer { test__v1__repeated__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "test.v1.Repeated")
     self.init(copying: message)
   }
 
@@ -654,12 +664,14 @@ extension Test_V1_Repeated {
 extension Test_V1_Maps {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__maps__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("test.v1.Maps")
     }
     defer { test__v1__maps__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "test.v1.Maps")
     self.init(copying: message)
   }
 
@@ -816,12 +828,14 @@ extension Test_V1_Maps {
 extension Test_V1_Choice {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__choice__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("test.v1.Choice")
     }
     defer { test__v1__choice__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "test.v1.Choice")
     self.init(copying: message)
   }
 
@@ -900,12 +914,14 @@ extension Test_V1_Choice {
 extension Test_V1_Optionals {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__optionals__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("test.v1.Optionals")
     }
     defer { test__v1__optionals__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "test.v1.Optionals")
     self.init(copying: message)
   }
 
@@ -984,12 +1000,14 @@ extension Test_V1_Optionals {
 extension Test_V1_Keywords {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__keywords__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("test.v1.Keywords")
     }
     defer { test__v1__keywords__free_unpacked(message, nil) }
+    try ProtoCoding.checkStrings(bytes, descriptor: UnsafeRawPointer(message.pointee.base.descriptor), messageName: "test.v1.Keywords")
     self.init(copying: message)
   }
 
@@ -1038,7 +1056,8 @@ extension Test_V1_Keywords {
 extension Test_V1_Test1 {
   /// Decodes the message with protobuf-c.
   ///
-  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding.
+  /// - Throws: `RPCError` with code `internal` when `bytes` is not a valid encoding (invalid
+  ///   UTF-8 in a string included), `invalidArgument` for a string with a NUL character.
   public init(serializedBytes bytes: UnsafeRawBufferPointer) throws {
     guard let message = test__v1__test1__unpack(nil, bytes.count, ProtoCoding.data(bytes)) else {
       throw ProtoCoding.decodingError("test.v1.Test1")

@@ -148,6 +148,29 @@ def test_bytes_that_are_not_protobuf_are_internal(raw):
     assert "decode" in result["headers"].get("grpc-message", "") + result["trailers"].get("grpc-message", "")
 
 
+def grpc_message(result):
+    return result["headers"].get("grpc-message", "") + result["trailers"].get("grpc-message", "")
+
+
+def test_a_nul_in_a_string_field_is_invalid_argument_not_a_cut_string(raw):
+    # SimpleRequest.response_status (7) = EchoStatus{message (2) = "a\0"}: valid protobuf, but a
+    # string the server's decoder would otherwise cut at the NUL.
+    stream = raw.request()
+    raw.send(stream, framed(b"\x3a\x04\x12\x02a\x00"))
+    result = raw.read_until_done(stream)
+    assert status_of(result) == 3
+    assert "NUL" in grpc_message(result) and "message" in grpc_message(result)
+
+
+def test_invalid_utf8_in_a_string_field_is_internal_not_repaired(raw):
+    # The same string field holding a lone 0xFF byte: not UTF-8, so not a proto3 string.
+    stream = raw.request()
+    raw.send(stream, framed(b"\x3a\x03\x12\x01\xff"))
+    result = raw.read_until_done(stream)
+    assert status_of(result) == 13
+    assert "UTF-8" in grpc_message(result)
+
+
 def test_announced_message_over_the_limit_is_rejected_before_its_body(raw):
     stream = raw.request()
     raw.send(stream, struct.pack(">BI", 0, 64 << 20), end_stream=False)
