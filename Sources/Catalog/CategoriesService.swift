@@ -17,10 +17,7 @@ public struct CategoriesService: Catalog_V1_Categories.SimpleServiceProtocol {
     -> Catalog_V1_Category
   {
     let tenantID = try Caller.require(.editor).tenantUUID
-    let name = request.name.trimmingCharacters(in: .whitespaces)
-    guard !name.isEmpty, name.count <= 200 else {
-      throw RPCError(code: .invalidArgument, message: "name must be 1 to 200 characters.")
-    }
+    let name = try requiredText(request.name, "name", maxCharacters: 200)
     let parent = request.parentId.isEmpty ? nil : try parseID(request.parentId, what: "parent_id")
     let id = UUID()
     try await self.context.database.transaction(on: self.context.pool) { connection in

@@ -136,7 +136,13 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
     let productID = try parseID(text, what: "product_id")
     let level = try await self.context.database.transaction(on: self.context.pool) { connection in
       let current = try await StockLedger.lock(productID: productID, location: location, tenantID: tenantID, on: connection)
-      if current.onHand + onHandDelta < current.reserved {
+      let (onHand, overflow) = current.onHand.addingReportingOverflow(onHandDelta)
+      guard !overflow else {
+        throw RPCError(
+          code: .invalidArgument,
+          message: "Stock on hand (\(current.onHand)) plus \(onHandDelta) is past the largest count, \(Int64.max).")
+      }
+      if onHand < current.reserved {
         throw RPCError(
           code: .failedPrecondition,
           message: "Stock on hand (\(current.onHand)) cannot drop below what is reserved (\(current.reserved)).")

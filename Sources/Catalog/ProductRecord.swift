@@ -6,6 +6,10 @@ import ServiceKit
 
 /// A row of `catalog.products`.
 struct ProductRecord: Sendable, Hashable {
+  /// The longest SKU and name `products` accepts (its CHECK constraints).
+  static let maxSKUCharacters = 64
+  static let maxNameCharacters = 300
+
   var id: UUID
   var sku: String
   var name: String

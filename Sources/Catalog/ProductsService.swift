@@ -18,11 +18,8 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
   {
     let tenantID = try Caller.require(.editor).tenantUUID
     guard let product = request.product else { throw RPCError(code: .invalidArgument, message: "product is required.") }
-    let sku = product.sku.trimmingCharacters(in: .whitespaces)
-    guard !sku.isEmpty else { throw RPCError(code: .invalidArgument, message: "product.sku is required.") }
-    guard !product.name.trimmingCharacters(in: .whitespaces).isEmpty else {
-      throw RPCError(code: .invalidArgument, message: "product.name is required.")
-    }
+    let sku = try requiredText(product.sku, "product.sku", maxCharacters: ProductRecord.maxSKUCharacters)
+    _ = try requiredText(product.name, "product.name", maxCharacters: ProductRecord.maxNameCharacters, keepingSpaces: true)
     let (price, currency) = try MoneyInput.price(product.price)
     let category = product.categoryId.isEmpty ? nil : try parseID(product.categoryId, what: "product.category_id")
     let attributes = try Attributes.encode(product.attributes)
@@ -134,8 +131,11 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
       mask.contains("category_id") && !changes.categoryId.isEmpty
       ? try parseID(changes.categoryId, what: "product.category_id") : nil
     let attributes = mask.contains("attributes") ? try Attributes.encode(changes.attributes) : nil
-    if mask.contains("sku") && changes.sku.trimmingCharacters(in: .whitespaces).isEmpty {
-      throw RPCError(code: .invalidArgument, message: "product.sku cannot be empty.")
+    if mask.contains("sku") {
+      _ = try requiredText(changes.sku, "product.sku", maxCharacters: ProductRecord.maxSKUCharacters)
+    }
+    if mask.contains("name") {
+      _ = try requiredText(changes.name, "product.name", maxCharacters: ProductRecord.maxNameCharacters, keepingSpaces: true)
     }
     let row = try await self.context.database.transaction(on: self.context.pool) { connection in
       if let category { try await self.requireCategory(category, tenantID: tenantID, on: connection) }

@@ -154,7 +154,7 @@ final class UnaryForwarding {
       }
       self.path.logger.debug(
         "retrying", metadata: ["rpc.method": "\(self.route.method.descriptor.path)", "replica": "\(replica.address)"])
-      self.pendingRetry = self.call.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount.nanoseconds(pause.nanoseconds)) {
+      self.pendingRetry = self.call.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(pause)) {
         self.pendingRetry = nil
         self.retry()
       }
@@ -234,12 +234,5 @@ final class UnaryForwarding {
         self.path.logger, path: self.call.descriptor.path, status: status, elapsed: ContinuousClock.now - self.began,
         fields: self.fields, peer: self.call.remotePeer)
     }
-  }
-}
-
-extension Duration {
-  fileprivate var nanoseconds: Int64 {
-    let (seconds, attoseconds) = self.components
-    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
   }
 }

@@ -29,6 +29,11 @@ public struct GatewayConfiguration: Sendable, Hashable {
   public struct RateLimit: Sendable, Hashable {
     public var perSecond: Double
     public var burst: Double
+
+    /// One call per 1 000 s: anything slower is a typo, and would make the retry hint huge.
+    public static let minimumPerSecond = 0.001
+    /// The largest rate and burst accepted (also rules out `inf`).
+    public static let maximum = 1e9
   }
 
   /// Replica addresses by service name or `package.*` pattern, in file order.
@@ -165,9 +170,13 @@ public struct GatewayConfiguration: Sendable, Hashable {
       }
       if keyword == "public" { self.publicMethods.formUnion(arguments) } else { self.retryMethods.formUnion(arguments) }
     case "rate-limit":
-      guard arguments.count == 3, let rate = Double(arguments[1]), let burst = Double(arguments[2]), rate > 0,
-        burst >= 1
-      else { throw fail("rate-limit is `tenant|client PER_SECOND BURST` with positive numbers") }
+      // Bounded, so that the retry hint (the wait for the next token) stays a sane number.
+      guard arguments.count == 3, let rate = Double(arguments[1]), let burst = Double(arguments[2]),
+        rate >= RateLimit.minimumPerSecond, rate <= RateLimit.maximum, burst >= 1, burst <= RateLimit.maximum
+      else {
+        throw fail(
+          "rate-limit is `tenant|client PER_SECOND BURST`: PER_SECOND from \(RateLimit.minimumPerSecond), BURST from 1, both at most \(Int(RateLimit.maximum))")
+      }
       switch arguments[0] {
       case "tenant": self.tenantRateLimit = RateLimit(perSecond: rate, burst: burst)
       case "client": self.clientRateLimit = RateLimit(perSecond: rate, burst: burst)

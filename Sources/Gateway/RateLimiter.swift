@@ -34,7 +34,7 @@ public final class RateLimiter: Sendable {
         return nil
       }
       let wait = (1 - bucket.tokens) / self.perSecond
-      return .milliseconds(Int64((wait * 1000).rounded(.up)))
+      return .milliseconds(Int64(min((wait * 1000).rounded(.up), 3_600_000)))
     }
   }
 }

@@ -12,6 +12,24 @@ public func parseID(_ text: String, what: String) throws(RPCError) -> UUID {
   return id
 }
 
+/// `text` when it is not blank and has at most `maxCharacters` characters as PostgreSQL's
+/// `length()` counts them (Unicode scalars, not Swift's grapheme clusters: "👍🏽" is two);
+/// `INVALID_ARGUMENT` naming the field otherwise, rather than the `FAILED_PRECONDITION` a CHECK
+/// constraint would give. Surrounding spaces are removed first unless `keepingSpaces`.
+public func requiredText(
+  _ text: String, _ what: String, maxCharacters: Int, keepingSpaces: Bool = false
+) throws(RPCError) -> String {
+  let trimmed = text.trimmingCharacters(in: .whitespaces)
+  guard !trimmed.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(what) is required.") }
+  let kept = keepingSpaces ? text : trimmed
+  let count = kept.unicodeScalars.count
+  guard count <= maxCharacters else {
+    throw RPCError(
+      code: .invalidArgument, message: "\(what) has \(count) characters; at most \(maxCharacters) are allowed.")
+  }
+  return kept
+}
+
 extension Caller {
   /// The caller's tenant as a UUID (`UNAUTHENTICATED` for a token naming anything else).
   public var tenantUUID: UUID {

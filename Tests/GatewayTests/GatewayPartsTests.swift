@@ -72,7 +72,10 @@ struct GatewayPartsTests {
     #expect(configuration.authentication == .identity(ListenAddress(host: "127.0.0.1", port: 50051)))
     #expect(configuration.tenantRateLimit == GatewayConfiguration.RateLimit(perSecond: 5, burst: 10))
     #expect(configuration.maxPendingPerReplica == 7 && configuration.healthInterval == .milliseconds(250))
-    for bad in ["route x", "route x 1.2.3.4", "auth maybe", "rate-limit tenant 0 1", "bogus 1", "public NoSlash"] {
+    for bad in [
+      "route x", "route x 1.2.3.4", "auth maybe", "rate-limit tenant 0 1", "rate-limit client 1e-17 1",
+      "rate-limit client inf 1", "rate-limit client nan 1", "rate-limit client 5 inf", "bogus 1", "public NoSlash",
+    ] {
       #expect(throws: GatewayConfiguration.ParseError.self) { try GatewayConfiguration(parsing: "route a.B 127.0.0.1:1\n" + bad) }
     }
   }

@@ -43,6 +43,13 @@ struct GRPCTimeoutTests {
     #expect(GRPCTimeout.parse(long)! >= .seconds(86_400 * 365))
     #expect(GRPCTimeout.parse(GRPCTimeout.format(.nanoseconds(1)))! >= .nanoseconds(1))
   }
+
+  @Test func timeoutsPastWhatNanosecondsHoldSaturateInsteadOfTrapping() {
+    // Int64.max nanoseconds is 2 562 047.8 hours.
+    #expect(GRPCTimeout.format(.seconds(Int64.max)) == "2562048H")
+    #expect(GRPCTimeout.format(.seconds(20_000_000_000)) == "2562048H")
+    #expect(GRPCTimeout.format(Duration(secondsComponent: 9_223_372_036, attosecondsComponent: 999_999_999_999_999_999)) == "2562048H")
+  }
 }
 
 @Suite("Metadata")

@@ -18,6 +18,16 @@ struct UnaryCallTests {
     }
   }
 
+  @Test func aTimeoutOfCenturiesIsSentAsTheLargestOneInsteadOfTrapping() async throws {
+    try await withLoopbackServer { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      var options = CallOptions.defaults
+      options.timeout = .seconds(20_000_000_000)
+      let response = try await service.unaryCall(simpleRequest(responseSize: 3), options: options)
+      #expect(response.payload?.body.count == 3)
+    }
+  }
+
   @Test(arguments: RPCError.Code.allCases)
   func everyStatusCodeReachesTheClientWithItsMessage(_ code: RPCError.Code) async throws {
     try await withLoopbackServer { client in

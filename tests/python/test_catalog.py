@@ -102,6 +102,39 @@ def test_products_round_trip_exact_prices_and_verbatim_text(cc, people):
         grpc.StatusCode.INVALID_ARGUMENT)
 
 
+def test_counts_past_int64_and_over_long_text_are_invalid_argument(cc, people):
+    made = stocked(cc, people, "HUGE-1", 5)
+    inventory = cat_rpc.InventoryStub(cc)
+    editor = md(people["editor"])
+    # on_hand + quantity would pass 2^63 - 1: refused, not a crashed process.
+    huge = fails(lambda: inventory.Restock(cat.RestockRequest(
+        product_id=made.id, location_code="1101", quantity=2**63 - 1, reason="x"), metadata=editor))
+    assert huge.code() == grpc.StatusCode.INVALID_ARGUMENT and "largest" in huge.details()
+    adjust = fails(lambda: inventory.AdjustStock(cat.AdjustStockRequest(
+        product_id=made.id, location_code="1101", delta=2**63 - 1, reason="x"), metadata=editor))
+    assert adjust.code() == grpc.StatusCode.INVALID_ARGUMENT
+    levels = inventory.GetStock(cat.GetStockRequest(product_id=made.id), metadata=editor).levels
+    assert [level.on_hand for level in levels] == [5]
+    # Lengths as PostgreSQL counts them (code points: "\U0001F44D\U0001F3FD" is two), checked
+    # before the CHECK constraints could answer FAILED_PRECONDITION.
+    thumbs = "\U0001F44D\U0001F3FD"
+    for sku, name in [("S" * 65, "n"), ("LONG-NAME", "n" * 301), ("EMOJI-NAME", thumbs * 151)]:
+        refused = fails(lambda: product(cc, people["editor"], sku, name=name))
+        assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT, (sku, refused.details())
+        assert "at most" in refused.details()
+    assert product(cc, people["editor"], "S" * 64, name=thumbs * 150).name == thumbs * 150
+    stub = cat_rpc.ProductsStub(cc)
+    renamed = fails(lambda: stub.UpdateProduct(cat.UpdateProductRequest(
+        product=cat.Product(id=made.id, name="n" * 301), update_mask=["name"]), metadata=editor))
+    assert renamed.code() == grpc.StatusCode.INVALID_ARGUMENT
+    blank = fails(lambda: stub.UpdateProduct(cat.UpdateProductRequest(
+        product=cat.Product(id=made.id, name="  "), update_mask=["name"]), metadata=editor))
+    assert blank.code() == grpc.StatusCode.INVALID_ARGUMENT
+    categories = cat_rpc.CategoriesStub(cc)
+    category = fails(lambda: categories.CreateCategory(cat.CreateCategoryRequest(name=thumbs * 101), metadata=editor))
+    assert category.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_roles_tokens_and_tenants_are_enforced(cc, people):
     stub = cat_rpc.ProductsStub(cc)
     assert fails(lambda: product(cc, people["viewer"], "VIEWER-1")).code() == grpc.StatusCode.PERMISSION_DENIED

@@ -236,16 +236,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       maxMessageBytes: self.maxReceiveMessageBytes)
     self.streamsByKey[stream.key] = stream
     if let timeout = options.timeout, let context {
-      stream.deadlineTask = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
+      stream.deadlineTask = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
         self.cancel(key: stream.key, error: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."))
       }
     }
     return stream.key
-  }
-
-  private static func nanoseconds(_ duration: Duration) -> Int64 {
-    let (seconds, attoseconds) = duration.components
-    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
   }
 
   private func open(_ stream: ClientStream) {

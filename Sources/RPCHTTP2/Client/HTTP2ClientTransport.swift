@@ -210,10 +210,3 @@ public final class HTTP2ClientTransport: ClientTransport {
     }
   }
 }
-
-extension TimeAmount {
-  init(_ duration: Duration) {
-    let (seconds, attoseconds) = duration.components
-    self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-  }
-}
