@@ -3,7 +3,8 @@
 /// Keys are case-insensitive (stored lower-cased, as HTTP/2 requires). Keys ending in `-bin`
 /// hold binary values, which travel base64-encoded; all other keys hold ASCII strings. Keys
 /// starting with `grpc-` are reserved for the protocol and are not delivered to handlers, except
-/// ``retryPushbackKey``, which a response carries for the caller's retry logic.
+/// ``retryPushbackKey``, which a response carries for the caller's retry logic, and
+/// ``statusDetailsKey``, a failure's rich error details.
 public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral,
   CustomStringConvertible
 {
@@ -131,8 +132,19 @@ public struct Metadata: Sendable, Hashable, Sequence, ExpressibleByDictionaryLit
 extension Metadata {
   /// `grpc-retry-pushback-ms`: in a failed call's trailers, how many milliseconds the caller
   /// should wait before retrying (a negative or malformed value: do not retry). gRPC's retry
-  /// design (A6) defines it; it is the only `grpc-` key sent and received as metadata.
+  /// design (A6) defines it; it is sent and received as metadata.
   public static let retryPushbackKey = "grpc-retry-pushback-ms"
+
+  /// `grpc-status-details-bin`: in a failed call's trailers, a serialized `google.rpc.Status`
+  /// with the error's details. Carried as metadata both ways, untouched, so that a handler can
+  /// send it, a caller can read it, and the gateway passes it on.
+  public static let statusDetailsKey = "grpc-status-details-bin"
+
+  /// Whether `key` is one of the `grpc-` keys carried as metadata (``retryPushbackKey``,
+  /// ``statusDetailsKey``); every other `grpc-` key belongs to the protocol.
+  public static func isCarriedGRPCKey(_ key: String) -> Bool {
+    key == Self.retryPushbackKey || key == Self.statusDetailsKey
+  }
 
   /// Whether `key` is a syntactically valid metadata key: non-empty, only `0-9 a-z _ - .`.
   public static func isValidKey(_ key: String) -> Bool {

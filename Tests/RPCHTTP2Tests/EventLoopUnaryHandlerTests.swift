@@ -1,5 +1,6 @@
 import InteropService
 import NIOCore
+import NIOPosix
 import Protos
 import RPCCore
 import RPCHTTP2
@@ -84,6 +85,40 @@ private final class ForwardingHandler: EventLoopUnaryHandler {
 
 @Suite("Unary calls served on the event loop")
 struct EventLoopUnaryHandlerTests {
+  @Test func aStreamAnsweringAUnaryCallWithZeroOrTwoMessagesIsUnimplemented() async throws {
+    // A response cardinality violation is UNIMPLEMENTED (statuscodes.md) on the event-loop
+    // path too: StreamingOutputCall, called as if it were unary, answers as many messages as
+    // the request asks for.
+    let server = GRPCServer(configuration: .init(threads: 1), services: [TestService()])
+    let address = try await server.start()
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let loop = group.next()
+    let transport = HTTP2ClientTransport(host: "127.0.0.1", port: address.port!, eventLoopGroup: loop)
+    _ = try await Grpc_Testing_TestService.Client(wrapping: RPCClient(transport: transport)).emptyCall(.init())
+    let streaming = MethodDescriptor(service: "grpc.testing.TestService", method: "StreamingOutputCall")
+    for count in [0, 2] {
+      var request = Grpc_Testing_StreamingOutputCallRequest()
+      request.responseParameters = Array(repeating: Grpc_Testing_ResponseParameters(), count: count)
+      let bytes = try request.serializedBytes()
+      let result = try await withCheckedThrowingContinuation { (done: CheckedContinuation<Result<UnaryResponse, RPCError>, any Error>) in
+        loop.execute {
+          let started = transport.startUnaryOnCurrentEventLoop(
+            descriptor: streaming, metadata: [:], options: .defaults, request: bytes[...]
+          ) { done.resume(returning: $0) }
+          if started == nil { done.resume(throwing: RPCError(code: .unavailable, message: "not started")) }
+        }
+      }
+      guard case .failure(let error) = result else {
+        Issue.record("\(count) messages answered a unary call")
+        continue
+      }
+      #expect(error.code == .unimplemented, "\(count) messages: \(error)")
+    }
+    await transport.close()
+    await server.shutDown()
+    try await group.shutdownGracefully()
+  }
+
   @Test func aHandlerAnswersOnTheLoopAndDeclinedCallsTakeTheOrdinaryRoute() async throws {
     let handler = AnsweringHandler()
     try await withLoopbackServer(configuration: .init(threads: 1, eventLoopUnaryHandler: handler)) { client in

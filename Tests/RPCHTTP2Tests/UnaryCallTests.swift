@@ -54,6 +54,37 @@ struct UnaryCallTests {
     }
   }
 
+  @Test func connectionSpecificFieldsInMetadataAreNotSent() async throws {
+    // RFC 9113 8.2.2: an HTTP/2 message with `connection` (and the like) is malformed, and the
+    // peer resets the stream; `content-type` and `user-agent` the transport writes itself.
+    try await withLoopbackServer { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      var metadata = Metadata()
+      for key in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host",
+        "content-type", "user-agent"]
+      {
+        metadata.add(key, "x")
+      }
+      metadata.add("x-grpc-test-echo-initial", "still here")
+      let response = try await service.unaryCall(
+        request: ClientRequest(message: simpleRequest(responseSize: 1), metadata: metadata))
+      #expect(response.metadata.firstString("x-grpc-test-echo-initial") == "still here")
+    }
+  }
+
+  @Test func richErrorDetailsTravelInTheTrailersUntouched() async throws {
+    // `grpc-status-details-bin` is the one reserved key besides the retry pushback that both
+    // ends carry as metadata. The interop service echoes `x-grpc-test-echo-trailing-bin`, so
+    // send the details through a server interceptor that fails the call with them.
+    let details: [UInt8] = [0x08, 0x09, 0x12, 0x01, 0x77, 0x00, 0xFF]
+    try await withLoopbackServer(interceptors: [FailingWithDetails(details: details)]) { client in
+      let service = Grpc_Testing_TestService.Client(wrapping: client)
+      let error = await #expect(throws: RPCError.self) { _ = try await service.emptyCall(.init()) }
+      #expect(error?.code == .failedPrecondition)
+      #expect(error?.metadata.firstBinary(Metadata.statusDetailsKey) == details)
+    }
+  }
+
   @Test func unknownServiceIsUnimplemented() async throws {
     try await withLoopbackServer { client in
       let service = Grpc_Testing_UnimplementedService.Client(wrapping: client)
@@ -185,5 +216,18 @@ struct InterceptorTests {
       let service = Grpc_Testing_TestService.Client(wrapping: client)
       _ = try await service.emptyCall(Grpc_Testing_Empty())
     }
+  }
+}
+
+/// Fails every call with FAILED_PRECONDITION and `details` as its `grpc-status-details-bin`.
+private struct FailingWithDetails: ServerInterceptor {
+  let details: [UInt8]
+
+  func intercept<Result: Sendable>(
+    metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
+  ) async throws -> Result {
+    var trailers = Metadata()
+    trailers.add(Metadata.statusDetailsKey, self.details)
+    throw RPCError(code: .failedPrecondition, message: "with details", metadata: trailers)
   }
 }

@@ -202,10 +202,14 @@ def test_unsupported_encoding_is_unimplemented(raw):
     assert status_of(result) == 12
 
 
-def test_malformed_timeout_is_invalid_argument(raw):
-    stream = raw.request(extra=[("grpc-timeout", "soon")])
-    raw.send(stream, framed(b""))
-    assert status_of(raw.read_until_done(stream)) == 3
+def test_malformed_timeout_is_internal(raw):
+    # INTERNAL as grpc-go answers it: the library never generates INVALID_ARGUMENT (statuscodes.md).
+    for value in ["soon", "1x", "123456789S", "S"]:
+        stream = raw.request(extra=[("grpc-timeout", value)])
+        raw.send(stream, framed(b""))
+        result = raw.read_until_done(stream)
+        assert status_of(result) == 13, value
+        assert "grpc-timeout" in grpc_message(result)
 
 
 def test_data_on_a_closed_stream_is_a_stream_or_connection_error(raw):

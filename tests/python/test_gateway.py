@@ -328,7 +328,8 @@ class ScriptedService(PythonTestService):
     """A backend whose calls fail, block or count as their metadata asks:
     `x-attempt-key` names a call across its attempts, `x-fail-times: N` answers its first N
     attempts with UNAVAILABLE (with `grpc-retry-pushback-ms` from `x-pushback-ms` when given),
-    `x-block` holds UnaryCall until the test releases it."""
+    `x-block` holds UnaryCall until the test releases it, `x-details: HEX` fails the call with
+    those bytes as its `grpc-status-details-bin`."""
 
     def __init__(self):
         self.attempts = {}
@@ -339,6 +340,10 @@ class ScriptedService(PythonTestService):
 
     def _script(self, context):
         metadata = dict(context.invocation_metadata())
+        if "x-details" in metadata:
+            # Rich error details, as grpcio-status sends them: a serialized google.rpc.Status.
+            context.set_trailing_metadata((("grpc-status-details-bin", bytes.fromhex(metadata["x-details"])),))
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "details attached")
         with self.lock:
             self.calls += 1
             key = metadata.get("x-attempt-key")
@@ -387,6 +392,28 @@ def start_scripted_backend():
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return server, port, service, health
+
+
+def test_rich_error_details_pass_through_the_gateway_unchanged(tmp_path):
+    server, port, _, _ = start_scripted_backend()
+    gateway = start_gateway(write_config(tmp_path, f"route grpc.testing.TestService 127.0.0.1:{port}\nauth off\n"))
+    # google.rpc.Status{code: 9, message: "why", details: [Any{type_url: "t"}]}, with a 0x00 and
+    # a 0xff to show the bytes are not treated as text.
+    details = bytes([0x08, 0x09, 0x12, 0x03]) + b"why" + bytes([0x1A, 0x03, 0x0A, 0x01, 0x74, 0x00, 0xFF])
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            for call in (stub.EmptyCall, stub.UnaryCall):
+                request = empty_pb2.Empty() if call is stub.EmptyCall else messages_pb2.SimpleRequest()
+                with pytest.raises(grpc.RpcError) as failed:
+                    call(request, timeout=10, metadata=(("x-details", details.hex()),))
+                assert failed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+                assert failed.value.details() == "details attached"
+                assert dict(failed.value.trailing_metadata())["grpc-status-details-bin"] == details
+        assert gateway.alive()
+    finally:
+        gateway.stop()
+        server.stop(None)
 
 
 def test_unavailable_in_trailers_is_retried_after_its_pushback_only_where_retries_are_allowed(tmp_path):

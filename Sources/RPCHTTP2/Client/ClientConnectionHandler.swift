@@ -419,11 +419,12 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   private static func unaryOutcome(_ stream: ClientStream, error: RPCError?) -> Result<UnaryResponse, RPCError> {
     if let error { return .failure(error) }
+    // A response cardinality violation is UNIMPLEMENTED (statuscodes.md), as RPCClient answers it.
     guard let message = stream.popMessage() else {
-      return .failure(RPCError(code: .internal, message: "The server ended a unary call without a response message."))
+      return .failure(RPCError(code: .unimplemented, message: "The server ended a unary call without a response message."))
     }
     guard stream.popMessage() == nil else {
-      return .failure(RPCError(code: .internal, message: "The server sent more than one response to a unary call."))
+      return .failure(RPCError(code: .unimplemented, message: "The server sent more than one response to a unary call."))
     }
     return .success(
       UnaryResponse(headers: stream.initialMetadata ?? [:], message: message, trailers: stream.trailingMetadata ?? [:]))
@@ -631,8 +632,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 /// Response header names the client treats specially, matched on their bytes.
 enum ResponseHeaderName {
   case status, contentType, grpcStatus, grpcMessage, grpcEncoding
-  /// Other pseudo-headers and `grpc-` headers: never delivered as metadata (but
-  /// `grpc-retry-pushback-ms` is, for the caller's retry logic: `Metadata.retryPushbackKey`).
+  /// Other pseudo-headers and `grpc-` headers: never delivered as metadata (but the ones
+  /// `Metadata.isCarriedGRPCKey` names are).
   case reserved
   case custom
 
@@ -652,7 +653,7 @@ enum ResponseHeaderName {
       if equals("grpc-status") { self = .grpcStatus }
       else if equals("grpc-message") { self = .grpcMessage }
       else if equals("grpc-encoding") { self = .grpcEncoding }
-      else if equals("grpc-retry-pushback-ms") { self = .custom }
+      else if equals("grpc-retry-pushback-ms") || equals("grpc-status-details-bin") { self = .custom }
       else { self = .reserved }
     } else {
       self = .custom

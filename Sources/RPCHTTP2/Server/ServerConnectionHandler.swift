@@ -349,8 +349,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       return
     }
     if let timeout = stream.timeout, GRPCTimeout.parse(timeout) == nil {
+      // INTERNAL, as other gRPC servers answer: the library never generates INVALID_ARGUMENT
+      // (statuscodes.md), which belongs to the application.
       self.finish(
-        stream, status: Status(code: RPCError.Code.invalidArgument.rawValue, message: "Malformed grpc-timeout '\(timeout)'."),
+        stream, status: Status(code: RPCError.Code.internal.rawValue, message: "Malformed grpc-timeout '\(timeout)'."),
         trailers: [:])
       return
     }
