@@ -624,3 +624,94 @@ def test_the_environment_alone_configures_the_gateway_and_wins_over_its_file(tmp
     result = subprocess.run([str(BIN_DIR / "gateway"), "--port", "0"], capture_output=True, text=True, timeout=30,
                             env={**os.environ, "GATEWAY_ROUTE": "grpc.testing.* nowhere", "GATEWAY_CONFIG": ""})
     assert result.returncode != 0 and "GATEWAY_ROUTE" in result.stderr and "HOST:PORT" in result.stderr
+
+
+class ScriptedHTTP2Backend:
+    """A gRPC backend written with python-h2 rather than a gRPC library, answering each method
+    with the HEADERS and DATA frames a test scripts: for responses no gRPC server sends (an
+    informational 1xx first, an HTTP error status carrying a grpc-status). Health checks are
+    answered SERVING."""
+
+    def __init__(self, responses):
+        import socket
+        self.responses = responses  # path -> [(headers, data, end_stream), ...]
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock):
+        import h2.config
+        import h2.connection
+        import h2.events
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        paths = {}
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                for event in conn.receive_data(chunk):
+                    if isinstance(event, h2.events.RequestReceived):
+                        paths[event.stream_id] = dict(event.headers)[":path"]
+                    elif isinstance(event, h2.events.DataReceived):
+                        conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                    elif isinstance(event, h2.events.StreamEnded):
+                        self._answer(conn, event.stream_id, paths.pop(event.stream_id, ""))
+                sock.sendall(conn.data_to_send())
+        except OSError:
+            return
+        finally:
+            sock.close()
+
+    def _answer(self, conn, stream_id, path):
+        if path == "/grpc.health.v1.Health/Check":
+            script = [([(":status", "200"), ("content-type", "application/grpc")], b"\x00\x00\x00\x00\x02\x08\x01", False),
+                      ([("grpc-status", "0")], None, True)]
+        else:
+            script = self.responses[path]
+        for headers, data, end_stream in script:
+            conn.send_headers(stream_id, headers, end_stream=end_stream and data is None)
+            if data is not None:
+                conn.send_data(stream_id, data, end_stream=end_stream)
+
+    def stop(self):
+        self.listener.close()
+
+
+def test_the_client_skips_informational_responses_and_prefers_grpc_status_to_the_http_status(tmp_path):
+    ok = [([(":status", "200"), ("content-type", "application/grpc")], b"\x00\x00\x00\x00\x00", False),
+          ([("grpc-status", "0")], None, True)]
+    backend = ScriptedHTTP2Backend({
+        # 103 Early Hints, then the real answer: the whole 1xx header block is skipped.
+        "/grpc.testing.TestService/EmptyCall": [([(":status", "103"), ("link", "</x>; rel=preload")], None, False)] + ok,
+        # An HTTP error status with a grpc-status: the grpc-status is the outcome.
+        "/grpc.testing.TestService/UnaryCall": [([(":status", "503"), ("content-type", "application/grpc"),
+                                                  ("grpc-status", "8"), ("grpc-message", "quota")], None, True)],
+        # No grpc-status: the HTTP status maps (http-grpc-status-mapping.md: 404 -> UNIMPLEMENTED).
+        "/grpc.testing.TestService/StreamingOutputCall": [([(":status", "404"), ("content-type", "text/html")], b"gone", True)],
+    })
+    gateway = start_gateway(write_config(tmp_path, f"route grpc.testing.TestService 127.0.0.1:{backend.port}\nauth off\n"))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            assert stub.EmptyCall(empty_pb2.Empty(), timeout=10) == empty_pb2.Empty()
+            with pytest.raises(grpc.RpcError) as quota:
+                stub.UnaryCall(messages_pb2.SimpleRequest(), timeout=10)
+            assert quota.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and quota.value.details() == "quota"
+            with pytest.raises(grpc.RpcError) as gone:
+                list(stub.StreamingOutputCall(messages_pb2.StreamingOutputCallRequest(), timeout=10))
+            assert gone.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert gateway.alive()
+    finally:
+        gateway.stop()
+        backend.stop()

@@ -460,7 +460,25 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     self.receivingHeaders = nil
     guard let stream = self.streamsByID[streamID], !stream.finished else { return }
     if !stream.responseHeadersDone {
+      if let status = stream.httpStatus, status.utf8.count == 3, status.utf8.first == UInt8(ascii: "1") {
+        // An informational (1xx) response: skipped whole, the real response follows.
+        stream.httpStatus = nil
+        stream.contentType = nil
+        stream.grpcStatus = nil
+        stream.grpcMessage = nil
+        stream.grpcEncoding = nil
+        stream.collecting = Metadata()
+        return
+      }
       stream.responseHeadersDone = true
+      if stream.grpcStatus != nil {
+        // Trailers-only. A grpc-status, when there is one, decides the outcome whatever the
+        // HTTP status (http-grpc-status-mapping.md: "If grpc-status was provided, it must be
+        // used").
+        stream.trailingMetadata = stream.collecting
+        self.finishWithStatus(stream)
+        return
+      }
       guard stream.httpStatus == "200" else {
         let error = Self.errorForHTTPStatus(stream.httpStatus)
         self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_CANCEL.rawValue)
@@ -472,8 +490,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
         self.complete(stream, error: RPCError(code: .unknown, message: "Invalid content-type: \(stream.contentType ?? "none")."))
         return
       }
-      if stream.grpcStatus != nil || endStream {
-        // Trailers-only.
+      if endStream {
+        // Trailers-only without a grpc-status: an error below.
         stream.trailingMetadata = stream.collecting
         self.finishWithStatus(stream)
         return
