@@ -151,5 +151,15 @@ public enum IdentityMigrations {
         DROP TABLE user_preferences;
         DROP TABLE api_keys;
         """),
+    Migration(
+      version: 3, name: "login_attempts_in_flight",
+      up: """
+        -- Login attempts are counted before their password is checked (LoginThrottle), as
+        -- `pending`, so that concurrent guesses cannot get past the failure limit.
+        ALTER TABLE login_failures ADD COLUMN pending integer NOT NULL DEFAULT 0;
+        """,
+      down: """
+        ALTER TABLE login_failures DROP COLUMN pending;
+        """),
   ]
 }

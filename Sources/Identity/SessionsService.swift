@@ -24,30 +24,36 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     guard !email.isEmpty, !request.password.isEmpty else {
       throw RPCError(code: .invalidArgument, message: "email and password are required.")
     }
+    // The attempt is counted against the account and the client address before the password
+    // is checked, so that concurrent guesses cannot get past the limit (LoginThrottle).
     let throttle = LoginThrottle(context: self.context)
-    let accountKey = "account:\(tenantID.uuidString.lowercased()):\(email)"
-    let clientKey = "client:\(Self.clientAddress(context.remotePeer))"
-    try await throttle.checkNotLocked([accountKey, clientKey])
-
-    let found = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        """
-        SELECT \(unescaped: UserRecord.columns), password_hash FROM users
-        WHERE tenant_id = \(tenantID) AND lower(email) = \(email)
-        """
-      ).first
+    let accountKey = throttle.accountKey(tenantID: tenantID, email: email)
+    var found: PostgresRow?
+    var storedHash = Self.decoyHash
+    let (attempt, passwordMatches) = try await throttle.attempt(
+      [accountKey, throttle.clientKey(peer: context.remotePeer)]
+    ) {
+      found = try await self.context.database.translatingErrors {
+        try await self.context.pool.query(
+          """
+          SELECT \(unescaped: UserRecord.columns), password_hash FROM users
+          WHERE tenant_id = \(tenantID) AND lower(email) = \(email)
+          """
+        ).first
+      }
+      storedHash = try found?.decode(column: 15, as: String.self) ?? Self.decoyHash
+      let matches = try await self.context.verifyPassword(request.password, against: storedHash)
+      return found != nil && matches
     }
-    let storedHash = try found?.decode(column: 15, as: String.self) ?? Self.decoyHash
-    let passwordMatches = try await self.context.verifyPassword(request.password, against: storedHash)
     guard let found, passwordMatches else {
-      try await throttle.recordFailure(accountKey: accountKey, clientKey: clientKey)
       throw RPCError(code: .unauthenticated, message: "Wrong tenant, email or password.")
     }
     let user = try UserRecord(row: found)
     guard user.active else {
+      try await throttle.release(attempt)
       throw RPCError(code: .permissionDenied, message: "This account is deactivated.")
     }
-    try await throttle.clear(accountKey)
+    try await throttle.succeeded(attempt, clearing: [accountKey.name])
     let rehash = PasswordHash.needsRehash(storedHash, cost: self.context.settings.passwordCost)
       ? try await self.context.hashPassword(request.password) : nil
     let refresh = RefreshToken.make()

@@ -46,8 +46,12 @@ enum UserWrites {
   }
 
   /// Loads the user (locked), applies `change`, stores it and audits before/after.
+  ///
+  /// Only a platform operator (`actorIsPlatformOperator`) may change the platform operator's
+  /// role or active flag: a tenant admin demoting or deactivating them is `PERMISSION_DENIED`.
   static func update(
-    id: UUID, tenantID: UUID, actor: String, action: String = "update", context: IdentityContext,
+    id: UUID, tenantID: UUID, actor: String, actorIsPlatformOperator: Bool, action: String = "update",
+    context: IdentityContext,
     _ change: @Sendable (inout UserRecord) -> Void
   ) async throws(RPCError) -> UserRecord {
     try await context.database.transaction(on: context.pool) { connection in
@@ -60,6 +64,11 @@ enum UserWrites {
       var after = before
       change(&after)
       if after == before { return before }
+      if before.platformOperator, !actorIsPlatformOperator, after.role != before.role || after.active != before.active {
+        throw RPCError(
+          code: .permissionDenied,
+          message: "Only a platform operator may change the platform operator's role or deactivate them.")
+      }
       let updated = try await connection.query(
         """
         UPDATE users SET email = \(after.email), phone = \(after.phone), username = \(after.username),
@@ -83,15 +92,24 @@ enum UserWrites {
     }
   }
 
-  static func setPassword(id: UUID, tenantID: UUID, hash: String, actor: String, context: IdentityContext)
-    async throws(RPCError)
-  {
+  /// Replaces the user's password hash and ends their sessions. Only a platform operator
+  /// (`actorIsPlatformOperator`) may change the platform operator's password: checked on the
+  /// locked row, in the same transaction as the change.
+  static func setPassword(
+    id: UUID, tenantID: UUID, hash: String, actor: String, actorIsPlatformOperator: Bool, context: IdentityContext
+  ) async throws(RPCError) {
     try await context.database.transaction(on: context.pool) { connection in
-      let rows = try await connection.query(
-        "UPDATE users SET password_hash = \(hash), updated_at = now() WHERE tenant_id = \(tenantID) AND id = \(id)")
-      guard rows.affectedRows == 1 else {
-        throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.")
+      guard
+        let target = try await connection.query(
+          "SELECT platform_operator FROM users WHERE tenant_id = \(tenantID) AND id = \(id) FOR UPDATE"
+        ).first
+      else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
+      if try target.decode(column: 0, as: Bool.self), !actorIsPlatformOperator {
+        throw RPCError(
+          code: .permissionDenied, message: "Only a platform operator may change the platform operator's password.")
       }
+      try await connection.query(
+        "UPDATE users SET password_hash = \(hash), updated_at = now() WHERE tenant_id = \(tenantID) AND id = \(id)")
       // Other sessions end when the password changes.
       try await connection.query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(id) AND revoked_at IS NULL")
       try await AuditLog.append(

@@ -121,7 +121,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     }
     let role = newRole
     let updated = try await UserWrites.update(
-      id: id, tenantID: tenantID, actor: caller.subject, context: self.context
+      id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator,
+      context: self.context
     ) { user in
       if let email { user.email = email }
       if mask.contains("phone") { user.phone = phone }
@@ -144,7 +145,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
       throw RPCError(code: .failedPrecondition, message: "Admins cannot deactivate themselves.")
     }
     let updated = try await UserWrites.update(
-      id: id, tenantID: tenantID, actor: caller.subject, action: "deactivate", context: self.context
+      id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator,
+      action: "deactivate", context: self.context
     ) { user in
       user.active = false
     }
@@ -160,22 +162,36 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     let target = request.userId.isEmpty ? ownID : try parseID(request.userId, what: "user_id")
     try self.context.checkPasswordPolicy(request.newPassword)
     if target == ownID {
-      let stored = try await self.context.database.translatingErrors {
+      let row = try await self.context.database.translatingErrors {
         try await self.context.pool.query(
-          "SELECT password_hash FROM users WHERE tenant_id = \(tenantID) AND id = \(ownID)"
-        ).first?.decode(column: 0, as: String.self)
+          "SELECT password_hash, email FROM users WHERE tenant_id = \(tenantID) AND id = \(ownID)"
+        ).first
       }
-      guard let stored, try await self.context.verifyPassword(request.currentPassword, against: stored) else {
+      guard let row else {
         throw RPCError(code: .permissionDenied, message: "The current password is wrong.")
       }
+      let stored = try row.decode(column: 0, as: String.self)
+      // Guessing the current password with a stolen access token is throttled like logins,
+      // on the same account key: they share one budget and one lock.
+      let throttle = LoginThrottle(context: self.context)
+      let accountKey = throttle.accountKey(tenantID: tenantID, email: try row.decode(column: 1, as: String.self))
+      let (attempt, matches) = try await throttle.attempt([accountKey]) {
+        try await self.context.verifyPassword(request.currentPassword, against: stored)
+      }
+      guard matches else {
+        throw RPCError(code: .permissionDenied, message: "The current password is wrong.")
+      }
+      try await throttle.succeeded(attempt, clearing: [accountKey.name])
     } else {
       guard caller.role >= .admin else {
         throw RPCError(code: .permissionDenied, message: "Only admins set other users' passwords.")
       }
     }
     let hash = try await self.context.hashPassword(request.newPassword)
+    // UserWrites refuses to change the platform operator's password unless the caller is one.
     try await UserWrites.setPassword(
-      id: target, tenantID: tenantID, hash: hash, actor: caller.subject, context: self.context)
+      id: target, tenantID: tenantID, hash: hash, actor: caller.subject,
+      actorIsPlatformOperator: caller.kind == .platformOperator, context: self.context)
     return Identity_V1_SetPasswordResponse()
   }
 

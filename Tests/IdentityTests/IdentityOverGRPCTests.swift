@@ -18,6 +18,7 @@ struct IdentityOverGRPCTests {
     let sessions: Identity_V1_Sessions.Client
     let users: Identity_V1_Users.Client
     let tenants: Identity_V1_Tenants.Client
+    let privacy: Identity_V1_Privacy.Client
   }
 
   func withIdentity(_ body: (IdentityContext, Clients) async throws -> Void) async throws {
@@ -43,7 +44,8 @@ struct IdentityOverGRPCTests {
       }
       let client = RPCClient(transport: transport)
       let clients = Clients(
-        sessions: .init(wrapping: client), users: .init(wrapping: client), tenants: .init(wrapping: client))
+        sessions: .init(wrapping: client), users: .init(wrapping: client), tenants: .init(wrapping: client),
+        privacy: .init(wrapping: client))
       do {
         try await body(context, clients)
       } catch {
@@ -73,11 +75,15 @@ struct IdentityOverGRPCTests {
   }
 
   func code(_ body: () async throws -> Void) async -> RPCError.Code? {
+    await self.failure(body)?.code
+  }
+
+  func failure(_ body: () async throws -> Void) async -> RPCError? {
     do {
       try await body()
       return nil
     } catch {
-      return (error as? RPCError)?.code
+      return error as? RPCError
     }
   }
 
@@ -141,6 +147,143 @@ struct IdentityOverGRPCTests {
       refresh.refreshToken = viewer.refreshToken
       let rotated = try await clients.sessions.refresh(refresh)
       #expect(rotated.refreshToken != viewer.refreshToken)
+    }
+  }
+
+  /// The bootstrap tenant (with its platform operator) and a second, ordinary admin of it.
+  func operatorAndAdmin(_ context: IdentityContext, _ clients: Clients) async throws
+    -> (tenant: String, op: Identity_V1_Session, operatorPassword: String, admin: Identity_V1_Session)
+  {
+    let first = try await TenantWrites.create(
+      name: "Ops", plan: "", configJSON: "", adminEmail: "ops@ops.test", adminFullName: "", platformOperator: true,
+      actor: "test", context: context)
+    let op = try await self.login(clients, tenant: first.tenant.id, email: "ops@ops.test", password: first.password)
+    var create = Identity_V1_CreateUserRequest()
+    create.email = "admin@ops.test"
+    create.role = .admin
+    create.password = "correct horse battery staple"
+    _ = try await clients.users.createUser(create, metadata: self.bearer(op))
+    let admin = try await self.login(
+      clients, tenant: first.tenant.id, email: "admin@ops.test", password: "correct horse battery staple")
+    return (first.tenant.id, op, first.password, admin)
+  }
+
+  @Test func aTenantAdminCannotTakeOverOrDisableThePlatformOperator() async throws {
+    try await withIdentity { context, clients in
+      let (tenant, op, operatorPassword, admin) = try await self.operatorAndAdmin(context, clients)
+      let operatorID = op.user!.id
+
+      var reset = Identity_V1_SetPasswordRequest()
+      reset.userId = operatorID
+      reset.newPassword = "the admin owns you now"
+      let refusedReset = await self.failure { _ = try await clients.users.setPassword(reset, metadata: self.bearer(admin)) }
+      #expect(refusedReset?.code == .permissionDenied)
+      #expect(refusedReset?.message.contains("platform operator") == true)
+      #expect(await self.code { _ = try await self.login(clients, tenant: tenant, email: "ops@ops.test", password: "the admin owns you now") } == .unauthenticated)
+
+      var demote = Identity_V1_UpdateUserRequest()
+      var user = Identity_V1_User()
+      user.id = operatorID
+      user.role = .viewer
+      demote.user = user
+      demote.updateMask = ["role"]
+      #expect(await self.code { _ = try await clients.users.updateUser(demote, metadata: self.bearer(admin)) } == .permissionDenied)
+
+      var deactivate = Identity_V1_DeactivateUserRequest()
+      deactivate.id = operatorID
+      #expect(await self.code { _ = try await clients.users.deactivateUser(deactivate, metadata: self.bearer(admin)) } == .permissionDenied)
+
+      var anonymize = Identity_V1_AnonymizeUserRequest()
+      anonymize.userId = operatorID
+      #expect(await self.code { _ = try await clients.privacy.anonymizeUser(anonymize, metadata: self.bearer(admin)) } == .permissionDenied)
+
+      // The operator is untouched and still logs in as a platform operator, an admin.
+      let again = try await self.login(clients, tenant: tenant, email: "ops@ops.test", password: operatorPassword)
+      #expect(again.user?.role == .admin && again.user?.active == true && again.user?.email == "ops@ops.test")
+
+      // Fields outside the protected set stay editable by admins, and the operator itself may
+      // still manage the other admin.
+      var rename = Identity_V1_UpdateUserRequest()
+      var renamed = Identity_V1_User()
+      renamed.id = operatorID
+      renamed.fullName = "Operator"
+      rename.user = renamed
+      rename.updateMask = ["full_name"]
+      #expect(try await clients.users.updateUser(rename, metadata: self.bearer(admin)).fullName == "Operator")
+      var resetAdmin = Identity_V1_SetPasswordRequest()
+      resetAdmin.userId = admin.user!.id
+      resetAdmin.newPassword = "a fresh admin password"
+      _ = try await clients.users.setPassword(resetAdmin, metadata: self.bearer(again))
+      _ = try await self.login(clients, tenant: tenant, email: "admin@ops.test", password: "a fresh admin password")
+    }
+  }
+
+  @Test func concurrentWrongPasswordsGetNoMoreGuessesThanTheLimit() async throws {
+    try await withIdentity { context, clients in
+      let (tenant, _, _, _) = try await self.operatorAndAdmin(context, clients)
+      let limit = IdentitySettings().accountFailureLimit
+      let codes = await withTaskGroup(of: RPCError.Code?.self) { group in
+        for index in 0..<20 {
+          group.addTask {
+            await self.code {
+              _ = try await self.login(clients, tenant: tenant, email: "admin@ops.test", password: "wrong guess number \(index)")
+            }
+          }
+        }
+        var codes: [RPCError.Code?] = []
+        for await code in group { codes.append(code) }
+        return codes
+      }
+      let guessed = codes.filter { $0 == .unauthenticated }.count
+      let refused = codes.filter { $0 == .resourceExhausted }.count
+      #expect(guessed <= limit, "\(guessed) guesses were evaluated; the limit is \(limit)")
+      #expect(guessed >= 1 && guessed + refused == 20, "\(codes)")
+      // And the account is locked afterwards, the right password included.
+      let locked = await self.failure {
+        _ = try await self.login(clients, tenant: tenant, email: "admin@ops.test", password: "correct horse battery staple")
+      }
+      #expect(locked?.code == .resourceExhausted)
+      #expect(Int(locked?.metadata.firstString("retry-after-ms") ?? "") ?? 0 > 0)
+    }
+  }
+
+  @Test func wrongCurrentPasswordsInSetPasswordAreThrottledLikeLogins() async throws {
+    try await withIdentity { context, clients in
+      let (tenant, _, _, admin) = try await self.operatorAndAdmin(context, clients)
+      let limit = IdentitySettings().accountFailureLimit
+      var change = Identity_V1_SetPasswordRequest()
+      change.newPassword = "a brand new password"
+      for index in 0..<limit {
+        change.currentPassword = "wrong guess number \(index)"
+        #expect(await self.code { _ = try await clients.users.setPassword(change, metadata: self.bearer(admin)) } == .permissionDenied)
+      }
+      // The next attempt is refused before the password is checked, the right one included...
+      change.currentPassword = "correct horse battery staple"
+      let refused = await self.failure { _ = try await clients.users.setPassword(change, metadata: self.bearer(admin)) }
+      #expect(refused?.code == .resourceExhausted)
+      #expect(Int(refused?.metadata.firstString("retry-after-ms") ?? "") ?? 0 > 0)
+      // ...and logins to the account share the lock.
+      #expect(await self.code {
+        _ = try await self.login(clients, tenant: tenant, email: "admin@ops.test", password: "correct horse battery staple")
+      } == .resourceExhausted)
+
+      // Concurrent wrong guesses get no more than the limit either (a fresh account).
+      let (_, _, _, other) = try await self.operatorAndAdmin(context, clients)
+      let codes = await withTaskGroup(of: RPCError.Code?.self) { group in
+        for index in 0..<20 {
+          group.addTask {
+            var guess = Identity_V1_SetPasswordRequest()
+            guess.newPassword = "a brand new password"
+            guess.currentPassword = "wrong guess number \(index)"
+            return await self.code { _ = try await clients.users.setPassword(guess, metadata: self.bearer(other)) }
+          }
+        }
+        var codes: [RPCError.Code?] = []
+        for await code in group { codes.append(code) }
+        return codes
+      }
+      #expect(codes.filter { $0 == .permissionDenied }.count <= limit, "\(codes)")
+      #expect(codes.filter { $0 == .resourceExhausted }.count >= 20 - limit, "\(codes)")
     }
   }
 }

@@ -102,6 +102,32 @@ def test_repeated_failures_lock_the_account_with_a_retry_hint(channel, admin):
     assert login(channel, tenant, "unlocked@acme.test").access_token
 
 
+def test_a_tenant_admin_cannot_take_over_or_disable_the_platform_operator(identity, channel, admin):
+    tenant = admin.user.tenant_id
+    make_user(channel, admin, "second.admin@acme.test", role=pb.ROLE_ADMIN)
+    other = login(channel, tenant, "second.admin@acme.test")
+    users, privacy = rpc.UsersStub(channel), rpc.PrivacyStub(channel)
+    operator_id = admin.user.id
+    attempts = {
+        "SetPassword": lambda: users.SetPassword(pb.SetPasswordRequest(
+            user_id=operator_id, new_password="taken over by an admin"), metadata=bearer(other.access_token)),
+        "UpdateUser role": lambda: users.UpdateUser(pb.UpdateUserRequest(
+            user=pb.User(id=operator_id, role=pb.ROLE_VIEWER), update_mask=["role"]), metadata=bearer(other.access_token)),
+        "DeactivateUser": lambda: users.DeactivateUser(pb.DeactivateUserRequest(id=operator_id),
+                                                       metadata=bearer(other.access_token)),
+        "AnonymizeUser": lambda: privacy.AnonymizeUser(pb.AnonymizeUserRequest(user_id=operator_id),
+                                                       metadata=bearer(other.access_token)),
+    }
+    for method, attempt in attempts.items():
+        failure = code_of(attempt)
+        assert failure.code() == grpc.StatusCode.PERMISSION_DENIED, method
+        assert "platform operator" in failure.details(), method
+    # The operator still logs in with its own password, as an active platform-operator admin.
+    again = login(channel, tenant, identity.bootstrap["ADMIN_EMAIL"], identity.bootstrap["ADMIN_PASSWORD"])
+    assert again.user.role == pb.ROLE_ADMIN and again.user.active
+    assert json.loads(b64url(again.access_token.split(".")[1]))["kind"] == "platform_operator"
+
+
 def test_user_fields_are_validated_with_clear_messages(channel, admin):
     weak = code_of(lambda: make_user(channel, admin, "weak@acme.test", password="short"))
     assert weak.code() == grpc.StatusCode.INVALID_ARGUMENT
