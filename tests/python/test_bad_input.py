@@ -212,6 +212,17 @@ def test_malformed_timeout_is_internal(raw):
         assert "grpc-timeout" in grpc_message(result)
 
 
+def test_the_deadline_runs_from_the_headers_not_from_the_last_request_byte(raw):
+    # A unary request that never finishes arriving: the call ends at its deadline anyway.
+    import time
+    stream = raw.request(extra=[("grpc-timeout", "300m")])
+    started = time.monotonic()
+    raw.send(stream, struct.pack(">BI", 0, 10) + b"\x08", end_stream=False)
+    result = raw.read_until_done(stream)
+    assert status_of(result) == 4, result
+    assert 0.25 <= time.monotonic() - started < 3
+
+
 def test_data_on_a_closed_stream_is_a_stream_or_connection_error(raw):
     stream = raw.request(path="/grpc.testing.TestService/EmptyCall")
     raw.send(stream, framed(b""))

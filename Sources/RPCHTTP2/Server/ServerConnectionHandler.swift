@@ -357,6 +357,18 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       return
     }
     stream.route = route
+    if let timeout = stream.timeout, let duration = GRPCTimeout.parse(timeout) {
+      // The deadline runs from the request's headers, not from when its last message arrives.
+      stream.deadline = ContinuousClock.now.advanced(by: duration)
+      if route.kind.isClientSingle, let context {
+        stream.deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(duration)) {
+          stream.deadlineTimer = nil
+          guard !stream.handlerStarted, !stream.finished else { return }
+          self.failRequest(stream, .deadlineExceeded, "Deadline exceeded before the request arrived.")
+          self.scheduleFlush()
+        }
+      }
+    }
     if !route.kind.isClientSingle {
       self.startHandler(stream)
     }
@@ -428,10 +440,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private func startHandler(_ stream: ServerStream) {
     guard let route = stream.route, let executor, let context else { return }
     stream.handlerStarted = true
-    var deadline: ContinuousClock.Instant?
-    if let timeout = stream.timeout, let duration = GRPCTimeout.parse(timeout) {
-      deadline = ContinuousClock.now.advanced(by: duration)
-    }
+    stream.deadlineTimer?.cancel()
+    stream.deadlineTimer = nil
+    let deadline = stream.deadline
     if route.kind == .unary, let loopHandler = self.configuration.eventLoopUnaryHandler,
       let request = stream.peekMessage()
     {
@@ -481,6 +492,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   private func close(_ stream: ServerStream, cancelled: Bool) {
     stream.closed = true
     stream.finished = true
+    stream.deadlineTimer?.cancel()
+    stream.deadlineTimer = nil
     if cancelled {
       stream.task?.cancel()
       stream.loopCall?.cancelled()

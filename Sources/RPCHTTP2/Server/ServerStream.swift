@@ -1,3 +1,4 @@
+internal import NIOCore
 internal import RPCCore
 
 /// The state of one server stream: request headers and messages in, response out.
@@ -11,6 +12,11 @@ final class ServerStream {
   var path: String?
   var contentType: String?
   var timeout: String?
+  /// When the caller stops waiting: `grpc-timeout` counted from the request's headers.
+  var deadline: ContinuousClock.Instant?
+  /// Ends the call at its deadline while the request is still arriving (before a handler
+  /// that waits for the whole request has started).
+  var deadlineTimer: Scheduled<Void>?
   var encoding: String?
   var acceptsGzip = false
   /// Shared with the handler's context; made when a handler task starts (a call served on the
