@@ -99,13 +99,20 @@ public struct GatewayConfiguration: Sendable, Hashable {
   /// `GATEWAY_ROUTE="identity.v1.* 10.0.0.1:50051 10.0.0.2:50051; catalog.v1.* 10.0.0.3:50052"`).
   /// The environment wins: its routes are matched before the file's, and its single-valued
   /// settings replace the file's. `text` may be empty when the environment gives the routes.
-  public init(parsing text: String, environment: [String: String] = [:]) throws {
+  ///
+  /// - Parameter knownMethods: method paths (`/package.Service/Method`) by service name; when
+  ///   given, a `route` matching none of the services, and a `public` or `retry` path naming no
+  ///   method, is refused with its line, instead of leaving those calls UNIMPLEMENTED.
+  public init(parsing text: String, environment: [String: String] = [:], knownMethods: [String: [String]]? = nil)
+    throws
+  {
+    let known = knownMethods.map(Known.init)
     for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
       let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
       let words = Self.words(content)
       guard let keyword = words.first else { continue }
       do {
-        try self.apply(keyword, Array(words.dropFirst()))
+        try self.apply(keyword, Array(words.dropFirst()), known: known)
       } catch let reason as Reason {
         throw ParseError(line: index + 1, reason: reason.text)
       }
@@ -119,7 +126,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         let words = Self.words(entry)
         guard !words.isEmpty else { continue }
         do {
-          try self.apply(keyword, words)
+          try self.apply(keyword, words, known: known)
         } catch let reason as Reason {
           throw ParseError(line: 0, variable: variable, reason: reason.text)
         }
@@ -141,12 +148,31 @@ public struct GatewayConfiguration: Sendable, Hashable {
     text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
   }
 
+  /// The services and methods a configuration may name.
+  private struct Known {
+    let services: [String]
+    let methods: Set<String>
+
+    init(_ methodsByService: [String: [String]]) {
+      self.services = methodsByService.keys.sorted()
+      self.methods = Set(methodsByService.values.joined())
+    }
+  }
+
+  /// Whether route `pattern` (a service, or `package.*`) names `service`.
+  private static func pattern(_ pattern: String, matches service: String) -> Bool {
+    pattern == service || (pattern.hasSuffix(".*") && service.hasPrefix(pattern.dropLast()))
+  }
+
   /// Applies one line: `keyword` and its arguments.
-  private mutating func apply(_ keyword: String, _ arguments: [String]) throws {
+  private mutating func apply(_ keyword: String, _ arguments: [String], known: Known?) throws {
     func fail(_ reason: String) -> Reason { Reason(text: reason) }
     switch keyword {
     case "route":
       guard arguments.count >= 2 else { throw fail("route needs a service and at least one HOST:PORT") }
+      if let known, !known.services.contains(where: { Self.pattern(arguments[0], matches: $0) }) {
+        throw fail("'\(arguments[0])' names no service this gateway knows (\(known.services.joined(separator: ", ")))")
+      }
       var replicas: [ListenAddress] = []
       for text in arguments.dropFirst() {
         guard let address = ListenAddress(parsing: text), address.port > 0 else {
@@ -158,7 +184,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
     case "auth":
       switch (arguments.first, arguments.count) {
       case ("identity"?, 2):
-        guard let address = ListenAddress(parsing: arguments[1]) else { throw fail("'\(arguments[1])' is not HOST:PORT") }
+        guard let address = ListenAddress(parsing: arguments[1]), address.port > 0 else {
+          throw fail("'\(arguments[1])' is not HOST:PORT")
+        }
         self.authentication = .identity(address)
       case ("keys"?, 2): self.authentication = .keys(arguments[1])
       case ("off"?, 1): self.authentication = .off
@@ -167,6 +195,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
     case "public", "retry":
       guard !arguments.isEmpty, arguments.allSatisfy({ $0.hasPrefix("/") && $0.dropFirst().contains("/") }) else {
         throw fail("\(keyword) takes method paths such as /package.Service/Method")
+      }
+      if let known, let unknown = arguments.first(where: { !known.methods.contains($0) }) {
+        throw fail("'\(unknown)' names no method this gateway knows")
       }
       if keyword == "public" { self.publicMethods.formUnion(arguments) } else { self.retryMethods.formUnion(arguments) }
     case "rate-limit":
@@ -198,8 +229,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
   /// The replicas of `service`: the first route whose pattern names it or its package (`pkg.*`).
   public func replicas(for service: String) -> [ListenAddress]? {
     for route in self.routes {
-      if route.pattern == service { return route.replicas }
-      if route.pattern.hasSuffix(".*"), service.hasPrefix(route.pattern.dropLast()) { return route.replicas }
+      if Self.pattern(route.pattern, matches: service) { return route.replicas }
     }
     return nil
   }

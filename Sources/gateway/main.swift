@@ -47,7 +47,9 @@ struct GatewayCommand: AsyncParsableCommand {
     }
     let configuration: GatewayConfiguration
     do {
-      configuration = try GatewayConfiguration(parsing: text, environment: environment)
+      configuration = try GatewayConfiguration(
+        parsing: text, environment: environment,
+        knownMethods: CompiledServices.methodsByService.mapValues { $0.map(\.descriptor.path) })
     } catch {
       throw StartupError(message: path.map { "\($0): \(error)" } ?? "\(error)")
     }

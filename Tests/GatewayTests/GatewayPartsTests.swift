@@ -80,6 +80,23 @@ struct GatewayPartsTests {
     }
   }
 
+  @Test func linesNamingNoKnownServiceOrMethodStopStartUpWithTheirLine() throws {
+    let known = ["catalog.v1.Products": ["/catalog.v1.Products/GetProduct"], "identity.v1.Sessions": ["/identity.v1.Sessions/Login"]]
+    let good = "route identity.v1.* 127.0.0.1:1\nroute catalog.v1.Products 127.0.0.1:2\npublic /identity.v1.Sessions/Login\n"
+    _ = try GatewayConfiguration(parsing: good, knownMethods: known)
+    for (bad, line) in [
+      ("route catalogv1.* 127.0.0.1:2", 4), ("route catalog.v1.Product 127.0.0.1:2", 4),
+      ("public /identity.v1.Sessions/Logn", 4), ("retry /catalog.v1.Products/Nope", 4), ("auth identity 127.0.0.1:0", 4),
+    ] {
+      let error = #expect(throws: GatewayConfiguration.ParseError.self) {
+        try GatewayConfiguration(parsing: good + bad, knownMethods: known)
+      }
+      #expect(error?.line == line, "\(bad)")
+    }
+    // Without the list (as in the tests above) only the syntax is checked.
+    _ = try GatewayConfiguration(parsing: good + "route catalogv1.* 127.0.0.1:2", knownMethods: nil)
+  }
+
   @Test func environmentVariablesAddRoutesAheadOfTheFileAndReplaceItsSettings() throws {
     let configuration = try GatewayConfiguration(
       parsing: """
