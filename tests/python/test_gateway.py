@@ -634,7 +634,7 @@ class ScriptedHTTP2Backend:
 
     def __init__(self, responses):
         import socket
-        self.responses = responses  # path -> [(headers, data, end_stream), ...]
+        self.responses = responses  # path -> [(headers, data, end_stream) or an RST_STREAM code, ...]
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -679,7 +679,11 @@ class ScriptedHTTP2Backend:
                       ([("grpc-status", "0")], None, True)]
         else:
             script = self.responses[path]
-        for headers, data, end_stream in script:
+        for step in script:
+            if isinstance(step, int):  # an RST_STREAM error code
+                conn.reset_stream(stream_id, error_code=step)
+                return
+            headers, data, end_stream = step
             conn.send_headers(stream_id, headers, end_stream=end_stream and data is None)
             if data is not None:
                 conn.send_data(stream_id, data, end_stream=end_stream)
@@ -688,7 +692,7 @@ class ScriptedHTTP2Backend:
         self.listener.close()
 
 
-def test_the_client_skips_informational_responses_and_prefers_grpc_status_to_the_http_status(tmp_path):
+def test_the_client_skips_informational_responses_and_maps_statuses_and_resets_as_specified(tmp_path):
     ok = [([(":status", "200"), ("content-type", "application/grpc")], b"\x00\x00\x00\x00\x00", False),
           ([("grpc-status", "0")], None, True)]
     backend = ScriptedHTTP2Backend({
@@ -699,6 +703,8 @@ def test_the_client_skips_informational_responses_and_prefers_grpc_status_to_the
                                                   ("grpc-status", "8"), ("grpc-message", "quota")], None, True)],
         # No grpc-status: the HTTP status maps (http-grpc-status-mapping.md: 404 -> UNIMPLEMENTED).
         "/grpc.testing.TestService/StreamingOutputCall": [([(":status", "404"), ("content-type", "text/html")], b"gone", True)],
+        # RST_STREAM INADEQUATE_SECURITY maps to PERMISSION_DENIED (PROTOCOL-HTTP2).
+        "/grpc.testing.TestService/CacheableUnaryCall": [0xC],
     })
     gateway = start_gateway(write_config(tmp_path, f"route grpc.testing.TestService 127.0.0.1:{backend.port}\nauth off\n"))
     try:
@@ -711,6 +717,9 @@ def test_the_client_skips_informational_responses_and_prefers_grpc_status_to_the
             with pytest.raises(grpc.RpcError) as gone:
                 list(stub.StreamingOutputCall(messages_pb2.StreamingOutputCallRequest(), timeout=10))
             assert gone.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            with pytest.raises(grpc.RpcError) as insecure:
+                stub.CacheableUnaryCall(messages_pb2.SimpleRequest(), timeout=10)
+            assert insecure.value.code() == grpc.StatusCode.PERMISSION_DENIED
         assert gateway.alive()
     finally:
         gateway.stop()

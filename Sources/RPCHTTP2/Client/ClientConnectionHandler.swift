@@ -42,6 +42,8 @@ final class ClientStream {
   var messageWaiter: CheckedContinuation<ArraySlice<UInt8>?, any Error>?
   var trailerWaiters: [CheckedContinuation<Metadata, Never>] = []
   var deadlineTask: Scheduled<Void>?
+  /// When the call's timeout runs out, if it has one.
+  var deadline: NIODeadline?
   /// Set for a call started with ``ClientConnectionHandler/startUnary``: told the outcome
   /// instead of waiters.
   var unaryCompletion: ((Result<UnaryResponse, RPCError>) -> Void)?
@@ -236,6 +238,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       maxMessageBytes: self.maxReceiveMessageBytes)
     self.streamsByKey[stream.key] = stream
     if let timeout = options.timeout, let context {
+      stream.deadline = .now() + TimeAmount(timeout)
       stream.deadlineTask = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
         self.cancel(key: stream.key, error: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."))
       }
@@ -607,7 +610,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       case NGHTTP2_REFUSED_STREAM.rawValue:
         RPCError(code: .unavailable, message: "The server refused the stream.")
       case NGHTTP2_CANCEL.rawValue:
-        RPCError(code: .cancelled, message: "The server cancelled the call.")
+        // PROTOCOL-HTTP2: a server cancels a call whose deadline passed with CANCEL; the
+        // client reports that as DEADLINE_EXCEEDED when its own deadline has passed too.
+        if let deadline = stream.deadline, deadline <= .now() {
+          RPCError(code: .deadlineExceeded, message: "Deadline exceeded (the server cancelled the call).")
+        } else {
+          RPCError(code: .cancelled, message: "The server cancelled the call.")
+        }
+      case NGHTTP2_INADEQUATE_SECURITY.rawValue:
+        RPCError(code: .permissionDenied, message: "The server refused the connection's security (INADEQUATE_SECURITY).")
       case NGHTTP2_NO_ERROR.rawValue:
         RPCError(code: .internal, message: "The stream closed without a status.")
       case NGHTTP2_ENHANCE_YOUR_CALM.rawValue:
