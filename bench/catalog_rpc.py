@@ -99,7 +99,7 @@ def pairs(work, port, clients, seconds, product_count=4, location_count=3, lines
     failures = [0] * clients
     shipped = [dict() for _ in range(clients)]
 
-    run = uuid.uuid4().hex[:8]  # order ids unique to this run: a reused id would just return the old reservation
+    run = uuid.uuid4().hex[:8]  # order ids unique to this run: a reused id would get its active reservation back, not new stock
 
     def client(number):
         rng = random.Random(number)

@@ -50,7 +50,26 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
       try await connection.query(
         "SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + tenantID.uuidString + ":" + orderID), 0))")
       if let existing = try await Self.load(orderID: orderID, tenantID: tenantID, on: connection) {
-        return existing.message
+        switch existing.status {
+        case "reserved" where !existing.expired:
+          // A retry of the same request gets the reservation it made; other lines are another
+          // request, which must not be answered as if it had been carried out.
+          guard Set(existing.lines) == Set(lines) else {
+            throw RPCError(
+              code: .alreadyExists,
+              message: "Order \"\(orderID.prefix(64))\" already has an active reservation with other lines; "
+                + "release it before reserving different lines.")
+          }
+          return existing.message
+        case "committed":
+          throw RPCError(
+            code: .failedPrecondition,
+            message: "The reservation of order \"\(orderID.prefix(64))\" is committed; the order cannot be reserved again.")
+        default:
+          // Expired (swept or not yet) or released: the order holds no stock, and a new
+          // reservation replaces the finished one.
+          try await Self.removeFinished(existing, before: lines, actor: caller.subject, tenantID: tenantID, on: connection)
+        }
       }
       var levels: [StockLedger.Level] = []
       var short: [String] = []
@@ -151,6 +170,29 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     settled.status = status
     try await Outbox.append(type: "reservation_\(status)", payloadJSON: settled.payload, tenantID: tenantID, on: connection)
     return settled
+  }
+
+  /// Removes a reservation that holds no stock any more (`expired` or `released`, or `reserved`
+  /// past its expiry) so that the order can be reserved again with `next`.
+  ///
+  /// One past its expiry that the sweeper has not reached yet is first expired as the sweeper
+  /// would (on the same per-order advisory lock, which the caller holds), its stock given back.
+  /// The stock rows of both the old lines and `next` are locked first, together, in the global
+  /// order, so that this transaction never waits for a row while holding one that comes later.
+  /// The old reservation's history stays in its movements and events.
+  static func removeFinished(
+    _ old: Stored, before next: [Line], actor: String, tenantID: UUID, on connection: PostgresConnection
+  ) async throws {
+    if old.status == "reserved" {
+      guard old.expired else { throw RPCError(code: .internal, message: "An active reservation cannot be replaced.") }
+      let rows = Set((old.lines + next).map { Line(productID: $0.productID, location: $0.location, quantity: 0) })
+      for row in Self.inStockOrder(Array(rows)) {
+        _ = try await StockLedger.lock(productID: row.productID, location: row.location, tenantID: tenantID, on: connection)
+      }
+      _ = try await Self.settle(old, to: "expired", actor: actor, tenantID: tenantID, on: connection)
+    }
+    try await connection.query("DELETE FROM reservation_lines WHERE reservation_id = \(old.id)")
+    try await connection.query("DELETE FROM reservations WHERE id = \(old.id)")
   }
 
   struct Stored: Sendable {

@@ -27,8 +27,9 @@ struct SnapshotEncoder {
   private(set) var dates: [Int32: String] = [:]
   /// A good row whose key (date, client, centre, product code, lot) may have been seen before in
   /// this import: it is not in ``output``; the import applies it after the COPY, replacing the
-  /// earlier row with that key (the last row of a key wins). Keyed by the exact key.
-  private(set) var repeated: [String: SnapshotRow] = [:]
+  /// earlier row with that key (the last row of a key wins). Keyed by the exact key, field by
+  /// field.
+  private(set) var repeated: [SnapshotRow.Key: SnapshotRow] = [:]
 
   private let prefix: [UInt8]
   private var keyHashes = Set<Int>()

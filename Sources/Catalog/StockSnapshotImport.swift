@@ -27,7 +27,20 @@ struct SnapshotRow: Sendable, Hashable {
   ]
 
   /// The row's identity: re-importing it replaces it.
-  var key: String { [self.date, self.clientCode, self.centre, self.productCode, self.lot].joined(separator: "\u{1F}") }
+  ///
+  /// The fields themselves, not one string joining them: a field may hold any character but NUL
+  /// (a separator such as U+001F included), so no joined text keeps two different keys apart.
+  struct Key: Hashable, Sendable {
+    var date: String
+    var clientCode: String
+    var centre: String
+    var productCode: String
+    var lot: String
+  }
+
+  var key: Key {
+    Key(date: self.date, clientCode: self.clientCode, centre: self.centre, productCode: self.productCode, lot: self.lot)
+  }
 
   /// `YYYY-MM-DD` or `DD/MM/YYYY` as `YYYY-MM-DD`, or `nil` when it is not a date.
   static func isoDate(_ text: String) -> String? {

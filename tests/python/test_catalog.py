@@ -297,6 +297,41 @@ def test_expired_reservations_are_swept_back_into_stock(cc, people):
     assert late.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
+def test_reserving_an_order_again_depends_on_its_reservation(cc, people):
+    made = stocked(cc, people, "AGAIN-1", 6)
+    stub = cat_rpc.ReservationsStub(cc)
+    editor = md(people["editor"])
+
+    def reserve(order, quantity, ttl=0):
+        return stub.Reserve(cat.ReserveRequest(order_id=order, ttl_seconds=ttl, lines=[
+            cat.ReservationLine(product_id=made.id, location_code="1101", quantity=quantity)]), metadata=editor)
+
+    def reserved():
+        level = cat_rpc.InventoryStub(cc).GetStock(cat.GetStockRequest(product_id=made.id), metadata=md(people["viewer"]))
+        return level.levels[0].reserved
+
+    # Other lines for an active reservation are not answered with the old one.
+    first = reserve("again-1", 2, ttl=2)
+    other = fails(lambda: reserve("again-1", 3))
+    assert other.code() == grpc.StatusCode.ALREADY_EXISTS and "other lines" in other.details()
+    assert reserved() == 2
+    # Once it has expired (the sweeper runs every 0.2 s), the order can be reserved again.
+    deadline = time.time() + 10
+    while reserved() != 0 and time.time() < deadline:
+        time.sleep(0.1)
+    assert reserved() == 0
+    renewed = reserve("again-1", 5)
+    assert renewed.status == "reserved" and renewed.id != first.id and renewed.expires_at_ms > time.time() * 1000
+    assert reserved() == 5
+    # Released: likewise; committed: never again.
+    stub.Release(cat.ReleaseReservationRequest(order_id="again-1"), metadata=editor)
+    assert reserve("again-1", 6).status == "reserved" and reserved() == 6
+    stub.Commit(cat.CommitReservationRequest(order_id="again-1"), metadata=editor)
+    late = fails(lambda: reserve("again-1", 6))
+    assert late.code() == grpc.StatusCode.FAILED_PRECONDITION and "committed" in late.details()
+    assert reserved() == 0
+
+
 def test_low_stock_events_stream_in_order_and_resume_from_a_cursor(cc, people):
     made = stocked(cc, people, "WATCH-1", 10, location="22D1", threshold=5)
     stub = cat_rpc.ReservationsStub(cc)
