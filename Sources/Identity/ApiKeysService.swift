@@ -22,6 +22,11 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     -> Identity_V1_CreateApiKeyResponse
   {
     let caller = try Caller.require(.admin)
+    // A key acts on behalf of the user who created it (its creator must stay active, and caps
+    // its role), so only a user creates keys: a key made by a key would have no user behind it.
+    guard caller.kind != .apiKey else {
+      throw RPCError(code: .permissionDenied, message: "API keys are created by users, not by other API keys.")
+    }
     let tenantID = try caller.tenantUUID
     let name = request.name.trimmingCharacters(in: .whitespaces)
     guard !name.isEmpty, name.count <= 200 else { throw RPCError(code: .invalidArgument, message: "name must be 1 to 200 characters.") }
@@ -107,6 +112,24 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     return response
   }
 
+  /// Revokes every key `userID` created and audits each revocation (actor `actor`, the
+  /// `reason` in the row's after JSON), on `connection` inside the transaction that deactivates
+  /// or anonymises the user.
+  static func revokeKeys(createdBy userID: UUID, actor: String, reason: String, on connection: PostgresConnection)
+    async throws
+  {
+    let revoked = try await connection.query(
+      "UPDATE api_keys SET revoked_at = now() WHERE created_by = \(userID) AND revoked_at IS NULL RETURNING id, tenant_id")
+    for row in revoked {
+      let (id, tenantID) = (try row.decode(column: 0, as: UUID.self), try row.decode(column: 1, as: UUID.self))
+      try await AuditLog.append(
+        AuditLog.Entry(
+          actor: actor, action: "revoke", entity: "api_key", entityID: id.uuidString.lowercased(), before: "",
+          after: JSONText.object([("reason", .string(reason))])),
+        tenantID: tenantID, on: connection)
+    }
+  }
+
   static func message(_ row: PostgresRow) throws -> Identity_V1_ApiKey {
     var key = Identity_V1_ApiKey()
     key.id = try row.decode(column: 0, as: UUID.self).uuidString.lowercased()
@@ -123,6 +146,10 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
 }
 
 /// Checks an API key against the stored hashes; records when it was last used.
+///
+/// A key acts on its creator's behalf: it is refused unless its creator is still active
+/// (deactivated and anonymised users are not), and it acts with the lower of its own role and
+/// its creator's current role, so a demoted creator's keys are demoted with them.
 struct ApiKeyVerifier: BearerCredentialVerifier {
   let context: IdentityContext
 
@@ -136,18 +163,25 @@ struct ApiKeyVerifier: BearerCredentialVerifier {
     let row = try await self.context.database.translatingErrors {
       try await self.context.pool.query(
         """
-        UPDATE api_keys SET last_used_at = now()
-        WHERE key_hash = \(hash) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-        RETURNING id, tenant_id, role
+        UPDATE api_keys k SET last_used_at = now()
+        FROM users u
+        WHERE k.key_hash = \(hash) AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+          AND u.id = k.created_by AND u.active
+        RETURNING k.id, k.tenant_id, k.role, u.role
         """
       ).first
     }
-    guard let row else { throw RPCError(code: .unauthenticated, message: "The API key is not valid, revoked or expired.") }
+    guard let row else {
+      throw RPCError(
+        code: .unauthenticated, message: "The API key is not valid, revoked or expired, or its creator is no longer active.")
+    }
     do {
+      let keyRole = Role(rawValue: try row.decode(column: 2, as: String.self)) ?? .viewer
+      let creatorRole = Role(rawValue: try row.decode(column: 3, as: String.self)) ?? .viewer
       return Caller(
         tenantID: try row.decode(column: 1, as: UUID.self).uuidString.lowercased(),
         subject: try row.decode(column: 0, as: UUID.self).uuidString.lowercased(),
-        role: Role(rawValue: try row.decode(column: 2, as: String.self)) ?? .viewer, kind: .apiKey)
+        role: min(keyRole, creatorRole), kind: .apiKey)
     } catch {
       throw self.context.database.rpcError(for: error)
     }

@@ -5,9 +5,9 @@ import RPCHTTP2
 import Synchronization
 
 /// Lets API keys (`Bearer gsk_…`) work wherever access tokens do: a key is exchanged at
-/// identity for a short-lived access token (cached until shortly before it expires) that
-/// replaces it in the call's metadata, so the token check after this interceptor — and, at the
-/// gateway, the services behind it — see an ordinary access token.
+/// identity for a short-lived access token (reused for at most a minute, see ``ExchangeCache``)
+/// that replaces it in the call's metadata, so the token check after this interceptor — and, at
+/// the gateway, the services behind it — see an ordinary access token.
 public struct ApiKeyExchangeInterceptor: ServerInterceptor {
   let sessions: Identity_V1_ApiKeys.Client
   let cache = ExchangeCache()
@@ -44,23 +44,37 @@ public struct ApiKeyExchangeInterceptor: ServerInterceptor {
   }
 }
 
-/// Exchanged tokens by key fingerprint, dropped 60 s before they expire (and all at once when
-/// more than 10 000 keys are cached).
+/// Exchanged tokens by key fingerprint, each served for at most ``maximumAgeMilliseconds``
+/// (and never later than 60 s before it expires); all dropped at once when more than 10 000
+/// keys are cached.
+///
+/// The age bound is what limits how long a key keeps working here after identity stops
+/// accepting it (revoked, expired, its creator deactivated or demoted): the next call after that
+/// exchanges again and is refused. Tokens already handed on to the services behind a gateway
+/// stay valid until they expire, like any access token.
 final class ExchangeCache: Sendable {
+  /// How long one exchange is reused.
+  static let maximumAgeMilliseconds: Int64 = 60_000
+
   private let entries = Mutex<[String: (token: String, until: Int64)]>([:])
 
-  func token(for fingerprint: String) -> String? {
-    let now = UnixTime.seconds() * 1000
-    return self.entries.withLock { entries in
+  static func nowMilliseconds() -> Int64 { UnixTime.seconds() * 1000 }
+
+  func token(for fingerprint: String, nowMilliseconds now: Int64 = ExchangeCache.nowMilliseconds()) -> String? {
+    self.entries.withLock { entries in
       guard let entry = entries[fingerprint], entry.until > now else { return nil }
       return entry.token
     }
   }
 
-  func store(_ token: String, for fingerprint: String, expiresAtMilliseconds: Int64) {
+  func store(
+    _ token: String, for fingerprint: String, expiresAtMilliseconds: Int64,
+    nowMilliseconds now: Int64 = ExchangeCache.nowMilliseconds()
+  ) {
+    let until = min(expiresAtMilliseconds - 60_000, now + Self.maximumAgeMilliseconds)
     self.entries.withLock { entries in
       if entries.count > 10_000 { entries.removeAll() }
-      entries[fingerprint] = (token, expiresAtMilliseconds - 60_000)
+      entries[fingerprint] = (token, until)
     }
   }
 }

@@ -19,6 +19,8 @@ struct IdentityOverGRPCTests {
     let users: Identity_V1_Users.Client
     let tenants: Identity_V1_Tenants.Client
     let privacy: Identity_V1_Privacy.Client
+    let apiKeys: Identity_V1_ApiKeys.Client
+    let audit: Identity_V1_Audit.Client
   }
 
   func withIdentity(_ body: (IdentityContext, Clients) async throws -> Void) async throws {
@@ -45,7 +47,8 @@ struct IdentityOverGRPCTests {
       let client = RPCClient(transport: transport)
       let clients = Clients(
         sessions: .init(wrapping: client), users: .init(wrapping: client), tenants: .init(wrapping: client),
-        privacy: .init(wrapping: client))
+        privacy: .init(wrapping: client), apiKeys: .init(wrapping: client),
+        audit: .init(wrapping: client))
       do {
         try await body(context, clients)
       } catch {
@@ -284,6 +287,96 @@ struct IdentityOverGRPCTests {
       }
       #expect(codes.filter { $0 == .permissionDenied }.count <= limit, "\(codes)")
       #expect(codes.filter { $0 == .resourceExhausted }.count >= 20 - limit, "\(codes)")
+    }
+  }
+
+  /// A key is a delegation of its creator's authority: it stops working when the creator is
+  /// deactivated or anonymised, and never acts above the creator's current role.
+  @Test func anApiKeyNeverOutlivesOrOutranksItsCreator() async throws {
+    try await withIdentity { context, clients in
+      let (tenant, op, _, admin) = try await self.operatorAndAdmin(context, clients)
+      let adminID = admin.user!.id
+      let verifier = context.accessTokenVerifier()
+
+      func createKey(_ role: Identity_V1_Role, by session: Identity_V1_Session) async throws -> Identity_V1_CreateApiKeyResponse {
+        var request = Identity_V1_CreateApiKeyRequest()
+        request.name = "key of \(session.user!.email)"
+        request.role = role
+        return try await clients.apiKeys.createApiKey(request, metadata: self.bearer(session))
+      }
+      func exchange(_ secret: String) async throws -> Identity_V1_Session {
+        var request = Identity_V1_ExchangeApiKeyRequest()
+        request.apiKey = secret
+        var session = Identity_V1_Session()
+        session.accessToken = try await clients.apiKeys.exchangeApiKey(request).accessToken
+        return session
+      }
+      var count = 0
+      func createUser(by session: Identity_V1_Session) async throws {
+        count += 1
+        var request = Identity_V1_CreateUserRequest()
+        request.email = "made.by.key.\(count)@ops.test"
+        request.role = .admin
+        request.password = "correct horse battery staple"
+        _ = try await clients.users.createUser(request, metadata: self.bearer(session))
+      }
+      func setRole(_ role: Identity_V1_Role, of id: String) async throws {
+        var update = Identity_V1_UpdateUserRequest()
+        var user = Identity_V1_User()
+        user.id = id
+        user.role = role
+        update.user = user
+        update.updateMask = ["role"]
+        _ = try await clients.users.updateUser(update, metadata: self.bearer(op))
+      }
+      let key = try await createKey(.admin, by: admin)
+      var keyBearer = Identity_V1_Session()
+      keyBearer.accessToken = key.secret
+
+      // While the creator is an admin, so is the key (exchanged and used directly).
+      let before = try await exchange(key.secret)
+      #expect(try await verifier.verify(bearer: before.accessToken).role == .admin)
+      try await createUser(by: before)
+      try await createUser(by: keyBearer)
+
+      // Demoted to viewer: the key yields at most a viewer token, and cannot manage users.
+      try await setRole(.viewer, of: adminID)
+      let demoted = try await exchange(key.secret)
+      #expect(try await verifier.verify(bearer: demoted.accessToken).role == .viewer)
+      #expect(await self.code { try await createUser(by: demoted) } == .permissionDenied)
+      #expect(await self.code { try await createUser(by: keyBearer) } == .permissionDenied)
+      #expect(try await clients.tenants.getTenant(Identity_V1_GetTenantRequest(), metadata: self.bearer(keyBearer)).id == tenant)
+      // Promoted back, the key is worth its own role again.
+      try await setRole(.admin, of: adminID)
+      #expect(try await verifier.verify(bearer: try await exchange(key.secret).accessToken).role == .admin)
+
+      // Deactivated: the key is refused (exchanged or direct) and shows as revoked.
+      var deactivate = Identity_V1_DeactivateUserRequest()
+      deactivate.id = adminID
+      _ = try await clients.users.deactivateUser(deactivate, metadata: self.bearer(op))
+      #expect(await self.code { _ = try await exchange(key.secret) } == .unauthenticated)
+      #expect(await self.code { try await createUser(by: keyBearer) } == .unauthenticated)
+      let listed = try await clients.apiKeys.listApiKeys(Identity_V1_ListApiKeysRequest(), metadata: self.bearer(op)).keys
+      #expect(listed.first { $0.id == key.key?.id }?.revokedAtMs ?? 0 > 0)
+
+      // Anonymised (another admin): the same.
+      var second = Identity_V1_CreateUserRequest()
+      second.email = "second.admin@ops.test"
+      second.role = .admin
+      second.password = "correct horse battery staple"
+      let secondUser = try await clients.users.createUser(second, metadata: self.bearer(op))
+      let secondAdmin = try await self.login(clients, tenant: tenant, email: "second.admin@ops.test", password: "correct horse battery staple")
+      let secondKey = try await createKey(.editor, by: secondAdmin)
+      _ = try await exchange(secondKey.secret)
+      var anonymize = Identity_V1_AnonymizeUserRequest()
+      anonymize.userId = secondUser.id
+      _ = try await clients.privacy.anonymizeUser(anonymize, metadata: self.bearer(op))
+      #expect(await self.code { _ = try await exchange(secondKey.secret) } == .unauthenticated)
+
+      // The operator's own keys are unaffected, and the audit chain stays intact.
+      let opKey = try await createKey(.admin, by: op)
+      try await createUser(by: try await exchange(opKey.secret))
+      #expect(try await clients.audit.verifyAuditChain(Identity_V1_VerifyAuditChainRequest(), metadata: self.bearer(op)).intact)
     }
   }
 }

@@ -360,6 +360,60 @@ def test_api_keys_are_shown_once_work_as_bearer_tokens_and_can_be_revoked(channe
         assert code_of(call).code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+def test_an_api_key_never_outlives_or_outranks_its_creator(channel, admin):
+    users, keys = rpc.UsersStub(channel), rpc.ApiKeysStub(channel)
+    creator = make_user(channel, admin, "key.creator@acme.test", role=pb.ROLE_ADMIN)
+    session = login(channel, admin.user.tenant_id, "key.creator@acme.test")
+    created = keys.CreateApiKey(pb.CreateApiKeyRequest(name="creator's admin key", role=pb.ROLE_ADMIN),
+                                metadata=bearer(session.access_token))
+    secret = created.secret
+
+    def exchanged_role():
+        token = keys.ExchangeApiKey(pb.ExchangeApiKeyRequest(api_key=secret)).access_token
+        return token, json.loads(b64url(token.split(".")[1]))["role"]
+
+    def set_role(role):
+        users.UpdateUser(pb.UpdateUserRequest(user=pb.User(id=creator.id, role=role), update_mask=["role"]),
+                         metadata=bearer(admin.access_token))
+
+    token, role = exchanged_role()
+    assert role == "admin"
+    make_user(channel, pb.Session(access_token=token), "made.by.key@acme.test")
+    # Demoted to viewer: the key yields at most a viewer token; CreateUser is refused either way.
+    set_role(pb.ROLE_VIEWER)
+    token, role = exchanged_role()
+    assert role == "viewer"
+    for credential in (token, secret):
+        refused = code_of(lambda: make_user(channel, pb.Session(access_token=credential), "escalated@acme.test"))
+        assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert rpc.TenantsStub(channel).GetTenant(pb.GetTenantRequest(), metadata=bearer(secret)).id == admin.user.tenant_id
+    set_role(pb.ROLE_ADMIN)
+    assert exchanged_role()[1] == "admin"
+    # A key never creates keys (it has no user behind it), exchanged or direct.
+    for credential in (exchanged_role()[0], secret):
+        minted = code_of(lambda: keys.CreateApiKey(pb.CreateApiKeyRequest(name="by a key", role=pb.ROLE_VIEWER),
+                                                   metadata=bearer(credential)))
+        assert minted.code() == grpc.StatusCode.PERMISSION_DENIED
+    # Deactivated: the key is refused, exchanged or direct, and listed as revoked.
+    users.DeactivateUser(pb.DeactivateUserRequest(id=creator.id), metadata=bearer(admin.access_token))
+    assert code_of(exchanged_role).code() == grpc.StatusCode.UNAUTHENTICATED
+    direct = code_of(lambda: make_user(channel, pb.Session(access_token=secret), "after.deactivation@acme.test"))
+    assert direct.code() == grpc.StatusCode.UNAUTHENTICATED
+    listed = [k for k in keys.ListApiKeys(pb.ListApiKeysRequest(), metadata=bearer(admin.access_token)).keys
+              if k.id == created.key.id]
+    assert listed[0].revoked_at_ms > 0
+    # Anonymised: the same.
+    other = make_user(channel, admin, "anonymised.key.creator@acme.test", role=pb.ROLE_ADMIN)
+    other_session = login(channel, admin.user.tenant_id, "anonymised.key.creator@acme.test")
+    other_secret = keys.CreateApiKey(pb.CreateApiKeyRequest(name="to be forgotten", role=pb.ROLE_EDITOR),
+                                     metadata=bearer(other_session.access_token)).secret
+    keys.ExchangeApiKey(pb.ExchangeApiKeyRequest(api_key=other_secret))
+    rpc.PrivacyStub(channel).AnonymizeUser(pb.AnonymizeUserRequest(user_id=other.id), metadata=bearer(admin.access_token))
+    refused = code_of(lambda: keys.ExchangeApiKey(pb.ExchangeApiKeyRequest(api_key=other_secret)))
+    assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert rpc.AuditStub(channel).VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=bearer(admin.access_token)).intact
+
+
 def test_preferences_and_dashboards_belong_to_their_user(channel, admin):
     make_user(channel, admin, "prefs@acme.test", role=pb.ROLE_VIEWER)
     make_user(channel, admin, "other.prefs@acme.test", role=pb.ROLE_VIEWER)
