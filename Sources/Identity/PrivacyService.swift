@@ -64,14 +64,9 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
     let callerIsPlatformOperator = caller.kind == .platformOperator
     let (user, redacted) = try await self.context.database.transaction(on: self.context.pool) { connection in
       // Checked on the locked row: only a platform operator may anonymise the platform operator.
-      guard
-        let target = try await connection.query(
-          "SELECT platform_operator FROM users WHERE id = \(userID) AND tenant_id = \(tenantID) FOR UPDATE"
-        ).first
-      else { throw RPCError(code: .notFound, message: "No user \(id) in this tenant.") }
-      if try target.decode(column: 0, as: Bool.self), !callerIsPlatformOperator {
-        throw RPCError(code: .permissionDenied, message: "Only a platform operator may anonymise the platform operator.")
-      }
+      try await UserWrites.lockRefusingOperator(
+        id: userID, tenantID: tenantID, unless: callerIsPlatformOperator, change: "anonymise the platform operator",
+        on: connection)
       guard
         let row = try await connection.query(
           """

@@ -101,15 +101,9 @@ enum UserWrites {
     id: UUID, tenantID: UUID, hash: String, actor: String, actorIsPlatformOperator: Bool, context: IdentityContext
   ) async throws(RPCError) {
     try await context.database.transaction(on: context.pool) { connection in
-      guard
-        let target = try await connection.query(
-          "SELECT platform_operator FROM users WHERE tenant_id = \(tenantID) AND id = \(id) FOR UPDATE"
-        ).first
-      else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
-      if try target.decode(column: 0, as: Bool.self), !actorIsPlatformOperator {
-        throw RPCError(
-          code: .permissionDenied, message: "Only a platform operator may change the platform operator's password.")
-      }
+      try await self.lockRefusingOperator(
+        id: id, tenantID: tenantID, unless: actorIsPlatformOperator, change: "change the platform operator's password",
+        on: connection)
       try await connection.query(
         "UPDATE users SET password_hash = \(hash), updated_at = now() WHERE tenant_id = \(tenantID) AND id = \(id)")
       // Other sessions end when the password changes.
@@ -119,6 +113,22 @@ enum UserWrites {
           actor: actor, action: "set_password", entity: "user", entityID: id.uuidString.lowercased(), before: "",
           after: ""),
         tenantID: tenantID, on: connection)
+    }
+  }
+
+  /// Locks user `id` (in `tenantID`) for the rest of the transaction; `NOT_FOUND` when there is
+  /// none, `PERMISSION_DENIED` when it is the platform operator and the actor is not one (`unless`),
+  /// since only an operator may `change` the operator's account.
+  static func lockRefusingOperator(
+    id: UUID, tenantID: UUID, unless actorIsPlatformOperator: Bool, change: String, on connection: PostgresConnection
+  ) async throws {
+    guard
+      let target = try await connection.query(
+        "SELECT platform_operator FROM users WHERE tenant_id = \(tenantID) AND id = \(id) FOR UPDATE"
+      ).first
+    else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
+    if try target.decode(column: 0, as: Bool.self), !actorIsPlatformOperator {
+      throw RPCError(code: .permissionDenied, message: "Only a platform operator may \(change).")
     }
   }
 }
