@@ -97,6 +97,9 @@ fi
 
 # Services verify access tokens with the keys identity publishes.
 export IDENTITY_ADDRESS=127.0.0.1:50051
+# Logins arrive through the gateway (on 127.0.0.1): identity throttles each client address by
+# the x-forwarded-for entry the gateway adds, not by the gateway's own address.
+export IDENTITY_TRUSTED_PROXIES=127.0.0.1
 
 # The gateway routes every service started here (rewritten on each run).
 {

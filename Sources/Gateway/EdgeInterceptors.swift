@@ -68,16 +68,19 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
   public func intercept<Result: Sendable>(
     metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
   ) async throws -> Result {
-    let (forwarded, id) = Self.stamp(metadata)
+    let (forwarded, id) = Self.stamp(metadata, client: ClientAddress.of(peer: context.remotePeer))
     CallRecord.current?.update { $0.requestID = id }
     return try await next(forwarded, context)
   }
 
-  /// `metadata` with this hop's `x-request-id` and `traceparent`, and the request id; keys
-  /// `dropping` accepts are left out.
-  static func stamp(_ metadata: Metadata, dropping: (String) -> Bool = { _ in false }) -> (forwarded: Metadata, requestID: String) {
-    var forwarded = Metadata(reservingCapacity: metadata.count + 2)
+  /// `metadata` with this hop's `x-request-id` and `traceparent`, `client` appended to
+  /// `x-forwarded-for`, and the request id; keys `dropping` accepts are left out.
+  static func stamp(
+    _ metadata: Metadata, client: String, dropping: (String) -> Bool = { _ in false }
+  ) -> (forwarded: Metadata, requestID: String) {
+    var forwarded = Metadata(reservingCapacity: metadata.count + 3)
     var requestID: String?
+    var forwardedFor: String?
     var traceID: Substring?
     var flags: Substring = "01"
     for element in metadata {
@@ -91,6 +94,8 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
           traceID = parsed.traceID
           flags = parsed.flags
         }
+      case ClientAddress.forwardedForKey:
+        if case .string(let value) = element.value { forwardedFor = value }
       default:
         if !dropping(element.key) { forwarded.add(element.key, element.value) }
       }
@@ -98,6 +103,7 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
     let id = requestID ?? Self.hex(byteCount: 16)
     forwarded.add("x-request-id", id)
     forwarded.add("traceparent", Self.traceparent(traceID: traceID, flags: flags))
+    forwarded.add(ClientAddress.forwardedForKey, ClientAddress.appending(client, to: forwardedFor))
     return (forwarded, id)
   }
 
@@ -210,7 +216,7 @@ public struct RateLimitInterceptor: ServerInterceptor {
   /// Takes a token from the client address's bucket and the tenant's; the error when one is
   /// empty.
   func check(tenant: String?, remotePeer: String) -> RPCError? {
-    if let limiter = self.clientLimiter, let wait = limiter.take(Self.clientAddress(remotePeer)) {
+    if let limiter = self.clientLimiter, let wait = limiter.take(ClientAddress.of(peer: remotePeer)) {
       return Self.exhausted("this client address", wait)
     }
     if let limiter = self.tenantLimiter, let tenant, let wait = limiter.take(tenant) {
@@ -226,14 +232,5 @@ public struct RateLimitInterceptor: ServerInterceptor {
     metadata.add(Metadata.retryPushbackKey, String(milliseconds))
     return RPCError(
       code: .resourceExhausted, message: "Rate limit of \(what) reached; retry in \(milliseconds) ms.", metadata: metadata)
-  }
-
-  /// `ipv4:1.2.3.4:5678` → `1.2.3.4`.
-  static func clientAddress(_ peer: String) -> String {
-    if let open = peer.firstIndex(of: "["), let close = peer.lastIndex(of: "]") {
-      return String(peer[peer.index(after: open)..<close])
-    }
-    let parts = peer.split(separator: ":")
-    return parts.count >= 3 ? String(parts[1]) : peer
   }
 }

@@ -2,6 +2,7 @@ import Auth
 import Logging
 import NIOCore
 import RPCCore
+import ServiceKit
 public import RPCHTTP2
 
 /// The gateway's fast path for unary calls: on the event loop the call arrived on, with no
@@ -91,7 +92,8 @@ final class UnaryForwarding {
       self.end(.failure(proxy.atCapacity(self.route.method)))
       return true
     }
-    let (stamped, requestID) = RequestIdentityInterceptor.stamp(self.call.metadata, dropping: Proxy.isHopByHop)
+    let (stamped, requestID) = RequestIdentityInterceptor.stamp(
+      self.call.metadata, client: ClientAddress.of(peer: self.call.remotePeer), dropping: Proxy.isHopByHop)
     self.fields.requestID = requestID
     self.outgoing = stamped
     self.call.onCancel = { [self] in

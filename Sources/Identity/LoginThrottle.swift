@@ -39,9 +39,10 @@ struct LoginThrottle {
       limit: self.context.settings.accountFailureLimit)
   }
 
-  /// The throttle key of a client address (`peer` as the transport reports it).
-  func clientKey(peer: String) -> Key {
-    Key(name: "client:\(SessionsService.clientAddress(peer))", limit: self.context.settings.clientFailureLimit)
+  /// The throttle key of a client's IP address (`ClientAddress`: behind the gateway, the
+  /// address the gateway saw).
+  func clientKey(address: String) -> Key {
+    Key(name: "client:\(address)", limit: self.context.settings.clientFailureLimit)
   }
 
   /// Counts an attempt against every key, all or none, in one transaction.

@@ -31,7 +31,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     var found: PostgresRow?
     var storedHash = Self.decoyHash
     let (attempt, passwordMatches) = try await throttle.attempt(
-      [accountKey, throttle.clientKey(peer: context.remotePeer)]
+      [accountKey, throttle.clientKey(address: ClientAddress.current ?? ClientAddress.of(peer: context.remotePeer))]
     ) {
       found = try await self.context.database.translatingErrors {
         try await self.context.pool.query(
@@ -224,15 +224,6 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     message.activeFromMs = key.activeFrom.unixMilliseconds
     message.publishedUntilMs = key.publishedUntil?.unixMilliseconds ?? 0
     return message
-  }
-
-  /// `ipv4:1.2.3.4:5678` → `1.2.3.4` (the port changes per connection).
-  static func clientAddress(_ peer: String) -> String {
-    if let bracket = peer.firstIndex(of: "["), let close = peer.lastIndex(of: "]") {
-      return String(peer[peer.index(after: bracket)..<close])
-    }
-    let parts = peer.split(separator: ":")
-    return parts.count >= 3 ? String(parts[1]) : peer
   }
 }
 

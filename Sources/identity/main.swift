@@ -68,7 +68,9 @@ struct Serve: AsyncParsableCommand {
     abstract: "Serves identity.v1 (the default).",
     discussion: """
       Environment: DATABASE_URL (the identity role's PostgreSQL URL), IDENTITY_SEED_KEY (32 bytes,
-      base64url: seals the signing-key seeds at rest), LOG_LEVEL.
+      base64url: seals the signing-key seeds at rest), IDENTITY_TRUSTED_PROXIES (comma-separated
+      IP addresses, such as the gateway's, whose x-forwarded-for names the client for the
+      per-address login throttle), LOG_LEVEL.
       Logs are JSON lines on stderr; one line says when the server is ready and where.
       SIGTERM or SIGINT drains in-flight calls and exits 0.
       """)
@@ -104,7 +106,10 @@ struct Serve: AsyncParsableCommand {
       try await context.prepare()
       try await ServerRunner.run(
         name: "identity", address: address, services: IdentityServer.services(context: context),
-        interceptors: [IdentityServer.authentication(context: context)],
+        interceptors: [
+          ClientAddressInterceptor(parsing: getenv("IDENTITY_TRUSTED_PROXIES").map { String(cString: $0) }),
+          IdentityServer.authentication(context: context),
+        ],
         configuration: self.server.serverConfiguration(), drainTimeout: self.server.drain, logger: logger)
     } catch {
       await pool.close()

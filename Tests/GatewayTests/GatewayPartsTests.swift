@@ -160,8 +160,22 @@ struct GatewayPartsTests {
       metadata.add(key, "x")
     }
     metadata.add("authorization", "Bearer t")
-    let (stamped, _) = RequestIdentityInterceptor.stamp(metadata, dropping: Proxy.isHopByHop)
-    #expect(stamped.map(\.key) == ["x-keep", "authorization", "x-request-id", "traceparent"])
+    let (stamped, _) = RequestIdentityInterceptor.stamp(metadata, client: "10.0.0.9", dropping: Proxy.isHopByHop)
+    #expect(stamped.map(\.key) == ["x-keep", "authorization", "x-request-id", "traceparent", "x-forwarded-for"])
+    #expect(stamped.firstString("x-forwarded-for") == "10.0.0.9")
+  }
+
+  @Test func theClientAddressIsAppendedToXForwardedForAndReadOnlyFromTrustedProxies() {
+    var metadata = Metadata()
+    metadata.add("x-forwarded-for", "203.0.113.7")
+    let (stamped, _) = RequestIdentityInterceptor.stamp(metadata, client: "10.0.0.9")
+    #expect(stamped.firstString("x-forwarded-for") == "203.0.113.7, 10.0.0.9")
+    // The service behind the gateway takes the last entry, the one its trusted proxy wrote;
+    // from any other peer the header proves nothing.
+    #expect(ClientAddress.of(peer: "ipv4:127.0.0.1:5000", metadata: stamped, trustedProxies: ["127.0.0.1"]) == "10.0.0.9")
+    #expect(ClientAddress.of(peer: "ipv4:127.0.0.2:5000", metadata: stamped, trustedProxies: ["127.0.0.1"]) == "127.0.0.2")
+    #expect(ClientAddress.of(peer: "ipv6:[::1]:5000", metadata: Metadata(), trustedProxies: ["::1"]) == "::1")
+    #expect(ClientAddressInterceptor(parsing: " 127.0.0.1, ::1 ,").trustedProxies == ["127.0.0.1", "::1"])
   }
 
   @Test func traceparentIsValidatedToTheLetter() {

@@ -209,6 +209,12 @@ def test_deadlines_reach_the_backend_and_request_ids_are_added(python_backend, p
     assert len(seen["x-request-id"]) == 32
     version, trace, parent, flags = seen["traceparent"].split("-")
     assert (version, len(trace), len(parent), flags) == ("00", 32, 16, "01")
+    # The client's address is appended to x-forwarded-for, after what the client sent.
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+    with grpc.insecure_channel(f"127.0.0.1:{python_gateway.port}") as channel:
+        test_pb2_grpc.TestServiceStub(channel).UnaryCall(messages_pb2.SimpleRequest(), timeout=2.0,
+                                                          metadata=(("x-forwarded-for", "203.0.113.5"),))
+    assert service.metadata[-1]["x-forwarded-for"] == "203.0.113.5, 127.0.0.1"
 
 
 def test_cancelling_a_client_call_cancels_the_backend_handler(python_backend, python_gateway):

@@ -102,6 +102,36 @@ def test_repeated_failures_lock_the_account_with_a_retry_hint(channel, admin):
     assert login(channel, tenant, "unlocked@acme.test").access_token
 
 
+def test_behind_a_trusted_proxy_the_client_throttle_counts_the_forwarded_client(suite, identity, admin):
+    # A second identity that trusts 127.0.0.1 as a proxy (as make run trusts the gateway): the
+    # per-address budget (50 failures) is kept per x-forwarded-for client, so one client's
+    # failures do not lock the proxy's every login.
+    from conftest import ServerProcess
+    from identity_fixtures import identity_env
+    trusting = ServerProcess("identity", env={**identity_env(suite), "IDENTITY_TRUSTED_PROXIES": "127.0.0.1"})
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{trusting.port}") as proxied:
+            sessions = rpc.SessionsStub(proxied)
+
+            def attempt(client, n, password="not the password!"):
+                return code_of(lambda: sessions.Login(
+                    pb.LoginRequest(tenant_id=admin.user.tenant_id, email=f"nobody{n}@{client}.test", password=password),
+                    metadata=(("x-forwarded-for", f"203.0.113.99, {client}"),)))
+
+            for n in range(50):
+                assert attempt("198.51.100.1", n).code() == grpc.StatusCode.UNAUTHENTICATED
+            locked = attempt("198.51.100.1", 50)
+            assert locked.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            # Another client behind the same proxy still gets its password checked.
+            assert attempt("198.51.100.2", 0).code() == grpc.StatusCode.UNAUTHENTICATED
+            # And a direct call from this host (the proxy's own address) is not locked either.
+            ok = sessions.Login(pb.LoginRequest(tenant_id=admin.user.tenant_id, email=identity.bootstrap["ADMIN_EMAIL"],
+                                                password=identity.bootstrap["ADMIN_PASSWORD"]))
+            assert ok.access_token
+    finally:
+        trusting.stop()
+
+
 def test_a_tenant_admin_cannot_take_over_or_disable_the_platform_operator(identity, channel, admin):
     tenant = admin.user.tenant_id
     make_user(channel, admin, "second.admin@acme.test", role=pb.ROLE_ADMIN)
