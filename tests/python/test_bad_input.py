@@ -223,6 +223,21 @@ def test_the_deadline_runs_from_the_headers_not_from_the_last_request_byte(raw):
     assert 0.25 <= time.monotonic() - started < 3
 
 
+def test_a_header_list_over_the_advertised_limit_is_resource_exhausted(raw):
+    # Five copies of a 4 000-byte field: HPACK sends the value once and then table references,
+    # so a small block adds up to more than the 16 KiB the server advertised.
+    big = "v" * 4000
+    stream = raw.request(extra=[("x-big", big)] * 5)
+    raw.send(stream, framed(b""))
+    result = raw.read_until_done(stream)
+    assert status_of(result) == 8, result
+    assert "header list" in grpc_message(result)
+    # Just under the limit is served.
+    stream = raw.request(extra=[("x-big", big)] * 3)
+    raw.send(stream, framed(b""))
+    assert status_of(raw.read_until_done(stream)) == 0
+
+
 def test_data_on_a_closed_stream_is_a_stream_or_connection_error(raw):
     stream = raw.request(path="/grpc.testing.TestService/EmptyCall")
     raw.send(stream, framed(b""))

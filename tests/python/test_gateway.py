@@ -711,6 +711,10 @@ def test_the_client_skips_informational_responses_and_maps_statuses_and_resets_a
         "/grpc.testing.TestService/StreamingOutputCall": [([(":status", "404"), ("content-type", "text/html")], b"gone", True)],
         # RST_STREAM INADEQUATE_SECURITY maps to PERMISSION_DENIED (PROTOCOL-HTTP2).
         "/grpc.testing.TestService/CacheableUnaryCall": [0xC],
+        # Response headers past the 16 KiB header list the client advertised (HPACK repeats one
+        # 4 000-byte field cheaply): refused, not kept.
+        "/grpc.testing.TestService/UnimplementedCall": [
+            ([(":status", "200"), ("content-type", "application/grpc")] + [("x-big", "v" * 4000)] * 5, None, False)] + ok[1:],
     })
     gateway = start_gateway(write_config(tmp_path, f"route grpc.testing.TestService 127.0.0.1:{backend.port}\nauth off\n"))
     try:
@@ -726,6 +730,9 @@ def test_the_client_skips_informational_responses_and_maps_statuses_and_resets_a
             with pytest.raises(grpc.RpcError) as insecure:
                 stub.CacheableUnaryCall(messages_pb2.SimpleRequest(), timeout=10)
             assert insecure.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            with pytest.raises(grpc.RpcError) as bloated:
+                stub.UnimplementedCall(empty_pb2.Empty(), timeout=10)
+            assert bloated.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "header list" in bloated.value.details()
         assert gateway.alive()
     finally:
         gateway.stop()

@@ -29,6 +29,9 @@ final class ClientStream {
   var grpcMessage: String?
   var grpcEncoding: String?
   var collecting = Metadata()
+  /// The current header block's size as RFC 9113 6.5.2 counts it, against the limit this
+  /// client advertised (nghttp2 does not enforce it).
+  var headerListBytes = 0
   var initialMetadata: Metadata?
   var trailingMetadata: Metadata?
   var deframer: GRPCMessageDeframer
@@ -66,6 +69,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   typealias OutboundOut = ByteBuffer
 
   private let session: NGHTTP2Session
+  /// The SETTINGS this client sends (and holds peers to: the header list size).
+  private let advertisedSettings = NGHTTP2Settings()
   private let authority: String
   private let maxReceiveMessageBytes: Int
   private var context: ChannelHandlerContext?
@@ -91,7 +96,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     self.keepalive = keepalive
     self.authority = authority
     self.maxReceiveMessageBytes = maxReceiveMessageBytes
-    self.session = try NGHTTP2Session(role: .client, settings: NGHTTP2Settings())
+    self.session = try NGHTTP2Session(role: .client, settings: self.advertisedSettings)
     self.session.delegate = self
   }
 
@@ -445,6 +450,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     // A header block's fields all belong to the stream it began (no dictionary lookup per field).
     let receiving = self.receivingHeaders
     guard let stream = receiving?.id == streamID ? receiving : self.streamsByID[streamID] else { return }
+    stream.headerListBytes += name.count + value.count + 32
+    guard stream.headerListBytes <= Int(self.advertisedSettings.maxHeaderListSize) else {
+      stream.collecting = Metadata()
+      return
+    }
     // Known names are matched on bytes; the common values are not turned into new Strings.
     switch ResponseHeaderName(name) {
     case .status: stream.httpStatus = ServerConnectionHandler.commonValue(value, "200")
@@ -462,6 +472,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   func sessionDidReceiveHeaders(streamID: Int32, endStream: Bool) {
     self.receivingHeaders = nil
     guard let stream = self.streamsByID[streamID], !stream.finished else { return }
+    defer { stream.headerListBytes = 0 }
+    if stream.headerListBytes > Int(self.advertisedSettings.maxHeaderListSize) {
+      self.session.submitReset(streamID: streamID, errorCode: NGHTTP2_CANCEL.rawValue)
+      self.complete(
+        stream,
+        error: RPCError(
+          code: .resourceExhausted,
+          message: "The response's header list is larger than \(self.advertisedSettings.maxHeaderListSize) bytes."))
+      return
+    }
     if !stream.responseHeadersDone {
       if let status = stream.httpStatus, status.utf8.count == 3, status.utf8.first == UInt8(ascii: "1") {
         // An informational (1xx) response: skipped whole, the real response follows.

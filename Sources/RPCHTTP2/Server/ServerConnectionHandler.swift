@@ -219,7 +219,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     // A header block's fields all belong to the stream it began (no dictionary lookup per field).
     let receiving = self.receivingHeaders
     guard let stream = receiving?.id == streamID ? receiving : self.streams[streamID] else { return }
-    guard !stream.headersComplete else { return }
+    guard !stream.headersComplete, !stream.headerListTooLarge else { return }
+    // HPACK lets a small block name the same large table entry again and again, so the
+    // advertised limit is enforced here, on what the fields add up to.
+    stream.headerListBytes += name.count + value.count + 32
+    if stream.headerListBytes > Int(self.configuration.settings.maxHeaderListSize) {
+      stream.headerListTooLarge = true
+      stream.metadata = Metadata()
+      return
+    }
     // Known names are matched on bytes; only values that are kept become Strings.
     switch HeaderName(name) {
     case .method: stream.method = Self.commonValue(value, "POST")
@@ -251,6 +259,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       return
     }
     stream.headersComplete = true
+    if stream.headerListTooLarge {
+      self.finish(
+        stream,
+        status: Status(
+          code: RPCError.Code.resourceExhausted.rawValue,
+          message: "The request's header list is larger than \(self.configuration.settings.maxHeaderListSize) bytes."),
+        trailers: [:])
+      return
+    }
     self.routeRequest(stream)
     if endStream { self.endOfRequest(stream) }
   }

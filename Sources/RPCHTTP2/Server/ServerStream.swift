@@ -24,6 +24,11 @@ final class ServerStream {
   var compression: ServerMessageCompression?
   var metadata = Metadata()
   var headersComplete = false
+  /// The request header list's size as RFC 9113 6.5.2 counts it (name + value + 32 per field),
+  /// and whether it passed the advertised SETTINGS_MAX_HEADER_LIST_SIZE (nghttp2 does not
+  /// enforce it; past it, fields are no longer kept).
+  var headerListBytes = 0
+  var headerListTooLarge = false
 
   // Request body.
   var route: RPCRouter.Method?
