@@ -432,6 +432,28 @@ def test_the_overview_returns_partial_results_with_one_backend_down(tmp_path, id
         gateway.stop()
 
 
+def test_the_overview_returns_partial_results_before_the_callers_deadline_with_one_backend_hung(
+        tmp_path, identity, people):
+    import socket
+    from gateway.v1 import overview_pb2, overview_pb2_grpc
+
+    hung = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    gateway = start_suite_gateway(tmp_path, identity, hung.getsockname()[1])
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            start = time.monotonic()
+            overview = overview_pb2_grpc.OverviewStub(channel).GetTenantOverview(
+                overview_pb2.GetTenantOverviewRequest(), metadata=md(people["viewer"]), timeout=1)
+            assert time.monotonic() - start < 1
+        parts = {p.part: p for p in overview.parts}
+        assert parts["users"].code == 0 and overview.active_users >= 3
+        for name in ("products", "low_stock"):
+            assert parts[name].code in (grpc.StatusCode.DEADLINE_EXCEEDED.value[0], grpc.StatusCode.UNAVAILABLE.value[0])
+    finally:
+        gateway.stop()
+        hung.close()
+
+
 HEADER = "data|cod_cliente|es_centro|tipo_material|origem|cod_produto|lote|dias_em_estoque|produto|grupo_mercadoria|es_totalestoque|SKU"
 CSV = "\n".join([
     HEADER,

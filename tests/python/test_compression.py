@@ -85,3 +85,42 @@ def test_corrupt_gzip_is_internal(interop_server):
     result = raw.read_until_done(stream)
     raw.close()
     assert status_of(result) == 13
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_gzip_bombs_queued_behind_a_busy_handler_stay_compressed(interop_server, stub):
+    """A handler busy for 2 s while 80 messages of 3 MiB of zeros (a few KB each, gzipped) arrive:
+    the server keeps them compressed until the handler takes them, instead of ~240 MB at once."""
+    import threading
+    import time
+
+    pid = interop_server.process.pid
+    baseline = rss_mb(pid)
+    bomb = messages_pb2.StreamingOutputCallRequest(payload=messages_pb2.Payload(body=b"\0" * (3 << 20)))
+    requests = [messages_pb2.StreamingOutputCallRequest(
+        response_parameters=[messages_pb2.ResponseParameters(size=1, interval_us=2_000_000)])] + [bomb] * 80
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb(pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        responses = list(stub.FullDuplexCall(iter(requests), compression=grpc.Compression.Gzip, timeout=30))
+    finally:
+        done.set()
+        sampler.join()
+    assert len(responses) == 1
+    assert peak[0] - baseline < 100, f"RSS rose {peak[0] - baseline:.0f} MB"
+    assert interop_server.alive()

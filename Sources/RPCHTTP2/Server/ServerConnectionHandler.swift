@@ -393,6 +393,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
 
   private func drainDeframer(_ stream: ServerStream) {
     while !stream.finished {
+      // A streaming request's messages wait in the deframer, as received (compressed), while
+      // one already waits for the handler: one window of gzip bombs would otherwise decompress
+      // into hundreds of MB at once. The stream's window stays closed meanwhile; taking the
+      // message drains the next one.
+      if stream.route?.kind.isClientSingle != true, stream.hasBufferedMessage, stream.receiveWaiter == nil { return }
       let message: GRPCMessageDeframer.Message?
       do {
         message = try stream.deframer.next()
@@ -437,7 +442,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
     guard !stream.inboundClosed else { return }
     stream.inboundClosed = true
     guard !stream.finished, let route = stream.route else { return }
-    if stream.deframer.bufferedByteCount > 0 {
+    // Bytes left in the deframer are an unfinished message, unless whole messages wait there
+    // behind one the handler has not taken yet (checked again as they are taken).
+    if stream.deframer.bufferedByteCount > 0 && !stream.hasBufferedMessage {
       self.failRequest(stream, .internal, "Request ended in the middle of a message.")
       return
     }
@@ -543,7 +550,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
       throw RPCError(code: .cancelled, message: "The call has ended.")
     }
     if let message = stream.popMessage() {
+      self.drainDeframer(stream)
       if !stream.hasBufferedMessage { self.releaseWindow(stream) }
+      if stream.inboundClosed, !stream.hasBufferedMessage, stream.deframer.bufferedByteCount > 0, !stream.finished {
+        self.failRequest(stream, .internal, "Request ended in the middle of a message.")
+      }
       return .message(message.bytes, compressed: message.compressed)
     }
     if stream.inboundClosed || stream.finished { return .end }
