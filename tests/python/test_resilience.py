@@ -145,6 +145,33 @@ def test_silent_connections_are_closed_and_others_are_served(server):
     well_behaved_call(server.port)
 
 
+def test_connections_that_never_finish_their_preface_are_closed(server):
+    # A byte, or the whole preface without the SETTINGS frame that ends it, does not keep a
+    # connection past the handshake timeout (1 s here).
+    stalled = []
+    for partial in (b"P", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):
+        for _ in range(20):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(partial)
+            stalled.append(sock)
+    well_behaved_call(server.port)
+    time.sleep(1.5)
+    closed = 0
+    for sock in stalled:
+        sock.settimeout(2)
+        try:
+            while sock.recv(4096):
+                pass
+            closed += 1
+        except ConnectionResetError:
+            closed += 1
+        except socket.timeout:
+            pass
+        sock.close()
+    assert closed == len(stalled)
+    well_behaved_call(server.port)
+
+
 def test_sigterm_drains_in_flight_calls_and_exits_zero(server):
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     stub = test_pb2_grpc.TestServiceStub(channel)

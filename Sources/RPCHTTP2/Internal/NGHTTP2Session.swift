@@ -58,6 +58,9 @@ final class NGHTTP2Session {
 
   enum Role { case server, client }
 
+  /// Whether the peer's first SETTINGS frame has arrived: the end of its connection preface.
+  private(set) var receivedPeerSettings = false
+
   init(role: Role, settings: NGHTTP2Settings) throws {
     var callbacks: OpaquePointer?
     nghttp2_session_callbacks_new(&callbacks)
@@ -282,6 +285,8 @@ final class NGHTTP2Session {
         if header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
           owner.delegate?.sessionDidReceivePingAck()
         }
+      case UInt8(NGHTTP2_SETTINGS.rawValue):
+        if header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 { owner.receivedPeerSettings = true }
       case UInt8(NGHTTP2_GOAWAY.rawValue):
         owner.delegate?.sessionDidReceiveGoAway(
           lastStreamID: frame.pointee.goaway.last_stream_id,

@@ -52,7 +52,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   /// closes (see ``closeLingering(context:)``).
   private var lingering = false
   private var shuttingDown = false
-  private var receivedBytes = false
   /// The last request's `:path`, reused while calls name the same method (no String per call).
   private var lastPath = ""
   private let scratchHeaders = ScratchHeaders()
@@ -76,8 +75,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   func channelActive(context: ChannelHandlerContext) {
     self.flush()
     context.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.handshakeTimeout) {
-      guard !self.receivedBytes, let context = self.context else { return }
-      self.configuration.logger.debug("Closing a connection that sent nothing", metadata: ["rpc.peer": "\(self.remotePeer)"])
+      // Closed unless the client finished its connection preface (its first SETTINGS) in time:
+      // a byte at a time does not keep a connection.
+      guard !self.session.receivedPeerSettings, let context = self.context else { return }
+      self.configuration.logger.debug(
+        "Closing a connection that did not complete its preface", metadata: ["rpc.peer": "\(self.remotePeer)"])
       context.close(promise: nil)
     }
     context.fireChannelActive()
@@ -117,7 +119,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     guard !self.lingering else { return }
     let buffer = self.unwrapInboundIn(data)
-    self.receivedBytes = true
     self.busyPoller?.noteActivity()
     do {
       try buffer.withUnsafeReadableBytes { try self.session.receive($0) }
