@@ -93,6 +93,26 @@ def test_rapid_reset_flood_is_contained(server):
     assert server.alive()
 
 
+def test_a_ping_flood_from_a_client_that_reads_nothing_leaves_server_memory_flat(server):
+    # Each PING asks for an acknowledgement: 17 bytes each way. A client that never reads
+    # must not make the server buffer 150 MB of acknowledgements.
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+    ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"\x00" * 8
+    batch = ping * 60_000  # ~1 MB
+    before = rss_kib(server.process.pid)
+    sock.settimeout(5)
+    try:
+        for _ in range(150):
+            sock.sendall(batch)
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        pass  # the server may end the connection (nghttp2's flood limits)
+    after = rss_kib(server.process.pid)
+    sock.close()
+    assert after - before < 64 * 1024, f"server grew by {after - before} KiB"
+    well_behaved_call(server.port)
+
+
 def test_huge_header_block_is_refused(server):
     client = RawClient(server.port)
     stream = client.request(extra=[("x-huge", "a" * (256 * 1024))])
