@@ -154,7 +154,7 @@ struct PoolTests {
 
       // withTransaction through the pool.
       try await pool.query("CREATE TABLE t (n int)")
-      try await pool.withTransaction { tx in try await tx.query("INSERT INTO t VALUES (1)") }
+      _ = try await pool.withTransaction { tx in try await tx.query("INSERT INTO t VALUES (1)") }
       #expect(try await pool.query("SELECT count(*) FROM t").first?.decode(Int64.self) == 1)
       await pool.close()
     }

@@ -215,7 +215,7 @@ struct BootstrapTests {
 
   @Test func migrationsRunAsTheServiceRoleEvenForAnAdministrator() async throws {
     try await Self.withFixture { fixture in
-      try await fixture.bootstrap()
+      _ = try await fixture.bootstrap()
       let schema = fixture.schema("orders")
       let migrations = [
         Migration(version: 1, name: "create_orders", up: "CREATE TABLE orders (id bigint PRIMARY KEY);", down: "DROP TABLE orders;")

@@ -43,6 +43,9 @@ public final class PostgresPool: Sendable {
     /// on one of them stays on it, and leases from such a task prefer its loop's connections.
     /// Default: ``PostgresEventLoopGroup/shared``.
     public var eventLoopGroup: PostgresEventLoopGroup = .shared
+    /// How long ``PostgresPool/close()`` waits for leased connections to come back before it
+    /// gives up on them (they are closed if they ever do). Default: 5 seconds.
+    public var closeTimeout: Duration = .seconds(5)
 
     public init(connection: PostgresConfiguration) {
       self.connection = connection
@@ -66,11 +69,18 @@ public final class PostgresPool: Sendable {
     case resolved(Result<Machine.Grant, any Error>)
   }
 
+  /// A ``close()`` waiting for the pool to drain; resolved with whether it did.
+  private enum DrainWaiterPhase {
+    case pending
+    case waiting(CheckedContinuation<Bool, Never>)
+    case resolved(Bool)
+  }
+
   private struct State {
     var machine: Machine
     var waiters: [Int: WaiterPhase] = [:]
     var nextWaiterID = 0
-    var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    var drainWaiters: [Int: DrainWaiterPhase] = [:]
   }
 
   /// The pool's configuration.
@@ -300,7 +310,7 @@ public final class PostgresPool: Sendable {
       connection.closeInBackground()
     }
     var resumptions: [(CheckedContinuation<Machine.Grant, any Error>, Result<Machine.Grant, any Error>)] = []
-    var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    var drainWaiters: [CheckedContinuation<Bool, Never>] = []
     self.state.withLock { state in
       for (waiter, grant) in actions.grants {
         if let continuation = Self.resolve(&state, waiter, .success(grant)) {
@@ -314,12 +324,19 @@ public final class PostgresPool: Sendable {
         }
       }
       if actions.drained {
-        drainWaiters = state.drainWaiters
-        state.drainWaiters.removeAll()
+        for (id, phase) in state.drainWaiters {
+          switch phase {
+          case .pending: state.drainWaiters[id] = .resolved(true)
+          case .waiting(let continuation):
+            state.drainWaiters[id] = nil
+            drainWaiters.append(continuation)
+          case .resolved: break
+          }
+        }
       }
     }
     for (continuation, result) in resumptions { continuation.resume(with: result) }
-    for waiter in drainWaiters { waiter.resume() }
+    for waiter in drainWaiters { waiter.resume(returning: true) }
   }
 
   // MARK: Lifecycle
@@ -372,17 +389,73 @@ public final class PostgresPool: Sendable {
 
   /// Closes the pool: waiting requests fail with ``PostgresError/Code-swift.struct/poolClosed``,
   /// idle connections close now, leased ones when they are returned. Returns once every
-  /// connection is closed. Idempotent.
+  /// connection is closed, or after ``Configuration-swift.struct/closeTimeout`` with a warning
+  /// naming how many were still leased (a lease whose holder never ends, such as a task stuck
+  /// in a query, must not keep a stopping process alive); those are closed if they come back.
+  /// Idempotent.
   public func close() async {
     let actions = self.state.withLock { $0.machine.close() }
     self.apply(actions)
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let drained = self.state.withLock { state -> Bool in
-        if state.machine.isDrained { return true }
-        state.drainWaiters.append(continuation)
-        return false
-      }
-      if drained { continuation.resume() }
+    if await self.waitUntilDrained(timeout: self.configuration.closeTimeout) { return }
+    let statistics = self.statistics
+    self.logger.warning(
+      "pool closed with connections still leased",
+      metadata: [
+        "pg.pool.leased": "\(statistics.leased)",
+        "pg.pool.connecting": "\(statistics.connecting)",
+        "pg.pool.close_timeout": "\(self.configuration.closeTimeout)",
+      ])
+  }
+
+  /// Waits until nothing is leased or connecting any more, for at most `timeout`. Returns
+  /// whether the pool drained.
+  private func waitUntilDrained(timeout: Duration) async -> Bool {
+    let id = self.state.withLock { state -> Int? in
+      if state.machine.isDrained { return nil }
+      let id = state.nextWaiterID
+      state.nextWaiterID += 1
+      state.drainWaiters[id] = .pending
+      return id
     }
+    guard let id else { return true }
+    // Unstructured, so that the timeout holds even when the caller is already cancelled (run()
+    // closes the pool from a cancelled task) and ends as soon as the pool drains.
+    let timer = Task {
+      try? await Task.sleep(for: timeout)
+      self.resolveDrainWaiter(id, drained: false)
+    }
+    defer { timer.cancel() }
+    return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+      let early = self.state.withLock { state -> Bool? in
+        switch state.drainWaiters[id] {
+        case .pending:
+          state.drainWaiters[id] = .waiting(continuation)
+          return nil
+        case .resolved(let drained):
+          state.drainWaiters[id] = nil
+          return drained
+        case .waiting, .none:
+          preconditionFailure("drain waiter \(id) registered twice or never queued")
+        }
+      }
+      if let early { continuation.resume(returning: early) }
+    }
+  }
+
+  /// Ends a drain wait (no-op when it already ended).
+  private func resolveDrainWaiter(_ id: Int, drained: Bool) {
+    let continuation = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+      switch state.drainWaiters[id] {
+      case .pending:
+        state.drainWaiters[id] = .resolved(drained)
+        return nil
+      case .waiting(let continuation):
+        state.drainWaiters[id] = nil
+        return continuation
+      case .resolved, .none:
+        return nil
+      }
+    }
+    continuation?.resume(returning: drained)
   }
 }
