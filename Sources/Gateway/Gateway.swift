@@ -24,6 +24,14 @@ public struct Gateway: Sendable {
     var interceptors: [any ServerInterceptor] = [
       AccessLogInterceptor(logger: logger), RequestIdentityInterceptor(), RequestMetadataInterceptor(),
     ]
+    let tenantLimiter = configuration.tenantRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }
+    let clientLimiter = configuration.clientRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }
+    if clientLimiter != nil {
+      // Per client address ahead of authentication: calls that fail it (a flood of made-up
+      // tokens or API keys, each costing a signature check or an exchange with identity) use up
+      // the client's budget too.
+      interceptors.append(RateLimitInterceptor(tenant: nil, client: clientLimiter))
+    }
     let keys: (any VerificationKeyProvider)?
     switch configuration.authentication {
     case .identity(let address): keys = ServiceAuthentication.identityKeys(address: address)
@@ -43,15 +51,16 @@ public struct Gateway: Sendable {
         verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: policy)
       interceptors.append(authentication!)
     }
-    let rateLimits = RateLimitInterceptor(
-      tenant: configuration.tenantRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) },
-      client: configuration.clientRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) })
-    // Rate limits (and the tenant of the access-log line) need the interceptor; without either
-    // it is left out.
-    if rateLimits.isLimiting || logger.logLevel <= .info {
-      interceptors.append(rateLimits)
+    // Per tenant once the caller is known; this one also records the tenant for the access
+    // line, so it stays when that line is written.
+    let tenantLimits = RateLimitInterceptor(tenant: tenantLimiter, client: nil)
+    if tenantLimits.isLimiting || logger.logLevel <= .info {
+      interceptors.append(tenantLimits)
     }
     self.interceptors = interceptors
+    // The event-loop path serves only callers whose token is already verified, so it checks
+    // both limits (the same buckets) at once.
+    let rateLimits = RateLimitInterceptor(tenant: tenantLimiter, client: clientLimiter)
     self.eventLoopPath = GatewayEventLoopPath(
       proxy: self.proxy, authentication: authentication, rateLimits: rateLimits.isLimiting ? rateLimits : nil,
       logger: logger)

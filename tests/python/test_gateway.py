@@ -523,6 +523,28 @@ def test_calls_beyond_max_pending_fail_at_once_with_unavailable(tmp_path):
         server.stop(grace=None)
 
 
+def test_the_client_rate_limit_counts_calls_that_fail_authentication(tmp_path, replicas):
+    # Made-up tokens each cost a signature check: they use up the client's budget like any call.
+    from catalog_tokens import TokenMinter
+    gateway = start_gateway(write_config(tmp_path, (
+        f"route grpc.testing.* 127.0.0.1:{replicas[0].port}\nauth keys {TokenMinter(kid='k').public_keys}\n"
+        "rate-limit client 1 3\n")))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = test_pb2_grpc.TestServiceStub(channel)
+            codes = []
+            for n in range(8):
+                try:
+                    stub.EmptyCall(empty_pb2.Empty(), metadata=(("authorization", f"Bearer made.up.{n}"),))
+                    codes.append(grpc.StatusCode.OK)
+                except grpc.RpcError as error:
+                    codes.append(error.code())
+        assert codes[:3] == [grpc.StatusCode.UNAUTHENTICATED] * 3
+        assert codes[3:] == [grpc.StatusCode.RESOURCE_EXHAUSTED] * 5
+    finally:
+        gateway.stop()
+
+
 def test_tenant_rate_limits_hold_back_one_tenant_and_not_another_and_health_and_reflection_need_no_token(tmp_path, replicas):
     from catalog_tokens import TokenMinter, bearer
     minter = TokenMinter()
