@@ -8,11 +8,17 @@ public enum ClientAddress {
   /// The IP address in a transport peer description (`ipv4:1.2.3.4:5678`, `[::1]:5678`, …),
   /// or the description itself when it names none.
   public static func of(peer: String) -> String {
-    if let open = peer.firstIndex(of: "["), let close = peer.lastIndex(of: "]") {
-      return String(peer[peer.index(after: open)..<close])
+    // Scanned in place (no array of parts): the gateway asks once per forwarded call.
+    let utf8 = peer.utf8
+    if let open = utf8.firstIndex(of: UInt8(ascii: "[")), let close = utf8.lastIndex(of: UInt8(ascii: "]")),
+      open < close
+    {
+      return String(peer[utf8.index(after: open)..<close])
     }
-    let parts = peer.split(separator: ":")
-    return parts.count >= 3 ? String(parts[1]) : peer
+    guard let first = utf8.firstIndex(of: UInt8(ascii: ":")), let last = utf8.lastIndex(of: UInt8(ascii: ":")),
+      first < last
+    else { return peer }
+    return String(peer[utf8.index(after: first)..<last])
   }
 
   /// The client's address: the peer's, unless the peer is one of `trustedProxies`, in which
