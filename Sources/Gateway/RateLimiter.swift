@@ -5,30 +5,48 @@ import Synchronization
 public final class RateLimiter: Sendable {
   public let perSecond: Double
   public let burst: Double
-  private let buckets = Mutex<[String: Bucket]>([:])
+  private let state = Mutex(State())
 
   struct Bucket {
     var tokens: Double
     var updated: ContinuousClock.Instant
   }
 
+  struct State {
+    var buckets: [String: Bucket] = [:]
+    var lastSweep: ContinuousClock.Instant?
+    /// Sweeps done (for tests: each one walks every key).
+    var sweeps = 0
+  }
+
+  /// Past this many keys the idle ones are swept, at most once a second (a sweep walks them
+  /// all, under the lock every event loop shares); past `maximumKeys` even after a sweep, the
+  /// table starts over (each new key starts with a full burst anyway).
+  static let sweepAbove = 10_000
+  static let maximumKeys = 100_000
+
   public init(perSecond: Double, burst: Double) {
     self.perSecond = perSecond
     self.burst = burst
   }
 
+  var sweeps: Int { self.state.withLock { $0.sweeps } }
+
   /// Takes a token for `key`; otherwise returns how long until one is there.
   public func take(_ key: String, now: ContinuousClock.Instant = .now) -> Duration? {
-    self.buckets.withLock { buckets in
-      if buckets.count > 10_000 {
-        buckets = buckets.filter { now - $0.value.updated < .seconds(60) }
+    self.state.withLock { state in
+      if state.buckets.count > Self.sweepAbove, state.lastSweep.map({ now - $0 >= .seconds(1) }) ?? true {
+        state.lastSweep = now
+        state.sweeps += 1
+        state.buckets = state.buckets.filter { now - $0.value.updated < .seconds(60) }
+        if state.buckets.count > Self.maximumKeys { state.buckets = [:] }
       }
-      var bucket = buckets[key] ?? Bucket(tokens: self.burst, updated: now)
+      var bucket = state.buckets[key] ?? Bucket(tokens: self.burst, updated: now)
       let elapsed = now - bucket.updated
       let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
       bucket.tokens = min(self.burst, bucket.tokens + seconds * self.perSecond)
       bucket.updated = now
-      defer { buckets[key] = bucket }
+      defer { state.buckets[key] = bucket }
       if bucket.tokens >= 1 {
         bucket.tokens -= 1
         return nil

@@ -51,6 +51,9 @@ public final class Replica: Sendable {
     }
   }
 
+  /// When the current ejection ends (`nil`: not ejected since its last success).
+  var ejectedUntil: ContinuousClock.Instant? { self.state.withLock { $0.ejectedUntil } }
+
   func isEjected(at now: ContinuousClock.Instant) -> Bool {
     self.state.withLock { $0.ejectedUntil.map { $0 > now } ?? false }
   }
@@ -74,7 +77,7 @@ public final class Replica: Sendable {
     self.state.withLock { state in
       state.consecutiveFailures += 1
       let exponent = min(state.consecutiveFailures - 1, 6)
-      state.ejectedUntil = .now + .milliseconds(500 * (1 << exponent))
+      state.ejectedUntil = .now + .milliseconds(min(500 * (1 << exponent), 30_000))
     }
   }
 
@@ -126,22 +129,24 @@ public final class ReplicaSet: Sendable {
     let now = ContinuousClock.now
     let start = self.next.wrappingAdd(1, ordering: .relaxed).oldValue
     // Candidates in order of preference: not excluded and not ejected; else not excluded; else
-    // any. Within the first non-empty class, least outstanding first, ties in rotation order.
+    // any. In the first class, least outstanding first; in the others (ejected replicas), the
+    // one whose ejection ends first (a dead replica fails its calls at once, so it would
+    // always have the fewest in flight), then least outstanding; ties in rotation order.
     for pass in 0..<3 {
       var tried = Set<ObjectIdentifier>()
       while true {
         var best: Replica?
-        var bestOutstanding = Int.max
+        var bestRank = (ejectionEnd: ContinuousClock.Instant?.none, outstanding: Int.max)
         for offset in 0..<count {
           let replica = self.replicas[Int(UInt(bitPattern: start &+ offset) % UInt(count))]
           let id = ObjectIdentifier(replica)
           if tried.contains(id) { continue }
           if pass < 2 && excluded.contains(id) { continue }
           if pass == 0 && replica.isEjected(at: now) { continue }
-          let outstanding = replica.outstanding
-          if outstanding < bestOutstanding {
+          let rank = (ejectionEnd: pass == 0 ? nil : replica.ejectedUntil.map { max($0, now) }, outstanding: replica.outstanding)
+          if best == nil || Self.ranks(rank, before: bestRank) {
             best = replica
-            bestOutstanding = outstanding
+            bestRank = rank
           }
         }
         guard let best else { break }
@@ -152,5 +157,19 @@ public final class ReplicaSet: Sendable {
       if !tried.isEmpty { return nil }
     }
     return nil
+  }
+
+  /// Whether `rank` comes before `other`: no ejection (or an ended one) first, then the
+  /// earlier end, then fewer calls in flight.
+  private static func ranks(
+    _ rank: (ejectionEnd: ContinuousClock.Instant?, outstanding: Int),
+    before other: (ejectionEnd: ContinuousClock.Instant?, outstanding: Int)
+  ) -> Bool {
+    switch (rank.ejectionEnd, other.ejectionEnd) {
+    case (nil, .some): return true
+    case (.some, nil): return false
+    case (.some(let end), .some(let otherEnd)) where end != otherEnd: return end < otherEnd
+    default: return rank.outstanding < other.outstanding
+    }
   }
 }

@@ -17,6 +17,19 @@ struct GatewayPartsTests {
     #expect(limiter.take("t", now: start + .milliseconds(150)) != nil)
   }
 
+  @Test func manyActiveKeysAreSweptAtMostOnceASecondNotOnEveryCall() {
+    let limiter = RateLimiter(perSecond: 1, burst: 1)
+    let start = ContinuousClock.now
+    for key in 0...RateLimiter.sweepAbove { _ = limiter.take("k\(key)", now: start) }
+    // Every key is active, so a sweep frees nothing: it must not run again on each call.
+    for call in 0..<1000 { _ = limiter.take("again\(call)", now: start + .milliseconds(call % 900)) }
+    #expect(limiter.sweeps == 1)
+    _ = limiter.take("later", now: start + .seconds(2))
+    #expect(limiter.sweeps == 2)
+    // Keys idle for a minute are forgotten at the next sweep: a forgotten key has a full burst.
+    #expect(limiter.take("k1", now: start + .seconds(61)) == nil)
+  }
+
   @Test func theRetryBudgetIsAShareOfCallsPlusAFloor() {
     let budget = RetryBudget(ratio: 0.2, minimumPerSecond: 2)
     for _ in 0..<10 { budget.recordCall() }
@@ -51,6 +64,29 @@ struct GatewayPartsTests {
     let set = ReplicaSet(addresses: [ListenAddress(host: "127.0.0.1", port: 1)])
     set.replicas[0].recordFailure()
     #expect(set.acquire(limit: 10) != nil)
+  }
+
+  @Test func withEveryReplicaEjectedTheOneWhoseEjectionEndsFirstIsTried() throws {
+    let set = ReplicaSet(addresses: [ListenAddress(host: "127.0.0.1", port: 1), ListenAddress(host: "127.0.0.1", port: 2)])
+    let (dead, recovering) = (set.replicas[0], set.replicas[1])
+    // The dead one has failed more (a longer ejection) but has nothing in flight; the other
+    // has a call in flight and its ejection ends sooner.
+    for _ in 0..<4 { dead.recordFailure() }
+    recovering.recordFailure()
+    #expect(recovering.tryAcquire(limit: 10))
+    for _ in 0..<4 {
+      let picked = try #require(set.acquire(limit: 10))
+      #expect(picked === recovering)
+      picked.release()
+    }
+    recovering.release()
+  }
+
+  @Test func ejectionsDoubleUpToThirtySeconds() {
+    let replica = ReplicaSet(addresses: [ListenAddress(host: "127.0.0.1", port: 1)]).replicas[0]
+    for _ in 0..<10 { replica.recordFailure() }
+    let left = replica.ejectedUntil.map { $0 - .now } ?? .zero
+    #expect(left > .seconds(29) && left <= .seconds(30))
   }
 
   @Test func configurationParsesEveryKeywordAndNamesBadLines() throws {
