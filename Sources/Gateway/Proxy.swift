@@ -27,17 +27,11 @@ public final class Proxy: Sendable {
   }
 
   /// Request headers that describe one HTTP hop and never travel further.
-  /// Whether `key` names a hop-by-hop header, which is not forwarded. A `switch`, not a
-  /// `Set`: every forwarded call asks for each of its keys, and comparing short strings costs
-  /// less than hashing them.
+  /// Whether `key` names a hop-by-hop header, which is not forwarded: the transport's
+  /// connection-specific fields, and the credentials meant for this proxy. Compared, not hashed:
+  /// every forwarded call asks for each of its keys.
   static func isHopByHop(_ key: String) -> Bool {
-    switch key {
-    case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "te",
-      "proxy-authorization":
-      true
-    default:
-      false
-    }
+    Metadata.isConnectionSpecific(key) || key == "proxy-authorization"
   }
 
   public init(configuration: GatewayConfiguration, logger: Logger) {

@@ -28,8 +28,7 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
       throw RPCError(code: .permissionDenied, message: "API keys are created by users, not by other API keys.")
     }
     let tenantID = try caller.tenantUUID
-    let name = request.name.trimmingCharacters(in: .whitespaces)
-    guard !name.isEmpty, name.count <= 200 else { throw RPCError(code: .invalidArgument, message: "name must be 1 to 200 characters.") }
+    let name = try requiredText(request.name, "name", maxCharacters: 200)
     guard let role = Role(message: request.role) else {
       throw RPCError(code: .invalidArgument, message: "role must be ROLE_VIEWER, ROLE_EDITOR or ROLE_ADMIN.")
     }

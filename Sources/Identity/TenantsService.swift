@@ -59,10 +59,7 @@ public enum TenantWrites {
     name: String, plan: String, configJSON: String, adminEmail: String, adminFullName: String,
     platformOperator: Bool, actor: String, context: IdentityContext
   ) async throws(RPCError) -> Created {
-    let trimmedName = name.trimmingCharacters(in: .whitespaces)
-    guard !trimmedName.isEmpty, trimmedName.count <= 200 else {
-      throw RPCError(code: .invalidArgument, message: "name must be 1 to 200 characters.")
-    }
+    let trimmedName = try requiredText(name, "name", maxCharacters: 200)
     let email = try UsersService.validEmail(adminEmail)
     let config = configJSON.isEmpty ? "{}" : configJSON
     let password = SecureRandom.token(byteCount: 18)

@@ -111,8 +111,7 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
   {
     let (tenant, user) = try self.user()
     guard let dashboard = request.dashboard else { throw RPCError(code: .invalidArgument, message: "dashboard is required.") }
-    let name = dashboard.name.trimmingCharacters(in: .whitespaces)
-    guard !name.isEmpty, name.count <= 200 else { throw RPCError(code: .invalidArgument, message: "name must be 1 to 200 characters.") }
+    let name = try requiredText(dashboard.name, "dashboard.name", maxCharacters: 200)
     let layout = dashboard.layoutJson.isEmpty ? "{}" : dashboard.layoutJson
     guard layout.utf8.count <= 256 * 1024 else { throw RPCError(code: .invalidArgument, message: "layout_json is larger than 256 KiB.") }
     let row = try await self.context.database.transaction(on: self.context.pool) { connection in

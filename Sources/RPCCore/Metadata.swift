@@ -140,6 +140,20 @@ extension Metadata {
   /// send it, a caller can read it, and the gateway passes it on.
   public static let statusDetailsKey = "grpc-status-details-bin"
 
+  /// Whether `key` names a field an HTTP/2 message must not carry as metadata: the
+  /// connection-specific fields of RFC 9113 8.2.2 (`te` too, which the transport sets itself to
+  /// `trailers`), and `content-type` and `user-agent`, which the transport writes once itself.
+  /// Transports drop them from outgoing metadata; proxies drop them from what they forward.
+  public static func isConnectionSpecific(_ key: String) -> Bool {
+    switch key {
+    case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host",
+      "content-type", "user-agent":
+      true
+    default:
+      false
+    }
+  }
+
   /// Whether `key` is one of the `grpc-` keys carried as metadata (``retryPushbackKey``,
   /// ``statusDetailsKey``); every other `grpc-` key belongs to the protocol.
   public static func isCarriedGRPCKey(_ key: String) -> Bool {

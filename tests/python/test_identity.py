@@ -563,3 +563,17 @@ def test_every_method_refuses_another_tenants_ids(channel, admin):
     # Nothing changed for the victim.
     assert users.GetUser(pb.GetUserRequest(id=victim.id), metadata=bearer(admin.access_token)).active
     assert sessions.Refresh(pb.RefreshRequest(refresh_token=victim_session.refresh_token)).access_token
+
+
+def test_names_are_measured_as_the_database_counts_them(channel, admin):
+    # "\U0001F44D\U0001F3FD" is one character to Swift but two code points to PostgreSQL's
+    # length(): 101 of them pass a 200-character check that counts graphemes and then fail the
+    # table's CHECK (FAILED_PRECONDITION). They must be INVALID_ARGUMENT before any write.
+    thumbs = "\U0001F44D\U0001F3FD"
+    keys = rpc.ApiKeysStub(channel)
+    refused = code_of(lambda: keys.CreateApiKey(pb.CreateApiKeyRequest(name=thumbs * 101, role=pb.ROLE_VIEWER),
+                                                metadata=bearer(admin.access_token)))
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT and "at most 200" in refused.details()
+    made = keys.CreateApiKey(pb.CreateApiKeyRequest(name=thumbs * 100, role=pb.ROLE_VIEWER),
+                             metadata=bearer(admin.access_token))
+    assert made.key.name == thumbs * 100

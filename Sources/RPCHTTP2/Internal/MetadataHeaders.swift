@@ -4,20 +4,6 @@ internal import Glibc
 internal import RPCCore
 
 extension HeaderBlock {
-  /// Fields an HTTP/2 message must not carry (RFC 9113 8.2.2: connection-specific fields, and
-  /// `te` other than `trailers`, which the transport sets itself), and ones the transport
-  /// writes itself once (`content-type`, `user-agent`): from metadata they would be sent twice
-  /// or make the peer reset the stream.
-  static func isConnectionSpecific(_ key: String) -> Bool {
-    switch key {
-    case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "host",
-      "content-type", "user-agent":
-      true
-    default:
-      false
-    }
-  }
-
   /// Whether `key` names metadata whose value differs on every call, sent without HPACK
   /// indexing (compared, not hashed: this runs for every key of every call).
   static func isUniquePerCall(_ key: String) -> Bool {
@@ -29,7 +15,7 @@ extension HeaderBlock {
   /// connection-specific fields RFC 9113 8.2.2 forbids in HTTP/2 are left out.
   mutating func add(metadata: Metadata) {
     for element in metadata {
-      guard Metadata.isValidKey(element.key), !Self.isConnectionSpecific(element.key),
+      guard Metadata.isValidKey(element.key), !Metadata.isConnectionSpecific(element.key),
         !element.key.hasPrefix("grpc-") || Metadata.isCarriedGRPCKey(element.key)
       else { continue }
       switch element.value {

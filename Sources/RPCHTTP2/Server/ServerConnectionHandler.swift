@@ -366,16 +366,20 @@ final class ServerConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelega
         trailers: [:])
       return
     }
-    if let timeout = stream.timeout, GRPCTimeout.parse(timeout) == nil {
-      // INTERNAL, as other gRPC servers answer: the library never generates INVALID_ARGUMENT
-      // (statuscodes.md), which belongs to the application.
-      self.finish(
-        stream, status: Status(code: RPCError.Code.internal.rawValue, message: "Malformed grpc-timeout '\(timeout)'."),
-        trailers: [:])
-      return
+    var timeout: Duration?
+    if let text = stream.timeout {
+      timeout = GRPCTimeout.parse(text)
+      guard timeout != nil else {
+        // INTERNAL, as other gRPC servers answer: the library never generates INVALID_ARGUMENT
+        // (statuscodes.md), which belongs to the application.
+        self.finish(
+          stream, status: Status(code: RPCError.Code.internal.rawValue, message: "Malformed grpc-timeout '\(text)'."),
+          trailers: [:])
+        return
+      }
     }
     stream.route = route
-    if let timeout = stream.timeout, let duration = GRPCTimeout.parse(timeout) {
+    if let duration = timeout {
       // The deadline runs from the request's headers, not from when its last message arrives.
       stream.deadline = ContinuousClock.now.advanced(by: duration)
       if route.kind.isClientSingle, let context {
