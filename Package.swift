@@ -140,6 +140,7 @@ let package = Package(
     .executableTarget(
       name: "ProtoSwiftGen",
       dependencies: ["CProtoDescriptor", "CProtobufC"],
+      path: "Sources/Tools/ProtoSwiftGen",
       swiftSettings: swiftSettings
     ),
 
@@ -172,7 +173,7 @@ let package = Package(
     ),
     /// The identity service: tenants, users, sessions and tokens, signing keys, audit log.
     .target(
-      name: "Identity",
+      name: "IdentityService",
       dependencies: [
         "ServiceKit",
         "Auth",
@@ -194,7 +195,7 @@ let package = Package(
     ),
     /// The catalog service: products, categories, locations, stock, reservations, events.
     .target(
-      name: "Catalog",
+      name: "CatalogService",
       dependencies: [
         "Auth",
         "EventOutbox",
@@ -210,7 +211,7 @@ let package = Package(
     ),
     /// The gateway: transparent proxying, balancing, retries, edge authentication, rate limits.
     .target(
-      name: "Gateway",
+      name: "GatewayService",
       dependencies: [
         "Auth",
         "Protos",
@@ -234,7 +235,7 @@ let package = Package(
       name: "identity",
       dependencies: [
         "Auth",
-        "Identity",
+        "IdentityService",
         "Migrations",
         "Postgres",
         "RPCHTTP2",
@@ -249,7 +250,7 @@ let package = Package(
       dependencies: [
         "RPCCore",
         "Auth",
-        "Catalog",
+        "CatalogService",
         "Migrations",
         "Postgres",
         "RPCHTTP2",
@@ -263,12 +264,13 @@ let package = Package(
     .executableTarget(
       name: "catalog-datagen",
       dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+      path: "Sources/Tools/catalog-datagen",
       swiftSettings: swiftSettings
     ),
     .executableTarget(
       name: "gateway",
       dependencies: [
-        "Gateway",
+        "GatewayService",
         "RPCHTTP2",
         "ServiceKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -280,6 +282,7 @@ let package = Package(
     .executableTarget(
       name: "token-bench",
       dependencies: ["Auth"],
+      path: "Sources/Tools/token-bench",
       swiftSettings: swiftSettings
     ),
     /// Primary-key lookups through the pool, next to pgbench (make bench).
@@ -290,6 +293,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
+      path: "Sources/Tools/db-bench",
       swiftSettings: swiftSettings
     ),
     .executableTarget(
@@ -318,8 +322,8 @@ let package = Package(
     .executableTarget(
       name: "suite-db",
       dependencies: [
-        "Catalog",
-        "Identity",
+        "CatalogService",
+        "IdentityService",
         "Migrations",
         "Postgres",
         "SuiteDatabase",
@@ -350,13 +354,13 @@ let package = Package(
     ),
     .testTarget(
       name: "GatewayTests",
-      dependencies: ["Gateway", "RPCCore", "ServiceKit"],
+      dependencies: ["GatewayService", "RPCCore", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "IdentityTests",
       dependencies: [
-        "Auth", "Identity", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
+        "Auth", "IdentityService", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
@@ -394,7 +398,7 @@ let package = Package(
       name: "CatalogTests",
       dependencies: [
         "Auth",
-        "Catalog",
+        "CatalogService",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",

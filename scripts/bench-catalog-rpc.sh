@@ -58,7 +58,7 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break;
 py products "$work" "$port" "$products"
 
 pgbench -i -q -s 1 "$url" >/dev/null 2>&1
-# GetProduct's statement (ProductRecord.columns and ProductByID in Sources/Catalog), with the
+# GetProduct's statement (ProductRecord.columns and ProductByID in Sources/CatalogService), with the
 # benchmark's tenant and product id as literals: pgbench has no uuid variables.
 cat >"$work/getproduct.sql" <<SQL
 SELECT id, sku, name, description, brand, category_id, price, currency, tax_code, attributes::text, archived,

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Auth
-import Catalog
+import CatalogService
 import Logging
 import Migrations
 import Postgres

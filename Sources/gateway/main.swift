@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Gateway
+import GatewayService
 import Logging
 import RPCHTTP2
 import ServiceKit

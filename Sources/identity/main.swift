@@ -1,6 +1,6 @@
 import ArgumentParser
 import Auth
-import Identity
+import IdentityService
 import Logging
 import Migrations
 import Postgres

@@ -1,7 +1,7 @@
 public import ArgumentParser
 import Foundation
-import Catalog
-import Identity
+import CatalogService
+import IdentityService
 import Logging
 import Migrations
 import Postgres

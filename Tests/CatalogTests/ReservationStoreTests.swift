@@ -1,5 +1,5 @@
 import Auth
-@testable import Catalog
+@testable import CatalogService
 import Foundation
 import Logging
 import Migrations

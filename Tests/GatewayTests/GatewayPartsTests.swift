@@ -2,7 +2,7 @@ import RPCCore
 import ServiceKit
 import Testing
 
-@testable import Gateway
+@testable import GatewayService
 
 @Suite("Gateway parts")
 struct GatewayPartsTests {

@@ -1,5 +1,5 @@
 import Auth
-import Identity
+import IdentityService
 import Logging
 import Migrations
 import Postgres
