@@ -218,8 +218,6 @@ let package = Package(
         "RPCCore",
         "RPCHTTP2",
         "ServiceKit",
-        .product(name: "NIOCore", package: "swift-nio"),
-        .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: hotPathSettings
@@ -354,7 +352,7 @@ let package = Package(
     ),
     .testTarget(
       name: "GatewayTests",
-      dependencies: ["GatewayService", "RPCCore", "ServiceKit"],
+      dependencies: ["GatewayService", "RPCCore", "ServiceKit", .product(name: "Logging", package: "swift-log")],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -1,6 +1,5 @@
 import Auth
 import Logging
-import NIOCore
 import RPCCore
 import ServiceKit
 public import RPCHTTP2
@@ -41,28 +40,25 @@ public final class GatewayEventLoopPath: EventLoopUnaryHandler {
   var logsAccess: Bool { self.logger.logLevel <= .info }
 }
 
-/// One unary call on the event-loop path, from its first attempt to its answer. Event loop
-/// only.
+/// One unary call on the event-loop path, from its first attempt to its answer: the
+/// event-loop driver of the call's ``ForwardingPolicy`` (callbacks and loop timers), handing
+/// the call to the task driver when an attempt cannot start on this loop. Event loop only.
 final class UnaryForwarding {
   private let call: EventLoopUnaryCall
-  private let route: Proxy.UnaryRoute
   private let path: GatewayEventLoopPath
+  private var policy: ForwardingPolicy
   private let began = ContinuousClock.now
   private var fields = CallRecord.Fields()
   private var outgoing = Metadata()
-  /// Replicas whose attempt failed with UNAVAILABLE (filled only when retrying: a Set per
-  /// call would cost an allocation on every call).
-  private var tried = Set<ObjectIdentifier>()
-  private var attempt = 0
   /// What to stop when the client cancels: the backend call, a pending retry, a fallback task.
   private var backendCall: EventLoopClientCall?
-  private var pendingRetry: Scheduled<Void>?
+  private var pendingRetry: EventLoopTimer?
   private var fallback: Task<Void, Never>?
 
   init(call: EventLoopUnaryCall, route: Proxy.UnaryRoute, path: GatewayEventLoopPath, tenant: String?) {
     self.call = call
-    self.route = route
     self.path = path
+    self.policy = ForwardingPolicy(route: route, limits: path.proxy.limits, deadline: call.deadline)
     self.fields.tenant = tenant ?? ""
     self.fields.bytesIn = call.request.count
   }
@@ -71,144 +67,101 @@ final class UnaryForwarding {
   /// `false`, with nothing sent or counted, when the chosen replica has no open connection on
   /// this loop.
   func start() -> Bool {
-    let proxy = self.path.proxy
-    let replica = self.route.set.acquire(limit: proxy.configuration.maxPendingPerReplica)
-    if let replica, !replica.forwardingTransport().canStartUnaryOnCurrentEventLoop {
+    if let replica = self.policy.pickFirstReplica(), !replica.forwardingTransport().canStartUnaryOnCurrentEventLoop {
       // The task path connects only to the replica it picks, so without this a replica this
       // path keeps choosing would never get a connection here, and never get a call from it.
       replica.forwardingTransport().startConnectingIfIdle()
-      replica.release()
+      self.policy.abandon()
       return false
     }
-    if let limits = self.path.rateLimits,
-      let refusal = limits.check(tenant: self.fields.tenant.isEmpty ? nil : self.fields.tenant, remotePeer: self.call.remotePeer)
-    {
-      replica?.release()
-      self.end(.failure(refusal))
-      return true
+    let action = self.policy.admit(
+      rateLimits: self.path.rateLimits, tenant: self.fields.tenant.isEmpty ? nil : self.fields.tenant,
+      remotePeer: self.call.remotePeer)
+    let refused: Bool
+    switch action {
+    case .fail(let error) where error.code != .deadlineExceeded: refused = true  // rate limited, at capacity
+    default: refused = false
     }
-    proxy.budget.recordCall()
-    guard let replica else {
-      self.end(.failure(proxy.atCapacity(self.route.method)))
-      return true
+    if !refused {
+      let (stamped, requestID) = RequestIdentityInterceptor.stamp(
+        self.call.metadata, client: ClientAddress.of(peer: self.call.remotePeer), dropping: Proxy.isHopByHop)
+      self.fields.requestID = requestID
+      self.outgoing = stamped
+      self.call.onCancel = { [self] in
+        self.backendCall?.cancel()
+        self.pendingRetry?.cancel()
+        self.fallback?.cancel()
+      }
     }
-    let (stamped, requestID) = RequestIdentityInterceptor.stamp(
-      self.call.metadata, client: ClientAddress.of(peer: self.call.remotePeer), dropping: Proxy.isHopByHop)
-    self.fields.requestID = requestID
-    self.outgoing = stamped
-    self.call.onCancel = { [self] in
-      self.backendCall?.cancel()
-      self.pendingRetry?.cancel()
-      self.fallback?.cancel()
-    }
-    if !self.send(to: replica) {
-      replica.release()
-      self.retryInTask()
-    }
+    self.perform(action)
     return true
   }
 
-  /// Starts an attempt on `replica` (already acquired); `false` when its connection on this
-  /// loop is not open.
-  private func send(to replica: Replica) -> Bool {
-    var options = CallOptions.defaults
-    if let deadline = self.call.deadline {
-      let remaining = deadline - ContinuousClock.now
-      guard remaining > .zero else {
-        replica.release()
-        self.end(.failure(RPCError(code: .deadlineExceeded, message: "The caller's deadline has passed.")))
-        return true
+  /// Carries out what the policy asked for.
+  private func perform(_ action: ForwardingPolicy.Action) {
+    switch action {
+    case .send(let replica, let timeout):
+      var options = CallOptions.defaults
+      options.timeout = timeout
+      self.fields.replica = replica.addressText
+      self.fields.attempts = self.policy.attempt
+      let started = replica.forwardingTransport().startUnaryOnCurrentEventLoop(
+        descriptor: self.policy.method.descriptor, metadata: self.outgoing, options: options,
+        request: self.call.request
+      ) { [self] result in
+        self.backendCall = nil
+        self.attempted(result)
       }
-      options.timeout = remaining
-    }
-    self.attempt += 1
-    self.fields.replica = replica.addressText
-    self.fields.attempts = self.attempt
-    let started = replica.forwardingTransport().startUnaryOnCurrentEventLoop(
-      descriptor: self.route.method.descriptor, metadata: self.outgoing, options: options, request: self.call.request
-    ) { [self] result in
-      self.backendCall = nil
-      self.attempted(on: replica, result)
-    }
-    guard let started else {
-      self.attempt -= 1
-      return false
-    }
-    self.backendCall = started
-    return true
-  }
-
-  private func attempted(on replica: Replica, _ result: Result<UnaryResponse, RPCError>) {
-    replica.release()
-    switch result {
-    case .success(let response):
-      replica.recordSuccess()
-      self.end(.success(response))
-    case .failure(let error) where error.code == .unavailable:
-      replica.recordFailure()
-      self.tried.insert(ObjectIdentifier(replica))
-      guard !self.call.isEnded,
-        let pause = self.path.proxy.retryPause(
-          after: error, attempt: self.attempt, maxAttempts: self.route.maxAttempts, deadline: self.call.deadline)
-      else {
-        self.end(.failure(error))
-        return
+      if let started {
+        self.backendCall = started
+      } else {
+        self.policy.attemptNotStarted()
+        self.continueInTask()
       }
-      self.path.logger.debug(
-        "retrying", metadata: ["rpc.method": "\(self.route.method.descriptor.path)", "replica": "\(replica.address)"])
-      self.pendingRetry = self.call.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(pause)) {
+    case .retry(let pause):
+      self.pendingRetry = self.call.schedule(after: pause) { [self] in
         self.pendingRetry = nil
-        self.retry()
+        guard !self.call.isEnded else { return }
+        self.perform(self.policy.nextAttempt())
       }
-    case .failure(let error):
+    case .fail(let error):
       self.end(.failure(error))
     }
   }
 
-  /// The next attempt, on another replica when there is one; through a task (which connects)
-  /// when that replica has no open connection on this loop.
-  private func retry() {
-    guard !self.call.isEnded else { return }
-    guard
-      let replica = self.route.set.acquire(
-        excluding: self.tried, limit: self.path.proxy.configuration.maxPendingPerReplica)
-    else {
-      self.end(.failure(self.path.proxy.atCapacity(self.route.method)))
-      return
+  private func attempted(_ result: Result<UnaryResponse, RPCError>) {
+    switch result {
+    case .success(let response):
+      self.policy.attemptSucceeded()
+      self.end(.success(response))
+    case .failure(let error):
+      self.perform(self.policy.attemptFailed(error, callerGone: self.call.isEnded))
     }
-    if self.send(to: replica) { return }
-    replica.release()
-    self.retryInTask()
   }
 
-  private func retryInTask() {
+  /// The next attempt through the task driver (``Proxy/forward(policy:from:request:metadata:)``),
+  /// which connects; the answer comes back to this loop.
+  private func continueInTask() {
     let proxy = self.path.proxy
-    let route = self.route
     let request = RawMessage(bytes: Array(self.call.request))
     let metadata = self.outgoing
-    let tried = self.tried
-    let attemptsMade = self.attempt
-    let deadline = self.call.deadline
-    let loopBound = NIOLoopBound(self, eventLoop: self.call.eventLoop)
-    let eventLoop = self.call.eventLoop
+    let handedOver = self.policy
+    let bound = EventLoopBound(self, loopOf: self.call)
     self.fallback = Task {
       let record = CallRecord()
       let result: Result<UnaryResponse, RPCError>
       do {
-        let (headers, response, trailers) = try await CallRecord.$current.withValue(record) {
-          try await RPCDeadline.$current.withValue(deadline) {
-            try await proxy.forwardUnary(
-              route.method, maxAttempts: route.maxAttempts, set: route.set, request: request, metadata: metadata,
-              tried: tried, attemptsMade: attemptsMade)
-          }
+        let response = try await CallRecord.$current.withValue(record) {
+          var policy = handedOver
+          let next = policy.nextAttempt()
+          return try await proxy.forward(policy: &policy, from: next, request: request, metadata: metadata)
         }
-        result = .success(UnaryResponse(headers: headers, message: response.bytes[...], trailers: trailers))
+        result = .success(response)
       } catch {
         result = .failure(RPCError(mapping: error))
       }
       let fields = record.fields.withLock { $0 }
-      eventLoop.execute {
-        let forwarding = loopBound.value
+      bound.execute { forwarding in
         forwarding.fallback = nil
         forwarding.fields.replica = fields.replica
         forwarding.fields.attempts = fields.attempts

@@ -58,7 +58,7 @@ public struct OverviewService: Gateway_V1_Overview.SimpleServiceProtocol {
             return (name, .failure(RPCError(code: .unimplemented, message: "\(service) is not routed.")), .zero)
           }
           guard let replica = set.acquire(limit: self.proxy.configuration.maxPendingPerReplica) else {
-            return (name, .failure(self.proxy.atCapacity(service: service)), .zero)
+            return (name, .failure(ForwardingPolicy.atCapacity(service: service)), .zero)
           }
           defer { replica.release() }
           do {

@@ -8,7 +8,8 @@ public final class Proxy: Sendable {
   public let configuration: GatewayConfiguration
   /// Replica sets by service name (only services the configuration routes).
   let replicaSets: [String: ReplicaSet]
-  let budget: RetryBudget
+  /// The retry budget, per-replica cap and logger every call's ``ForwardingPolicy`` shares.
+  let limits: ForwardingLimits
   let logger: Logger
   /// Every routed unary method by path, for the event-loop path.
   let unaryRoutes: [String: UnaryRoute]
@@ -37,8 +38,10 @@ public final class Proxy: Sendable {
   public init(configuration: GatewayConfiguration, logger: Logger) {
     self.configuration = configuration
     self.logger = logger
-    self.budget = RetryBudget(
-      ratio: configuration.retryBudgetRatio, minimumPerSecond: configuration.minimumRetriesPerSecond)
+    self.limits = ForwardingLimits(
+      budget: RetryBudget(
+        ratio: configuration.retryBudgetRatio, minimumPerSecond: configuration.minimumRetriesPerSecond),
+      maxPendingPerReplica: configuration.maxPendingPerReplica, logger: logger)
     var sets: [String: ReplicaSet] = [:]
     var byAddresses: [[ListenAddress]: ReplicaSet] = [:]
     for service in CompiledServices.methodsByService.keys {
@@ -116,34 +119,45 @@ public final class Proxy: Sendable {
     return out
   }
 
+  /// Forwards one call in its handler task: a unary one through
+  /// ``forward(policy:from:request:metadata:)``, a streaming one once, message by message.
   func forward(
     _ method: CompiledServices.Method, retryable: Bool, set: ReplicaSet, stream: any ServerCallStream,
     metadata: Metadata
   ) async throws -> Metadata {
-    self.budget.recordCall()
     let outgoing = Self.outgoing(metadata)
+    var policy = ForwardingPolicy(
+      method: method, set: set, maxAttempts: method.kind == .unary && retryable ? 4 : 1, limits: self.limits,
+      deadline: RPCDeadline.current)
     if method.kind == .unary {
-      return try await self.forwardUnary(
-        method, maxAttempts: retryable ? 4 : 1, set: set, stream: stream, metadata: outgoing)
+      return try await self.forwardUnary(policy: &policy, stream: stream, metadata: outgoing)
     }
-    guard let replica = set.acquire(limit: self.configuration.maxPendingPerReplica) else {
-      throw self.atCapacity(method)
+    // Rate limits were applied by the interceptors, around authentication.
+    let replica: Replica
+    let timeout: Duration?
+    switch policy.admit(rateLimits: nil, tenant: nil, remotePeer: "") {
+    case .send(let chosen, let left):
+      (replica, timeout) = (chosen, left)
+    case .fail(let error):
+      throw error
+    case .retry:
+      preconditionFailure("admission does not pause")
     }
-    defer { replica.release() }
     CallRecord.current?.update {
-      $0.replica = replica.address.description
+      $0.replica = replica.addressText
       $0.attempts = 1
     }
     do {
       let trailers = try await replica.forwardingTransport().withStream(
-        descriptor: method.descriptor, metadata: outgoing, options: try Self.callOptions()
+        descriptor: method.descriptor, metadata: outgoing, options: Self.callOptions(timeout: timeout)
       ) { call in
         try await Self.pump(stream: stream, call: call)
       }
-      replica.recordSuccess()
+      policy.attemptSucceeded()
       return trailers
-    } catch let error as RPCError where error.code == .unavailable {
-      replica.recordFailure()
+    } catch {
+      // One attempt only: the answer is to fail, with the attempt's own error.
+      _ = policy.attemptFailed(RPCError(mapping: error), callerGone: true)
       throw error
     }
   }
@@ -174,8 +188,7 @@ public final class Proxy: Sendable {
 
   /// Unary calls: one request, one response, no helper task.
   func forwardUnary(
-    _ method: CompiledServices.Method, maxAttempts: Int, set: ReplicaSet, stream: any ServerCallStream,
-    metadata: Metadata
+    policy: inout ForwardingPolicy, stream: any ServerCallStream, metadata: Metadata
   ) async throws -> Metadata {
     guard let request = try await stream.receive(RawMessage.self) else {
       throw RPCError(code: .internal, message: "A unary call needs one request message.")
@@ -184,101 +197,64 @@ public final class Proxy: Sendable {
       throw RPCError(code: .internal, message: "A unary call takes exactly one request message.")
     }
     CallRecord.current?.update { $0.bytesIn = request.bytes.count }
-    let (headers, response, trailers) = try await self.forwardUnary(
-      method, maxAttempts: maxAttempts, set: set, request: request, metadata: metadata)
-    try await stream.sendMetadata(headers)
-    try await stream.send(response)
-    return trailers
+    // Rate limits were applied by the interceptors, around authentication.
+    let admission = policy.admit(rateLimits: nil, tenant: nil, remotePeer: "")
+    let response = try await self.forward(policy: &policy, from: admission, request: request, metadata: metadata)
+    try await stream.sendMetadata(response.headers)
+    try await stream.send(RawMessage(bytes: Array(response.message)))
+    return response.trailers
   }
 
-  /// Forwards one unary request. For idempotent methods (`maxAttempts` > 1) an attempt that
-  /// fails with UNAVAILABLE (a lost connection or the backend's status) is repeated on another
-  /// replica, within the retry budget and the deadline, honouring `grpc-retry-pushback-ms`
-  /// (see ``retryPause(after:attempt:maxAttempts:deadline:)``). `tried` and `attemptsMade`
-  /// carry on from attempts made elsewhere (the event-loop path).
-  func forwardUnary(
-    _ method: CompiledServices.Method, maxAttempts: Int, set: ReplicaSet, request: RawMessage, metadata: Metadata,
-    tried: Set<ObjectIdentifier> = [], attemptsMade: Int = 0
-  ) async throws -> (headers: Metadata, response: RawMessage, trailers: Metadata) {
-    var tried = tried
-    var attempt = attemptsMade
+  /// The task driver of a unary call's ``ForwardingPolicy``: carries out `action` and every
+  /// action after it (attempts through `withStream`, which connects; pauses with
+  /// `Task.sleep`) until the call has its answer or its error. The event-loop path hands its
+  /// calls here mid-way, when the next replica has no connection open on its loop.
+  func forward(
+    policy: inout ForwardingPolicy, from action: ForwardingPolicy.Action, request: RawMessage, metadata: Metadata
+  ) async throws -> UnaryResponse {
+    var action = action
     while true {
-      attempt += 1
-      guard let replica = set.acquire(excluding: tried, limit: self.configuration.maxPendingPerReplica) else {
-        throw self.atCapacity(method)
-      }
-      tried.insert(ObjectIdentifier(replica))
-      CallRecord.current?.update {
-        $0.replica = replica.address.description
-        $0.attempts = attempt
-      }
-      do {
-        defer { replica.release() }
-        let result = try await replica.forwardingTransport().withStream(
-          descriptor: method.descriptor, metadata: metadata, options: try Self.callOptions()
-        ) { call in
-          try await call.send(request, endOfStream: true)
-          let headers = try await call.receiveMetadata()
-          guard let response = try await call.receive(RawMessage.self) else {
-            throw RPCError(code: .internal, message: "The backend sent no response message.")
-          }
-          _ = try await call.receive(RawMessage.self)
-          return (headers, response, await call.trailingMetadata())
-        }
-        replica.recordSuccess()
-        CallRecord.current?.update { $0.bytesOut = result.1.bytes.count }
-        return result
-      } catch let error as RPCError where error.code == .unavailable {
-        replica.recordFailure()
-        guard !Task.isCancelled,
-          let pause = self.retryPause(
-            after: error, attempt: attempt, maxAttempts: maxAttempts, deadline: RPCDeadline.current)
-        else { throw error }
-        self.logger.debug(
-          "retrying", metadata: ["rpc.method": "\(method.descriptor.path)", "replica": "\(replica.address)"])
+      switch action {
+      case .fail(let error):
+        throw error
+      case .retry(let pause):
         try await Task.sleep(for: pause)
+        action = policy.nextAttempt()
+      case .send(let replica, let timeout):
+        CallRecord.current?.update {
+          $0.replica = replica.addressText
+          $0.attempts = policy.attempt
+        }
+        do {
+          let response = try await replica.forwardingTransport().withStream(
+            descriptor: policy.method.descriptor, metadata: metadata, options: Self.callOptions(timeout: timeout)
+          ) { call in
+            try await call.send(request, endOfStream: true)
+            let headers = try await call.receiveMetadata()
+            guard let response = try await call.receive(RawMessage.self) else {
+              throw RPCError(code: .internal, message: "The backend sent no response message.")
+            }
+            _ = try await call.receive(RawMessage.self)
+            return UnaryResponse(headers: headers, message: response.bytes[...], trailers: await call.trailingMetadata())
+          }
+          policy.attemptSucceeded()
+          CallRecord.current?.update { $0.bytesOut = response.message.count }
+          return response
+        } catch {
+          action = policy.attemptFailed(RPCError(mapping: error), callerGone: Task.isCancelled)
+          // The attempt's own error, as thrown (not only its mapping), when the call ends with it.
+          if case .fail = action, !(error is RPCError) { throw error }
+        }
       }
     }
   }
 
-  /// How long to wait before retrying a call whose attempt `attempt` of `maxAttempts` failed
-  /// with `error` (UNAVAILABLE); `nil` when it must not be retried: no attempts left, a
-  /// negative or malformed `grpc-retry-pushback-ms`, a pause that would outlast the deadline,
-  /// or an exhausted retry budget (taken from only when the answer is a pause).
-  func retryPause(
-    after error: RPCError, attempt: Int, maxAttempts: Int, deadline: ContinuousClock.Instant?
-  ) -> Duration? {
-    guard attempt < maxAttempts else { return nil }
-    var pause = Duration.milliseconds(Int64.random(in: 0...10))
-    if let pushback = error.metadata.firstString(Metadata.retryPushbackKey) {
-      guard let milliseconds = Int64(pushback), milliseconds >= 0 else { return nil }
-      pause = .milliseconds(milliseconds)
-    }
-    if let deadline, ContinuousClock.now + pause >= deadline { return nil }
-    guard self.budget.tryRetry() else { return nil }
-    return pause
-  }
-
-  /// The backend call's options: the time left of the client's deadline, so that the
-  /// backend's deadline is the client's and not later.
-  static func callOptions() throws -> CallOptions {
+  /// The backend call's options: `timeout` (the time left of the client's deadline, so that
+  /// the backend's deadline is the client's and not later).
+  static func callOptions(timeout: Duration?) -> CallOptions {
     var options = CallOptions.defaults
-    options.timeout = try RPCDeadline.effectiveTimeout(nil)
+    options.timeout = timeout
     return options
-  }
-
-  func atCapacity(_ method: CompiledServices.Method) -> RPCError {
-    self.atCapacity(service: method.descriptor.service)
-  }
-
-  /// UNAVAILABLE with a 100 ms retry hint, as `retry-after-ms` (readable by any client) and
-  /// as the pushback gRPC clients' retry logic honours (as rate limiting answers).
-  func atCapacity(service: String) -> RPCError {
-    var metadata = Metadata()
-    metadata.add("retry-after-ms", "100")
-    metadata.add(Metadata.retryPushbackKey, "100")
-    return RPCError(
-      code: .unavailable, message: "Every replica of \(service) is at capacity; retry later.", metadata: metadata)
   }
 }
 

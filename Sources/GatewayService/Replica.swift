@@ -1,5 +1,3 @@
-import NIOCore
-import NIOPosix
 import Protos
 import RPCCore
 import RPCHTTP2
@@ -18,7 +16,7 @@ public final class Replica: Sendable {
   private let state = Mutex(State())
   /// One connection per event loop that forwards calls, so a call is forwarded on the loop
   /// it arrived on, without hopping threads.
-  private let loopTransports = Mutex<[ObjectIdentifier: HTTP2ClientTransport]>([:])
+  private let loopTransports: EventLoopLocalTransports
 
   struct State {
     var outstanding = 0
@@ -33,22 +31,16 @@ public final class Replica: Sendable {
       host: address.host, port: address.port,
       configuration: HTTP2ClientTransport.Configuration(connectTimeout: .seconds(2)))
     self.client = RPCClient(transport: self.transport)
+    self.loopTransports = EventLoopLocalTransports(
+      host: address.host, port: address.port,
+      configuration: HTTP2ClientTransport.Configuration(connectTimeout: .seconds(2)))
   }
 
   var outstanding: Int { self.state.withLock { $0.outstanding } }
 
   /// The connection to forward on from the current event loop (the shared one elsewhere).
   func forwardingTransport() -> HTTP2ClientTransport {
-    guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return self.transport }
-    let id = ObjectIdentifier(loop)
-    return self.loopTransports.withLock { transports in
-      if let transport = transports[id] { return transport }
-      let transport = HTTP2ClientTransport(
-        host: self.address.host, port: self.address.port,
-        configuration: HTTP2ClientTransport.Configuration(connectTimeout: .seconds(2)), eventLoopGroup: loop)
-      transports[id] = transport
-      return transport
-    }
+    self.loopTransports.current() ?? self.transport
   }
 
   /// When the current ejection ends (`nil`: not ejected since its last success).
@@ -103,7 +95,7 @@ public final class Replica: Sendable {
 
   func close() async {
     await self.transport.close()
-    for transport in self.loopTransports.withLock({ Array($0.values) }) { await transport.close() }
+    await self.loopTransports.close()
   }
 }
 

@@ -9,7 +9,15 @@ public enum RPCDeadline {
   /// The timeout a new call should send: `timeout` capped by the time left until
   /// ``current``. Throws `DEADLINE_EXCEEDED` when that time has already run out.
   public static func effectiveTimeout(_ timeout: Duration?) throws -> Duration? {
-    guard let deadline = self.current else { return timeout }
+    try self.effectiveTimeout(timeout, deadline: self.current)
+  }
+
+  /// ``effectiveTimeout(_:)`` for a deadline held elsewhere than in ``current``: a call served
+  /// on an event loop, without a task to bind it to.
+  public static func effectiveTimeout(
+    _ timeout: Duration?, deadline: ContinuousClock.Instant?
+  ) throws(RPCError) -> Duration? {
+    guard let deadline else { return timeout }
     let remaining = deadline - ContinuousClock.now
     guard remaining > .zero else {
       throw RPCError(code: .deadlineExceeded, message: "The caller's deadline has passed.")
