@@ -40,22 +40,53 @@ private final class AnsweringHandler: EventLoopUnaryHandler {
   }
 }
 
+/// Answers EmptyCall later: after a loop timer (`x-later: timer`), or from a task that hands
+/// the call back to its loop (`x-later: task`); a timer cancelled before it fires never answers
+/// (`x-later: cancelled`, answered by a second timer).
+private final class DeferringHandler: EventLoopUnaryHandler {
+  func handle(_ call: EventLoopUnaryCall) -> Bool {
+    func answer(_ how: String) {
+      var headers = Metadata()
+      headers.add("x-answered-by", how)
+      call.respond(headers: headers, message: [], trailers: [:])
+    }
+    switch call.metadata.firstString("x-later") {
+    case "timer":
+      _ = call.schedule(after: .milliseconds(20)) { answer("timer") }
+    case "cancelled":
+      let first = call.schedule(after: .milliseconds(10)) { answer("cancelled timer") }
+      first.cancel()
+      _ = call.schedule(after: .milliseconds(30)) { answer("second timer") }
+    case "task":
+      let bound = EventLoopBound(call, loopOf: call)
+      Task {
+        try? await Task.sleep(for: .milliseconds(10))
+        bound.execute { call in
+          call.eventLoop.preconditionInEventLoop()
+          var headers = Metadata()
+          headers.add("x-answered-by", "task")
+          call.respond(headers: headers, message: [], trailers: [:])
+        }
+      }
+    default:
+      return false
+    }
+    return true
+  }
+}
+
 /// Forwards every TestService unary call to `backend` on a connection of the loop the call
 /// arrived on, marking the answer; declines while that connection is not open (and opens it).
 private final class ForwardingHandler: EventLoopUnaryHandler {
-  let backendPort: Int
-  private let transports = Mutex<[ObjectIdentifier: HTTP2ClientTransport]>([:])
+  let transports: EventLoopLocalTransports
 
-  init(backendPort: Int) { self.backendPort = backendPort }
+  init(backendPort: Int) {
+    self.transports = EventLoopLocalTransports(host: "127.0.0.1", port: backendPort, configuration: .init())
+  }
 
   func handle(_ call: EventLoopUnaryCall) -> Bool {
-    guard call.descriptor.service == "grpc.testing.TestService" else { return false }
-    let loop = call.eventLoop
-    let transport = self.transports.withLock { transports in
-      if let transport = transports[ObjectIdentifier(loop)] { return transport }
-      let transport = HTTP2ClientTransport(host: "127.0.0.1", port: self.backendPort, eventLoopGroup: loop)
-      transports[ObjectIdentifier(loop)] = transport
-      return transport
+    guard call.descriptor.service == "grpc.testing.TestService", let transport = self.transports.current() else {
+      return false
     }
     let started = transport.startUnaryOnCurrentEventLoop(
       descriptor: call.descriptor, metadata: call.metadata, options: .defaults, request: call.request
@@ -79,7 +110,7 @@ private final class ForwardingHandler: EventLoopUnaryHandler {
   }
 
   func close() async {
-    for transport in self.transports.withLock({ Array($0.values) }) { await transport.close() }
+    await self.transports.close()
   }
 }
 
@@ -129,6 +160,17 @@ struct EventLoopUnaryHandlerTests {
       // Declined: the registered TestService answers it.
       let response = try await service.unaryCall(simpleRequest(responseSize: 10))
       #expect(response.payload?.body.count == 10)
+    }
+  }
+
+  @Test(arguments: [("timer", "timer"), ("cancelled", "second timer"), ("task", "task")])
+  func aHandlerCanAnswerLaterFromALoopTimerOrFromATask(later: String, answeredBy: String) async throws {
+    try await withLoopbackServer(configuration: .init(threads: 1, eventLoopUnaryHandler: DeferringHandler())) { client in
+      var metadata = Metadata()
+      metadata.add("x-later", later)
+      let response = try await Grpc_Testing_TestService.Client(wrapping: client).emptyCall(
+        request: ClientRequest(message: Grpc_Testing_Empty(), metadata: metadata))
+      #expect(response.metadata.firstString("x-answered-by") == answeredBy)
     }
   }
 
