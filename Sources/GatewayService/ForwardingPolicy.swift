@@ -3,11 +3,18 @@ import RPCCore
 import ServiceKit
 
 /// What every call's ``ForwardingPolicy`` shares: the retry budget, the cap on calls in flight
-/// per replica, and the logger that notes retries.
-struct ForwardingLimits: Sendable {
+/// per replica, and the logger that notes retries. A class, so that a policy holds one
+/// reference to it rather than copies.
+final class ForwardingLimits: Sendable {
   let budget: RetryBudget
   let maxPendingPerReplica: Int
   let logger: Logger
+
+  init(budget: RetryBudget, maxPendingPerReplica: Int, logger: Logger) {
+    self.budget = budget
+    self.maxPendingPerReplica = maxPendingPerReplica
+    self.logger = logger
+  }
 }
 
 /// The forwarding rules of one call, from admission to its last attempt, as a state machine
