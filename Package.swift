@@ -145,11 +145,12 @@ let package = Package(
     ),
 
     // MARK: service kit and services
-    /// Database failures as gRPC statuses (the one mapping), and transactions retried on
-    /// serialization failures.
+    /// The database as handlers and stores use it: read, write (transactions retried on
+    /// serialization failures), advisory locks, typed rows, database failures as gRPC statuses
+    /// (the one mapping), and an outbox served as a resumable event stream.
     .target(
       name: "PostgresRPC",
-      dependencies: ["Postgres", "RPCCore"],
+      dependencies: ["EventOutbox", "Postgres", "RPCCore"],
       swiftSettings: swiftSettings
     ),
     /// Authentication: libsodium crypto (Ed25519, argon2id), EdDSA access tokens, the caller
@@ -190,7 +191,7 @@ let package = Package(
     /// Transactional outbox and its resumable event stream, shared by the services.
     .target(
       name: "EventOutbox",
-      dependencies: ["Migrations", "Postgres", "RPCCore"],
+      dependencies: ["Migrations", "Postgres"],
       swiftSettings: swiftSettings
     ),
     /// The catalog service: products, categories, locations, stock, reservations, events.

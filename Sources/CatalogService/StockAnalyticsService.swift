@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
+import PostgresRPC
 public import Protos
 public import RPCCore
 
@@ -63,8 +64,8 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     -> Catalog_V1_ListStockClientsResponse
   {
     let tenantID = try Caller.require(.viewer).tenantUUID
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query("SELECT code, name FROM stock_clients WHERE tenant_id = \(tenantID)")
+    let rows = try await self.context.database.read { connection in
+      try await connection.query("SELECT code, name FROM stock_clients WHERE tenant_id = \(tenantID)")
     }
     var response = Catalog_V1_ListStockClientsResponse()
     response.clients = try rows.map { row in
@@ -84,8 +85,8 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     guard let date = try await self.snapshotDate(request.snapshotDate, tenantID: tenantID) else { return response }
     let client: String? = request.clientCode.isEmpty ? nil : request.clientCode
     let centre: String? = request.centre.isEmpty ? nil : request.centre
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    let rows = try await self.context.database.read { connection in
+      try await connection.query(
         """
         SELECT b.bucket, coalesce(sum(s.total_tonnes), 0)::text, count(s.*)::int8
         FROM (VALUES (1, '0-30', 0, 30), (2, '31-60', 31, 60), (3, '61-90', 61, 90), (4, 'over 90', 91, 2147483647))
@@ -122,8 +123,8 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     }
     var response = Catalog_V1_StockTotalsResponse()
     guard let date = try await self.snapshotDate(request.snapshotDate, tenantID: tenantID) else { return response }
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    let rows = try await self.context.database.read { connection in
+      try await connection.query(
         """
         SELECT \(unescaped: column), coalesce(c.name, \(unescaped: column)), sum(s.total_tonnes)::text, count(*)::int8
         FROM stock_snapshots s LEFT JOIN stock_clients c ON \(request.groupBy == .client)
@@ -152,8 +153,8 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
       }
       return date
     }
-    return try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    return try await self.context.database.read { connection in
+      try await connection.query(
         "SELECT max(snapshot_date)::text FROM stock_snapshots WHERE tenant_id = \(tenantID)"
       ).first?.decode(column: 0, as: String?.self)
     }

@@ -5,7 +5,6 @@ public import Foundation
 #endif
 public import Migrations
 public import Postgres
-public import RPCCore
 
 /// The transactional outbox of a service: events written in the same transaction as the change
 /// they describe, into the service's own `outbox` table, and streamed to consumers in order
@@ -51,17 +50,22 @@ public enum Outbox {
   public static func append(type: String, payloadJSON: String, tenantID: UUID, on connection: PostgresConnection)
     async throws
   {
+    // The key is `hashtextextended('outbox:<tenant>', 0)`, PostgresRPC's `AdvisoryLock` scheme.
     try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("outbox:" + tenantID.uuidString), 0))")
     try await connection.query(
       "INSERT INTO outbox (tenant_id, type, payload) VALUES (\(tenantID), \(type), \(payloadJSON)::jsonb)")
   }
 
+  /// A cursor that this outbox did not issue (answered as `INVALID_ARGUMENT`).
+  public struct InvalidCursor: Error, Sendable, Hashable {
+    /// The text the consumer sent.
+    public var cursor: String
+  }
+
   /// Parses a cursor a consumer sent back; empty means from the beginning.
-  public static func position(cursor: String) throws(RPCError) -> Int64 {
+  public static func position(cursor: String) throws(InvalidCursor) -> Int64 {
     if cursor.isEmpty { return 0 }
-    guard let position = Int64(cursor), position >= 0 else {
-      throw RPCError(code: .invalidArgument, message: "after_cursor is not a cursor this service issued.")
-    }
+    guard let position = Int64(cursor), position >= 0 else { throw InvalidCursor(cursor: cursor) }
     return position
   }
 
