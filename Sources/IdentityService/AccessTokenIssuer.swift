@@ -5,7 +5,7 @@ extension IdentityContext {
   func issueAccessToken(subject: String, tenantID: String, role: Role, kind: Caller.Kind) async throws
     -> (token: String, expiresAtMilliseconds: Int64)
   {
-    let key = try await self.database.translatingErrors { try await self.keys.current() }
+    let key = try await self.database.translating { try await self.keys.current() }
     let now = UnixTime.seconds()
     let lifetime = Int64(self.settings.accessTokenLifetime.seconds)
     let claims = AccessTokenClaims(

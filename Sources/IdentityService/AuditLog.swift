@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
+import PostgresRPC
 
 /// The tenant's hash-chained audit log.
 ///
@@ -21,13 +22,18 @@ enum AuditLog {
 
   static let genesis = [UInt8](repeating: 0, count: 32)
 
+  /// The lock of a tenant's chain: key `audit:<TENANT>`. (Until the advisory locks shared one
+  /// scheme it was `hashtextextended('<TENANT>', 7411)`; the lock is transaction-scoped, so
+  /// the key can change without a migration.)
+  static func chainLock(tenantID: UUID) -> AdvisoryLock { AdvisoryLock("audit", key: tenantID.uuidString) }
+
   /// Appends `entry` to `tenantID`'s chain on `connection`, which must be inside a transaction.
   static func append(_ entry: Entry, tenantID: UUID, on connection: PostgresConnection) async throws {
     // One writer per tenant chain at a time (the lock ends with the transaction).
-    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(tenantID.uuidString), 7411))")
+    try await connection.lock(Self.chainLock(tenantID: tenantID))
     let head = try await connection.query("SELECT seq, hash FROM audit_heads WHERE tenant_id = \(tenantID)").first
-    let previousSequence = try head?.decode(column: 0, as: Int64.self) ?? 0
-    let previousHash = try head?.decode(column: 1, as: [UInt8].self) ?? Self.genesis
+      .map { try $0.decode((Int64, [UInt8]).self) }
+    let (previousSequence, previousHash) = head ?? (0, Self.genesis)
     let sequence = previousSequence + 1
     let at = Self.nowMicroseconds()
     let payloadHash = Self.payloadHash(before: entry.before, after: entry.after)
@@ -64,22 +70,15 @@ enum AuditLog {
     var expectedSequence: Int64 = 1
     var checked: Int64 = 0
     for row in rows {
-      let sequence = try row.decode(column: 0, as: Int64.self)
-      let entry = Entry(
-        actor: try row.decode(column: 1, as: String.self), action: try row.decode(column: 2, as: String.self),
-        entity: try row.decode(column: 3, as: String.self), entityID: try row.decode(column: 4, as: String.self),
-        before: try row.decode(column: 5, as: String.self), after: try row.decode(column: 6, as: String.self))
-      let at = try row.decode(column: 7, as: Int64.self)
-      let storedPrevious = try row.decode(column: 8, as: [UInt8].self)
-      let storedHash = try row.decode(column: 9, as: [UInt8].self)
+      let (sequence, actor, action, entity, entityID, before, after, at, storedPrevious, storedHash, storedPayloadHash, redacted) =
+        try row.decode((Int64, String, String, String, String, String, String, Int64, [UInt8], [UInt8], [UInt8]?, Bool).self)
+      let entry = Entry(actor: actor, action: action, entity: entity, entityID: entityID, before: before, after: after)
       if sequence != expectedSequence {
         return Verification(intact: false, checked: checked, firstBrokenSequence: expectedSequence, problem: "sequence gap (row deleted)")
       }
       if storedPrevious != previousHash {
         return Verification(intact: false, checked: checked, firstBrokenSequence: sequence, problem: "broken link to the previous row")
       }
-      let storedPayloadHash = try row.decode(column: 10, as: [UInt8]?.self)
-      let redacted = try row.decode(column: 11, as: Bool.self)
       let computed: [UInt8]
       if let storedPayloadHash {
         if !redacted && Self.payloadHash(before: entry.before, after: entry.after) != storedPayloadHash {

@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
+import PostgresRPC
 public import Protos
 public import RPCCore
 
@@ -28,8 +29,8 @@ public struct AuditService: Identity_V1_Audit.SimpleServiceProtocol {
       before = sequence
     }
     let entityID: String? = request.entityId.isEmpty ? nil : request.entityId
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    let rows = try await self.context.database.read { connection in
+      try await connection.query(
         """
         SELECT seq, actor, action, entity, entity_id, before_json, after_json, at_us, hash FROM audit_events
         WHERE tenant_id = \(tenantID) AND (\(before)::int8 IS NULL OR seq < \(before)::int8)
@@ -62,10 +63,8 @@ public struct AuditService: Identity_V1_Audit.SimpleServiceProtocol {
   {
     let caller = try Caller.require(.admin)
     let tenantID = try caller.tenantUUID
-    let result = try await self.context.database.translatingErrors {
-      try await self.context.pool.withConnection { connection in
-        try await AuditLog.verify(tenantID: tenantID, on: connection)
-      }
+    let result = try await self.context.database.read { connection in
+      try await AuditLog.verify(tenantID: tenantID, on: connection)
     }
     var response = Identity_V1_VerifyAuditChainResponse()
     response.intact = result.intact

@@ -39,8 +39,7 @@ public struct IdentitySettings: Sendable {
 
 /// What the identity handlers share: the database, the signing keys and the settings.
 public struct IdentityContext: Sendable {
-  let pool: PostgresPool
-  let database: DatabaseErrorMapping
+  let database: Database
   let keys: SigningKeyRing
   let settings: IdentitySettings
   let logger: Logger
@@ -54,14 +53,15 @@ public struct IdentityContext: Sendable {
   ]
 
   public init(pool: PostgresPool, settings: IdentitySettings = IdentitySettings(), logger: Logger) {
-    self.pool = pool
-    self.database = DatabaseErrorMapping(constraintMessages: Self.constraintMessages)
+    self.database = Database(pool: pool, errors: DatabaseErrorMapping(constraintMessages: Self.constraintMessages))
     self.keys = SigningKeyRing(
       pool: pool, accessTokenLifetime: settings.accessTokenLifetime, publicationLead: settings.keyPublicationLead,
       seedBox: settings.seedBox, logger: logger)
     self.settings = settings
     self.logger = logger
   }
+
+  var pool: PostgresPool { self.database.pool }
 
   /// Creates the first signing key if there is none (run once at start-up, after migrations).
   public func prepare() async throws {

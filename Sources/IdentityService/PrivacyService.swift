@@ -1,6 +1,7 @@
 import Auth
 import Foundation
 import Postgres
+import PostgresRPC
 public import Protos
 public import RPCCore
 import ServiceKit
@@ -19,7 +20,7 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
     let tenantID = try Caller.require(.admin).tenantUUID
     let userID = try parseID(request.userId, what: "user_id")
     // One JSON document assembled by the database from the user's rows (read-only snapshot).
-    let json = try await self.context.database.transaction(on: self.context.pool, isolationLevel: .repeatableRead, readOnly: true) {
+    let json = try await self.context.database.write(isolationLevel: .repeatableRead, readOnly: true) {
       connection in
       try await connection.query(
         """
@@ -62,9 +63,9 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
     let scrambled = try await self.context.hashPassword(SecureRandom.token())
     let id = userID.uuidString.lowercased()
     let callerIsPlatformOperator = caller.kind == .platformOperator
-    let (user, redacted) = try await self.context.database.transaction(on: self.context.pool) { connection in
+    let (user, redacted) = try await self.context.database.write { connection in
       // Checked on the locked row: only a platform operator may anonymise the platform operator.
-      try await UserWrites.lockRefusingOperator(
+      try await UserStore.lockRefusingOperator(
         id: userID, tenantID: tenantID, unless: callerIsPlatformOperator, change: "anonymise the platform operator",
         on: connection)
       guard
@@ -73,7 +74,7 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
           UPDATE users SET email = \("anonymized-" + id + "@invalid"), phone = NULL, username = '', full_name = '',
             active = false, verified = false, receive_email = false, password_hash = \(scrambled), updated_at = now()
           WHERE id = \(userID) AND tenant_id = \(tenantID)
-          RETURNING \(unescaped: UserRecord.columns)
+          RETURNING \(columns: UserRecord.self)
           """
         ).first
       else { throw RPCError(code: .notFound, message: "No user \(id) in this tenant.") }

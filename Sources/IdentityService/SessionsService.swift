@@ -33,10 +33,10 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     let (attempt, passwordMatches) = try await throttle.attempt(
       [accountKey, throttle.clientKey(address: ClientAddress.current ?? ClientAddress.of(peer: context.remotePeer))]
     ) {
-      found = try await self.context.database.translatingErrors {
-        try await self.context.pool.query(
+      found = try await self.context.database.read { connection in
+        try await connection.query(
           """
-          SELECT \(unescaped: UserRecord.columns), password_hash FROM users
+          SELECT \(columns: UserRecord.self), password_hash FROM users
           WHERE tenant_id = \(tenantID) AND lower(email) = \(email)
           """
         ).first
@@ -58,7 +58,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
       ? try await self.context.hashPassword(request.password) : nil
     let refresh = RefreshToken.make()
     let lifetime = self.context.settings.refreshTokenLifetime.seconds
-    let session = try await self.context.database.transaction(on: self.context.pool) { connection in
+    let session = try await self.context.database.write { connection in
       try await connection.query(
         """
         UPDATE users SET last_login_at = now(), last_access_at = now(),
@@ -93,7 +93,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
       case reused
       case invalid(String)
     }
-    let outcome: Outcome = try await self.context.database.transaction(on: self.context.pool) { connection in
+    let outcome: Outcome = try await self.context.database.write { connection in
       guard
         let token = try await connection.query(
           """
@@ -121,7 +121,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
       }
       guard
         let row = try await connection.query(
-          "SELECT \(unescaped: UserRecord.columns) FROM users WHERE id = \(userID) AND tenant_id = \(tenantID)"
+          "SELECT \(columns: UserRecord.self) FROM users WHERE id = \(userID) AND tenant_id = \(tenantID)"
         ).first
       else { return .invalid("The refresh token's user no longer exists.") }
       let user = try UserRecord(row: row)
@@ -156,7 +156,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
       throw RPCError(code: .invalidArgument, message: "refresh_token is required.")
     }
     let presented = RefreshToken.hash(request.refreshToken)
-    try await self.context.database.transaction(on: self.context.pool) { connection in
+    try await self.context.database.write { connection in
       let owned = try await connection.query(
         "SELECT 1 FROM refresh_tokens WHERE token_hash = \(presented) AND user_id = \(userID) AND tenant_id = \(tenantID)")
       guard !owned.isEmpty else {
@@ -182,7 +182,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
   public func getSigningKeys(request: Identity_V1_GetSigningKeysRequest, context _: ServerContext) async throws
     -> Identity_V1_GetSigningKeysResponse
   {
-    let keys = try await self.context.database.translatingErrors { try await self.context.keys.published() }
+    let keys = try await self.context.database.translating { try await self.context.keys.published() }
     var response = Identity_V1_GetSigningKeysResponse()
     response.keys = keys.map(Self.message)
     return response
@@ -195,7 +195,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     guard caller.kind == .platformOperator else {
       throw RPCError(code: .permissionDenied, message: "Only platform operators rotate signing keys.")
     }
-    let key = try await self.context.database.translatingErrors { try await self.context.keys.rotate() }
+    let key = try await self.context.database.translating { try await self.context.keys.rotate() }
     var response = Identity_V1_RotateSigningKeyResponse()
     response.key = Self.message(key)
     return response

@@ -1,6 +1,7 @@
 import Auth
 import Foundation
 import Postgres
+import PostgresRPC
 public import Protos
 public import RPCCore
 import ServiceKit
@@ -30,12 +31,12 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     -> Identity_V1_Preferences
   {
     let (tenant, user) = try self.user()
-    let row = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    let row = try await self.context.database.read { connection in
+      try await connection.query(
         """
         INSERT INTO user_preferences (user_id, tenant_id) VALUES (\(user), \(tenant)) ON CONFLICT (user_id) DO NOTHING
         """)
-      return try await self.context.pool.query(
+      return try await connection.query(
         "SELECT \(unescaped: Self.preferenceColumns) FROM user_preferences WHERE user_id = \(user) AND tenant_id = \(tenant)"
       ).first!
     }
@@ -64,7 +65,7 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     }
     guard given.custom.count <= 100 else { throw RPCError(code: .invalidArgument, message: "At most 100 custom settings.") }
     let custom = JSONText.object(given.custom.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
-    let row = try await self.context.database.transaction(on: self.context.pool) { connection in
+    let row = try await self.context.database.write { connection in
       try await connection.query(
         "INSERT INTO user_preferences (user_id, tenant_id) VALUES (\(user), \(tenant)) ON CONFLICT (user_id) DO NOTHING")
       return try await connection.query(
@@ -93,8 +94,8 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     -> Identity_V1_ListDashboardsResponse
   {
     let (tenant, user) = try self.user()
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    let rows = try await self.context.database.read { connection in
+      try await connection.query(
         """
         SELECT \(unescaped: Self.dashboardColumns) FROM dashboard_layouts
         WHERE tenant_id = \(tenant) AND (user_id = \(user) OR shared)
@@ -114,7 +115,7 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     let name = try requiredText(dashboard.name, "dashboard.name", maxCharacters: 200)
     let layout = dashboard.layoutJson.isEmpty ? "{}" : dashboard.layoutJson
     guard layout.utf8.count <= 256 * 1024 else { throw RPCError(code: .invalidArgument, message: "layout_json is larger than 256 KiB.") }
-    let row = try await self.context.database.transaction(on: self.context.pool) { connection in
+    let row = try await self.context.database.write { connection in
       if dashboard.isDefault {
         try await connection.query("UPDATE dashboard_layouts SET is_default = false WHERE user_id = \(user) AND is_default")
       }
@@ -158,8 +159,8 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
   {
     let (tenant, user) = try self.user()
     let id = try parseID(request.id, what: "id")
-    let deleted = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    let deleted = try await self.context.database.read { connection in
+      try await connection.query(
         "DELETE FROM dashboard_layouts WHERE id = \(id) AND tenant_id = \(tenant) AND user_id = \(user)")
     }
     guard (deleted.affectedRows ?? 0) > 0 else {

@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
+import PostgresRPC
 public import Protos
 public import RPCCore
 
@@ -23,8 +24,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     try self.context.checkPasswordPolicy(request.password)
     let phone = try Self.validPhone(request.phone)
     let hash = try await self.context.hashPassword(request.password)
-    let user = try await UserWrites.create(
-      UserWrites.NewUser(
+    let user = try await UserStore.create(
+      UserStore.NewUser(
         tenantID: tenantID, email: email, phone: phone, username: request.username, fullName: request.fullName,
         role: role, receiveEmail: request.receiveEmail, passwordHash: hash),
       actor: caller.subject, context: self.context)
@@ -35,9 +36,9 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     let caller = try Caller.require(.viewer)
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
-    let row = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        "SELECT \(unescaped: UserRecord.columns) FROM users WHERE tenant_id = \(tenantID) AND id = \(id)"
+    let row = try await self.context.database.read { connection in
+      try await connection.query(
+        "SELECT \(columns: UserRecord.self) FROM users WHERE tenant_id = \(tenantID) AND id = \(id)"
       ).first
     }
     guard let row else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
@@ -54,10 +55,10 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     let cursor = try PageCursor(token: request.pageToken)
     let role: String? = request.role == .unspecified ? nil : try Self.roleFilter(request.role)
     let prefix: String? = request.emailPrefix.isEmpty ? nil : Self.likePrefix(request.emailPrefix.lowercased())
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    let rows = try await self.context.database.read { connection in
+      try await connection.query(
         """
-        SELECT \(unescaped: UserRecord.columns), (extract(epoch FROM created_at) * 1000000)::int8 FROM users
+        SELECT \(columns: UserRecord.self), (extract(epoch FROM created_at) * 1000000)::int8 FROM users
         WHERE tenant_id = \(tenantID)
           AND (\(cursor?.createdAtMicroseconds)::int8 IS NULL
                OR ((extract(epoch FROM created_at) * 1000000)::int8, id) > (\(cursor?.createdAtMicroseconds)::int8, \(cursor?.id)::uuid))
@@ -85,8 +86,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     -> Identity_V1_CountUsersResponse
   {
     let tenantID = try Caller.require(.viewer).tenantUUID
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
+    let rows = try await self.context.database.read { connection in
+      try await connection.query(
         "SELECT role, active, count(*)::int8 FROM users WHERE tenant_id = \(tenantID) GROUP BY role, active")
     }
     var response = Identity_V1_CountUsersResponse()
@@ -120,7 +121,7 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
       newRole = parsed
     }
     let role = newRole
-    let updated = try await UserWrites.update(
+    let updated = try await UserStore.update(
       id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator,
       context: self.context
     ) { user in
@@ -144,7 +145,7 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     if id.uuidString.lowercased() == caller.subject.lowercased() {
       throw RPCError(code: .failedPrecondition, message: "Admins cannot deactivate themselves.")
     }
-    let updated = try await UserWrites.update(
+    let updated = try await UserStore.update(
       id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator,
       action: "deactivate", context: self.context
     ) { user in
@@ -162,8 +163,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     let target = request.userId.isEmpty ? ownID : try parseID(request.userId, what: "user_id")
     try self.context.checkPasswordPolicy(request.newPassword)
     if target == ownID {
-      let row = try await self.context.database.translatingErrors {
-        try await self.context.pool.query(
+      let row = try await self.context.database.read { connection in
+        try await connection.query(
           "SELECT password_hash, email FROM users WHERE tenant_id = \(tenantID) AND id = \(ownID)"
         ).first
       }
@@ -188,8 +189,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
       }
     }
     let hash = try await self.context.hashPassword(request.newPassword)
-    // UserWrites refuses to change the platform operator's password unless the caller is one.
-    try await UserWrites.setPassword(
+    // UserStore refuses to change the platform operator's password unless the caller is one.
+    try await UserStore.setPassword(
       id: target, tenantID: tenantID, hash: hash, actor: caller.subject,
       actorIsPlatformOperator: caller.kind == .platformOperator, context: self.context)
     return Identity_V1_SetPasswordResponse()

@@ -148,10 +148,10 @@ struct Bootstrap: AsyncParsableCommand {
     let context = IdentityContext(pool: pool, settings: settings, logger: logger)
     do {
       try await context.prepare()
-      if try await TenantWrites.anyTenantExists(context: context) {
+      if try await TenantStore.anyTenantExists(context: context) {
         throw ValidationError("The identity database has tenants already; create more with Tenants/CreateTenant.")
       }
-      let created = try await TenantWrites.create(
+      let created = try await TenantStore.create(
         name: self.tenantName, plan: "platform", configJSON: "", adminEmail: self.adminEmail,
         adminFullName: self.adminFullName, platformOperator: true, actor: "bootstrap", context: context)
       print("TENANT_ID=\(created.tenant.id)")

@@ -92,7 +92,7 @@ struct IdentityOverGRPCTests {
 
   @Test func theLifecycleRolesAndErrorsHoldForASwiftClient() async throws {
     try await withIdentity { context, clients in
-      let first = try await TenantWrites.create(
+      let first = try await TenantStore.create(
         name: "Swift", plan: "", configJSON: "", adminEmail: "ops@swift.test", adminFullName: "", platformOperator: true,
         actor: "test", context: context)
       let admin = try await self.login(clients, tenant: first.tenant.id, email: "ops@swift.test", password: first.password)
@@ -157,7 +157,7 @@ struct IdentityOverGRPCTests {
   func operatorAndAdmin(_ context: IdentityContext, _ clients: Clients) async throws
     -> (tenant: String, op: Identity_V1_Session, operatorPassword: String, admin: Identity_V1_Session)
   {
-    let first = try await TenantWrites.create(
+    let first = try await TenantStore.create(
       name: "Ops", plan: "", configJSON: "", adminEmail: "ops@ops.test", adminFullName: "", platformOperator: true,
       actor: "test", context: context)
     let op = try await self.login(clients, tenant: first.tenant.id, email: "ops@ops.test", password: first.password)

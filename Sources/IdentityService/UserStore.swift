@@ -5,8 +5,8 @@ import Postgres
 import PostgresRPC
 import RPCCore
 
-/// Every write to `users`, each in one transaction with its audit row.
-enum UserWrites {
+/// The SQL of `users`: every write, each in one transaction with its audit row.
+enum UserStore {
   struct NewUser: Sendable {
     var tenantID: UUID
     var email: String
@@ -20,7 +20,7 @@ enum UserWrites {
   }
 
   static func create(_ new: NewUser, actor: String, context: IdentityContext) async throws(RPCError) -> UserRecord {
-    try await context.database.transaction(on: context.pool) { connection in
+    try await context.database.write { connection in
       try await self.insert(new, actor: actor, on: connection)
     }
   }
@@ -33,7 +33,7 @@ enum UserWrites {
       INSERT INTO users (id, tenant_id, email, phone, username, full_name, role, platform_operator, receive_email, password_hash)
       VALUES (\(id), \(new.tenantID), \(new.email), \(new.phone), \(new.username), \(new.fullName), \(new.role.rawValue),
               \(new.platformOperator), \(new.receiveEmail), \(new.passwordHash))
-      RETURNING \(unescaped: UserRecord.columns)
+      RETURNING \(columns: UserRecord.self)
       """
     ).first!
     let user = try UserRecord(row: row)
@@ -54,10 +54,10 @@ enum UserWrites {
     context: IdentityContext,
     _ change: @Sendable (inout UserRecord) -> Void
   ) async throws(RPCError) -> UserRecord {
-    try await context.database.transaction(on: context.pool) { connection in
+    try await context.database.write { connection in
       guard
         let row = try await connection.query(
-          "SELECT \(unescaped: UserRecord.columns) FROM users WHERE tenant_id = \(tenantID) AND id = \(id) FOR UPDATE"
+          "SELECT \(columns: UserRecord.self) FROM users WHERE tenant_id = \(tenantID) AND id = \(id) FOR UPDATE"
         ).first
       else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
       let before = try UserRecord(row: row)
@@ -75,7 +75,7 @@ enum UserWrites {
           full_name = \(after.fullName), role = \(after.role.rawValue), active = \(after.active),
           verified = \(after.verified), receive_email = \(after.receiveEmail), updated_at = now()
         WHERE tenant_id = \(tenantID) AND id = \(id)
-        RETURNING \(unescaped: UserRecord.columns)
+        RETURNING \(columns: UserRecord.self)
         """
       ).first!
       let stored = try UserRecord(row: updated)
@@ -100,7 +100,7 @@ enum UserWrites {
   static func setPassword(
     id: UUID, tenantID: UUID, hash: String, actor: String, actorIsPlatformOperator: Bool, context: IdentityContext
   ) async throws(RPCError) {
-    try await context.database.transaction(on: context.pool) { connection in
+    try await context.database.write { connection in
       try await self.lockRefusingOperator(
         id: id, tenantID: tenantID, unless: actorIsPlatformOperator, change: "change the platform operator's password",
         on: connection)
