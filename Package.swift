@@ -338,6 +338,7 @@ let package = Package(
     .testTarget(
       name: "PostgresRPCTests",
       dependencies: [
+        "EventOutbox",
         "PostgresRPC",
         "Postgres",
         "PostgresTestSupport",

@@ -60,6 +60,10 @@ public enum Outbox {
   public struct InvalidCursor: Error, Sendable, Hashable {
     /// The text the consumer sent.
     public var cursor: String
+
+    public init(cursor: String) {
+      self.cursor = cursor
+    }
   }
 
   /// Parses a cursor a consumer sent back; empty means from the beginning.
