@@ -41,7 +41,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
           """
         ).first
       }
-      storedHash = try found?.decode(column: 15, as: String.self) ?? Self.decoyHash
+      storedHash = try found?.decode(column: UserRecord.columnCount, as: String.self) ?? Self.decoyHash
       let matches = try await self.context.verifyPassword(request.password, against: storedHash)
       return found != nil && matches
     }

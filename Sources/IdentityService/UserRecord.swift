@@ -29,13 +29,17 @@ struct UserRecord: Sendable, Hashable, RowDecodable {
     receive_email, created_at, updated_at, last_login_at, last_access_at
     """
 
+  /// How many columns ``columns`` names; a query may select more after them.
+  static let columnCount = 15
+
+  /// Decodes the first ``columnCount`` columns.
   init(row: PostgresRow) throws {
     let role: String
     (
       self.id, self.tenantID, self.email, self.phone, self.username, self.fullName, role, self.platformOperator,
       self.active, self.verified, self.receiveEmail, self.createdAt, self.updatedAt, self.lastLoginAt, self.lastAccessAt
     ) = try row.decode(
-      (UUID, UUID, String, String?, String, String, String, Bool, Bool, Bool, Bool, Date, Date, Date?, Date?).self)
+      (UUID, UUID, String, String?, String, String, String, Bool, Bool, Bool, Bool, Date, Date, Date?, Date?).self, from: 0)
     self.role = Role(rawValue: role) ?? .viewer
   }
 

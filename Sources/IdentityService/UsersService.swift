@@ -76,7 +76,7 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     if rows.count > Int(pageSize), let last = rows.prefix(Int(pageSize)).last {
       let record = try UserRecord(row: last)
       response.nextPageToken = PageCursor(
-        createdAtMicroseconds: try last.decode(column: 15, as: Int64.self), id: record.id
+        createdAtMicroseconds: try last.decode(column: UserRecord.columnCount, as: Int64.self), id: record.id
       ).token
     }
     return response

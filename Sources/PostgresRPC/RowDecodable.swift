@@ -37,6 +37,24 @@ extension PostgresRows {
   }
 }
 
+extension PostgresRow {
+  /// Decodes the columns from `start` on into a tuple, one column per type, leaving the
+  /// columns after them unread: for a record whose query selects a value after the record's
+  /// columns (`SELECT \(columns: UserRecord.self), password_hash ...`).
+  ///
+  /// - Throws: `PostgresError` (decoding) when the row has fewer columns than that.
+  public func decode<each Column: PostgresDecodable>(
+    _ types: (repeat each Column).Type, from start: Int, file: String = #fileID, line: Int = #line
+  ) throws -> (repeat each Column) {
+    var index = start
+    func next<T: PostgresDecodable>(_ type: T.Type) throws -> T {
+      defer { index += 1 }
+      return try self.decode(column: index, as: T.self, file: file, line: line)
+    }
+    return (repeat try next((each Column).self))
+  }
+}
+
 extension PostgresQuery.StringInterpolation {
   /// Inserts `type`'s select list as SQL text (it is a constant of the program, never input).
   public mutating func appendInterpolation<Record: RowDecodable>(columns type: Record.Type) {
