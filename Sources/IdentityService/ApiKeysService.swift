@@ -17,8 +17,6 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     self.context = context
   }
 
-  static let columns = "id, name, prefix, role, created_by, created_at, expires_at, last_used_at, revoked_at"
-
   public func createApiKey(request: Identity_V1_CreateApiKeyRequest, context _: ServerContext) async throws
     -> Identity_V1_CreateApiKeyResponse
   {
@@ -38,26 +36,12 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     let creator = try parseID(caller.subject, what: "the caller's id")
     let prefix = "gsk_" + Digest.hex(SecureRandom.bytes(4))
     let secret = prefix + "_" + SecureRandom.token(byteCount: 32)
-    let id = UUID()
     let ttl: Double? = request.ttlDays == 0 ? nil : Double(request.ttlDays) * 86400
-    let row = try await self.context.database.write { connection in
-      let row = try await connection.query(
-        """
-        INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, role, created_by, expires_at)
-        VALUES (\(id), \(tenantID), \(name), \(prefix), \(Digest.sha256(secret)), \(role.rawValue), \(creator),
-                now() + make_interval(secs => \(ttl)))
-        RETURNING \(unescaped: Self.columns)
-        """
-      ).first!
-      try await AuditLog.append(
-        AuditLog.Entry(
-          actor: caller.subject, action: "create", entity: "api_key", entityID: id.uuidString.lowercased(), before: "",
-          after: JSONText.object([("name", .string(name)), ("prefix", .string(prefix)), ("role", .string(role.rawValue))])),
-        tenantID: tenantID, on: connection)
-      return row
-    }
+    let key = try await self.context.apiKeys.create(
+      name: name, prefix: prefix, secret: secret, role: role, creator: creator, ttlSeconds: ttl, actor: caller.subject,
+      tenantID: tenantID)
     var response = Identity_V1_CreateApiKeyResponse()
-    response.key = try Self.message(row)
+    response.key = key.message
     response.secret = secret
     return response
   }
@@ -66,12 +50,8 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     -> Identity_V1_ListApiKeysResponse
   {
     let tenantID = try Caller.require(.admin).tenantUUID
-    let rows = try await self.context.database.read { connection in
-      try await connection.query(
-        "SELECT \(unescaped: Self.columns) FROM api_keys WHERE tenant_id = \(tenantID) ORDER BY created_at, id")
-    }
     var response = Identity_V1_ListApiKeysResponse()
-    response.keys = try rows.map(Self.message)
+    response.keys = try await self.context.apiKeys.list(tenantID: tenantID).map(\.message)
     return response
   }
 
@@ -81,23 +61,10 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     let caller = try Caller.require(.admin)
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
-    let row = try await self.context.database.write { connection in
-      guard
-        let row = try await connection.query(
-          """
-          UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = \(tenantID) AND id = \(id)
-          RETURNING \(unescaped: Self.columns)
-          """
-        ).first
-      else { throw RPCError(code: .notFound, message: "No API key \(id.uuidString.lowercased()) in this tenant.") }
-      try await AuditLog.append(
-        AuditLog.Entry(
-          actor: caller.subject, action: "revoke", entity: "api_key", entityID: id.uuidString.lowercased(), before: "",
-          after: ""),
-        tenantID: tenantID, on: connection)
-      return row
+    guard let key = try await self.context.apiKeys.revoke(id, actor: caller.subject, tenantID: tenantID) else {
+      throw RPCError(code: .notFound, message: "No API key \(id.uuidString.lowercased()) in this tenant.")
     }
-    return try Self.message(row)
+    return key.message
   }
 
   public func exchangeApiKey(request: Identity_V1_ExchangeApiKeyRequest, context _: ServerContext) async throws
@@ -110,37 +77,5 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     response.accessToken = access.token
     response.accessTokenExpiresAtMs = access.expiresAtMilliseconds
     return response
-  }
-
-  /// Revokes every key `userID` created and audits each revocation (actor `actor`, the
-  /// `reason` in the row's after JSON), on `connection` inside the transaction that deactivates
-  /// or anonymises the user.
-  static func revokeKeys(createdBy userID: UUID, actor: String, reason: String, on connection: PostgresConnection)
-    async throws
-  {
-    let revoked = try await connection.query(
-      "UPDATE api_keys SET revoked_at = now() WHERE created_by = \(userID) AND revoked_at IS NULL RETURNING id, tenant_id")
-    for row in revoked {
-      let (id, tenantID) = (try row.decode(column: 0, as: UUID.self), try row.decode(column: 1, as: UUID.self))
-      try await AuditLog.append(
-        AuditLog.Entry(
-          actor: actor, action: "revoke", entity: "api_key", entityID: id.uuidString.lowercased(), before: "",
-          after: JSONText.object([("reason", .string(reason))])),
-        tenantID: tenantID, on: connection)
-    }
-  }
-
-  static func message(_ row: PostgresRow) throws -> Identity_V1_ApiKey {
-    var key = Identity_V1_ApiKey()
-    key.id = try row.decode(column: 0, as: UUID.self).uuidString.lowercased()
-    key.name = try row.decode(column: 1, as: String.self)
-    key.prefix = try row.decode(column: 2, as: String.self)
-    key.role = (Role(rawValue: try row.decode(column: 3, as: String.self)) ?? .viewer).message
-    key.createdBy = try row.decode(column: 4, as: UUID.self).uuidString.lowercased()
-    key.createdAtMs = try row.decode(column: 5, as: Date.self).unixMilliseconds
-    key.expiresAtMs = try row.decode(column: 6, as: Date?.self)?.unixMilliseconds ?? 0
-    key.lastUsedAtMs = try row.decode(column: 7, as: Date?.self)?.unixMilliseconds ?? 0
-    key.revokedAtMs = try row.decode(column: 8, as: Date?.self)?.unixMilliseconds ?? 0
-    return key
   }
 }

@@ -19,32 +19,13 @@ struct ApiKeyVerifier: BearerCredentialVerifier {
     guard Self.looksLikeKey(bearer), bearer.utf8.count < 200 else {
       throw RPCError(code: .unauthenticated, message: "The API key is not valid.")
     }
-    let hash = Digest.sha256(bearer)
-    let row = try await self.context.database.read { connection in
-      try await connection.query(
-        """
-        UPDATE api_keys k SET last_used_at = now()
-        FROM users u
-        WHERE k.key_hash = \(hash) AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-          AND u.id = k.created_by AND u.active
-        RETURNING k.id, k.tenant_id, k.role, u.role
-        """
-      ).first
-    }
-    guard let row else {
+    guard let key = try await ApiKeyStore(database: self.context.database).use(hash: Digest.sha256(bearer)) else {
       throw RPCError(
         code: .unauthenticated, message: "The API key is not valid, revoked or expired, or its creator is no longer active.")
     }
-    do {
-      let keyRole = Role(rawValue: try row.decode(column: 2, as: String.self)) ?? .viewer
-      let creatorRole = Role(rawValue: try row.decode(column: 3, as: String.self)) ?? .viewer
-      return Caller(
-        tenantID: try row.decode(column: 1, as: UUID.self).uuidString.lowercased(),
-        subject: try row.decode(column: 0, as: UUID.self).uuidString.lowercased(),
-        role: min(keyRole, creatorRole), kind: .apiKey)
-    } catch {
-      throw self.context.database.errors.rpcError(for: error)
-    }
+    return Caller(
+      tenantID: key.tenantID.uuidString.lowercased(), subject: key.id.uuidString.lowercased(),
+      role: min(key.role, key.creatorRole), kind: .apiKey)
   }
 }
 

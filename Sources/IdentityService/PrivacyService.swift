@@ -79,7 +79,7 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
         ).first
       else { throw RPCError(code: .notFound, message: "No user \(id) in this tenant.") }
       try await connection.query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(userID) AND revoked_at IS NULL")
-      try await ApiKeysService.revokeKeys(
+      try await ApiKeyStore.revokeKeys(
         createdBy: userID, actor: caller.subject, reason: "creator anonymised", on: connection)
       try await connection.query("DELETE FROM user_preferences WHERE user_id = \(userID)")
       try await connection.query("DELETE FROM dashboard_layouts WHERE user_id = \(userID) AND NOT shared")

@@ -83,7 +83,7 @@ enum UserStore {
         // Deactivation ends the user's sessions and revokes the API keys they created.
         try await connection.query(
           "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(id) AND revoked_at IS NULL")
-        try await ApiKeysService.revokeKeys(createdBy: id, actor: actor, reason: "creator deactivated", on: connection)
+        try await ApiKeyStore.revokeKeys(createdBy: id, actor: actor, reason: "creator deactivated", on: connection)
       }
       try await AuditLog.append(
         AuditLog.Entry(
