@@ -5,8 +5,10 @@ import Postgres
 import PostgresRPC
 import RPCCore
 
-/// The SQL of `users`: every write, each in one transaction with its audit row.
-enum UserStore {
+/// The SQL of `users`: reads, and every write, each in one transaction with its audit row.
+struct UserStore: Sendable {
+  let database: Database
+
   struct NewUser: Sendable {
     var tenantID: UUID
     var email: String
@@ -19,9 +21,9 @@ enum UserStore {
     var passwordHash: String
   }
 
-  static func create(_ new: NewUser, actor: String, context: IdentityContext) async throws(RPCError) -> UserRecord {
-    try await context.database.write { connection in
-      try await self.insert(new, actor: actor, on: connection)
+  func create(_ new: NewUser, actor: String) async throws(RPCError) -> UserRecord {
+    try await self.database.write { connection in
+      try await Self.insert(new, actor: actor, on: connection)
     }
   }
 
@@ -45,16 +47,69 @@ enum UserStore {
     return user
   }
 
+  /// The user `id` of the tenant, `nil` when there is none.
+  func user(id: UUID, tenantID: UUID) async throws(RPCError) -> UserRecord? {
+    try await self.database.read { connection in
+      try await connection.query(
+        "SELECT \(columns: UserRecord.self) FROM users WHERE tenant_id = \(tenantID) AND id = \(id)"
+      ).first(UserRecord.self)
+    }
+  }
+
+  /// A page of the tenant's users in (created_at, id) order after `cursor`, and the cursor of
+  /// the next page when there is one. `emailPattern` is a `LIKE` pattern, already escaped.
+  func list(
+    after cursor: PageCursor?, role: String?, activeOnly: Bool, emailPattern: String?, limit: Int64, tenantID: UUID
+  ) async throws(RPCError) -> (users: [UserRecord], next: PageCursor?) {
+    try await self.database.read { connection in
+      let rows = try await connection.query(
+        """
+        SELECT \(columns: UserRecord.self), (extract(epoch FROM created_at) * 1000000)::int8 FROM users
+        WHERE tenant_id = \(tenantID)
+          AND (\(cursor?.createdAtMicroseconds)::int8 IS NULL
+               OR ((extract(epoch FROM created_at) * 1000000)::int8, id) > (\(cursor?.createdAtMicroseconds)::int8, \(cursor?.id)::uuid))
+          AND (\(role)::text IS NULL OR role = \(role)::text)
+          AND (NOT \(activeOnly) OR active)
+          AND (\(emailPattern)::text IS NULL OR lower(email) LIKE \(emailPattern)::text ESCAPE '\\')
+        ORDER BY created_at, id
+        LIMIT \(limit + 1)
+        """)
+      let page = rows.prefix(Int(limit))
+      let users = try page.map(UserRecord.init(row:))
+      guard rows.count > Int(limit), let last = page.last, let lastUser = users.last else { return (users, nil) }
+      let next = PageCursor(
+        createdAtMicroseconds: try last.decode(column: UserRecord.columnCount, as: Int64.self), id: lastUser.id)
+      return (users, next)
+    }
+  }
+
+  /// How many of the tenant's users there are by role and active flag.
+  func counts(tenantID: UUID) async throws(RPCError) -> [(role: String, active: Bool, count: Int64)] {
+    try await self.database.read { connection in
+      try await connection.query(
+        "SELECT role, active, count(*)::int8 FROM users WHERE tenant_id = \(tenantID) GROUP BY role, active"
+      ).decode((String, Bool, Int64).self).map { (role: $0.0, active: $0.1, count: $0.2) }
+    }
+  }
+
+  /// The user's password hash and email, `nil` when there is no such user.
+  func passwordHashAndEmail(id: UUID, tenantID: UUID) async throws(RPCError) -> (hash: String, email: String)? {
+    try await self.database.read { connection in
+      try await connection.query(
+        "SELECT password_hash, email FROM users WHERE tenant_id = \(tenantID) AND id = \(id)"
+      ).first.map { try $0.decode((String, String).self) }
+    }
+  }
+
   /// Loads the user (locked), applies `change`, stores it and audits before/after.
   ///
   /// Only a platform operator (`actorIsPlatformOperator`) may change the platform operator's
   /// role or active flag: a tenant admin demoting or deactivating them is `PERMISSION_DENIED`.
-  static func update(
+  func update(
     id: UUID, tenantID: UUID, actor: String, actorIsPlatformOperator: Bool, action: String = "update",
-    context: IdentityContext,
     _ change: @Sendable (inout UserRecord) -> Void
   ) async throws(RPCError) -> UserRecord {
-    try await context.database.write { connection in
+    try await self.database.write { connection in
       guard
         let row = try await connection.query(
           "SELECT \(columns: UserRecord.self) FROM users WHERE tenant_id = \(tenantID) AND id = \(id) FOR UPDATE"
@@ -97,11 +152,11 @@ enum UserStore {
   /// Replaces the user's password hash and ends their sessions. Only a platform operator
   /// (`actorIsPlatformOperator`) may change the platform operator's password: checked on the
   /// locked row, in the same transaction as the change.
-  static func setPassword(
-    id: UUID, tenantID: UUID, hash: String, actor: String, actorIsPlatformOperator: Bool, context: IdentityContext
+  func setPassword(
+    id: UUID, tenantID: UUID, hash: String, actor: String, actorIsPlatformOperator: Bool
   ) async throws(RPCError) {
-    try await context.database.write { connection in
-      try await self.lockRefusingOperator(
+    try await self.database.write { connection in
+      try await Self.lockRefusingOperator(
         id: id, tenantID: tenantID, unless: actorIsPlatformOperator, change: "change the platform operator's password",
         on: connection)
       try await connection.query(

@@ -24,11 +24,11 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     try self.context.checkPasswordPolicy(request.password)
     let phone = try Self.validPhone(request.phone)
     let hash = try await self.context.hashPassword(request.password)
-    let user = try await UserStore.create(
+    let user = try await self.context.users.create(
       UserStore.NewUser(
         tenantID: tenantID, email: email, phone: phone, username: request.username, fullName: request.fullName,
         role: role, receiveEmail: request.receiveEmail, passwordHash: hash),
-      actor: caller.subject, context: self.context)
+      actor: caller.subject)
     return user.message
   }
 
@@ -36,13 +36,10 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     let caller = try Caller.require(.viewer)
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
-    let row = try await self.context.database.read { connection in
-      try await connection.query(
-        "SELECT \(columns: UserRecord.self) FROM users WHERE tenant_id = \(tenantID) AND id = \(id)"
-      ).first
+    guard let user = try await self.context.users.user(id: id, tenantID: tenantID) else {
+      throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.")
     }
-    guard let row else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
-    return try UserRecord(row: row).message
+    return user.message
   }
 
   public func listUsers(request: Identity_V1_ListUsersRequest, context _: ServerContext) async throws
@@ -55,30 +52,11 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     let cursor = try PageCursor(token: request.pageToken)
     let role: String? = request.role == .unspecified ? nil : try Self.roleFilter(request.role)
     let prefix: String? = request.emailPrefix.isEmpty ? nil : Self.likePrefix(request.emailPrefix.lowercased())
-    let rows = try await self.context.database.read { connection in
-      try await connection.query(
-        """
-        SELECT \(columns: UserRecord.self), (extract(epoch FROM created_at) * 1000000)::int8 FROM users
-        WHERE tenant_id = \(tenantID)
-          AND (\(cursor?.createdAtMicroseconds)::int8 IS NULL
-               OR ((extract(epoch FROM created_at) * 1000000)::int8, id) > (\(cursor?.createdAtMicroseconds)::int8, \(cursor?.id)::uuid))
-          AND (\(role)::text IS NULL OR role = \(role)::text)
-          AND (NOT \(request.activeOnly) OR active)
-          AND (\(prefix)::text IS NULL OR lower(email) LIKE \(prefix)::text ESCAPE '\\')
-        ORDER BY created_at, id
-        LIMIT \(pageSize + 1)
-        """)
-    }
+    let page = try await self.context.users.list(
+      after: cursor, role: role, activeOnly: request.activeOnly, emailPattern: prefix, limit: pageSize, tenantID: tenantID)
     var response = Identity_V1_ListUsersResponse()
-    for row in rows.prefix(Int(pageSize)) {
-      response.users.append(try UserRecord(row: row).message)
-    }
-    if rows.count > Int(pageSize), let last = rows.prefix(Int(pageSize)).last {
-      let record = try UserRecord(row: last)
-      response.nextPageToken = PageCursor(
-        createdAtMicroseconds: try last.decode(column: UserRecord.columnCount, as: Int64.self), id: record.id
-      ).token
-    }
+    response.users = page.users.map(\.message)
+    response.nextPageToken = page.next?.token ?? ""
     return response
   }
 
@@ -86,15 +64,9 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     -> Identity_V1_CountUsersResponse
   {
     let tenantID = try Caller.require(.viewer).tenantUUID
-    let rows = try await self.context.database.read { connection in
-      try await connection.query(
-        "SELECT role, active, count(*)::int8 FROM users WHERE tenant_id = \(tenantID) GROUP BY role, active")
-    }
     var response = Identity_V1_CountUsersResponse()
-    for row in rows {
-      let role = try row.decode(column: 0, as: String.self)
-      let count = try row.decode(column: 2, as: Int64.self)
-      if try row.decode(column: 1, as: Bool.self) {
+    for (role, active, count) in try await self.context.users.counts(tenantID: tenantID) {
+      if active {
         response.active += count
         response.activeByRole[role, default: 0] += count
       } else {
@@ -121,9 +93,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
       newRole = parsed
     }
     let role = newRole
-    let updated = try await UserStore.update(
-      id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator,
-      context: self.context
+    let updated = try await self.context.users.update(
+      id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator
     ) { user in
       if let email { user.email = email }
       if mask.contains("phone") { user.phone = phone }
@@ -145,9 +116,9 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     if id.uuidString.lowercased() == caller.subject.lowercased() {
       throw RPCError(code: .failedPrecondition, message: "Admins cannot deactivate themselves.")
     }
-    let updated = try await UserStore.update(
+    let updated = try await self.context.users.update(
       id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator,
-      action: "deactivate", context: self.context
+      action: "deactivate"
     ) { user in
       user.active = false
     }
@@ -163,19 +134,13 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     let target = request.userId.isEmpty ? ownID : try parseID(request.userId, what: "user_id")
     try self.context.checkPasswordPolicy(request.newPassword)
     if target == ownID {
-      let row = try await self.context.database.read { connection in
-        try await connection.query(
-          "SELECT password_hash, email FROM users WHERE tenant_id = \(tenantID) AND id = \(ownID)"
-        ).first
-      }
-      guard let row else {
+      guard let (stored, email) = try await self.context.users.passwordHashAndEmail(id: ownID, tenantID: tenantID) else {
         throw RPCError(code: .permissionDenied, message: "The current password is wrong.")
       }
-      let stored = try row.decode(column: 0, as: String.self)
       // Guessing the current password with a stolen access token is throttled like logins,
       // on the same account key: they share one budget and one lock.
       let throttle = LoginThrottle(context: self.context)
-      let accountKey = throttle.accountKey(tenantID: tenantID, email: try row.decode(column: 1, as: String.self))
+      let accountKey = throttle.accountKey(tenantID: tenantID, email: email)
       let (attempt, matches) = try await throttle.attempt([accountKey]) {
         try await self.context.verifyPassword(request.currentPassword, against: stored)
       }
@@ -190,9 +155,9 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     }
     let hash = try await self.context.hashPassword(request.newPassword)
     // UserStore refuses to change the platform operator's password unless the caller is one.
-    try await UserStore.setPassword(
+    try await self.context.users.setPassword(
       id: target, tenantID: tenantID, hash: hash, actor: caller.subject,
-      actorIsPlatformOperator: caller.kind == .platformOperator, context: self.context)
+      actorIsPlatformOperator: caller.kind == .platformOperator)
     return Identity_V1_SetPasswordResponse()
   }
 
