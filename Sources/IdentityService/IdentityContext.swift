@@ -65,6 +65,7 @@ public struct IdentityContext: Sendable {
   var apiKeys: ApiKeyStore { ApiKeyStore(database: self.database) }
   var sessions: SessionStore { SessionStore(database: self.database) }
   var users: UserStore { UserStore(database: self.database) }
+  var userSettings: UserSettingsStore { UserSettingsStore(database: self.database) }
 
   /// Creates the first signing key if there is none (run once at start-up, after migrations).
   public func prepare() async throws {
