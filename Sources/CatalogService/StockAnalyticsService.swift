@@ -70,8 +70,7 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     var response = Catalog_V1_ListStockClientsResponse()
     response.clients = try rows.map { row in
       var client = Catalog_V1_StockClient()
-      client.code = try row.decode(column: 0, as: String.self)
-      client.name = try row.decode(column: 1, as: String.self)
+      (client.code, client.name) = try row.decode((String, String).self)
       return client
     }.sorted { SnapshotImport.codeOrder($0.code, $1.code) }
     return response
@@ -101,9 +100,7 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     response.snapshotDate = date
     response.buckets = try rows.map { row in
       var bucket = Catalog_V1_AgingBucket()
-      bucket.bucket = try row.decode(column: 0, as: String.self)
-      bucket.totalTonnes = try row.decode(column: 1, as: String.self)
-      bucket.rows = try row.decode(column: 2, as: Int64.self)
+      (bucket.bucket, bucket.totalTonnes, bucket.rows) = try row.decode((String, String, Int64).self)
       return bucket
     }
     return response
@@ -136,10 +133,7 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     response.snapshotDate = date
     response.totals = try rows.map { row in
       var total = Catalog_V1_StockTotal()
-      total.key = try row.decode(column: 0, as: String.self)
-      total.label = try row.decode(column: 1, as: String.self)
-      total.totalTonnes = try row.decode(column: 2, as: String.self)
-      total.rows = try row.decode(column: 3, as: Int64.self)
+      (total.key, total.label, total.totalTonnes, total.rows) = try row.decode((String, String, String, Int64).self)
       return total
     }
     return response
@@ -156,7 +150,7 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     return try await self.context.database.read { connection in
       try await connection.query(
         "SELECT max(snapshot_date)::text FROM stock_snapshots WHERE tenant_id = \(tenantID)"
-      ).first?.decode(column: 0, as: String?.self)
+      ).first?.decode(String?.self)
     }
   }
 }

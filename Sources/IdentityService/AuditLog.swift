@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
+import Protos
 import PostgresRPC
 
 /// The tenant's hash-chained audit log.
@@ -52,6 +53,54 @@ enum AuditLog {
       """)
   }
 
+  /// A stored row as `ListAuditEvents` shows it.
+  struct StoredEvent: Sendable, RowDecodable {
+    var sequence: Int64
+    var entry: Entry
+    var atMicroseconds: Int64
+    var hash: [UInt8]
+
+    static let columns = "seq, actor, action, entity, entity_id, before_json, after_json, at_us, hash"
+
+    init(row: PostgresRow) throws {
+      let (sequence, actor, action, entity, entityID, before, after, at, hash) =
+        try row.decode((Int64, String, String, String, String, String, String, Int64, [UInt8]).self)
+      self.sequence = sequence
+      self.entry = Entry(actor: actor, action: action, entity: entity, entityID: entityID, before: before, after: after)
+      self.atMicroseconds = at
+      self.hash = hash
+    }
+
+    var message: Identity_V1_AuditEvent {
+      var event = Identity_V1_AuditEvent()
+      event.sequence = self.sequence
+      event.actor = self.entry.actor
+      event.action = self.entry.action
+      event.entity = self.entry.entity
+      event.entityId = self.entry.entityID
+      event.beforeJson = self.entry.before
+      event.afterJson = self.entry.after
+      event.atMs = self.atMicroseconds / 1000
+      event.hash = Digest.hex(self.hash)
+      return event
+    }
+  }
+
+  /// Up to `limit` of the tenant's rows before sequence `before` (all when `nil`), about
+  /// `entityID` when given, newest first.
+  static func events(
+    before: Int64?, entityID: String?, limit: Int64, tenantID: UUID, on connection: PostgresConnection
+  ) async throws -> [StoredEvent] {
+    try await connection.query(
+      """
+      SELECT \(columns: StoredEvent.self) FROM audit_events
+      WHERE tenant_id = \(tenantID) AND (\(before)::int8 IS NULL OR seq < \(before)::int8)
+        AND (\(entityID)::text IS NULL OR entity_id = \(entityID)::text)
+      ORDER BY seq DESC LIMIT \(limit)
+      """
+    ).decode(StoredEvent.self)
+  }
+
   struct Verification: Sendable, Hashable {
     var intact: Bool
     var checked: Int64
@@ -97,8 +146,8 @@ enum AuditLog {
       expectedSequence += 1
     }
     let head = try await connection.query("SELECT seq, hash FROM audit_heads WHERE tenant_id = \(tenantID)").first
-    let headSequence = try head?.decode(column: 0, as: Int64.self) ?? 0
-    let headHash = try head?.decode(column: 1, as: [UInt8].self) ?? Self.genesis
+      .map { try $0.decode((Int64, [UInt8]).self) }
+    let (headSequence, headHash) = head ?? (0, Self.genesis)
     if headSequence != checked || headHash != previousHash {
       return Verification(
         intact: false, checked: checked, firstBrokenSequence: checked + 1,

@@ -29,30 +29,12 @@ public struct AuditService: Identity_V1_Audit.SimpleServiceProtocol {
       before = sequence
     }
     let entityID: String? = request.entityId.isEmpty ? nil : request.entityId
-    let rows = try await self.context.database.read { connection in
-      try await connection.query(
-        """
-        SELECT seq, actor, action, entity, entity_id, before_json, after_json, at_us, hash FROM audit_events
-        WHERE tenant_id = \(tenantID) AND (\(before)::int8 IS NULL OR seq < \(before)::int8)
-          AND (\(entityID)::text IS NULL OR entity_id = \(entityID)::text)
-        ORDER BY seq DESC LIMIT \(pageSize + 1)
-        """)
+    let events = try await self.context.database.read { connection in
+      try await AuditLog.events(before: before, entityID: entityID, limit: pageSize + 1, tenantID: tenantID, on: connection)
     }
     var response = Identity_V1_ListAuditEventsResponse()
-    for row in rows.prefix(Int(pageSize)) {
-      var event = Identity_V1_AuditEvent()
-      event.sequence = try row.decode(column: 0, as: Int64.self)
-      event.actor = try row.decode(column: 1, as: String.self)
-      event.action = try row.decode(column: 2, as: String.self)
-      event.entity = try row.decode(column: 3, as: String.self)
-      event.entityId = try row.decode(column: 4, as: String.self)
-      event.beforeJson = try row.decode(column: 5, as: String.self)
-      event.afterJson = try row.decode(column: 6, as: String.self)
-      event.atMs = try row.decode(column: 7, as: Int64.self) / 1000
-      event.hash = Digest.hex(try row.decode(column: 8, as: [UInt8].self))
-      response.events.append(event)
-    }
-    if rows.count > Int(pageSize), let last = response.events.last {
+    response.events = events.prefix(Int(pageSize)).map(\.message)
+    if events.count > Int(pageSize), let last = response.events.last {
       response.nextPageToken = String(last.sequence)
     }
     return response

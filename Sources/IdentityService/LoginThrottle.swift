@@ -74,10 +74,10 @@ struct LoginThrottle {
             SELECT (extract(epoch FROM locked_until - now()) * 1000)::int8 FROM login_failures
             WHERE key = \(key.name) AND locked_until > now()
             """
-          ).first?.decode(column: 0, as: Int64.self)
+          ).first?.decode(Int64.self)
           throw Self.refusal(lockedForMilliseconds: remaining)
         }
-        counted.append((key, try row.decode(column: 0, as: Int64.self)))
+        counted.append((key, try row.decode(Int64.self)))
       }
       return Attempt(counted: counted)
     }

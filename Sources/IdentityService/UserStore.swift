@@ -182,8 +182,77 @@ struct UserStore: Sendable {
         "SELECT platform_operator FROM users WHERE tenant_id = \(tenantID) AND id = \(id) FOR UPDATE"
       ).first
     else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
-    if try target.decode(column: 0, as: Bool.self), !actorIsPlatformOperator {
+    if try target.decode(Bool.self), !actorIsPlatformOperator {
       throw RPCError(code: .permissionDenied, message: "Only a platform operator may \(change).")
+    }
+  }
+
+  /// Everything stored about user `id` as one JSON document (assembled by the database, on a
+  /// read-only snapshot); `nil` when the tenant has no such user.
+  func exportData(id: UUID, tenantID: UUID) async throws(RPCError) -> String? {
+    try await self.database.write(isolationLevel: .repeatableRead, readOnly: true) { connection in
+      let (json, exists) = try await connection.query(
+        """
+        SELECT jsonb_build_object(
+          'user', (SELECT to_jsonb(u) - 'password_hash' FROM users u WHERE u.id = \(id) AND u.tenant_id = \(tenantID)),
+          'preferences', (SELECT to_jsonb(p) FROM user_preferences p WHERE p.user_id = \(id)),
+          'dashboards', coalesce((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.created_at) FROM dashboard_layouts d
+                                  WHERE d.user_id = \(id)), '[]'),
+          'api_keys_created', coalesce((SELECT jsonb_agg(to_jsonb(k) - 'key_hash' ORDER BY k.created_at) FROM api_keys k
+                                        WHERE k.created_by = \(id) AND k.tenant_id = \(tenantID)), '[]'),
+          'sessions', coalesce((SELECT jsonb_agg(jsonb_build_object('issued_at', r.issued_at, 'expires_at', r.expires_at,
+                                        'rotated_at', r.rotated_at, 'revoked_at', r.revoked_at) ORDER BY r.issued_at)
+                                FROM refresh_tokens r WHERE r.user_id = \(id)), '[]'),
+          'audit_events', coalesce((SELECT jsonb_agg(jsonb_build_object('sequence', a.seq, 'actor', a.actor,
+                                        'action', a.action, 'entity', a.entity, 'entity_id', a.entity_id,
+                                        'before', a.before_json, 'after', a.after_json, 'at_us', a.at_us) ORDER BY a.seq)
+                                    FROM audit_events a WHERE a.tenant_id = \(tenantID)
+                                      AND (a.entity_id = \(id.uuidString.lowercased()) OR a.actor = \(id.uuidString.lowercased()))), '[]')
+        )::text, EXISTS (SELECT 1 FROM users WHERE id = \(id) AND tenant_id = \(tenantID))
+        """
+      ).first!.decode((String, Bool).self)
+      return exists ? json : nil
+    }
+  }
+
+  /// Anonymises user `id`: personal fields cleared, deactivated, password scrambled, sessions
+  /// and keys revoked, private dashboards and preferences deleted, audit payloads about them
+  /// redacted, and the change audited. Only a platform operator may anonymise the platform
+  /// operator. Returns the stored user and how many audit rows were redacted.
+  func anonymize(
+    _ userID: UUID, scrambledPasswordHash: String, actor: String, actorIsPlatformOperator: Bool, tenantID: UUID
+  ) async throws(RPCError) -> (user: UserRecord, redactedEvents: Int) {
+    let id = userID.uuidString.lowercased()
+    return try await self.database.write { connection in
+      // Checked on the locked row: only a platform operator may anonymise the platform operator.
+      try await Self.lockRefusingOperator(
+        id: userID, tenantID: tenantID, unless: actorIsPlatformOperator, change: "anonymise the platform operator",
+        on: connection)
+      guard
+        let row = try await connection.query(
+          """
+          UPDATE users SET email = \("anonymized-" + id + "@invalid"), phone = NULL, username = '', full_name = '',
+            active = false, verified = false, receive_email = false, password_hash = \(scrambledPasswordHash), updated_at = now()
+          WHERE id = \(userID) AND tenant_id = \(tenantID)
+          RETURNING \(columns: UserRecord.self)
+          """
+        ).first
+      else { throw RPCError(code: .notFound, message: "No user \(id) in this tenant.") }
+      try await connection.query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = \(userID) AND revoked_at IS NULL")
+      try await ApiKeyStore.revokeKeys(
+        createdBy: userID, actor: actor, reason: "creator anonymised", on: connection)
+      try await connection.query("DELETE FROM user_preferences WHERE user_id = \(userID)")
+      try await connection.query("DELETE FROM dashboard_layouts WHERE user_id = \(userID) AND NOT shared")
+      try await connection.query(
+        "UPDATE dashboard_layouts SET name = 'Shared dashboard' WHERE user_id = \(userID) AND shared")
+      let redacted = try await AuditLog.redact(entityID: id, tenantID: tenantID, on: connection)
+      let user = try UserRecord(row: row)
+      try await AuditLog.append(
+        AuditLog.Entry(
+          actor: actor, action: "anonymize", entity: "user", entityID: id, before: "{\"redacted\":true}",
+          after: user.auditJSON),
+        tenantID: tenantID, on: connection)
+      return (user, redacted)
     }
   }
 }
