@@ -16,6 +16,7 @@ public struct CatalogContext: Sendable {
   var categories: CategoryStore { CategoryStore(database: self.database) }
   var locations: LocationStore { LocationStore(database: self.database) }
   var reservations: ReservationStore { ReservationStore(database: self.database) }
+  var stockSnapshots: StockSnapshotStore { StockSnapshotStore(database: self.database) }
 
   static let constraintMessages = [
     "products_tenant_sku_key": "A product with this SKU already exists in this tenant.",

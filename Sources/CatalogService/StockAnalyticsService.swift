@@ -1,8 +1,6 @@
 import Auth
 import Foundation
 import ServiceKit
-import Postgres
-import PostgresRPC
 public import Protos
 public import RPCCore
 
@@ -64,13 +62,11 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     -> Catalog_V1_ListStockClientsResponse
   {
     let tenantID = try Caller.require(.viewer).tenantUUID
-    let rows = try await self.context.database.read { connection in
-      try await connection.query("SELECT code, name FROM stock_clients WHERE tenant_id = \(tenantID)")
-    }
     var response = Catalog_V1_ListStockClientsResponse()
-    response.clients = try rows.map { row in
+    response.clients = try await self.context.stockSnapshots.clients(tenantID: tenantID).map { code, name in
       var client = Catalog_V1_StockClient()
-      (client.code, client.name) = try row.decode((String, String).self)
+      client.code = code
+      client.name = name
       return client
     }.sorted { SnapshotImport.codeOrder($0.code, $1.code) }
     return response
@@ -84,23 +80,14 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     guard let date = try await self.snapshotDate(request.snapshotDate, tenantID: tenantID) else { return response }
     let client: String? = request.clientCode.isEmpty ? nil : request.clientCode
     let centre: String? = request.centre.isEmpty ? nil : request.centre
-    let rows = try await self.context.database.read { connection in
-      try await connection.query(
-        """
-        SELECT b.bucket, coalesce(sum(s.total_tonnes), 0)::text, count(s.*)::int8
-        FROM (VALUES (1, '0-30', 0, 30), (2, '31-60', 31, 60), (3, '61-90', 61, 90), (4, 'over 90', 91, 2147483647))
-             AS b(position, bucket, low, high)
-        LEFT JOIN stock_snapshots s ON s.tenant_id = \(tenantID) AND s.snapshot_date = \(date)::date
-          AND s.days_in_stock BETWEEN b.low AND b.high
-          AND (\(client)::text IS NULL OR s.client_code = \(client)::text)
-          AND (\(centre)::text IS NULL OR s.centre = \(centre)::text)
-        GROUP BY b.position, b.bucket ORDER BY b.position
-        """)
-    }
     response.snapshotDate = date
-    response.buckets = try rows.map { row in
+    response.buckets = try await self.context.stockSnapshots.aging(
+      date: date, client: client, centre: centre, tenantID: tenantID
+    ).map { row in
       var bucket = Catalog_V1_AgingBucket()
-      (bucket.bucket, bucket.totalTonnes, bucket.rows) = try row.decode((String, String, Int64).self)
+      bucket.bucket = row.bucket
+      bucket.totalTonnes = row.tonnes
+      bucket.rows = row.rows
       return bucket
     }
     return response
@@ -110,30 +97,23 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     -> Catalog_V1_StockTotalsResponse
   {
     let tenantID = try Caller.require(.viewer).tenantUUID
-    let column: String
+    let dimension: StockDimension
     switch request.groupBy {
-    case .client: column = "s.client_code"
-    case .product: column = "s.product_code"
-    case .centre: column = "s.centre"
-    case .materialType: column = "s.material_type"
+    case .client: dimension = .client
+    case .product: dimension = .product
+    case .centre: dimension = .centre
+    case .materialType: dimension = .materialType
     default: throw RPCError(code: .invalidArgument, message: "group_by must name a dimension.")
     }
     var response = Catalog_V1_StockTotalsResponse()
     guard let date = try await self.snapshotDate(request.snapshotDate, tenantID: tenantID) else { return response }
-    let rows = try await self.context.database.read { connection in
-      try await connection.query(
-        """
-        SELECT \(unescaped: column), coalesce(c.name, \(unescaped: column)), sum(s.total_tonnes)::text, count(*)::int8
-        FROM stock_snapshots s LEFT JOIN stock_clients c ON \(request.groupBy == .client)
-          AND c.tenant_id = s.tenant_id AND c.code = s.client_code
-        WHERE s.tenant_id = \(tenantID) AND s.snapshot_date = \(date)::date
-        GROUP BY 1, 2 ORDER BY sum(s.total_tonnes) DESC, 1
-        """)
-    }
     response.snapshotDate = date
-    response.totals = try rows.map { row in
+    response.totals = try await self.context.stockSnapshots.totals(by: dimension, date: date, tenantID: tenantID).map { row in
       var total = Catalog_V1_StockTotal()
-      (total.key, total.label, total.totalTonnes, total.rows) = try row.decode((String, String, String, Int64).self)
+      total.key = row.key
+      total.label = row.label
+      total.totalTonnes = row.tonnes
+      total.rows = row.rows
       return total
     }
     return response
@@ -147,10 +127,6 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
       }
       return date
     }
-    return try await self.context.database.read { connection in
-      try await connection.query(
-        "SELECT max(snapshot_date)::text FROM stock_snapshots WHERE tenant_id = \(tenantID)"
-      ).first?.decode(String?.self)
-    }
+    return try await self.context.stockSnapshots.latestDate(tenantID: tenantID)
   }
 }
