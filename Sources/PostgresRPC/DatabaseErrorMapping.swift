@@ -5,7 +5,7 @@ public import RPCCore
 /// How database failures become gRPC statuses: the one place where SQLSTATEs meet status codes.
 ///
 /// A service creates one mapping with friendly messages for its constraints and runs every
-/// handler's database work through ``rpcError(for:)`` (or ``DatabaseCalls``). Messages that go
+/// handler's database work through ``Database`` (or ``rpcError(for:)``). Messages that go
 /// to clients never contain the server's message, SQL text or bound values; the full error is
 /// kept as the `cause` for logs.
 ///
