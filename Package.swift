@@ -16,6 +16,17 @@ let hotPathSettings: [SwiftSetting] = swiftSettings + [
   .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+/// The generated Swift of one proto package (scripts/gen-protos.sh): module `<stem>Protos` in
+/// `Sources/Protos/<stem>`, depending on the modules of the packages its files import.
+func protoModule(_ stem: String, imports: [String] = []) -> Target {
+  .target(
+    name: stem + "Protos",
+    dependencies: ["CProtos", "ProtoRuntime", "RPCCore"] + imports.map { .target(name: $0 + "Protos") },
+    path: "Sources/Protos/" + stem,
+    swiftSettings: swiftSettings
+  )
+}
+
 let package = Package(
   name: "grpc-suite",
   platforms: [.macOS(.v15)],
@@ -132,11 +143,15 @@ let package = Package(
       dependencies: ["CProtobufC", "RPCCore"],
       swiftSettings: swiftSettings
     ),
-    .target(
-      name: "Protos",
-      dependencies: ["CProtos", "ProtoRuntime", "RPCCore"],
-      swiftSettings: swiftSettings
-    ),
+    protoModule("CatalogV1"),
+    protoModule("GatewayV1"),
+    protoModule("GRPCHealthV1"),
+    protoModule("GRPCReflectionV1"),
+    protoModule("GRPCReflectionV1alpha"),
+    protoModule("IdentityV1"),
+    /// The interop and codec-coverage protos: linked by tests and the interop executables only.
+    protoModule("GRPCTesting"),
+    protoModule("TestV1", imports: ["GRPCTesting"]),
     .executableTarget(
       name: "ProtoSwiftGen",
       dependencies: ["CProtoDescriptor", "CProtobufC"],
@@ -165,7 +180,10 @@ let package = Package(
         "Auth",
         "RPCCore",
         "RPCHTTP2",
-        "Protos",
+        "GRPCHealthV1Protos",
+        "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos",
+        "IdentityV1Protos",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -180,7 +198,7 @@ let package = Package(
         "Migrations",
         "Postgres",
         "PostgresRPC",
-        "Protos",
+        "IdentityV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -202,7 +220,7 @@ let package = Package(
         "Migrations",
         "Postgres",
         "PostgresRPC",
-        "Protos",
+        "CatalogV1Protos",
         "RPCCore",
         "ServiceKit",
         .product(name: "Logging", package: "swift-log"),
@@ -214,7 +232,14 @@ let package = Package(
       name: "GatewayService",
       dependencies: [
         "Auth",
-        "Protos",
+        "CatalogV1Protos",
+        "GatewayV1Protos",
+        "GRPCHealthV1Protos",
+        "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos",
+        // Only its file descriptors: the wire tests route grpc.testing.TestService.
+        "GRPCTestingProtos",
+        "IdentityV1Protos",
         "RPCCore",
         "RPCHTTP2",
         "ServiceKit",
@@ -226,7 +251,7 @@ let package = Package(
     ),
     .target(
       name: "InteropService",
-      dependencies: ["RPCCore", "Protos"],
+      dependencies: ["RPCCore", "GRPCTestingProtos"],
       swiftSettings: swiftSettings
     ),
 
@@ -360,14 +385,15 @@ let package = Package(
     .testTarget(
       name: "IdentityTests",
       dependencies: [
-        "Auth", "IdentityService", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
+        "Auth", "IdentityService", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore", "RPCHTTP2",
+        "ServiceKit",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "AuthTests",
-      dependencies: ["Auth", "RPCCore", "RPCHTTP2", "Protos", "ServiceKit"],
+      dependencies: ["Auth", "GRPCHealthV1Protos", "GRPCTestingProtos", "RPCCore", "RPCHTTP2", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -377,12 +403,18 @@ let package = Package(
     ),
     .testTarget(
       name: "ProtosTests",
-      dependencies: ["Protos", "RPCCore"],
+      dependencies: [
+        "CatalogV1Protos", "GatewayV1Protos", "GRPCHealthV1Protos", "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos", "GRPCTestingProtos", "IdentityV1Protos", "RPCCore", "TestV1Protos",
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "RPCHTTP2Tests",
-      dependencies: ["RPCHTTP2", "RPCCore", "Protos", "InteropService", "ServiceKit"],
+      dependencies: [
+        "RPCHTTP2", "RPCCore", "GRPCHealthV1Protos", "GRPCReflectionV1Protos", "GRPCTestingProtos", "InteropService",
+        "ServiceKit",
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -402,7 +434,7 @@ let package = Package(
         "Migrations",
         "Postgres",
         "PostgresTestSupport",
-        "Protos",
+        "CatalogV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
       ],

@@ -3,7 +3,8 @@
 #
 #   Sources/CProtoDescriptor/  protoc-c output for descriptor.proto (used by the generator only)
 #   Sources/CProtos/           protoc-c output for proto/**/*.proto plus the umbrella CProtos.h
-#   Sources/Protos/            Swift from proto-swift-gen: *.pb.swift + ProtoFileDescriptors.swift
+#   Sources/Protos/<Stem>/     Swift from proto-swift-gen, one folder (module <Stem>Protos) per
+#                              proto package: *.pb.swift + <Stem>ProtoFiles.swift
 #
 # Deterministic: the same proto/ gives byte-identical files, so running it twice leaves no git
 # diff (CI runs it and fails on a diff). SCRATCH names the SwiftPM scratch folder used to build

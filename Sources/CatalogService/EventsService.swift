@@ -2,7 +2,7 @@ import Auth
 import EventOutbox
 import Foundation
 import ServiceKit
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Events`: the tenant's outbox as a resumable stream.

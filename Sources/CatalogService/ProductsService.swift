@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Products`.

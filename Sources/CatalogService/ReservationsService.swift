@@ -3,7 +3,7 @@ import EventOutbox
 import Foundation
 import Logging
 import Postgres
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 import ServiceKit
 

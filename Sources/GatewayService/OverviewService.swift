@@ -1,5 +1,7 @@
 import Auth
-public import Protos
+import CatalogV1Protos
+public import GatewayV1Protos
+import IdentityV1Protos
 public import RPCCore
 
 /// `gateway.v1.Overview`: one call that gathers the caller's tenant from several services at

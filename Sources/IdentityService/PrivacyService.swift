@@ -1,7 +1,7 @@
 import Auth
 import Foundation
 import Postgres
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 import ServiceKit
 

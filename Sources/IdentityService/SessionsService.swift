@@ -3,7 +3,7 @@ import Foundation
 import ServiceKit
 import Postgres
 import PostgresRPC
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 
 /// `identity.v1.Sessions`: login, refresh-token rotation, logout and the signing keys.

@@ -1,7 +1,7 @@
 import Auth
 import Foundation
 import Postgres
-import Protos
+import IdentityV1Protos
 import ServiceKit
 
 /// A row of `identity.users` without its password hash.

@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 
 /// `identity.v1.Users`: the users of the caller's tenant.

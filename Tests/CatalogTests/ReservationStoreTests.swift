@@ -5,7 +5,7 @@ import Logging
 import Migrations
 import Postgres
 import PostgresTestSupport
-import Protos
+import CatalogV1Protos
 import RPCCore
 import Testing
 

@@ -4,7 +4,7 @@ import Logging
 import Migrations
 import Postgres
 import PostgresTestSupport
-import Protos
+import IdentityV1Protos
 import RPCCore
 import RPCHTTP2
 import ServiceKit

@@ -1,5 +1,5 @@
 import InteropService
-import Protos
+import GRPCReflectionV1Protos
 import RPCCore
 import ServiceKit
 import Testing

@@ -103,7 +103,11 @@ struct ServiceEmitter {
 
     // Registration.
     w.line()
+    let filesEnum = try ProtoModule(package: package).filesEnum
     w.block("extension \(namespace).ServiceProtocol") { w in
+      w.line("/// The proto files declaring `\(service.fullName)`, dependencies included (for reflection).")
+      w.line("public var protoFiles: [(name: String, serialized: [UInt8])] { \(filesEnum).all }")
+      w.line()
       w.line("/// Registers every method of `\(service.fullName)` with `router`.")
       w.block("public func registerMethods(with router: inout RPCRouter)") { w in
         for method in methods {
