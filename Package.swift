@@ -189,13 +189,27 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    /// A service's schema migrations: its `migrations/NNNN_name.{up,down}.sql` files, embedded
+    /// in code (no Foundation bundle), and their list. Linked by the service's executable and
+    /// by `suite-db`, not by the service library.
+    .target(
+      name: "IdentitySchema",
+      dependencies: ["Migrations"],
+      resources: [.embedInCode("migrations")],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "CatalogSchema",
+      dependencies: ["Migrations"],
+      resources: [.embedInCode("migrations")],
+      swiftSettings: swiftSettings
+    ),
     /// The identity service: tenants, users, sessions and tokens, signing keys, audit log.
     .target(
       name: "IdentityService",
       dependencies: [
         "ServiceKit",
         "Auth",
-        "Migrations",
         "Postgres",
         "PostgresRPC",
         "IdentityV1Protos",
@@ -208,7 +222,7 @@ let package = Package(
     /// Transactional outbox and its resumable event stream, shared by the services.
     .target(
       name: "EventOutbox",
-      dependencies: ["Migrations", "Postgres", "RPCCore"],
+      dependencies: ["Postgres", "RPCCore"],
       swiftSettings: swiftSettings
     ),
     /// The catalog service: products, categories, locations, stock, reservations, events.
@@ -217,7 +231,6 @@ let package = Package(
       dependencies: [
         "Auth",
         "EventOutbox",
-        "Migrations",
         "Postgres",
         "PostgresRPC",
         "CatalogV1Protos",
@@ -261,6 +274,7 @@ let package = Package(
       dependencies: [
         "Auth",
         "IdentityService",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "RPCHTTP2",
@@ -276,6 +290,7 @@ let package = Package(
         "RPCCore",
         "Auth",
         "CatalogService",
+        "CatalogSchema",
         "Migrations",
         "Postgres",
         "RPCHTTP2",
@@ -347,8 +362,8 @@ let package = Package(
     .executableTarget(
       name: "suite-db",
       dependencies: [
-        "CatalogService",
-        "IdentityService",
+        "CatalogSchema",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "SuiteDatabase",
@@ -385,7 +400,7 @@ let package = Package(
     .testTarget(
       name: "IdentityTests",
       dependencies: [
-        "Auth", "IdentityService", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore", "RPCHTTP2",
+        "Auth", "IdentityService", "IdentitySchema", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore", "RPCHTTP2",
         "ServiceKit",
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -431,6 +446,7 @@ let package = Package(
       dependencies: [
         "Auth",
         "CatalogService",
+        "CatalogSchema",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",
@@ -453,6 +469,8 @@ let package = Package(
     .testTarget(
       name: "SuiteDatabaseTests",
       dependencies: [
+        "CatalogSchema",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",

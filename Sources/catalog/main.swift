@@ -1,5 +1,6 @@
 import ArgumentParser
 import Auth
+import CatalogSchema
 import CatalogService
 import Logging
 import Migrations

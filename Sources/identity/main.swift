@@ -1,5 +1,6 @@
 import ArgumentParser
 import Auth
+import IdentitySchema
 import IdentityService
 import Logging
 import Migrations

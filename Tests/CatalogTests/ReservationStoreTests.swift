@@ -1,11 +1,12 @@
 import Auth
 @testable import CatalogService
+import CatalogSchema
+import CatalogV1Protos
 import Foundation
 import Logging
 import Migrations
 import Postgres
 import PostgresTestSupport
-import CatalogV1Protos
 import RPCCore
 import Testing
 

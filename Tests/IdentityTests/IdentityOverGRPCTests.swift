@@ -1,10 +1,11 @@
 import Auth
+import IdentitySchema
 import IdentityService
+import IdentityV1Protos
 import Logging
 import Migrations
 import Postgres
 import PostgresTestSupport
-import IdentityV1Protos
 import RPCCore
 import RPCHTTP2
 import ServiceKit
