@@ -52,6 +52,19 @@ struct ReflectionTests {
     #expect(!files.fileDescriptorProto.isEmpty)
   }
 
+  @Test func describesTheFilesOfTheExposedServicesOnly() async throws {
+    let answers = try await self.ask([.fileContainingSymbol("grpc.testing.Payload"), .fileContainingSymbol("identity.v1.Users")])
+    guard case .fileDescriptorResponse? = answers.first else {
+      Issue.record("expected grpc.testing's file, got \(answers)")
+      return
+    }
+    guard case .errorResponse(let error)? = answers.last else {
+      Issue.record("expected identity.v1 to be unknown to a server without it, got \(answers)")
+      return
+    }
+    #expect(error.errorCode == 5)
+  }
+
   @Test func unknownSymbolsAreNotFound() async throws {
     let answers = try await self.ask([.fileContainingSymbol("no.Such"), .fileByFilename("none.proto")])
     for answer in answers {
