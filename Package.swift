@@ -354,7 +354,7 @@ let package = Package(
     ),
     .testTarget(
       name: "GatewayTests",
-      dependencies: ["GatewayService", "RPCCore", "ServiceKit"],
+      dependencies: ["Auth", "GatewayService", "RPCCore", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

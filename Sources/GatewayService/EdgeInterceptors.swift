@@ -204,7 +204,7 @@ public struct RateLimitInterceptor: ServerInterceptor {
   public func intercept<Result: Sendable>(
     metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
   ) async throws -> Result {
-    let tenant = Caller.current?.tenantID
+    let tenant = context.caller?.tenantID
     if let tenant { CallRecord.current?.update { $0.tenant = tenant } }
     if let error = self.check(tenant: tenant, remotePeer: context.remotePeer) { throw error }
     return try await next(metadata, context)

@@ -20,7 +20,7 @@ public struct OverviewService: Gateway_V1_Overview.SimpleServiceProtocol {
   public func getTenantOverview(request: Gateway_V1_GetTenantOverviewRequest, context: ServerContext) async throws
     -> Gateway_V1_TenantOverview
   {
-    let caller = try Caller.require(.viewer)
+    let caller = try context.requireCaller()
     var overview = Gateway_V1_TenantOverview()
     overview.tenantId = caller.tenantID
     // The caller's own token goes to the services, which check it and scope by tenant.

@@ -39,7 +39,8 @@ struct FileEmitter {
       try messages.emitDeclaration(message, into: &w)
     }
     for service in file.services {
-      try ServiceEmitter(set: self.set).emit(service, package: file.package, into: &w)
+      try ServiceEmitter(set: self.set).emit(
+        service, package: file.package, requiresAccess: file.requiresAccessOption, into: &w)
     }
     if !file.messages.isEmpty {
       w.line()
@@ -56,7 +57,7 @@ struct FileEmitter {
     var w = CodeWriter()
     w.line(Self.header("the descriptor set"))
     w.line()
-    w.line("internal import RPCCore")
+    w.line("public import RPCCore")
     w.line()
     w.line("/// The `FileDescriptorProto` of every proto file of this module, serialized by protobuf-c")
     w.line("/// without source info, dependencies before the files that import them (for server")
@@ -84,6 +85,18 @@ struct FileEmitter {
       w.line("  }")
       w.line("  return bytes")
       w.line("}")
+    }
+    w.line()
+    w.line("/// Every method of every service of this module's proto files, in file and declaration")
+    w.line("/// order, each with its declared access (for an edge that forwards to these services).")
+    w.block("public enum ProtoServiceMethods") { w in
+      w.line("public static let all: [MethodDescriptor] = [")
+      for file in self.set.files where !file.isAnnotationOnly {
+        for service in file.services {
+          w.line("  \(Names.packagePrefix(file.package) + service.name).Method.descriptors,")
+        }
+      }
+      w.line("].flatMap { $0 }")
     }
     return w.text
   }

@@ -34,7 +34,7 @@ do {
     try FileIO.makeDirectory(outputDirectory)
     let emitter = FileEmitter(set: set)
     var written: Set<String> = []
-    for file in set.files {
+    for file in set.files where !file.isAnnotationOnly {
       let name = FileEmitter.outputName(for: file)
       try FileIO.writeIfChanged(outputDirectory + "/" + name, Array(try emitter.emit(file).utf8))
       written.insert(name)
