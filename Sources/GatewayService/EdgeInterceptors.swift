@@ -70,6 +70,8 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
   ) async throws -> Result {
     let (forwarded, id) = Self.stamp(metadata, client: ClientAddress.of(peer: context.remotePeer))
     CallRecord.current?.update { $0.requestID = id }
+    var context = context
+    context.requestID = id
     return try await next(forwarded, context)
   }
 
