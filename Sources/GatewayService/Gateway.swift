@@ -29,7 +29,7 @@ public struct Gateway: Sendable {
   public init(configuration: GatewayConfiguration, logger: Logger) throws {
     self.proxy = Proxy(configuration: configuration, logger: logger)
     var interceptors: [any ServerInterceptor] = [
-      AccessLogInterceptor(logger: logger), RequestIdentityInterceptor(), RequestMetadataInterceptor(),
+      AccessLogInterceptor(logger: logger), RequestIdentityInterceptor(),
     ]
     let tenantLimiter = configuration.tenantRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }
     let clientLimiter = configuration.clientRateLimit.map { RateLimiter(perSecond: $0.perSecond, burst: $0.burst) }

@@ -429,6 +429,13 @@ def test_exchange_api_key_is_public_at_the_gateway_as_at_identity(tmp_path, iden
                 grpc.StatusCode.UNAUTHENTICATED)
             # The methods next to it still need a token.
             assert fails(lambda: api_keys.ListApiKeys(idp.ListApiKeysRequest())).code() == grpc.StatusCode.UNAUTHENTICATED
+            # The gateway's own overview accepts the key too, and forwards the token it was
+            # exchanged for to the services it asks.
+            from gateway.v1 import overview_pb2, overview_pb2_grpc
+
+            overview = overview_pb2_grpc.OverviewStub(channel).GetTenantOverview(
+                overview_pb2.GetTenantOverviewRequest(), metadata=md(key))
+            assert [p.code for p in overview.parts] == [0, 0, 0] and overview.active_products >= 1
     finally:
         gateway.stop()
 
