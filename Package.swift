@@ -394,7 +394,7 @@ let package = Package(
     ),
     .testTarget(
       name: "GatewayTests",
-      dependencies: ["GatewayService", "RPCCore", "ServiceKit"],
+      dependencies: ["Auth", "GatewayService", "RPCCore", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

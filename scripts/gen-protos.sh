@@ -82,12 +82,16 @@ generator="$(swift build --scratch-path "$SCRATCH" --product proto-swift-gen --s
 
 # 3. The descriptor set of proto/, with comments for the generated documentation.
 protoc --include_imports --include_source_info \
-  --descriptor_set_out="$work/set.pb" -Iproto "${protos[@]}"
+  --descriptor_set_out="$work/set.pb" -Iproto -I"$DESCRIPTOR_PROTO_ROOT" "${protos[@]}"
 
-# 4. C structs and codecs.
+# 4. C structs and codecs. Annotation-only protos (they import descriptor.proto, like
+# suite/v1/access.proto) have none: the lowered set leaves them out.
+mapfile -t c_protos < <(for proto in "${protos[@]}"; do
+  grep -q '^import "google/protobuf/descriptor.proto";' "proto/$proto" || echo "$proto"
+done)
 "$generator" --lower-proto3-optional "$work/set.pb" "$work/lowered.pb"
 mkdir -p "$work/c"
-protoc-c --descriptor_set_in="$work/lowered.pb" --c_out="$work/c" "${protos[@]}"
+protoc-c --descriptor_set_in="$work/lowered.pb" --c_out="$work/c" "${c_protos[@]}"
 install_c "$work/c" CProtos
 
 # 5. Swift.

@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import Postgres
 import IdentityV1Protos
+import RPCCore
 import ServiceKit
 
 /// A row of `identity.users` without its password hash.

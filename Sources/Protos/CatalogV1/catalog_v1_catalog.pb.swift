@@ -567,42 +567,42 @@ public enum Catalog_V1_Products {
     public enum CreateProduct {
       public typealias Input = Catalog_V1_CreateProductRequest
       public typealias Output = Catalog_V1_Product
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CreateProduct")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CreateProduct", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum GetProduct {
       public typealias Input = Catalog_V1_GetProductRequest
       public typealias Output = Catalog_V1_Product
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "GetProduct")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "GetProduct", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListProducts {
       public typealias Input = Catalog_V1_ListProductsRequest
       public typealias Output = Catalog_V1_ListProductsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "ListProducts")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "ListProducts", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum CountProducts {
       public typealias Input = Catalog_V1_CountProductsRequest
       public typealias Output = Catalog_V1_CountProductsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CountProducts")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CountProducts", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum UpdateProduct {
       public typealias Input = Catalog_V1_UpdateProductRequest
       public typealias Output = Catalog_V1_Product
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "UpdateProduct")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "UpdateProduct", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum ArchiveProduct {
       public typealias Input = Catalog_V1_ArchiveProductRequest
       public typealias Output = Catalog_V1_Product
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "ArchiveProduct")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "ArchiveProduct", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
@@ -875,21 +875,21 @@ public enum Catalog_V1_Categories {
     public enum CreateCategory {
       public typealias Input = Catalog_V1_CreateCategoryRequest
       public typealias Output = Catalog_V1_Category
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "CreateCategory")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "CreateCategory", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum MoveCategory {
       public typealias Input = Catalog_V1_MoveCategoryRequest
       public typealias Output = Catalog_V1_Category
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "MoveCategory")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "MoveCategory", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListCategories {
       public typealias Input = Catalog_V1_ListCategoriesRequest
       public typealias Output = Catalog_V1_ListCategoriesResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "ListCategories")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "ListCategories", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1052,49 +1052,49 @@ public enum Catalog_V1_Inventory {
     public enum PutLocation {
       public typealias Input = Catalog_V1_Location
       public typealias Output = Catalog_V1_Location
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "PutLocation")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "PutLocation", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListLocations {
       public typealias Input = Catalog_V1_ListLocationsRequest
       public typealias Output = Catalog_V1_ListLocationsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLocations")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLocations", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum Restock {
       public typealias Input = Catalog_V1_RestockRequest
       public typealias Output = Catalog_V1_StockLevel
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "Restock")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "Restock", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum AdjustStock {
       public typealias Input = Catalog_V1_AdjustStockRequest
       public typealias Output = Catalog_V1_StockLevel
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "AdjustStock")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "AdjustStock", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum SetReorderThreshold {
       public typealias Input = Catalog_V1_SetReorderThresholdRequest
       public typealias Output = Catalog_V1_StockLevel
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "SetReorderThreshold")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "SetReorderThreshold", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListLowStock {
       public typealias Input = Catalog_V1_ListLowStockRequest
       public typealias Output = Catalog_V1_ListLowStockResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLowStock")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLowStock", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum GetStock {
       public typealias Input = Catalog_V1_GetStockRequest
       public typealias Output = Catalog_V1_GetStockResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "GetStock")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "GetStock", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1405,7 +1405,7 @@ public enum Catalog_V1_Reservations {
     public enum Reserve {
       public typealias Input = Catalog_V1_ReserveRequest
       public typealias Output = Catalog_V1_Reservation
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Reserve")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Reserve", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
@@ -1413,7 +1413,7 @@ public enum Catalog_V1_Reservations {
     public enum Commit {
       public typealias Input = Catalog_V1_CommitReservationRequest
       public typealias Output = Catalog_V1_Reservation
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Commit")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Commit", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
@@ -1421,7 +1421,7 @@ public enum Catalog_V1_Reservations {
     public enum Release {
       public typealias Input = Catalog_V1_ReleaseReservationRequest
       public typealias Output = Catalog_V1_Reservation
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Release")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Release", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
@@ -1585,7 +1585,7 @@ public enum Catalog_V1_Events {
     public enum WatchEvents {
       public typealias Input = Catalog_V1_WatchEventsRequest
       public typealias Output = Catalog_V1_Event
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Events", method: "WatchEvents")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Events", method: "WatchEvents", access: .role(.viewer))
       public static let kind: RPCKind = .serverStreaming
     }
 
@@ -1680,7 +1680,7 @@ public enum Catalog_V1_StockAnalytics {
     public enum ImportSnapshots {
       public typealias Input = Catalog_V1_StockSnapshotRow
       public typealias Output = Catalog_V1_ImportReport
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportSnapshots")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportSnapshots", access: .role(.editor))
       public static let kind: RPCKind = .clientStreaming
     }
 
@@ -1689,28 +1689,28 @@ public enum Catalog_V1_StockAnalytics {
     public enum ImportCsv {
       public typealias Input = Catalog_V1_CsvChunk
       public typealias Output = Catalog_V1_ImportReport
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportCsv")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportCsv", access: .role(.editor))
       public static let kind: RPCKind = .clientStreaming
     }
 
     public enum ListStockClients {
       public typealias Input = Catalog_V1_ListStockClientsRequest
       public typealias Output = Catalog_V1_ListStockClientsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ListStockClients")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ListStockClients", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum GetStockAging {
       public typealias Input = Catalog_V1_StockAgingRequest
       public typealias Output = Catalog_V1_StockAgingResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockAging")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockAging", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum GetStockTotals {
       public typealias Input = Catalog_V1_StockTotalsRequest
       public typealias Output = Catalog_V1_StockTotalsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockTotals")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockTotals", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 

@@ -64,7 +64,7 @@ public enum Gateway_V1_Overview {
     public enum GetTenantOverview {
       public typealias Input = Gateway_V1_GetTenantOverviewRequest
       public typealias Output = Gateway_V1_TenantOverview
-      public static let descriptor = MethodDescriptor(service: "gateway.v1.Overview", method: "GetTenantOverview")
+      public static let descriptor = MethodDescriptor(service: "gateway.v1.Overview", method: "GetTenantOverview", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 

@@ -610,7 +610,7 @@ public enum Identity_V1_Tenants {
     public enum CreateTenant {
       public typealias Input = Identity_V1_CreateTenantRequest
       public typealias Output = Identity_V1_CreateTenantResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Tenants", method: "CreateTenant")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Tenants", method: "CreateTenant", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -618,7 +618,7 @@ public enum Identity_V1_Tenants {
     public enum GetTenant {
       public typealias Input = Identity_V1_GetTenantRequest
       public typealias Output = Identity_V1_Tenant
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Tenants", method: "GetTenant")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Tenants", method: "GetTenant", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -744,7 +744,7 @@ public enum Identity_V1_Users {
     public enum CreateUser {
       public typealias Input = Identity_V1_CreateUserRequest
       public typealias Output = Identity_V1_User
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CreateUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CreateUser", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -752,7 +752,7 @@ public enum Identity_V1_Users {
     public enum GetUser {
       public typealias Input = Identity_V1_GetUserRequest
       public typealias Output = Identity_V1_User
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "GetUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "GetUser", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -760,7 +760,7 @@ public enum Identity_V1_Users {
     public enum ListUsers {
       public typealias Input = Identity_V1_ListUsersRequest
       public typealias Output = Identity_V1_ListUsersResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "ListUsers")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "ListUsers", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -768,7 +768,7 @@ public enum Identity_V1_Users {
     public enum CountUsers {
       public typealias Input = Identity_V1_CountUsersRequest
       public typealias Output = Identity_V1_CountUsersResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CountUsers")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CountUsers", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -776,7 +776,7 @@ public enum Identity_V1_Users {
     public enum UpdateUser {
       public typealias Input = Identity_V1_UpdateUserRequest
       public typealias Output = Identity_V1_User
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "UpdateUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "UpdateUser", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -784,7 +784,7 @@ public enum Identity_V1_Users {
     public enum DeactivateUser {
       public typealias Input = Identity_V1_DeactivateUserRequest
       public typealias Output = Identity_V1_User
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "DeactivateUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "DeactivateUser", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -792,7 +792,7 @@ public enum Identity_V1_Users {
     public enum SetPassword {
       public typealias Input = Identity_V1_SetPasswordRequest
       public typealias Output = Identity_V1_SetPasswordResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "SetPassword")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "SetPassword", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1104,7 +1104,7 @@ public enum Identity_V1_Sessions {
     public enum Login {
       public typealias Input = Identity_V1_LoginRequest
       public typealias Output = Identity_V1_Session
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Login")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Login", access: .public)
       public static let kind: RPCKind = .unary
     }
 
@@ -1112,7 +1112,7 @@ public enum Identity_V1_Sessions {
     public enum Refresh {
       public typealias Input = Identity_V1_RefreshRequest
       public typealias Output = Identity_V1_Session
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Refresh")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Refresh", access: .public)
       public static let kind: RPCKind = .unary
     }
 
@@ -1120,7 +1120,7 @@ public enum Identity_V1_Sessions {
     public enum Logout {
       public typealias Input = Identity_V1_LogoutRequest
       public typealias Output = Identity_V1_LogoutResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Logout")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Logout", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1128,7 +1128,7 @@ public enum Identity_V1_Sessions {
     public enum GetSigningKeys {
       public typealias Input = Identity_V1_GetSigningKeysRequest
       public typealias Output = Identity_V1_GetSigningKeysResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "GetSigningKeys")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "GetSigningKeys", access: .public)
       public static let kind: RPCKind = .unary
     }
 
@@ -1137,7 +1137,7 @@ public enum Identity_V1_Sessions {
     public enum RotateSigningKey {
       public typealias Input = Identity_V1_RotateSigningKeyRequest
       public typealias Output = Identity_V1_RotateSigningKeyResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "RotateSigningKey")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "RotateSigningKey", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -1381,14 +1381,14 @@ public enum Identity_V1_Audit {
     public enum ListAuditEvents {
       public typealias Input = Identity_V1_ListAuditEventsRequest
       public typealias Output = Identity_V1_ListAuditEventsResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Audit", method: "ListAuditEvents")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Audit", method: "ListAuditEvents", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
     public enum VerifyAuditChain {
       public typealias Input = Identity_V1_VerifyAuditChainRequest
       public typealias Output = Identity_V1_VerifyAuditChainResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Audit", method: "VerifyAuditChain")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Audit", method: "VerifyAuditChain", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -1513,28 +1513,28 @@ public enum Identity_V1_ApiKeys {
     public enum CreateApiKey {
       public typealias Input = Identity_V1_CreateApiKeyRequest
       public typealias Output = Identity_V1_CreateApiKeyResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "CreateApiKey")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "CreateApiKey", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListApiKeys {
       public typealias Input = Identity_V1_ListApiKeysRequest
       public typealias Output = Identity_V1_ListApiKeysResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ListApiKeys")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ListApiKeys", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
     public enum RevokeApiKey {
       public typealias Input = Identity_V1_RevokeApiKeyRequest
       public typealias Output = Identity_V1_ApiKey
-      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "RevokeApiKey")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "RevokeApiKey", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
     public enum ExchangeApiKey {
       public typealias Input = Identity_V1_ExchangeApiKeyRequest
       public typealias Output = Identity_V1_ExchangeApiKeyResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ExchangeApiKey")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ExchangeApiKey", access: .public)
       public static let kind: RPCKind = .unary
     }
 
@@ -1733,35 +1733,35 @@ public enum Identity_V1_UserSettings {
     public enum GetPreferences {
       public typealias Input = Identity_V1_GetPreferencesRequest
       public typealias Output = Identity_V1_Preferences
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "GetPreferences")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "GetPreferences", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum UpdatePreferences {
       public typealias Input = Identity_V1_UpdatePreferencesRequest
       public typealias Output = Identity_V1_Preferences
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "UpdatePreferences")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "UpdatePreferences", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListDashboards {
       public typealias Input = Identity_V1_ListDashboardsRequest
       public typealias Output = Identity_V1_ListDashboardsResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "ListDashboards")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "ListDashboards", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum SaveDashboard {
       public typealias Input = Identity_V1_SaveDashboardRequest
       public typealias Output = Identity_V1_Dashboard
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "SaveDashboard")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "SaveDashboard", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum DeleteDashboard {
       public typealias Input = Identity_V1_DeleteDashboardRequest
       public typealias Output = Identity_V1_DeleteDashboardResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "DeleteDashboard")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "DeleteDashboard", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1997,7 +1997,7 @@ public enum Identity_V1_Privacy {
     public enum ExportUserData {
       public typealias Input = Identity_V1_ExportUserDataRequest
       public typealias Output = Identity_V1_ExportUserDataResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "ExportUserData")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "ExportUserData", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -2007,7 +2007,7 @@ public enum Identity_V1_Privacy {
     public enum AnonymizeUser {
       public typealias Input = Identity_V1_AnonymizeUserRequest
       public typealias Output = Identity_V1_AnonymizeUserResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "AnonymizeUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "AnonymizeUser", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 

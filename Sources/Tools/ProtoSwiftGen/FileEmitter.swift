@@ -44,7 +44,8 @@ struct FileEmitter {
       try messages.emitDeclaration(message, into: &w)
     }
     for service in file.services {
-      try ServiceEmitter(set: self.set).emit(service, package: file.package, into: &w)
+      try ServiceEmitter(set: self.set).emit(
+        service, package: file.package, requiresAccess: file.requiresAccessOption, into: &w)
     }
     if !file.messages.isEmpty {
       w.line()
@@ -64,7 +65,7 @@ struct FileEmitter {
     var w = CodeWriter()
     w.line(Self.header("the descriptor set"))
     w.line()
-    w.line("internal import RPCCore")
+    w.line("public import RPCCore")
     for other in imported.sorted() { w.line("internal import \(other.name)") }
     w.line()
     w.line("/// The `FileDescriptorProto` of every proto file of this module, serialized by protobuf-c")
@@ -74,7 +75,7 @@ struct FileEmitter {
       w.line("/// Each file's name (as imported) and serialized `FileDescriptorProto`.")
       let prefix = imported.sorted().map { $0.filesEnum + ".all + " }.joined()
       w.line("public static let all: [(name: String, serialized: [UInt8])] = \(prefix)[")
-      let names = Set(files.map(\.name))
+      let names = Set(files.map(\.name)).union(self.set.annotationDependencies(of: files))
       for file in self.dependencyOrder() where names.contains(file.name) {
         w.line("  (\(file.name.swiftLiteral), decode(\"\"\"")
         let encoded = Base64.encode(file.serializedDescriptor)
@@ -95,6 +96,18 @@ struct FileEmitter {
       w.line("  }")
       w.line("  return bytes")
       w.line("}")
+    }
+    w.line()
+    let services = files.flatMap { file in file.services.map { Names.packagePrefix(file.package) + $0.name } }
+    if !services.isEmpty {
+      w.line()
+      w.line("/// Every method of every service of this module's proto files, in file and declaration")
+      w.line("/// order, each with its declared access (for an edge that forwards to these services).")
+      w.block("public enum \(module.methodsEnum)") { w in
+        w.line("public static let all: [MethodDescriptor] = [")
+        for service in services { w.line("  \(service).Method.descriptors,") }
+        w.line("].flatMap { $0 }")
+      }
     }
     return w.text
   }
