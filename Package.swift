@@ -16,6 +16,17 @@ let hotPathSettings: [SwiftSetting] = swiftSettings + [
   .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+/// The generated Swift of one proto package (scripts/gen-protos.sh): module `<stem>Protos` in
+/// `Sources/Protos/<stem>`, depending on the modules of the packages its files import.
+func protoModule(_ stem: String, imports: [String] = []) -> Target {
+  .target(
+    name: stem + "Protos",
+    dependencies: ["CProtos", "ProtoRuntime", "RPCCore"] + imports.map { .target(name: $0 + "Protos") },
+    path: "Sources/Protos/" + stem,
+    swiftSettings: swiftSettings
+  )
+}
+
 let package = Package(
   name: "grpc-suite",
   platforms: [.macOS(.v15)],
@@ -132,11 +143,15 @@ let package = Package(
       dependencies: ["CProtobufC", "RPCCore"],
       swiftSettings: swiftSettings
     ),
-    .target(
-      name: "Protos",
-      dependencies: ["CProtos", "ProtoRuntime", "RPCCore"],
-      swiftSettings: swiftSettings
-    ),
+    protoModule("CatalogV1"),
+    protoModule("GatewayV1"),
+    protoModule("GRPCHealthV1"),
+    protoModule("GRPCReflectionV1"),
+    protoModule("GRPCReflectionV1alpha"),
+    protoModule("IdentityV1"),
+    /// The interop and codec-coverage protos: linked by tests and the interop executables only.
+    protoModule("GRPCTesting"),
+    protoModule("TestV1", imports: ["GRPCTesting"]),
     .executableTarget(
       name: "ProtoSwiftGen",
       dependencies: ["CProtoDescriptor", "CProtobufC"],
@@ -166,10 +181,28 @@ let package = Package(
         "Auth",
         "RPCCore",
         "RPCHTTP2",
-        "Protos",
+        "GRPCHealthV1Protos",
+        "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos",
+        "IdentityV1Protos",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    /// A service's schema migrations: its `migrations/NNNN_name.{up,down}.sql` files, embedded
+    /// in code (no Foundation bundle), and their list. Linked by the service's executable and
+    /// by `suite-db`, not by the service library.
+    .target(
+      name: "IdentitySchema",
+      dependencies: ["Migrations"],
+      resources: [.embedInCode("migrations")],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "CatalogSchema",
+      dependencies: ["Migrations"],
+      resources: [.embedInCode("migrations")],
       swiftSettings: swiftSettings
     ),
     /// The identity service: tenants, users, sessions and tokens, signing keys, audit log.
@@ -178,10 +211,9 @@ let package = Package(
       dependencies: [
         "ServiceKit",
         "Auth",
-        "Migrations",
         "Postgres",
         "PostgresRPC",
-        "Protos",
+        "IdentityV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOPosix", package: "swift-nio"),
@@ -191,7 +223,7 @@ let package = Package(
     /// Transactional outbox and its resumable event stream, shared by the services.
     .target(
       name: "EventOutbox",
-      dependencies: ["Migrations", "Postgres"],
+      dependencies: ["Postgres"],
       swiftSettings: swiftSettings
     ),
     /// The catalog service: products, categories, locations, stock, reservations, events.
@@ -200,10 +232,9 @@ let package = Package(
       dependencies: [
         "Auth",
         "EventOutbox",
-        "Migrations",
         "Postgres",
         "PostgresRPC",
-        "Protos",
+        "CatalogV1Protos",
         "RPCCore",
         "ServiceKit",
         .product(name: "Logging", package: "swift-log"),
@@ -215,7 +246,14 @@ let package = Package(
       name: "GatewayService",
       dependencies: [
         "Auth",
-        "Protos",
+        "CatalogV1Protos",
+        "GatewayV1Protos",
+        "GRPCHealthV1Protos",
+        "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos",
+        // Only its file descriptors: the wire tests route grpc.testing.TestService.
+        "GRPCTestingProtos",
+        "IdentityV1Protos",
         "RPCCore",
         "RPCHTTP2",
         "ServiceKit",
@@ -227,7 +265,7 @@ let package = Package(
     ),
     .target(
       name: "InteropService",
-      dependencies: ["RPCCore", "Protos"],
+      dependencies: ["RPCCore", "GRPCTestingProtos"],
       swiftSettings: swiftSettings
     ),
 
@@ -237,6 +275,7 @@ let package = Package(
       dependencies: [
         "Auth",
         "IdentityService",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "RPCHTTP2",
@@ -252,6 +291,7 @@ let package = Package(
         "RPCCore",
         "Auth",
         "CatalogService",
+        "CatalogSchema",
         "Migrations",
         "Postgres",
         "RPCHTTP2",
@@ -323,8 +363,8 @@ let package = Package(
     .executableTarget(
       name: "suite-db",
       dependencies: [
-        "CatalogService",
-        "IdentityService",
+        "CatalogSchema",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "SuiteDatabase",
@@ -356,20 +396,21 @@ let package = Package(
     ),
     .testTarget(
       name: "GatewayTests",
-      dependencies: ["GatewayService", "RPCCore", "ServiceKit"],
+      dependencies: ["Auth", "GatewayService", "RPCCore", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "IdentityTests",
       dependencies: [
-        "Auth", "IdentityService", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
+        "Auth", "IdentityService", "IdentitySchema", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore", "RPCHTTP2",
+        "ServiceKit",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "AuthTests",
-      dependencies: ["Auth", "RPCCore", "RPCHTTP2", "Protos", "ServiceKit"],
+      dependencies: ["Auth", "GRPCHealthV1Protos", "GRPCTestingProtos", "RPCCore", "RPCHTTP2", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -379,12 +420,18 @@ let package = Package(
     ),
     .testTarget(
       name: "ProtosTests",
-      dependencies: ["Protos", "RPCCore"],
+      dependencies: [
+        "CatalogV1Protos", "GatewayV1Protos", "GRPCHealthV1Protos", "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos", "GRPCTestingProtos", "IdentityV1Protos", "RPCCore", "TestV1Protos",
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "RPCHTTP2Tests",
-      dependencies: ["RPCHTTP2", "RPCCore", "Protos", "InteropService", "ServiceKit"],
+      dependencies: [
+        "RPCHTTP2", "RPCCore", "GRPCHealthV1Protos", "GRPCReflectionV1Protos", "GRPCTestingProtos", "InteropService",
+        "ServiceKit",
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -401,10 +448,11 @@ let package = Package(
       dependencies: [
         "Auth",
         "CatalogService",
+        "CatalogSchema",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",
-        "Protos",
+        "CatalogV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -423,6 +471,8 @@ let package = Package(
     .testTarget(
       name: "SuiteDatabaseTests",
       dependencies: [
+        "CatalogSchema",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",

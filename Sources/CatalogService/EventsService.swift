@@ -1,7 +1,7 @@
 import Auth
 import PostgresRPC
 import ServiceKit
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Events`: the tenant's outbox as a resumable stream.
@@ -15,9 +15,9 @@ public struct EventsService: Catalog_V1_Events.SimpleServiceProtocol {
   }
 
   public func watchEvents(
-    request: Catalog_V1_WatchEventsRequest, response: RPCWriter<Catalog_V1_Event>, context _: ServerContext
+    request: Catalog_V1_WatchEventsRequest, response: RPCWriter<Catalog_V1_Event>, context: ServerContext
   ) async throws {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     try await self.context.database.watchEvents(
       tenantID: tenantID, afterCursor: request.afterCursor, pollInterval: self.pollInterval, response: response
     ) { event in

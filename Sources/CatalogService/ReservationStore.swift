@@ -5,7 +5,7 @@ import Foundation
 #endif
 import Postgres
 import PostgresRPC
-import Protos
+import CatalogV1Protos
 import RPCCore
 import ServiceKit
 

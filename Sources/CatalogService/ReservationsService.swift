@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Postgres
 import PostgresRPC
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 import ServiceKit
 
@@ -20,8 +20,8 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     self.context = context
   }
 
-  public func reserve(request: Catalog_V1_ReserveRequest, context _: ServerContext) async throws -> Catalog_V1_Reservation {
-    let caller = try Caller.require(.editor)
+  public func reserve(request: Catalog_V1_ReserveRequest, context: ServerContext) async throws -> Catalog_V1_Reservation {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let orderID = try Self.orderID(request.orderId)
     guard !request.lines.isEmpty, request.lines.count <= 200 else {
@@ -93,21 +93,22 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     }
   }
 
-  public func commit(request: Catalog_V1_CommitReservationRequest, context _: ServerContext) async throws
+  public func commit(request: Catalog_V1_CommitReservationRequest, context: ServerContext) async throws
     -> Catalog_V1_Reservation
   {
-    try await self.finish(orderID: request.orderId, to: .committed)
+    try await self.finish(orderID: request.orderId, to: .committed, caller: context.requireCaller())
   }
 
-  public func release(request: Catalog_V1_ReleaseReservationRequest, context _: ServerContext) async throws
+  public func release(request: Catalog_V1_ReleaseReservationRequest, context: ServerContext) async throws
     -> Catalog_V1_Reservation
   {
-    try await self.finish(orderID: request.orderId, to: .released)
+    try await self.finish(orderID: request.orderId, to: .released, caller: context.requireCaller())
   }
 
   /// Commits or releases a reservation; repeating the same request returns the same result.
-  private func finish(orderID text: String, to status: ReservationStatus) async throws -> Catalog_V1_Reservation {
-    let caller = try Caller.require(.editor)
+  private func finish(orderID text: String, to status: ReservationStatus, caller: Caller) async throws
+    -> Catalog_V1_Reservation
+  {
     let tenantID = try caller.tenantUUID
     let orderID = try Self.orderID(text)
     return try await self.context.reservations.withOrderLocked(orderID, tenantID: tenantID) { connection in

@@ -1,5 +1,5 @@
 import Foundation
-import Protos
+import CatalogV1Protos
 import RPCCore
 
 /// Splits the chunks of a CSV upload into lines for a ``SnapshotEncoder``: checks the header

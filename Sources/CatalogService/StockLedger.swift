@@ -6,7 +6,7 @@ import Foundation
 import EventOutbox
 import Postgres
 import PostgresRPC
-import Protos
+import CatalogV1Protos
 import RPCCore
 import ServiceKit
 

@@ -6,7 +6,7 @@ import Foundation
 #endif
 import Postgres
 import PostgresRPC
-import Protos
+import IdentityV1Protos
 import RPCCore
 import ServiceKit
 

@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import Postgres
 import PostgresRPC
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 import ServiceKit
 
@@ -17,10 +17,10 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func createApiKey(request: Identity_V1_CreateApiKeyRequest, context _: ServerContext) async throws
+  public func createApiKey(request: Identity_V1_CreateApiKeyRequest, context: ServerContext) async throws
     -> Identity_V1_CreateApiKeyResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     // A key acts on behalf of the user who created it (its creator must stay active, and caps
     // its role), so only a user creates keys: a key made by a key would have no user behind it.
     guard caller.kind != .apiKey else {
@@ -46,19 +46,19 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     return response
   }
 
-  public func listApiKeys(request: Identity_V1_ListApiKeysRequest, context _: ServerContext) async throws
+  public func listApiKeys(request: Identity_V1_ListApiKeysRequest, context: ServerContext) async throws
     -> Identity_V1_ListApiKeysResponse
   {
-    let tenantID = try Caller.require(.admin).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     var response = Identity_V1_ListApiKeysResponse()
     response.keys = try await self.context.apiKeys.list(tenantID: tenantID).map(\.message)
     return response
   }
 
-  public func revokeApiKey(request: Identity_V1_RevokeApiKeyRequest, context _: ServerContext) async throws
+  public func revokeApiKey(request: Identity_V1_RevokeApiKeyRequest, context: ServerContext) async throws
     -> Identity_V1_ApiKey
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
     guard let key = try await self.context.apiKeys.revoke(id, actor: caller.subject, tenantID: tenantID) else {

@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-import Protos
+import IdentityV1Protos
 import PostgresRPC
 
 /// The tenant's hash-chained audit log.

@@ -1,6 +1,6 @@
 import Auth
 import Foundation
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 import ServiceKit
 
@@ -12,10 +12,10 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func exportUserData(request: Identity_V1_ExportUserDataRequest, context _: ServerContext) async throws
+  public func exportUserData(request: Identity_V1_ExportUserDataRequest, context: ServerContext) async throws
     -> Identity_V1_ExportUserDataResponse
   {
-    let tenantID = try Caller.require(.admin).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let userID = try parseID(request.userId, what: "user_id")
     guard let json = try await self.context.users.exportData(id: userID, tenantID: tenantID) else {
       throw RPCError(code: .notFound, message: "No user \(userID.uuidString.lowercased()) in this tenant.")
@@ -25,10 +25,10 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
     return response
   }
 
-  public func anonymizeUser(request: Identity_V1_AnonymizeUserRequest, context _: ServerContext) async throws
+  public func anonymizeUser(request: Identity_V1_AnonymizeUserRequest, context: ServerContext) async throws
     -> Identity_V1_AnonymizeUserResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let userID = try parseID(request.userId, what: "user_id")
     if userID.uuidString.lowercased() == caller.subject.lowercased() {

@@ -1,7 +1,7 @@
 import Auth
 import Foundation
 import ServiceKit
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 
 /// `identity.v1.Sessions`: login, refresh-token rotation, logout and the signing keys.
@@ -29,7 +29,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     var found: UserRecord?
     var storedHash = Self.decoyHash
     let (attempt, passwordMatches) = try await throttle.attempt(
-      [accountKey, throttle.clientKey(address: ClientAddress.current ?? ClientAddress.of(peer: context.remotePeer))]
+      [accountKey, throttle.clientKey(address: context.clientAddress ?? ClientAddress.of(peer: context.remotePeer))]
     ) {
       let login = try await self.context.sessions.userForLogin(tenantID: tenantID, email: email)
       found = login?.user
@@ -79,8 +79,8 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     }
   }
 
-  public func logout(request: Identity_V1_LogoutRequest, context _: ServerContext) async throws -> Identity_V1_LogoutResponse {
-    let caller = try Caller.require(.viewer)
+  public func logout(request: Identity_V1_LogoutRequest, context: ServerContext) async throws -> Identity_V1_LogoutResponse {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let userID = try parseID(caller.subject, what: "the caller's id")
     guard !request.refreshToken.isEmpty else {
@@ -103,10 +103,10 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     return response
   }
 
-  public func rotateSigningKey(request: Identity_V1_RotateSigningKeyRequest, context _: ServerContext) async throws
+  public func rotateSigningKey(request: Identity_V1_RotateSigningKeyRequest, context: ServerContext) async throws
     -> Identity_V1_RotateSigningKeyResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     guard caller.kind == .platformOperator else {
       throw RPCError(code: .permissionDenied, message: "Only platform operators rotate signing keys.")
     }

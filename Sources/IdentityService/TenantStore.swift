@@ -6,7 +6,7 @@ import Foundation
 #endif
 import Postgres
 import PostgresRPC
-public import Protos
+public import IdentityV1Protos
 import ServiceKit
 public import RPCCore
 

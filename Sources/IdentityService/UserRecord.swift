@@ -2,7 +2,8 @@ import Auth
 import Foundation
 import Postgres
 import PostgresRPC
-import Protos
+import IdentityV1Protos
+import RPCCore
 import ServiceKit
 
 /// A row of `identity.users` without its password hash.

@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
 import PostgresRPC
-import Protos
+import IdentityV1Protos
 import RPCCore
 
 /// A row of `identity.user_preferences`.

@@ -1,5 +1,5 @@
 import Auth
-import Protos
+import IdentityV1Protos
 public import RPCCore
 import RPCHTTP2
 import Synchronization

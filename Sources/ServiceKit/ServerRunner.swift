@@ -50,14 +50,15 @@ public enum ServerRunner {
   }
 
   /// `services` plus the standard ones every server offers: health and reflection (v1 and
-  /// v1alpha) describing all of them.
+  /// v1alpha) describing all of them, from the proto files each service names.
   public static func withStandardServices(
     _ services: [any RegistrableRPCService], health: HealthService
   ) -> [any RegistrableRPCService] {
     var router = RPCRouter()
     for service in services + [health] { router.register(service) }
     let names = Set(router.descriptors.map(\.service))
-    return services + [health] + ReflectionService(serviceNames: Array(names)).services
+    let files = (services + [health]).flatMap(\.protoFiles)
+    return services + [health] + ReflectionService(serviceNames: Array(names), files: files).services
   }
 
   /// Suspends until SIGTERM or SIGINT and returns its name.

@@ -1,5 +1,5 @@
 public import Auth
-import Protos
+import IdentityV1Protos
 import RPCCore
 import RPCHTTP2
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Auth
+import CatalogSchema
 import CatalogService
 import Logging
 import Migrations
@@ -73,8 +74,9 @@ struct CatalogCommand: AsyncParsableCommand {
     }
     let context = CatalogContext(pool: pool, logger: logger)
     let sweeper = ReservationSweeper(context: context, interval: .milliseconds(Int64(self.sweepInterval * 1000)))
-    let authentication = AuthenticationInterceptor(
-      verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: CatalogServer.policy)
+    let services = CatalogServer.services(context: context)
+    let authentication = try AuthenticationInterceptor(
+      verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), services: services)
     // API keys are exchanged at identity when its address is known.
     var interceptors: [any ServerInterceptor] = []
     if let identity = (self.identityAddress ?? Self.environment("IDENTITY_ADDRESS")).flatMap(ListenAddress.init(parsing:)) {
@@ -87,7 +89,7 @@ struct CatalogCommand: AsyncParsableCommand {
       try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await sweeper.run() }
         try await ServerRunner.run(
-          name: "catalog", address: address, services: CatalogServer.services(context: context),
+          name: "catalog", address: address, services: services,
           interceptors: interceptors, configuration: configuration, drainTimeout: drain, logger: logger)
         group.cancelAll()
       }

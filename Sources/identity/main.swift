@@ -1,5 +1,6 @@
 import ArgumentParser
 import Auth
+import IdentitySchema
 import IdentityService
 import Logging
 import Migrations
@@ -108,7 +109,7 @@ struct Serve: AsyncParsableCommand {
         name: "identity", address: address, services: IdentityServer.services(context: context),
         interceptors: [
           ClientAddressInterceptor(parsing: getenv("IDENTITY_TRUSTED_PROXIES").map { String(cString: $0) }),
-          IdentityServer.authentication(context: context),
+          try IdentityServer.authentication(context: context),
         ],
         configuration: self.server.serverConfiguration(), drainTimeout: self.server.drain, logger: logger)
     } catch {

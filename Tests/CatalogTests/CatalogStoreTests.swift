@@ -1,4 +1,5 @@
 @testable import CatalogService
+import CatalogSchema
 import Foundation
 import Migrations
 import Postgres

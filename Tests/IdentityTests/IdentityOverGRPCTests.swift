@@ -1,10 +1,11 @@
 import Auth
+import IdentitySchema
 import IdentityService
+import IdentityV1Protos
 import Logging
 import Migrations
 import Postgres
 import PostgresTestSupport
-import Protos
 import RPCCore
 import RPCHTTP2
 import ServiceKit
@@ -31,7 +32,7 @@ struct IdentityOverGRPCTests {
       let context = IdentityContext(pool: pool, settings: settings, logger: testLogger)
       let server = GRPCServer(
         configuration: GRPCServer.Configuration(threads: 1), services: IdentityServer.services(context: context),
-        interceptors: [IdentityServer.authentication(context: context)])
+        interceptors: [try IdentityServer.authentication(context: context)])
       let transport: HTTP2ClientTransport
       do {
         let runner = try MigrationRunner(schema: configuration.searchPath![0], migrations: IdentityMigrations.all, logger: testLogger)

@@ -1,6 +1,7 @@
 import Auth
 import Foundation
 @testable import IdentityService
+import IdentitySchema
 import Migrations
 import Postgres
 import PostgresTestSupport
