@@ -35,6 +35,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
   ],
   targets: [
     // MARK: C modules
@@ -159,14 +160,48 @@ let package = Package(
       dependencies: ["CSodium", "RPCCore"],
       swiftSettings: swiftSettings
     ),
+    /// What service libraries link: request helpers, health and reflection, the identity
+    /// client's calls, background workers, a blocking-work pool. No NIO, no HTTP/2 transport.
     .target(
       name: "ServiceKit",
       dependencies: [
         "Auth",
         "RPCCore",
-        "RPCHTTP2",
         "Protos",
+      ],
+      swiftSettings: swiftSettings
+    ),
+    /// What only executables link: flags and environment, JSON logs, the identity connection,
+    /// and ``ServiceHost``, which runs a service's whole life in one ServiceGroup.
+    .target(
+      name: "ServiceRuntime",
+      dependencies: [
+        "Auth",
+        "Migrations",
+        "Postgres",
+        "RPCCore",
+        "RPCHTTP2",
+        "ServiceKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    /// Test support: a service started in process on a throwaway schema, over loopback HTTP/2,
+    /// with clients bound to a caller of a given role. Linked by tests only.
+    .target(
+      name: "ServiceTesting",
+      dependencies: [
+        "Auth",
+        "Migrations",
+        "Postgres",
+        "PostgresTestSupport",
+        "RPCCore",
+        "RPCHTTP2",
+        "ServiceKit",
+        "ServiceRuntime",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
@@ -183,7 +218,6 @@ let package = Package(
         "Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
-        .product(name: "NIOPosix", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -236,10 +270,9 @@ let package = Package(
       dependencies: [
         "Auth",
         "IdentityService",
-        "Migrations",
         "Postgres",
-        "RPCHTTP2",
         "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -248,15 +281,9 @@ let package = Package(
     .executableTarget(
       name: "catalog",
       dependencies: [
-        "RPCCore",
-        "Auth",
         "CatalogService",
-        "Migrations",
-        "Postgres",
-        "RPCHTTP2",
-        "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -273,6 +300,7 @@ let package = Package(
         "GatewayService",
         "RPCHTTP2",
         "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -301,9 +329,8 @@ let package = Package(
       dependencies: [
         "InteropService",
         "RPCHTTP2",
-        "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -348,7 +375,9 @@ let package = Package(
     .testTarget(
       name: "ServiceKitTests",
       dependencies: [
-        "RPCCore", "RPCHTTP2", "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Auth", "Postgres", "PostgresTestSupport", "RPCCore", "RPCHTTP2", "ServiceKit", "ServiceRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -361,6 +390,7 @@ let package = Package(
       name: "IdentityTests",
       dependencies: [
         "Auth", "IdentityService", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
+        "ServiceTesting",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
