@@ -382,6 +382,14 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "ServiceRuntimeTests",
+      dependencies: [
+        "Auth", "InteropService", "Protos", "RPCCore", "ServiceKit", "ServiceRuntime", "ServiceTesting",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "GatewayTests",
       dependencies: ["GatewayService", "RPCCore", "ServiceKit"],
       swiftSettings: swiftSettings
@@ -390,7 +398,7 @@ let package = Package(
       name: "IdentityTests",
       dependencies: [
         "Auth", "IdentityService", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
-        "ServiceTesting",
+        "ServiceRuntime", "ServiceTesting",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings

@@ -56,16 +56,19 @@ public enum ServiceAuthentication: Sendable {
   }
 }
 
-/// The authentication interceptors for `policy`: API-key exchange first when identity is
-/// reachable, then the access-token check. The one place the host builds them.
-func authenticationInterceptors(
-  policy: AuthPolicy, keys: any VerificationKeyProvider, identity: IdentityClient?
-) -> [any ServerInterceptor] {
-  var interceptors: [any ServerInterceptor] = []
-  if let identity { interceptors.append(identity.apiKeyExchange()) }
-  interceptors.append(
-    AuthenticationInterceptor(verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: policy))
-  return interceptors
+extension ServiceAuthentication {
+  /// The authentication interceptors for `policy`: API-key exchange first when identity is
+  /// reachable, then the access-token check. The one place they are built, for the host and
+  /// for ServiceTesting.
+  public static func interceptors(
+    policy: AuthPolicy, keys: any VerificationKeyProvider, identity: IdentityClient?
+  ) -> [any ServerInterceptor] {
+    var interceptors: [any ServerInterceptor] = []
+    if let identity { interceptors.append(identity.apiKeyExchange()) }
+    interceptors.append(
+      AuthenticationInterceptor(verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: policy))
+    return interceptors
+  }
 }
 
 /// One HTTP/2 connection to identity, shared by every call a service makes there (signing

@@ -61,10 +61,10 @@ public struct ServiceHost: Sendable {
       let connection = IdentityConnection(address: address)
       identity = connection
       authenticate = { client in
-        authenticationInterceptors(policy: policy, keys: connection.client.verificationKeys, identity: client)
+        ServiceAuthentication.interceptors(policy: policy, keys: connection.client.verificationKeys, identity: client)
       }
     case .keys(let keys, let policy):
-      authenticate = { _ in authenticationInterceptors(policy: policy, keys: keys, identity: nil) }
+      authenticate = { _ in ServiceAuthentication.interceptors(policy: policy, keys: keys, identity: nil) }
     }
 
     // Started together; on shutdown stopped in reverse: the signal watcher, the server (which
