@@ -276,7 +276,9 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
-      swiftSettings: swiftSettings
+      // `@main` in main.swift beside the subcommands' files (SwiftPM parses a main.swift as
+      // top-level code when a target has more than one file).
+      swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
     ),
     .executableTarget(
       name: "catalog",

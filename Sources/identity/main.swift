@@ -3,9 +3,8 @@ import IdentityService
 import ServiceKit
 import ServiceRuntime
 
-await IdentityCommand.main()
-
 /// The identity service executable: `serve` (the default) and `bootstrap` (Bootstrap.swift).
+@main
 struct IdentityCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "identity",
