@@ -166,8 +166,9 @@ let package = Package(
       name: "ServiceKit",
       dependencies: [
         "Auth",
-        "RPCCore",
+        "ProtoRuntime",
         "Protos",
+        "RPCCore",
       ],
       swiftSettings: swiftSettings
     ),

@@ -1,5 +1,6 @@
 public import RPCCore
 import Protos
+import ProtoRuntime
 
 /// The services described by the proto files compiled into this binary, read from their
 /// embedded `FileDescriptorProto`s: what a proxy needs to route a method without its types.

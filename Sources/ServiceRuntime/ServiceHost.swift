@@ -151,6 +151,11 @@ struct ServerService: Service {
     }
     let hosted = try await self.assemble(
       HostResources(name: self.host.name, logger: self.logger, pool: self.pool, identity: self.identity))
+    // A signal during start-up: stop before opening the port.
+    if Task.isShuttingDownGracefully {
+      await hosted.close()
+      return
+    }
     let address = self.host.server.address(defaultPort: self.host.defaultPort)
     var configuration = self.host.server.serverConfiguration(self.host.serverConfiguration)
     hosted.configureServer(&configuration)
