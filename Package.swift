@@ -285,6 +285,7 @@ let package = Package(
       name: "catalog",
       dependencies: [
         "CatalogService",
+        "ServiceKit",
         "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -378,7 +379,7 @@ let package = Package(
     .testTarget(
       name: "ServiceKitTests",
       dependencies: [
-        "Auth", "Postgres", "PostgresTestSupport", "RPCCore", "RPCHTTP2", "ServiceKit", "ServiceRuntime",
+        "RPCCore", "RPCHTTP2", "ServiceKit", "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
