@@ -390,6 +390,8 @@ let package = Package(
       dependencies: [
         "Auth", "InteropService", "Protos", "RPCCore", "ServiceKit", "ServiceRuntime", "ServiceTesting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       swiftSettings: swiftSettings
     ),

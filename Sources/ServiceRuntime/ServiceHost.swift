@@ -4,8 +4,8 @@ public import Postgres
 public import RPCCore
 public import RPCHTTP2
 public import ServiceKit
-import ServiceLifecycle
-import UnixSignals
+internal import ServiceLifecycle
+internal import UnixSignals
 
 /// Runs a service executable from start to exit, the same way for every service.
 ///
@@ -49,7 +49,17 @@ public struct ServiceHost: Sendable {
   /// Runs the service until SIGTERM or SIGINT; `assemble` builds it once the pool is migrated.
   public func run(_ assemble: @escaping @Sendable (HostResources) async throws -> HostedService) async throws {
     let logger = self.bootstrapLogging()
-    // Everything that can be wrong in the configuration fails here, before anything opens.
+    let group = try await self.makeGroup(logger: logger, stoppingOn: [.sigterm, .sigint], assemble: assemble)
+    try await group.run()
+  }
+
+  /// The service's task tree, not yet running. Every error in the configuration is thrown
+  /// here, before anything opens; `signals` are trapped before it returns, so a signal that
+  /// arrives during start-up (or right after the ready line) stops the service gracefully.
+  func makeGroup(
+    logger: Logger, stoppingOn signals: [UnixSignal],
+    assemble: @escaping @Sendable (HostResources) async throws -> HostedService
+  ) async throws -> ServiceGroup {
     let source = try self.authentication.resolve()
     let pool = try self.database?.makePool(name: self.name, logger: logger)
 
@@ -82,12 +92,14 @@ public struct ServiceHost: Sendable {
           host: self, logger: logger, pool: pool, identity: identity?.client, authenticate: authenticate,
           assemble: assemble),
         serviceName: "gRPC server"))
-    services.append(
-      .init(
-        service: SignalWatcher(name: self.name, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup,
-        serviceName: "signals"))
-    let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
-    try await group.run()
+    if !signals.isEmpty {
+      let trapped = await UnixSignalsSequence(trapping: signals)
+      services.append(
+        .init(
+          service: SignalWatcher(name: self.name, signals: trapped, logger: logger),
+          successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "signals"))
+    }
+    return ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
   }
 }
 
@@ -120,11 +132,12 @@ struct CloseOnShutdown: Service {
 /// Waits for SIGTERM or SIGINT, logs it and returns, which shuts the group down gracefully.
 struct SignalWatcher: Service {
   let name: String
+  /// Trapped already: registered before the group starts.
+  let signals: UnixSignalsSequence
   let logger: Logger
 
   func run() async throws {
-    let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-    let caught = await cancelWhenGracefulShutdown {
+    let caught = await cancelWhenGracefulShutdown { [signals] in
       for await signal in signals { return Optional(signal) }
       return nil
     }
