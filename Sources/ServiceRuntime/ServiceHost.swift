@@ -63,18 +63,18 @@ public struct ServiceHost: Sendable {
     let source = try self.authentication.resolve()
     let pool = try self.database?.makePool(name: self.name, logger: logger)
 
+    // The host's authentication, built in this one place from the service's policy.
     var identity: IdentityConnection?
-    var authenticate: (@Sendable (IdentityClient?) -> [any ServerInterceptor]) = { _ in [] }
+    var authentication: [any ServerInterceptor] = []
     switch source {
     case .none: break
     case .identity(let address, let policy):
       let connection = IdentityConnection(address: address)
       identity = connection
-      authenticate = { client in
-        ServiceAuthentication.interceptors(policy: policy, keys: connection.client.verificationKeys, identity: client)
-      }
+      authentication = ServiceAuthentication.interceptors(
+        policy: policy, keys: connection.client.verificationKeys, identity: connection.client)
     case .keys(let keys, let policy):
-      authenticate = { _ in ServiceAuthentication.interceptors(policy: policy, keys: keys, identity: nil) }
+      authentication = ServiceAuthentication.interceptors(policy: policy, keys: keys, identity: nil)
     }
 
     // Started together; on shutdown stopped in reverse: the signal watcher, the server (which
@@ -89,7 +89,7 @@ public struct ServiceHost: Sendable {
     services.append(
       .init(
         service: ServerService(
-          host: self, logger: logger, pool: pool, identity: identity?.client, authenticate: authenticate,
+          host: self, logger: logger, pool: pool, identity: identity?.client, authentication: authentication,
           assemble: assemble),
         serviceName: "gRPC server"))
     if !signals.isEmpty {
@@ -153,7 +153,7 @@ struct ServerService: Service {
   let logger: Logger
   let pool: PostgresPool?
   let identity: IdentityClient?
-  let authenticate: @Sendable (IdentityClient?) -> [any ServerInterceptor]
+  let authentication: [any ServerInterceptor]
   let assemble: @Sendable (HostResources) async throws -> HostedService
 
   private enum Ended { case shutdown, worker }
@@ -164,18 +164,24 @@ struct ServerService: Service {
     }
     let hosted = try await self.assemble(
       HostResources(name: self.host.name, logger: self.logger, pool: self.pool, identity: self.identity))
-    // A signal during start-up: stop before opening the port.
-    if Task.isShuttingDownGracefully {
+    do {
+      try await self.serve(hosted)
+    } catch {
       await hosted.close()
-      return
+      throw error
     }
+    await hosted.close()
+  }
+
+  private func serve(_ hosted: HostedService) async throws {
+    // A signal during start-up: stop before opening the port.
+    if Task.isShuttingDownGracefully { return }
     let address = self.host.server.address(defaultPort: self.host.defaultPort)
     var configuration = self.host.server.serverConfiguration(self.host.serverConfiguration)
     hosted.configureServer(&configuration)
     let running = try await RunningServer.start(
       name: self.host.name, address: address, services: hosted.services,
-      interceptors: self.authenticate(self.identity) + hosted.interceptors, configuration: configuration,
-      logger: self.logger)
+      interceptors: self.authentication + hosted.interceptors, configuration: configuration, logger: self.logger)
     do {
       try await withThrowingTaskGroup(of: Ended.self) { group in
         group.addTask {
@@ -202,9 +208,7 @@ struct ServerService: Service {
       }
     } catch {
       await running.stop(drainTimeout: self.host.server.drain)
-      await hosted.close()
       throw error
     }
-    await hosted.close()
   }
 }

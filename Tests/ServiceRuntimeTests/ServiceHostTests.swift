@@ -78,4 +78,16 @@ struct ServiceHostTests {
     await #expect(throws: StartupError.self) { try await group.run() }
     #expect(events.all.isEmpty)
   }
+
+  @Test func anAddressThatCannotBeBoundIsOneLineAndTheServiceIsStillClosed() async throws {
+    let events = Events()
+    // 192.0.2.1 (TEST-NET-1) is no address of this machine: bind fails, nothing is sent.
+    let host = ServiceHost(name: "test", defaultPort: 0, server: try ServerOptions.parse(["--listen", "192.0.2.1:1"]))
+    let group = try await host.makeGroup(logger: events.logger, stoppingOn: []) { _ in
+      HostedService(services: [TestService()], close: { events.record("closed") })
+    }
+    let error = await #expect(throws: StartupError.self) { try await group.run() }
+    #expect(error?.message == "Cannot listen on 192.0.2.1:1: no such local address")
+    #expect(events.all == ["closed"])
+  }
 }
