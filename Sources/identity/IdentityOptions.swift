@@ -10,9 +10,9 @@ import ServiceRuntime
 struct IdentityOptions: ParsableArguments {
   /// What `--help` says about the environment `serve` reads.
   static let environment = """
-    DATABASE_URL (the identity role's PostgreSQL URL), IDENTITY_SEED_KEY (32 bytes,
-    base64url: seals the signing-key seeds at rest), IDENTITY_TRUSTED_PROXIES (comma-separated
-    IP addresses, such as the gateway's, whose x-forwarded-for names the client for the
+    DATABASE_URL (the identity role's PostgreSQL URL), IDENTITY_SEED_KEY (32 bytes, \
+    base64url: seals the signing-key seeds at rest), IDENTITY_TRUSTED_PROXIES (comma-separated \
+    IP addresses, such as the gateway's, whose x-forwarded-for names the client for the \
     per-address login throttle), LOG_LEVEL
     """
 
