@@ -16,6 +16,17 @@ let hotPathSettings: [SwiftSetting] = swiftSettings + [
   .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+/// The generated Swift of one proto package (scripts/gen-protos.sh): module `<stem>Protos` in
+/// `Sources/Protos/<stem>`, depending on the modules of the packages its files import.
+func protoModule(_ stem: String, imports: [String] = []) -> Target {
+  .target(
+    name: stem + "Protos",
+    dependencies: ["CProtos", "ProtoRuntime", "RPCCore"] + imports.map { .target(name: $0 + "Protos") },
+    path: "Sources/Protos/" + stem,
+    swiftSettings: swiftSettings
+  )
+}
+
 let package = Package(
   name: "grpc-suite",
   platforms: [.macOS(.v15)],
@@ -133,11 +144,15 @@ let package = Package(
       dependencies: ["CProtobufC", "RPCCore"],
       swiftSettings: swiftSettings
     ),
-    .target(
-      name: "Protos",
-      dependencies: ["CProtos", "ProtoRuntime", "RPCCore"],
-      swiftSettings: swiftSettings
-    ),
+    protoModule("CatalogV1"),
+    protoModule("GatewayV1"),
+    protoModule("GRPCHealthV1"),
+    protoModule("GRPCReflectionV1"),
+    protoModule("GRPCReflectionV1alpha"),
+    protoModule("IdentityV1"),
+    /// The interop and codec-coverage protos: linked by tests and the interop executables only.
+    protoModule("GRPCTesting"),
+    protoModule("TestV1", imports: ["GRPCTesting"]),
     .executableTarget(
       name: "ProtoSwiftGen",
       dependencies: ["CProtoDescriptor", "CProtobufC"],
@@ -166,8 +181,11 @@ let package = Package(
       name: "ServiceKit",
       dependencies: [
         "Auth",
+        "GRPCHealthV1Protos",
+        "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos",
+        "IdentityV1Protos",
         "ProtoRuntime",
-        "Protos",
         "RPCCore",
       ],
       swiftSettings: swiftSettings
@@ -207,16 +225,30 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    /// A service's schema migrations: its `migrations/NNNN_name.{up,down}.sql` files, embedded
+    /// in code (no Foundation bundle), and their list. Linked by the service's executable and
+    /// by `suite-db`, not by the service library.
+    .target(
+      name: "IdentitySchema",
+      dependencies: ["Migrations"],
+      resources: [.embedInCode("migrations")],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "CatalogSchema",
+      dependencies: ["Migrations"],
+      resources: [.embedInCode("migrations")],
+      swiftSettings: swiftSettings
+    ),
     /// The identity service: tenants, users, sessions and tokens, signing keys, audit log.
     .target(
       name: "IdentityService",
       dependencies: [
         "ServiceKit",
         "Auth",
-        "Migrations",
         "Postgres",
         "PostgresRPC",
-        "Protos",
+        "IdentityV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -225,7 +257,7 @@ let package = Package(
     /// Transactional outbox and its resumable event stream, shared by the services.
     .target(
       name: "EventOutbox",
-      dependencies: ["Migrations", "Postgres", "RPCCore"],
+      dependencies: ["Postgres", "RPCCore"],
       swiftSettings: swiftSettings
     ),
     /// The catalog service: products, categories, locations, stock, reservations, events.
@@ -234,10 +266,9 @@ let package = Package(
       dependencies: [
         "Auth",
         "EventOutbox",
-        "Migrations",
         "Postgres",
         "PostgresRPC",
-        "Protos",
+        "CatalogV1Protos",
         "RPCCore",
         "ServiceKit",
         .product(name: "Logging", package: "swift-log"),
@@ -249,7 +280,14 @@ let package = Package(
       name: "GatewayService",
       dependencies: [
         "Auth",
-        "Protos",
+        "CatalogV1Protos",
+        "GatewayV1Protos",
+        "GRPCHealthV1Protos",
+        "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos",
+        // Only its file descriptors: the wire tests route grpc.testing.TestService.
+        "GRPCTestingProtos",
+        "IdentityV1Protos",
         "RPCCore",
         "RPCHTTP2",
         "ServiceKit",
@@ -261,7 +299,7 @@ let package = Package(
     ),
     .target(
       name: "InteropService",
-      dependencies: ["RPCCore", "Protos"],
+      dependencies: ["RPCCore", "GRPCTestingProtos"],
       swiftSettings: swiftSettings
     ),
 
@@ -270,6 +308,7 @@ let package = Package(
       name: "identity",
       dependencies: [
         "Auth",
+        "IdentitySchema",
         "IdentityService",
         "Postgres",
         "ServiceKit",
@@ -284,6 +323,7 @@ let package = Package(
     .executableTarget(
       name: "catalog",
       dependencies: [
+        "CatalogSchema",
         "CatalogService",
         "ServiceKit",
         "ServiceRuntime",
@@ -353,8 +393,8 @@ let package = Package(
     .executableTarget(
       name: "suite-db",
       dependencies: [
-        "CatalogService",
-        "IdentityService",
+        "CatalogSchema",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "SuiteDatabase",
@@ -388,7 +428,8 @@ let package = Package(
     .testTarget(
       name: "ServiceRuntimeTests",
       dependencies: [
-        "Auth", "InteropService", "Protos", "RPCCore", "ServiceKit", "ServiceRuntime", "ServiceTesting",
+        "Auth", "GRPCHealthV1Protos", "GRPCTestingProtos", "InteropService", "RPCCore", "ServiceKit", "ServiceRuntime",
+        "ServiceTesting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -397,13 +438,13 @@ let package = Package(
     ),
     .testTarget(
       name: "GatewayTests",
-      dependencies: ["GatewayService", "RPCCore", "ServiceKit"],
+      dependencies: ["Auth", "GatewayService", "RPCCore", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "IdentityTests",
       dependencies: [
-        "Auth", "IdentityService", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
+        "Auth", "IdentitySchema", "IdentityService", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore",
         "ServiceRuntime", "ServiceTesting",
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -411,7 +452,7 @@ let package = Package(
     ),
     .testTarget(
       name: "AuthTests",
-      dependencies: ["Auth", "RPCCore", "RPCHTTP2", "Protos", "ServiceKit"],
+      dependencies: ["Auth", "GRPCHealthV1Protos", "GRPCTestingProtos", "RPCCore", "RPCHTTP2", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -421,12 +462,18 @@ let package = Package(
     ),
     .testTarget(
       name: "ProtosTests",
-      dependencies: ["Protos", "RPCCore"],
+      dependencies: [
+        "CatalogV1Protos", "GatewayV1Protos", "GRPCHealthV1Protos", "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos", "GRPCTestingProtos", "IdentityV1Protos", "RPCCore", "TestV1Protos",
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "RPCHTTP2Tests",
-      dependencies: ["RPCHTTP2", "RPCCore", "Protos", "InteropService", "ServiceKit"],
+      dependencies: [
+        "RPCHTTP2", "RPCCore", "GRPCHealthV1Protos", "GRPCReflectionV1Protos", "GRPCTestingProtos", "InteropService",
+        "ServiceKit",
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -443,10 +490,11 @@ let package = Package(
       dependencies: [
         "Auth",
         "CatalogService",
+        "CatalogSchema",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",
-        "Protos",
+        "CatalogV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -465,6 +513,8 @@ let package = Package(
     .testTarget(
       name: "SuiteDatabaseTests",
       dependencies: [
+        "CatalogSchema",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",

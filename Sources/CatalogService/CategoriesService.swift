@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Categories`: a tree per tenant.
@@ -13,10 +13,10 @@ public struct CategoriesService: Catalog_V1_Categories.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func createCategory(request: Catalog_V1_CreateCategoryRequest, context _: ServerContext) async throws
+  public func createCategory(request: Catalog_V1_CreateCategoryRequest, context: ServerContext) async throws
     -> Catalog_V1_Category
   {
-    let tenantID = try Caller.require(.editor).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let name = try requiredText(request.name, "name", maxCharacters: 200)
     let parent = request.parentId.isEmpty ? nil : try parseID(request.parentId, what: "parent_id")
     let id = UUID()
@@ -35,10 +35,10 @@ public struct CategoriesService: Catalog_V1_Categories.SimpleServiceProtocol {
     return category
   }
 
-  public func moveCategory(request: Catalog_V1_MoveCategoryRequest, context _: ServerContext) async throws
+  public func moveCategory(request: Catalog_V1_MoveCategoryRequest, context: ServerContext) async throws
     -> Catalog_V1_Category
   {
-    let tenantID = try Caller.require(.editor).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let id = try parseID(request.id, what: "id")
     let parent = request.newParentId.isEmpty ? nil : try parseID(request.newParentId, what: "new_parent_id")
     let row = try await self.context.database.transaction(on: self.context.pool) { connection in
@@ -71,10 +71,10 @@ public struct CategoriesService: Catalog_V1_Categories.SimpleServiceProtocol {
     return try Self.message(row)
   }
 
-  public func listCategories(request: Catalog_V1_ListCategoriesRequest, context _: ServerContext) async throws
+  public func listCategories(request: Catalog_V1_ListCategoriesRequest, context: ServerContext) async throws
     -> Catalog_V1_ListCategoriesResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let rows = try await self.context.database.translatingErrors {
       try await self.context.pool.query(
         "SELECT id, name, parent_id FROM categories WHERE tenant_id = \(tenantID) ORDER BY name, id")

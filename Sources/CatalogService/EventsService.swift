@@ -2,7 +2,7 @@ import Auth
 import EventOutbox
 import Foundation
 import ServiceKit
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Events`: the tenant's outbox as a resumable stream.
@@ -16,9 +16,9 @@ public struct EventsService: Catalog_V1_Events.SimpleServiceProtocol {
   }
 
   public func watchEvents(
-    request: Catalog_V1_WatchEventsRequest, response: RPCWriter<Catalog_V1_Event>, context _: ServerContext
+    request: Catalog_V1_WatchEventsRequest, response: RPCWriter<Catalog_V1_Event>, context: ServerContext
   ) async throws {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let position = try Outbox.position(cursor: request.afterCursor)
     do {
       try await Outbox.stream(tenantID: tenantID, after: position, pool: self.context.pool, pollInterval: self.pollInterval) {

@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Inventory`: locations and stock levels.
@@ -13,8 +13,8 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func putLocation(request: Catalog_V1_Location, context _: ServerContext) async throws -> Catalog_V1_Location {
-    let tenantID = try Caller.require(.editor).tenantUUID
+  public func putLocation(request: Catalog_V1_Location, context: ServerContext) async throws -> Catalog_V1_Location {
+    let tenantID = try context.requireCaller().tenantUUID
     let code = request.code.trimmingCharacters(in: .whitespaces)
     guard !code.isEmpty, code.count <= 16, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
     else {
@@ -33,10 +33,10 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
     return location
   }
 
-  public func listLocations(request: Catalog_V1_ListLocationsRequest, context _: ServerContext) async throws
+  public func listLocations(request: Catalog_V1_ListLocationsRequest, context: ServerContext) async throws
     -> Catalog_V1_ListLocationsResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let rows = try await self.context.database.translatingErrors {
       try await self.context.pool.query("SELECT code, name FROM locations WHERE tenant_id = \(tenantID) ORDER BY code")
     }
@@ -50,18 +50,18 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
     return response
   }
 
-  public func restock(request: Catalog_V1_RestockRequest, context _: ServerContext) async throws -> Catalog_V1_StockLevel {
-    let caller = try Caller.require(.editor)
+  public func restock(request: Catalog_V1_RestockRequest, context: ServerContext) async throws -> Catalog_V1_StockLevel {
+    let caller = try context.requireCaller()
     guard request.quantity > 0 else { throw RPCError(code: .invalidArgument, message: "quantity must be positive.") }
     return try await self.change(
       productID: request.productId, location: request.locationCode, caller: caller, kind: "restock",
       onHandDelta: request.quantity, reason: request.reason)
   }
 
-  public func adjustStock(request: Catalog_V1_AdjustStockRequest, context _: ServerContext) async throws
+  public func adjustStock(request: Catalog_V1_AdjustStockRequest, context: ServerContext) async throws
     -> Catalog_V1_StockLevel
   {
-    let caller = try Caller.require(.editor)
+    let caller = try context.requireCaller()
     guard request.delta != 0 else { throw RPCError(code: .invalidArgument, message: "delta must not be zero.") }
     guard !request.reason.isEmpty else { throw RPCError(code: .invalidArgument, message: "A correction needs a reason.") }
     return try await self.change(
@@ -69,10 +69,10 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
       onHandDelta: request.delta, reason: request.reason)
   }
 
-  public func setReorderThreshold(request: Catalog_V1_SetReorderThresholdRequest, context _: ServerContext) async throws
+  public func setReorderThreshold(request: Catalog_V1_SetReorderThresholdRequest, context: ServerContext) async throws
     -> Catalog_V1_StockLevel
   {
-    let tenantID = try Caller.require(.editor).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let productID = try parseID(request.productId, what: "product_id")
     guard request.threshold >= 0 else { throw RPCError(code: .invalidArgument, message: "threshold must not be negative.") }
     let level = try await self.context.database.transaction(on: self.context.pool) { connection in
@@ -89,10 +89,10 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
     return level.message
   }
 
-  public func listLowStock(request: Catalog_V1_ListLowStockRequest, context _: ServerContext) async throws
+  public func listLowStock(request: Catalog_V1_ListLowStockRequest, context: ServerContext) async throws
     -> Catalog_V1_ListLowStockResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     guard request.limit >= 0 else { throw RPCError(code: .invalidArgument, message: "limit must not be negative.") }
     let limit = Int64(request.limit == 0 ? 50 : min(Int(request.limit), 500))
     let rows = try await self.context.database.translatingErrors {
@@ -108,8 +108,8 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
     return response
   }
 
-  public func getStock(request: Catalog_V1_GetStockRequest, context _: ServerContext) async throws -> Catalog_V1_GetStockResponse {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+  public func getStock(request: Catalog_V1_GetStockRequest, context: ServerContext) async throws -> Catalog_V1_GetStockResponse {
+    let tenantID = try context.requireCaller().tenantUUID
     let productID = try parseID(request.productId, what: "product_id")
     let rows = try await self.context.database.translatingErrors {
       try await self.context.pool.query(

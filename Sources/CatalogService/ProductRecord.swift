@@ -1,6 +1,6 @@
 import Foundation
 import Postgres
-import Protos
+import CatalogV1Protos
 import RPCCore
 import ServiceKit
 

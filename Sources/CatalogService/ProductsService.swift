@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Products`.
@@ -13,10 +13,10 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func createProduct(request: Catalog_V1_CreateProductRequest, context _: ServerContext) async throws
+  public func createProduct(request: Catalog_V1_CreateProductRequest, context: ServerContext) async throws
     -> Catalog_V1_Product
   {
-    let tenantID = try Caller.require(.editor).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     guard let product = request.product else { throw RPCError(code: .invalidArgument, message: "product is required.") }
     let sku = try requiredText(product.sku, "product.sku", maxCharacters: ProductRecord.maxSKUCharacters)
     _ = try requiredText(product.name, "product.name", maxCharacters: ProductRecord.maxNameCharacters, keepingSpaces: true)
@@ -37,8 +37,8 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
     return try ProductRecord(row: row).message
   }
 
-  public func getProduct(request: Catalog_V1_GetProductRequest, context _: ServerContext) async throws -> Catalog_V1_Product {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+  public func getProduct(request: Catalog_V1_GetProductRequest, context: ServerContext) async throws -> Catalog_V1_Product {
+    let tenantID = try context.requireCaller().tenantUUID
     let record: ProductRecord?
     switch request.key {
     case .id(let text)?:
@@ -57,10 +57,10 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
     return record.message
   }
 
-  public func listProducts(request: Catalog_V1_ListProductsRequest, context _: ServerContext) async throws
+  public func listProducts(request: Catalog_V1_ListProductsRequest, context: ServerContext) async throws
     -> Catalog_V1_ListProductsResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     guard request.pageSize >= 0 else { throw RPCError(code: .invalidArgument, message: "page_size must not be negative.") }
     let pageSize = Int64(request.pageSize == 0 ? 50 : min(Int(request.pageSize), 500))
     var after: String?
@@ -99,10 +99,10 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
     return response
   }
 
-  public func countProducts(request: Catalog_V1_CountProductsRequest, context _: ServerContext) async throws
+  public func countProducts(request: Catalog_V1_CountProductsRequest, context: ServerContext) async throws
     -> Catalog_V1_CountProductsResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let row = try await self.context.database.translatingErrors {
       try await self.context.pool.query(
         """
@@ -117,10 +117,10 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
     return response
   }
 
-  public func updateProduct(request: Catalog_V1_UpdateProductRequest, context _: ServerContext) async throws
+  public func updateProduct(request: Catalog_V1_UpdateProductRequest, context: ServerContext) async throws
     -> Catalog_V1_Product
   {
-    let caller = try Caller.require(.editor)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     guard let changes = request.product else { throw RPCError(code: .invalidArgument, message: "product is required.") }
     let id = try parseID(changes.id, what: "product.id")
@@ -161,10 +161,10 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
     return try ProductRecord(row: row).message
   }
 
-  public func archiveProduct(request: Catalog_V1_ArchiveProductRequest, context _: ServerContext) async throws
+  public func archiveProduct(request: Catalog_V1_ArchiveProductRequest, context: ServerContext) async throws
     -> Catalog_V1_Product
   {
-    let tenantID = try Caller.require(.editor).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let id = try parseID(request.id, what: "id")
     let row = try await self.context.database.translatingErrors {
       try await self.context.pool.query(

@@ -3,7 +3,7 @@ import EventOutbox
 import Foundation
 import Logging
 import Postgres
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 import ServiceKit
 
@@ -25,8 +25,8 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     var quantity: Int64
   }
 
-  public func reserve(request: Catalog_V1_ReserveRequest, context _: ServerContext) async throws -> Catalog_V1_Reservation {
-    let caller = try Caller.require(.editor)
+  public func reserve(request: Catalog_V1_ReserveRequest, context: ServerContext) async throws -> Catalog_V1_Reservation {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let orderID = try Self.orderID(request.orderId)
     guard !request.lines.isEmpty, request.lines.count <= 200 else {
@@ -119,21 +119,20 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     }
   }
 
-  public func commit(request: Catalog_V1_CommitReservationRequest, context _: ServerContext) async throws
+  public func commit(request: Catalog_V1_CommitReservationRequest, context: ServerContext) async throws
     -> Catalog_V1_Reservation
   {
-    try await self.finish(orderID: request.orderId, to: "committed")
+    try await self.finish(orderID: request.orderId, to: "committed", caller: context.requireCaller())
   }
 
-  public func release(request: Catalog_V1_ReleaseReservationRequest, context _: ServerContext) async throws
+  public func release(request: Catalog_V1_ReleaseReservationRequest, context: ServerContext) async throws
     -> Catalog_V1_Reservation
   {
-    try await self.finish(orderID: request.orderId, to: "released")
+    try await self.finish(orderID: request.orderId, to: "released", caller: context.requireCaller())
   }
 
   /// Commits or releases a reservation; repeating the same request returns the same result.
-  private func finish(orderID text: String, to status: String) async throws -> Catalog_V1_Reservation {
-    let caller = try Caller.require(.editor)
+  private func finish(orderID text: String, to status: String, caller: Caller) async throws -> Catalog_V1_Reservation {
     let tenantID = try caller.tenantUUID
     let orderID = try Self.orderID(text)
     return try await self.context.database.transaction(on: self.context.pool) { connection in

@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.StockAnalytics`: the stock BI data (clients and daily stock snapshots).
@@ -13,10 +13,10 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     self.context = context
   }
 
-  public func importSnapshots(request: RPCAsyncSequence<Catalog_V1_StockSnapshotRow>, context _: ServerContext)
+  public func importSnapshots(request: RPCAsyncSequence<Catalog_V1_StockSnapshotRow>, context: ServerContext)
     async throws -> Catalog_V1_ImportReport
   {
-    let tenantID = try Caller.require(.editor).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let load = SnapshotImport(tenantID: tenantID, context: self.context)
     var encoder = load.makeEncoder()
     var rows = request.makeAsyncIterator()
@@ -29,10 +29,10 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     }
   }
 
-  public func importCsv(request: RPCAsyncSequence<Catalog_V1_CsvChunk>, context _: ServerContext) async throws
+  public func importCsv(request: RPCAsyncSequence<Catalog_V1_CsvChunk>, context: ServerContext) async throws
     -> Catalog_V1_ImportReport
   {
-    let tenantID = try Caller.require(.editor).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let load = SnapshotImport(tenantID: tenantID, context: self.context)
     var encoder = load.makeEncoder()
     var reader = StockCsvReader()
@@ -59,10 +59,10 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     }
   }
 
-  public func listStockClients(request: Catalog_V1_ListStockClientsRequest, context _: ServerContext) async throws
+  public func listStockClients(request: Catalog_V1_ListStockClientsRequest, context: ServerContext) async throws
     -> Catalog_V1_ListStockClientsResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let rows = try await self.context.database.translatingErrors {
       try await self.context.pool.query("SELECT code, name FROM stock_clients WHERE tenant_id = \(tenantID)")
     }
@@ -76,10 +76,10 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     return response
   }
 
-  public func getStockAging(request: Catalog_V1_StockAgingRequest, context _: ServerContext) async throws
+  public func getStockAging(request: Catalog_V1_StockAgingRequest, context: ServerContext) async throws
     -> Catalog_V1_StockAgingResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     var response = Catalog_V1_StockAgingResponse()
     guard let date = try await self.snapshotDate(request.snapshotDate, tenantID: tenantID) else { return response }
     let client: String? = request.clientCode.isEmpty ? nil : request.clientCode
@@ -108,10 +108,10 @@ public struct StockAnalyticsService: Catalog_V1_StockAnalytics.SimpleServiceProt
     return response
   }
 
-  public func getStockTotals(request: Catalog_V1_StockTotalsRequest, context _: ServerContext) async throws
+  public func getStockTotals(request: Catalog_V1_StockTotalsRequest, context: ServerContext) async throws
     -> Catalog_V1_StockTotalsResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let column: String
     switch request.groupBy {
     case .client: column = "s.client_code"

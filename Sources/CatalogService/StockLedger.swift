@@ -1,7 +1,7 @@
 import Foundation
 import EventOutbox
 import Postgres
-import Protos
+import CatalogV1Protos
 import RPCCore
 import ServiceKit
 

@@ -1,5 +1,5 @@
 import Foundation
-import Protos
+import CatalogV1Protos
 import RPCCore
 
 /// Validates stock snapshot rows on their bytes and encodes the good ones as rows of

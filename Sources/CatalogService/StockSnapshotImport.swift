@@ -1,7 +1,7 @@
 import Foundation
 import ServiceKit
 import Postgres
-import Protos
+import CatalogV1Protos
 import RPCCore
 
 /// A stock snapshot row as text, for the rare rows that take the slow path of an import (see

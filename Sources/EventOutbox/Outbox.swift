@@ -3,7 +3,6 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
-public import Migrations
 public import Postgres
 public import RPCCore
 
@@ -11,7 +10,8 @@ public import RPCCore
 /// they describe, into the service's own `outbox` table, and streamed to consumers in order
 /// from a cursor (at-least-once delivery; consumers remember the last cursor they handled).
 ///
-/// A service adds ``migration(version:)`` to its migrations, calls ``append(_:tenantID:on:)``
+/// A service creates the `outbox` table with a migration of its own (a copy of the catalog's
+/// `Sources/CatalogSchema/migrations/0002_outbox.up.sql`), calls ``append(_:tenantID:on:)``
 /// inside its write transactions, and serves `WatchEvents` with ``stream(tenantID:after:pool:send:)``.
 public enum Outbox {
   /// One event.
@@ -24,22 +24,6 @@ public enum Outbox {
     public var createdAt: Date
 
     public var cursor: String { String(self.position) }
-  }
-
-  /// The migration that creates the `outbox` table in the service's schema.
-  public static func migration(version: Int64) -> Migration {
-    Migration(
-      version: version, name: "outbox",
-      up: """
-        CREATE TABLE outbox (
-          position bigserial PRIMARY KEY,
-          tenant_id uuid NOT NULL,
-          type text NOT NULL,
-          payload jsonb NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT now());
-        CREATE INDEX outbox_tenant_position ON outbox (tenant_id, position);
-        """,
-      down: "DROP TABLE outbox;")
   }
 
   /// Writes an event on `connection`, which must be inside the transaction of the change.

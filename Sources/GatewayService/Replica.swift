@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import Protos
+import GRPCHealthV1Protos
 import RPCCore
 import RPCHTTP2
 public import ServiceKit

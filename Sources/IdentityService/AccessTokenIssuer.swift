@@ -1,4 +1,5 @@
 import Auth
+import RPCCore
 
 extension IdentityContext {
   /// Signs an access token with the current key: (token, expiry in Unix milliseconds).

@@ -1,7 +1,7 @@
 import Auth
 import Foundation
 import Postgres
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 import ServiceKit
 
@@ -18,10 +18,10 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
 
   static let columns = "id, name, prefix, role, created_by, created_at, expires_at, last_used_at, revoked_at"
 
-  public func createApiKey(request: Identity_V1_CreateApiKeyRequest, context _: ServerContext) async throws
+  public func createApiKey(request: Identity_V1_CreateApiKeyRequest, context: ServerContext) async throws
     -> Identity_V1_CreateApiKeyResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     // A key acts on behalf of the user who created it (its creator must stay active, and caps
     // its role), so only a user creates keys: a key made by a key would have no user behind it.
     guard caller.kind != .apiKey else {
@@ -61,10 +61,10 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     return response
   }
 
-  public func listApiKeys(request: Identity_V1_ListApiKeysRequest, context _: ServerContext) async throws
+  public func listApiKeys(request: Identity_V1_ListApiKeysRequest, context: ServerContext) async throws
     -> Identity_V1_ListApiKeysResponse
   {
-    let tenantID = try Caller.require(.admin).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let rows = try await self.context.database.translatingErrors {
       try await self.context.pool.query(
         "SELECT \(unescaped: Self.columns) FROM api_keys WHERE tenant_id = \(tenantID) ORDER BY created_at, id")
@@ -74,10 +74,10 @@ public struct ApiKeysService: Identity_V1_ApiKeys.SimpleServiceProtocol {
     return response
   }
 
-  public func revokeApiKey(request: Identity_V1_RevokeApiKeyRequest, context _: ServerContext) async throws
+  public func revokeApiKey(request: Identity_V1_RevokeApiKeyRequest, context: ServerContext) async throws
     -> Identity_V1_ApiKey
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
     let row = try await self.context.database.transaction(on: self.context.pool) { connection in

@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 
 /// `identity.v1.Audit`: the tenant's audit log, for its admins.
@@ -13,10 +13,10 @@ public struct AuditService: Identity_V1_Audit.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func listAuditEvents(request: Identity_V1_ListAuditEventsRequest, context _: ServerContext) async throws
+  public func listAuditEvents(request: Identity_V1_ListAuditEventsRequest, context: ServerContext) async throws
     -> Identity_V1_ListAuditEventsResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     guard request.pageSize >= 0 else { throw RPCError(code: .invalidArgument, message: "page_size must not be negative.") }
     let pageSize = Int64(request.pageSize == 0 ? 50 : min(Int(request.pageSize), 500))
@@ -57,10 +57,10 @@ public struct AuditService: Identity_V1_Audit.SimpleServiceProtocol {
     return response
   }
 
-  public func verifyAuditChain(request: Identity_V1_VerifyAuditChainRequest, context _: ServerContext) async throws
+  public func verifyAuditChain(request: Identity_V1_VerifyAuditChainRequest, context: ServerContext) async throws
     -> Identity_V1_VerifyAuditChainResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let result = try await self.context.database.translatingErrors {
       try await self.context.pool.withConnection { connection in

@@ -1,7 +1,7 @@
 import Auth
 import Foundation
 import Postgres
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 import ServiceKit
 
@@ -13,10 +13,10 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func exportUserData(request: Identity_V1_ExportUserDataRequest, context _: ServerContext) async throws
+  public func exportUserData(request: Identity_V1_ExportUserDataRequest, context: ServerContext) async throws
     -> Identity_V1_ExportUserDataResponse
   {
-    let tenantID = try Caller.require(.admin).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let userID = try parseID(request.userId, what: "user_id")
     // One JSON document assembled by the database from the user's rows (read-only snapshot).
     let json = try await self.context.database.transaction(on: self.context.pool, isolationLevel: .repeatableRead, readOnly: true) {
@@ -50,10 +50,10 @@ public struct PrivacyService: Identity_V1_Privacy.SimpleServiceProtocol {
     return response
   }
 
-  public func anonymizeUser(request: Identity_V1_AnonymizeUserRequest, context _: ServerContext) async throws
+  public func anonymizeUser(request: Identity_V1_AnonymizeUserRequest, context: ServerContext) async throws
     -> Identity_V1_AnonymizeUserResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let userID = try parseID(request.userId, what: "user_id")
     if userID.uuidString.lowercased() == caller.subject.lowercased() {

@@ -3,7 +3,7 @@ import Foundation
 import ServiceKit
 import Postgres
 import PostgresRPC
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 
 /// `identity.v1.Sessions`: login, refresh-token rotation, logout and the signing keys.
@@ -31,7 +31,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     var found: PostgresRow?
     var storedHash = Self.decoyHash
     let (attempt, passwordMatches) = try await throttle.attempt(
-      [accountKey, throttle.clientKey(address: ClientAddress.current ?? ClientAddress.of(peer: context.remotePeer))]
+      [accountKey, throttle.clientKey(address: context.clientAddress ?? ClientAddress.of(peer: context.remotePeer))]
     ) {
       found = try await self.context.database.translatingErrors {
         try await self.context.pool.query(
@@ -148,8 +148,8 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     }
   }
 
-  public func logout(request: Identity_V1_LogoutRequest, context _: ServerContext) async throws -> Identity_V1_LogoutResponse {
-    let caller = try Caller.require(.viewer)
+  public func logout(request: Identity_V1_LogoutRequest, context: ServerContext) async throws -> Identity_V1_LogoutResponse {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let userID = try parseID(caller.subject, what: "the caller's id")
     guard !request.refreshToken.isEmpty else {
@@ -188,10 +188,10 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     return response
   }
 
-  public func rotateSigningKey(request: Identity_V1_RotateSigningKeyRequest, context _: ServerContext) async throws
+  public func rotateSigningKey(request: Identity_V1_RotateSigningKeyRequest, context: ServerContext) async throws
     -> Identity_V1_RotateSigningKeyResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     guard caller.kind == .platformOperator else {
       throw RPCError(code: .permissionDenied, message: "Only platform operators rotate signing keys.")
     }

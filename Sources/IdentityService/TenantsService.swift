@@ -1,7 +1,7 @@
 import Auth
 import Foundation
 import Postgres
-public import Protos
+public import IdentityV1Protos
 import ServiceKit
 public import RPCCore
 
@@ -13,10 +13,10 @@ public struct TenantsService: Identity_V1_Tenants.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func createTenant(request: Identity_V1_CreateTenantRequest, context _: ServerContext) async throws
+  public func createTenant(request: Identity_V1_CreateTenantRequest, context: ServerContext) async throws
     -> Identity_V1_CreateTenantResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     guard caller.kind == .platformOperator else {
       throw RPCError(code: .permissionDenied, message: "Only platform operators create tenants.")
     }
@@ -30,8 +30,8 @@ public struct TenantsService: Identity_V1_Tenants.SimpleServiceProtocol {
     return response
   }
 
-  public func getTenant(request: Identity_V1_GetTenantRequest, context _: ServerContext) async throws -> Identity_V1_Tenant {
-    let caller = try Caller.require(.viewer)
+  public func getTenant(request: Identity_V1_GetTenantRequest, context: ServerContext) async throws -> Identity_V1_Tenant {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let row = try await self.context.database.translatingErrors {
       try await self.context.pool.query(

@@ -1,7 +1,8 @@
 import Auth
 import Foundation
 import Postgres
-import Protos
+import IdentityV1Protos
+import RPCCore
 import ServiceKit
 
 /// A row of `identity.users` without its password hash.

@@ -1,7 +1,7 @@
 import Auth
 import Foundation
 import Postgres
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 import ServiceKit
 
@@ -17,19 +17,19 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     theme, language, timezone, date_format, time_format, notify_email, notify_push, dashboard_refresh_seconds, custom::text
     """
 
-  /// The caller as a user (API keys have no preferences).
-  func user() throws(RPCError) -> (tenant: UUID, user: UUID) {
-    let caller = try Caller.require(.viewer)
+  /// The caller of `call` as a user (API keys have no preferences).
+  func user(_ call: ServerContext) throws(RPCError) -> (tenant: UUID, user: UUID) {
+    let caller = try call.requireCaller()
     guard caller.kind != .apiKey else {
       throw RPCError(code: .failedPrecondition, message: "API keys have no preferences or dashboards.")
     }
     return (try caller.tenantUUID, try parseID(caller.subject, what: "the caller's id"))
   }
 
-  public func getPreferences(request: Identity_V1_GetPreferencesRequest, context _: ServerContext) async throws
+  public func getPreferences(request: Identity_V1_GetPreferencesRequest, context: ServerContext) async throws
     -> Identity_V1_Preferences
   {
-    let (tenant, user) = try self.user()
+    let (tenant, user) = try self.user(context)
     let row = try await self.context.database.translatingErrors {
       try await self.context.pool.query(
         """
@@ -42,10 +42,10 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     return try Self.preferences(row)
   }
 
-  public func updatePreferences(request: Identity_V1_UpdatePreferencesRequest, context _: ServerContext) async throws
+  public func updatePreferences(request: Identity_V1_UpdatePreferencesRequest, context: ServerContext) async throws
     -> Identity_V1_Preferences
   {
-    let (tenant, user) = try self.user()
+    let (tenant, user) = try self.user(context)
     let given = request.preferences ?? Identity_V1_Preferences()
     let allowed: Set<String> = [
       "theme", "language", "timezone", "date_format", "time_format", "notify_email", "notify_push",
@@ -89,10 +89,10 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     return try Self.preferences(row)
   }
 
-  public func listDashboards(request: Identity_V1_ListDashboardsRequest, context _: ServerContext) async throws
+  public func listDashboards(request: Identity_V1_ListDashboardsRequest, context: ServerContext) async throws
     -> Identity_V1_ListDashboardsResponse
   {
-    let (tenant, user) = try self.user()
+    let (tenant, user) = try self.user(context)
     let rows = try await self.context.database.translatingErrors {
       try await self.context.pool.query(
         """
@@ -106,10 +106,10 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     return response
   }
 
-  public func saveDashboard(request: Identity_V1_SaveDashboardRequest, context _: ServerContext) async throws
+  public func saveDashboard(request: Identity_V1_SaveDashboardRequest, context: ServerContext) async throws
     -> Identity_V1_Dashboard
   {
-    let (tenant, user) = try self.user()
+    let (tenant, user) = try self.user(context)
     guard let dashboard = request.dashboard else { throw RPCError(code: .invalidArgument, message: "dashboard is required.") }
     let name = try requiredText(dashboard.name, "dashboard.name", maxCharacters: 200)
     let layout = dashboard.layoutJson.isEmpty ? "{}" : dashboard.layoutJson
@@ -153,10 +153,10 @@ public struct UserSettingsService: Identity_V1_UserSettings.SimpleServiceProtoco
     return try Self.dashboard(row)
   }
 
-  public func deleteDashboard(request: Identity_V1_DeleteDashboardRequest, context _: ServerContext) async throws
+  public func deleteDashboard(request: Identity_V1_DeleteDashboardRequest, context: ServerContext) async throws
     -> Identity_V1_DeleteDashboardResponse
   {
-    let (tenant, user) = try self.user()
+    let (tenant, user) = try self.user(context)
     let id = try parseID(request.id, what: "id")
     let deleted = try await self.context.database.translatingErrors {
       try await self.context.pool.query(

@@ -2,7 +2,7 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 
 /// `identity.v1.Users`: the users of the caller's tenant.
@@ -13,8 +13,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func createUser(request: Identity_V1_CreateUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
-    let caller = try Caller.require(.admin)
+  public func createUser(request: Identity_V1_CreateUserRequest, context: ServerContext) async throws -> Identity_V1_User {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let email = try Self.validEmail(request.email)
     guard let role = Role(message: request.role) else {
@@ -31,8 +31,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return user.message
   }
 
-  public func getUser(request: Identity_V1_GetUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
-    let caller = try Caller.require(.viewer)
+  public func getUser(request: Identity_V1_GetUserRequest, context: ServerContext) async throws -> Identity_V1_User {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
     let row = try await self.context.database.translatingErrors {
@@ -44,10 +44,10 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return try UserRecord(row: row).message
   }
 
-  public func listUsers(request: Identity_V1_ListUsersRequest, context _: ServerContext) async throws
+  public func listUsers(request: Identity_V1_ListUsersRequest, context: ServerContext) async throws
     -> Identity_V1_ListUsersResponse
   {
-    let caller = try Caller.require(.viewer)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     guard request.pageSize >= 0 else { throw RPCError(code: .invalidArgument, message: "page_size must not be negative.") }
     let pageSize = Int64(request.pageSize == 0 ? 50 : min(Int(request.pageSize), 500))
@@ -81,10 +81,10 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return response
   }
 
-  public func countUsers(request: Identity_V1_CountUsersRequest, context _: ServerContext) async throws
+  public func countUsers(request: Identity_V1_CountUsersRequest, context: ServerContext) async throws
     -> Identity_V1_CountUsersResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let rows = try await self.context.database.translatingErrors {
       try await self.context.pool.query(
         "SELECT role, active, count(*)::int8 FROM users WHERE tenant_id = \(tenantID) GROUP BY role, active")
@@ -103,8 +103,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return response
   }
 
-  public func updateUser(request: Identity_V1_UpdateUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
-    let caller = try Caller.require(.admin)
+  public func updateUser(request: Identity_V1_UpdateUserRequest, context: ServerContext) async throws -> Identity_V1_User {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     guard let changes = request.user else { throw RPCError(code: .invalidArgument, message: "user is required.") }
     let id = try parseID(changes.id, what: "user.id")
@@ -135,10 +135,10 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return updated.message
   }
 
-  public func deactivateUser(request: Identity_V1_DeactivateUserRequest, context _: ServerContext) async throws
+  public func deactivateUser(request: Identity_V1_DeactivateUserRequest, context: ServerContext) async throws
     -> Identity_V1_User
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
     if id.uuidString.lowercased() == caller.subject.lowercased() {
@@ -153,10 +153,10 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return updated.message
   }
 
-  public func setPassword(request: Identity_V1_SetPasswordRequest, context _: ServerContext) async throws
+  public func setPassword(request: Identity_V1_SetPasswordRequest, context: ServerContext) async throws
     -> Identity_V1_SetPasswordResponse
   {
-    let caller = try Caller.require(.viewer)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let ownID = try parseID(caller.subject, what: "the caller's id")
     let target = request.userId.isEmpty ? ownID : try parseID(request.userId, what: "user_id")

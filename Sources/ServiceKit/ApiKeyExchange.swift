@@ -1,5 +1,5 @@
 import Auth
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 import Synchronization
 

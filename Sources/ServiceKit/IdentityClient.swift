@@ -1,5 +1,5 @@
 public import Auth
-public import Protos
+import IdentityV1Protos
 public import RPCCore
 
 /// What a service other than identity asks identity for, over one client (one connection):

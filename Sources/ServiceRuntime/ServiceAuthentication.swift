@@ -19,31 +19,32 @@ public struct IdentityClientOptions: ParsableArguments, Sendable {
 /// How a hosted service authenticates its callers; the host turns it into interceptors.
 public enum ServiceAuthentication: Sendable {
   /// No check by the host: the service checks callers itself (identity) or serves anyone
-  /// (the interop server, the gateway, which applies its own edge policy).
+  /// (the interop server, the gateway, which applies its own edge rules).
   case none
-  /// Access tokens issued by identity, checked against `policy`. The keys come from identity
+  /// Access tokens issued by identity, checked against the access each registered method
+  /// declares (`(suite.v1.access)`, ``MethodDescriptor/access``). The keys come from identity
   /// (`--identity-address`, `IDENTITY_ADDRESS`: fetched over one shared connection, which also
   /// exchanges API keys) or from `AUTH_PUBLIC_KEYS` (`kid=base64url,…`), exactly one of them.
-  case identityTokens(IdentityClientOptions, policy: AuthPolicy)
+  case identityTokens(IdentityClientOptions)
 
   /// Where tokens are verified: the parsed configuration, before anything is opened.
   enum Source {
     case none
-    case identity(ListenAddress, AuthPolicy)
-    case keys(StaticVerificationKeys, AuthPolicy)
+    case identity(ListenAddress)
+    case keys(StaticVerificationKeys)
   }
 
   func resolve() throws(StartupError) -> Source {
-    guard case .identityTokens(let options, let policy) = self else { return .none }
+    guard case .identityTokens(let options) = self else { return .none }
     switch (options.address, Environment.value("AUTH_PUBLIC_KEYS")) {
     case (let address?, nil):
       guard let parsed = ListenAddress(parsing: address) else {
         throw StartupError(message: "--identity-address must be HOST:PORT, got '\(address)'.")
       }
-      return .identity(parsed, policy)
+      return .identity(parsed)
     case (nil, let text?):
       do {
-        return .keys(try StaticVerificationKeys(parsing: text), policy)
+        return .keys(try StaticVerificationKeys(parsing: text))
       } catch {
         throw StartupError(message: "AUTH_PUBLIC_KEYS: \(error)")
       }
@@ -57,16 +58,25 @@ public enum ServiceAuthentication: Sendable {
 }
 
 extension ServiceAuthentication {
-  /// The authentication interceptors for `policy`: API-key exchange first when identity is
-  /// reachable, then the access-token check. The one place they are built, for the host and
-  /// for ServiceTesting.
+  /// The authentication interceptors of a server registering `services`: API-key exchange
+  /// first when identity is reachable, then the access-token check against each method's
+  /// declared access. The one place they are built, for the host and for ServiceTesting.
+  ///
+  /// - Throws: ``StartupError`` naming the methods that declare no access (such a method
+  ///   cannot be served).
   public static func interceptors(
-    policy: AuthPolicy, keys: any VerificationKeyProvider, identity: IdentityClient?
-  ) -> [any ServerInterceptor] {
+    services: [any RegistrableRPCService], keys: any VerificationKeyProvider, identity: IdentityClient?
+  ) throws(StartupError) -> [any ServerInterceptor] {
+    let authentication: AuthenticationInterceptor
+    do {
+      authentication = try AuthenticationInterceptor(
+        verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), services: services)
+    } catch {
+      throw StartupError(message: error.description)
+    }
     var interceptors: [any ServerInterceptor] = []
     if let identity { interceptors.append(identity.apiKeyExchange()) }
-    interceptors.append(
-      AuthenticationInterceptor(verifier: AccessTokenVerifier(keys: keys, issuer: "identity"), policy: policy))
+    interceptors.append(authentication)
     return interceptors
   }
 }

@@ -1,9 +1,9 @@
-public import Auth
+import Auth
 public import Logging
-public import Postgres
-public import RPCCore
+import Postgres
+import RPCCore
 public import RPCHTTP2
-public import ServiceKit
+import ServiceKit
 internal import ServiceLifecycle
 internal import UnixSignals
 
@@ -12,7 +12,8 @@ internal import UnixSignals
 /// In one task tree (a `ServiceGroup` of swift-service-lifecycle, docs/service-kit.md):
 /// configuration (flags and environment, every error one line before anything opens) →
 /// the pool → migrations of the service's own schema → authentication (one shared
-/// connection to identity for signing keys and API-key exchange) → the gRPC server (health and
+/// connection to identity for signing keys and API-key exchange; each registered method
+/// checked against the access it declares) → the gRPC server (health and
 /// reflection added; one ready line naming the address) → the service's background workers →
 /// on SIGTERM or SIGINT: health `NOT_SERVING`, drain for `--drain-timeout`, workers cancelled,
 /// the service's own `close`, the identity connection and the pool closed → exit 0.
@@ -63,18 +64,18 @@ public struct ServiceHost: Sendable {
     let source = try self.authentication.resolve()
     let pool = try self.database?.makePool(name: self.name, logger: logger)
 
-    // The host's authentication, built in this one place from the service's policy.
+    // Where the host's authentication verifies tokens; its interceptors are built from the
+    // registered services' declared access once the service is assembled.
     var identity: IdentityConnection?
-    var authentication: [any ServerInterceptor] = []
+    var keys: (any VerificationKeyProvider)?
     switch source {
     case .none: break
-    case .identity(let address, let policy):
+    case .identity(let address):
       let connection = IdentityConnection(address: address)
       identity = connection
-      authentication = ServiceAuthentication.interceptors(
-        policy: policy, keys: connection.client.verificationKeys, identity: connection.client)
-    case .keys(let keys, let policy):
-      authentication = ServiceAuthentication.interceptors(policy: policy, keys: keys, identity: nil)
+      keys = connection.client.verificationKeys
+    case .keys(let fixed):
+      keys = fixed
     }
 
     // Started together; on shutdown stopped in reverse: the signal watcher, the server (which
@@ -89,7 +90,7 @@ public struct ServiceHost: Sendable {
     services.append(
       .init(
         service: ServerService(
-          host: self, logger: logger, pool: pool, identity: identity?.client, authentication: authentication,
+          host: self, logger: logger, pool: pool, identity: identity?.client, verificationKeys: keys,
           assemble: assemble),
         serviceName: "gRPC server"))
     if !signals.isEmpty {
@@ -153,7 +154,8 @@ struct ServerService: Service {
   let logger: Logger
   let pool: PostgresPool?
   let identity: IdentityClient?
-  let authentication: [any ServerInterceptor]
+  /// The keys that verify access tokens when the host authenticates callers, else `nil`.
+  let verificationKeys: (any VerificationKeyProvider)?
   let assemble: @Sendable (HostResources) async throws -> HostedService
 
   private enum Ended { case shutdown, worker }
@@ -176,12 +178,17 @@ struct ServerService: Service {
   private func serve(_ hosted: HostedService) async throws {
     // A signal during start-up: stop before opening the port.
     if Task.isShuttingDownGracefully { return }
+    // The host's authentication: every registered method is checked against its declared access.
+    let authentication =
+      try self.verificationKeys.map {
+        try ServiceAuthentication.interceptors(services: hosted.services, keys: $0, identity: self.identity)
+      } ?? []
     let address = self.host.server.address(defaultPort: self.host.defaultPort)
     var configuration = self.host.server.serverConfiguration(self.host.serverConfiguration)
     hosted.configureServer(&configuration)
     let running = try await RunningServer.start(
       name: self.host.name, address: address, services: hosted.services,
-      interceptors: self.authentication + hosted.interceptors, configuration: configuration, logger: self.logger)
+      interceptors: authentication + hosted.interceptors, configuration: configuration, logger: self.logger)
     do {
       try await withThrowingTaskGroup(of: Ended.self) { group in
         group.addTask {

@@ -1,15 +1,15 @@
 public import Auth
-public import Logging
+import Logging
 public import Migrations
 public import Postgres
 import PostgresTestSupport
 public import RPCCore
-public import RPCHTTP2
+import RPCHTTP2
 public import ServiceKit
 public import ServiceRuntime
 
 /// A service running in the test's process, over real HTTP/2 on loopback, as
-/// ``withService(named:migrations:policy:configurePool:assemble:_:)`` started it.
+/// ``withService(named:migrations:authenticated:configurePool:assemble:_:)`` started it.
 public struct ServiceUnderTest: Sendable {
   /// The address the server is bound to (127.0.0.1, a free port).
   public let address: ListenAddress
@@ -18,7 +18,7 @@ public struct ServiceUnderTest: Sendable {
   /// The pool on the service's throwaway schema (`nil` when it has no database).
   public let pool: PostgresPool?
   /// Signs the access tokens of ``client(as:tenant:subject:)``; the service verifies them with
-  /// its public key when it was started with a policy.
+  /// its public key when it was started `authenticated`.
   public let tokens: TestTokens
 
   /// A client whose calls carry an access token for a caller with `role` in `tenant`.
@@ -68,8 +68,10 @@ struct BearerToken: ClientInterceptor {
 /// stops it, on every path.
 ///
 /// With `migrations`, the service gets a pool on a fresh schema of the test cluster
-/// (PostgresTestSupport) with them applied, dropped afterwards. With `policy`, the host's
-/// authentication interceptors check access tokens against ``ServiceUnderTest/tokens``.
+/// (PostgresTestSupport) with them applied, dropped afterwards. When `authenticated`, the
+/// host's authentication interceptors check access tokens signed by ``ServiceUnderTest/tokens``
+/// against the access each registered method declares, as ``ServiceHost`` does; a method that
+/// declares none makes the start fail (``StartupError``).
 /// The service's workers run while `body` does.
 ///
 /// - Parameters:
@@ -79,13 +81,13 @@ struct BearerToken: ClientInterceptor {
 public func withService<Context, Result>(
   named name: String,
   migrations: [Migration]? = nil,
-  policy: AuthPolicy? = nil,
+  authenticated: Bool = false,
   configurePool: @Sendable (inout PostgresPool.Configuration) -> Void = { _ in },
   assemble: (HostResources) async throws -> (Context, HostedService),
   _ body: (ServiceUnderTest, Context) async throws -> Result
 ) async throws -> Result {
   guard let migrations else {
-    return try await serve(name: name, pool: nil, policy: policy, assemble: assemble, body)
+    return try await serve(name: name, pool: nil, authenticated: authenticated, assemble: assemble, body)
   }
   return try await withTestSchema(name) { configuration in
     var pooled = PostgresPool.Configuration(connection: configuration)
@@ -94,7 +96,7 @@ public func withService<Context, Result>(
     do {
       let runner = try MigrationRunner(schema: configuration.searchPath![0], migrations: migrations, logger: testLogger)
       _ = try await runner.migrate(using: pool)
-      let result = try await serve(name: name, pool: pool, policy: policy, assemble: assemble, body)
+      let result = try await serve(name: name, pool: pool, authenticated: authenticated, assemble: assemble, body)
       await pool.close()
       return result
     } catch {
@@ -105,18 +107,20 @@ public func withService<Context, Result>(
 }
 
 private func serve<Context, Result>(
-  name: String, pool: PostgresPool?, policy: AuthPolicy?,
+  name: String, pool: PostgresPool?, authenticated: Bool,
   assemble: (HostResources) async throws -> (Context, HostedService),
   _ body: (ServiceUnderTest, Context) async throws -> Result
 ) async throws -> Result {
   let tokens = TestTokens()
   let (context, hosted) = try await assemble(HostResources(name: name, logger: testLogger, pool: pool, identity: nil))
-  let authentication =
-    policy.map { ServiceAuthentication.interceptors(policy: $0, keys: tokens.verificationKeys, identity: nil) } ?? []
   var configuration = GRPCServer.Configuration(threads: 1)
   hosted.configureServer(&configuration)
   let running: RunningServer
   do {
+    let authentication =
+      authenticated
+      ? try ServiceAuthentication.interceptors(services: hosted.services, keys: tokens.verificationKeys, identity: nil)
+      : []
     running = try await RunningServer.start(
       name: name, address: ListenAddress(host: "127.0.0.1", port: 0), services: hosted.services,
       interceptors: authentication + hosted.interceptors, configuration: configuration, logger: testLogger)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CatalogSchema
 import CatalogService
 import ServiceKit
 import ServiceRuntime
@@ -27,13 +28,12 @@ struct CatalogCommand: AsyncParsableCommand {
     try await ServiceHost(
       name: "catalog", defaultPort: 50052, server: self.server,
       database: ServiceDatabase(self.database, schema: "catalog", migrations: CatalogMigrations.all),
-      authentication: .identityTokens(self.identity, policy: CatalogServer.policy)
+      authentication: .identityTokens(self.identity)
     ).run { [sweepInterval = Duration.seconds(self.sweepInterval)] host in
       let context = CatalogContext(pool: host.pool, logger: host.logger)
       let sweeper = ReservationSweeper(context: context, interval: sweepInterval)
-      return HostedService(
-        services: CatalogServer.services(context: context),
-        workers: [BackgroundWorker("reservation-sweeper") { await sweeper.run() }])
+      let worker = BackgroundWorker("reservation-sweeper") { await sweeper.run() }
+      return HostedService(services: CatalogServer.services(context: context), workers: [worker])
     }
   }
 }

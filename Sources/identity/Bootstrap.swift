@@ -1,4 +1,5 @@
 import ArgumentParser
+import IdentitySchema
 import IdentityService
 import Logging
 import ServiceRuntime

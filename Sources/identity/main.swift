@@ -1,4 +1,5 @@
 import ArgumentParser
+import IdentitySchema
 import IdentityService
 import ServiceKit
 import ServiceRuntime
@@ -30,7 +31,7 @@ struct Serve: AsyncParsableCommand {
       let context = try await IdentityOptions.context(pool: host.pool, settings: settings, logger: host.logger)
       return HostedService(
         services: IdentityServer.services(context: context),
-        interceptors: [IdentityOptions.clientAddresses(), IdentityServer.authentication(context: context)])
+        interceptors: [IdentityOptions.clientAddresses(), try IdentityServer.authentication(context: context)])
     }
   }
 }

@@ -1,10 +1,11 @@
 import Auth
+import IdentitySchema
 import IdentityService
+import IdentityV1Protos
 import Logging
 import Migrations
 import Postgres
 import PostgresTestSupport
-import Protos
 import RPCCore
 import ServiceRuntime
 import ServiceTesting
@@ -35,7 +36,7 @@ struct IdentityOverGRPCTests {
         context,
         HostedService(
           services: IdentityServer.services(context: context),
-          interceptors: [IdentityServer.authentication(context: context)])
+          interceptors: [try IdentityServer.authentication(context: context)])
       )
     } _: { service, context in
       let client = service.client

@@ -1,18 +1,30 @@
 import Auth
+import GRPCHealthV1Protos
+import GRPCTestingProtos
 import InteropService
-import Protos
 import RPCCore
 import ServiceKit
 import ServiceRuntime
 import ServiceTesting
 import Testing
 
+/// A service whose methods declare their access as generated ones do: `Read` needs a viewer,
+/// `Write` an editor.
+struct DeclaredAccessService: RegistrableRPCService {
+  static let read = MethodDescriptor(service: "servicetesting.test.Probe", method: "Read", access: .role(.viewer))
+  static let write = MethodDescriptor(service: "servicetesting.test.Probe", method: "Write", access: .role(.editor))
+
+  func registerMethods(with router: inout RPCRouter) {
+    for descriptor in [Self.read, Self.write] {
+      router.registerUnary(descriptor, input: Grpc_Testing_Empty.self, output: Grpc_Testing_Empty.self) { _, _ in
+        ServerResponse(message: Grpc_Testing_Empty())
+      }
+    }
+  }
+}
+
 @Suite("ServiceTesting")
 struct ServiceTestingTests {
-  /// `UnaryCall` needs an editor, everything else a viewer.
-  let policy = AuthPolicy(
-    publicMethods: [], requiredRoles: ["/grpc.testing.TestService/UnaryCall": .editor], defaultRole: .viewer)
-
   func code(_ body: () async throws -> Void) async -> RPCError.Code? {
     do {
       try await body()
@@ -22,17 +34,32 @@ struct ServiceTestingTests {
     }
   }
 
+  func call(_ client: RPCClient, _ method: MethodDescriptor) async throws {
+    let _: ClientResponse<Grpc_Testing_Empty> = try await client.unary(
+      request: ClientRequest(message: Grpc_Testing_Empty()), descriptor: method)
+  }
+
   @Test func aClientBoundToARoleIsAdmittedExactlyWhereThePolicyAllowsIt() async throws {
-    try await withService(named: "interop", policy: self.policy) { _ in
-      ((), HostedService(services: [TestService()]))
+    try await withService(named: "probe", authenticated: true) { _ in
+      ((), HostedService(services: [DeclaredAccessService()]))
     } _: { service, _ in
-      let anonymous = Grpc_Testing_TestService.Client(wrapping: service.client)
-      let viewer = Grpc_Testing_TestService.Client(wrapping: service.client(as: .viewer))
-      let editor = Grpc_Testing_TestService.Client(wrapping: service.client(as: .editor))
-      #expect(await self.code { _ = try await anonymous.emptyCall(Grpc_Testing_Empty()) } == .unauthenticated)
-      _ = try await viewer.emptyCall(Grpc_Testing_Empty())
-      #expect(await self.code { _ = try await viewer.unaryCall(Grpc_Testing_SimpleRequest()) } == .permissionDenied)
-      _ = try await editor.unaryCall(Grpc_Testing_SimpleRequest())
+      let viewer = service.client(as: .viewer)
+      let editor = service.client(as: .editor)
+      #expect(await self.code { try await self.call(service.client, DeclaredAccessService.read) } == .unauthenticated)
+      try await self.call(viewer, DeclaredAccessService.read)
+      #expect(await self.code { try await self.call(viewer, DeclaredAccessService.write) } == .permissionDenied)
+      try await self.call(editor, DeclaredAccessService.write)
+    }
+  }
+
+  @Test func anAuthenticatedServiceWithAMethodThatDeclaresNoAccessDoesNotStart() async throws {
+    // grpc.testing.TestService is a third-party proto: its methods declare no access.
+    await #expect(throws: StartupError.self) {
+      try await withService(named: "interop", authenticated: true) { _ in
+        ((), HostedService(services: [DeclaredAccessService(), TestService()]))
+      } _: { _, _ in
+        Issue.record("the service started")
+      }
     }
   }
 

@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// Asks for the serving status of one service.
 public struct Grpc_Health_V1_HealthCheckRequest: RPCMessage, Equatable, Sendable {
@@ -228,6 +228,9 @@ public enum Grpc_Health_V1_Health {
 }
 
 extension Grpc_Health_V1_Health.ServiceProtocol {
+  /// The proto files declaring `grpc.health.v1.Health`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { GRPCHealthV1ProtoFiles.all }
+
   /// Registers every method of `grpc.health.v1.Health` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -305,20 +308,20 @@ extension Grpc_Health_V1_HealthCheckRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Health__V1__HealthCheckRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Health__V1__HealthCheckRequest>) {
     self.init()
     let c = message.pointee
     self.service = ProtoCoding.string(c.service)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Health__V1__HealthCheckRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Health__V1__HealthCheckRequest, arena: ProtoArena) {
     grpc__health__v1__health_check_request__init(&c)
     if !self.service.isEmpty { c.service = arena.cString(self.service) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckRequest> {
     let message = arena.allocate(Grpc__Health__V1__HealthCheckRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -346,20 +349,20 @@ extension Grpc_Health_V1_HealthCheckResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Health__V1__HealthCheckResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Health__V1__HealthCheckResponse>) {
     self.init()
     let c = message.pointee
     self.status = Grpc_Health_V1_HealthCheckResponse.ServingStatus(rawValue: Int32(truncatingIfNeeded: c.status.rawValue))
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Health__V1__HealthCheckResponse) {
+  package func fill(_ c: inout Grpc__Health__V1__HealthCheckResponse) {
     grpc__health__v1__health_check_response__init(&c)
     c.status = .init(rawValue: .init(truncatingIfNeeded: self.status.rawValue))
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthCheckResponse> {
     let message = arena.allocate(Grpc__Health__V1__HealthCheckResponse.self)
     self.fill(&message.pointee)
     return message
@@ -387,17 +390,17 @@ extension Grpc_Health_V1_HealthListRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Health__V1__HealthListRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Health__V1__HealthListRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Health__V1__HealthListRequest) {
+  package func fill(_ c: inout Grpc__Health__V1__HealthListRequest) {
     grpc__health__v1__health_list_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListRequest> {
     let message = arena.allocate(Grpc__Health__V1__HealthListRequest.self)
     self.fill(&message.pointee)
     return message
@@ -430,7 +433,7 @@ extension Grpc_Health_V1_HealthListResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Health__V1__HealthListResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Health__V1__HealthListResponse>) {
     self.init()
     let c = message.pointee
     if c.n_statuses > 0, let entries = c.statuses {
@@ -443,7 +446,7 @@ extension Grpc_Health_V1_HealthListResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Health__V1__HealthListResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Health__V1__HealthListResponse, arena: ProtoArena) {
     grpc__health__v1__health_list_response__init(&c)
     if !self.statuses.isEmpty {
       // Entries go out sorted by key so that equal maps encode to equal bytes.
@@ -461,7 +464,7 @@ extension Grpc_Health_V1_HealthListResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Health__V1__HealthListResponse> {
     let message = arena.allocate(Grpc__Health__V1__HealthListResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message

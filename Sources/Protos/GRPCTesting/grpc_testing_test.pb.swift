@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// A simple service to test the various types of RPCs and experiment with
 /// performance with various types of payload.
@@ -308,6 +308,9 @@ public enum Grpc_Testing_TestService {
 }
 
 extension Grpc_Testing_TestService.ServiceProtocol {
+  /// The proto files declaring `grpc.testing.TestService`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { GRPCTestingProtoFiles.all }
+
   /// Registers every method of `grpc.testing.TestService` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -494,6 +497,9 @@ public enum Grpc_Testing_UnimplementedService {
 }
 
 extension Grpc_Testing_UnimplementedService.ServiceProtocol {
+  /// The proto files declaring `grpc.testing.UnimplementedService`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { GRPCTestingProtoFiles.all }
+
   /// Registers every method of `grpc.testing.UnimplementedService` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(

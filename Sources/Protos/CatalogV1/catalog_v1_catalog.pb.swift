@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// The `catalog.v1.StockDimension` enum.
 public enum Catalog_V1_StockDimension: Equatable, Hashable, Sendable, RawRepresentable, CaseIterable {
@@ -567,42 +567,42 @@ public enum Catalog_V1_Products {
     public enum CreateProduct {
       public typealias Input = Catalog_V1_CreateProductRequest
       public typealias Output = Catalog_V1_Product
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CreateProduct")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CreateProduct", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum GetProduct {
       public typealias Input = Catalog_V1_GetProductRequest
       public typealias Output = Catalog_V1_Product
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "GetProduct")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "GetProduct", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListProducts {
       public typealias Input = Catalog_V1_ListProductsRequest
       public typealias Output = Catalog_V1_ListProductsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "ListProducts")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "ListProducts", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum CountProducts {
       public typealias Input = Catalog_V1_CountProductsRequest
       public typealias Output = Catalog_V1_CountProductsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CountProducts")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "CountProducts", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum UpdateProduct {
       public typealias Input = Catalog_V1_UpdateProductRequest
       public typealias Output = Catalog_V1_Product
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "UpdateProduct")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "UpdateProduct", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum ArchiveProduct {
       public typealias Input = Catalog_V1_ArchiveProductRequest
       public typealias Output = Catalog_V1_Product
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "ArchiveProduct")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Products", method: "ArchiveProduct", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
@@ -777,6 +777,9 @@ public enum Catalog_V1_Products {
 }
 
 extension Catalog_V1_Products.ServiceProtocol {
+  /// The proto files declaring `catalog.v1.Products`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { CatalogV1ProtoFiles.all }
+
   /// Registers every method of `catalog.v1.Products` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -872,21 +875,21 @@ public enum Catalog_V1_Categories {
     public enum CreateCategory {
       public typealias Input = Catalog_V1_CreateCategoryRequest
       public typealias Output = Catalog_V1_Category
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "CreateCategory")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "CreateCategory", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum MoveCategory {
       public typealias Input = Catalog_V1_MoveCategoryRequest
       public typealias Output = Catalog_V1_Category
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "MoveCategory")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "MoveCategory", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListCategories {
       public typealias Input = Catalog_V1_ListCategoriesRequest
       public typealias Output = Catalog_V1_ListCategoriesResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "ListCategories")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Categories", method: "ListCategories", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -989,6 +992,9 @@ public enum Catalog_V1_Categories {
 }
 
 extension Catalog_V1_Categories.ServiceProtocol {
+  /// The proto files declaring `catalog.v1.Categories`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { CatalogV1ProtoFiles.all }
+
   /// Registers every method of `catalog.v1.Categories` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -1046,49 +1052,49 @@ public enum Catalog_V1_Inventory {
     public enum PutLocation {
       public typealias Input = Catalog_V1_Location
       public typealias Output = Catalog_V1_Location
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "PutLocation")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "PutLocation", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListLocations {
       public typealias Input = Catalog_V1_ListLocationsRequest
       public typealias Output = Catalog_V1_ListLocationsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLocations")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLocations", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum Restock {
       public typealias Input = Catalog_V1_RestockRequest
       public typealias Output = Catalog_V1_StockLevel
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "Restock")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "Restock", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum AdjustStock {
       public typealias Input = Catalog_V1_AdjustStockRequest
       public typealias Output = Catalog_V1_StockLevel
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "AdjustStock")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "AdjustStock", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum SetReorderThreshold {
       public typealias Input = Catalog_V1_SetReorderThresholdRequest
       public typealias Output = Catalog_V1_StockLevel
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "SetReorderThreshold")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "SetReorderThreshold", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListLowStock {
       public typealias Input = Catalog_V1_ListLowStockRequest
       public typealias Output = Catalog_V1_ListLowStockResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLowStock")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "ListLowStock", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum GetStock {
       public typealias Input = Catalog_V1_GetStockRequest
       public typealias Output = Catalog_V1_GetStockResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "GetStock")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Inventory", method: "GetStock", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1287,6 +1293,9 @@ public enum Catalog_V1_Inventory {
 }
 
 extension Catalog_V1_Inventory.ServiceProtocol {
+  /// The proto files declaring `catalog.v1.Inventory`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { CatalogV1ProtoFiles.all }
+
   /// Registers every method of `catalog.v1.Inventory` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -1396,7 +1405,7 @@ public enum Catalog_V1_Reservations {
     public enum Reserve {
       public typealias Input = Catalog_V1_ReserveRequest
       public typealias Output = Catalog_V1_Reservation
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Reserve")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Reserve", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
@@ -1404,7 +1413,7 @@ public enum Catalog_V1_Reservations {
     public enum Commit {
       public typealias Input = Catalog_V1_CommitReservationRequest
       public typealias Output = Catalog_V1_Reservation
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Commit")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Commit", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
@@ -1412,7 +1421,7 @@ public enum Catalog_V1_Reservations {
     public enum Release {
       public typealias Input = Catalog_V1_ReleaseReservationRequest
       public typealias Output = Catalog_V1_Reservation
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Release")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Reservations", method: "Release", access: .role(.editor))
       public static let kind: RPCKind = .unary
     }
 
@@ -1515,6 +1524,9 @@ public enum Catalog_V1_Reservations {
 }
 
 extension Catalog_V1_Reservations.ServiceProtocol {
+  /// The proto files declaring `catalog.v1.Reservations`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { CatalogV1ProtoFiles.all }
+
   /// Registers every method of `catalog.v1.Reservations` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -1573,7 +1585,7 @@ public enum Catalog_V1_Events {
     public enum WatchEvents {
       public typealias Input = Catalog_V1_WatchEventsRequest
       public typealias Output = Catalog_V1_Event
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.Events", method: "WatchEvents")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.Events", method: "WatchEvents", access: .role(.viewer))
       public static let kind: RPCKind = .serverStreaming
     }
 
@@ -1627,6 +1639,9 @@ public enum Catalog_V1_Events {
 }
 
 extension Catalog_V1_Events.ServiceProtocol {
+  /// The proto files declaring `catalog.v1.Events`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { CatalogV1ProtoFiles.all }
+
   /// Registers every method of `catalog.v1.Events` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerServerStreaming(
@@ -1665,7 +1680,7 @@ public enum Catalog_V1_StockAnalytics {
     public enum ImportSnapshots {
       public typealias Input = Catalog_V1_StockSnapshotRow
       public typealias Output = Catalog_V1_ImportReport
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportSnapshots")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportSnapshots", access: .role(.editor))
       public static let kind: RPCKind = .clientStreaming
     }
 
@@ -1674,28 +1689,28 @@ public enum Catalog_V1_StockAnalytics {
     public enum ImportCsv {
       public typealias Input = Catalog_V1_CsvChunk
       public typealias Output = Catalog_V1_ImportReport
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportCsv")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ImportCsv", access: .role(.editor))
       public static let kind: RPCKind = .clientStreaming
     }
 
     public enum ListStockClients {
       public typealias Input = Catalog_V1_ListStockClientsRequest
       public typealias Output = Catalog_V1_ListStockClientsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ListStockClients")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "ListStockClients", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum GetStockAging {
       public typealias Input = Catalog_V1_StockAgingRequest
       public typealias Output = Catalog_V1_StockAgingResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockAging")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockAging", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum GetStockTotals {
       public typealias Input = Catalog_V1_StockTotalsRequest
       public typealias Output = Catalog_V1_StockTotalsResponse
-      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockTotals")
+      public static let descriptor = MethodDescriptor(service: "catalog.v1.StockAnalytics", method: "GetStockTotals", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1843,6 +1858,9 @@ public enum Catalog_V1_StockAnalytics {
 }
 
 extension Catalog_V1_StockAnalytics.ServiceProtocol {
+  /// The proto files declaring `catalog.v1.StockAnalytics`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { CatalogV1ProtoFiles.all }
+
   /// Registers every method of `catalog.v1.StockAnalytics` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerClientStreaming(
@@ -1943,7 +1961,7 @@ extension Catalog_V1_Money {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__Money>) {
+  package init(copying message: UnsafePointer<Catalog__V1__Money>) {
     self.init()
     let c = message.pointee
     self.amount = ProtoCoding.string(c.amount)
@@ -1951,14 +1969,14 @@ extension Catalog_V1_Money {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__Money, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__Money, arena: ProtoArena) {
     catalog__v1__money__init(&c)
     if !self.amount.isEmpty { c.amount = arena.cString(self.amount) }
     if !self.currency.isEmpty { c.currency = arena.cString(self.currency) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Money> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Money> {
     let message = arena.allocate(Catalog__V1__Money.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -1991,7 +2009,7 @@ extension Catalog_V1_Product {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__Product>) {
+  package init(copying message: UnsafePointer<Catalog__V1__Product>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
@@ -2015,7 +2033,7 @@ extension Catalog_V1_Product {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__Product, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__Product, arena: ProtoArena) {
     catalog__v1__product__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
     if !self.sku.isEmpty { c.sku = arena.cString(self.sku) }
@@ -2044,7 +2062,7 @@ extension Catalog_V1_Product {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Product> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Product> {
     let message = arena.allocate(Catalog__V1__Product.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2077,20 +2095,20 @@ extension Catalog_V1_CreateProductRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__CreateProductRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__CreateProductRequest>) {
     self.init()
     let c = message.pointee
     if let value = c.product { self.product = Catalog_V1_Product(copying: value) }
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__CreateProductRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__CreateProductRequest, arena: ProtoArena) {
     catalog__v1__create_product_request__init(&c)
     if let value = self.product { c.product = value.cMessage(in: arena) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CreateProductRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CreateProductRequest> {
     let message = arena.allocate(Catalog__V1__CreateProductRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2123,7 +2141,7 @@ extension Catalog_V1_GetProductRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__GetProductRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__GetProductRequest>) {
     self.init()
     let c = message.pointee
     switch c.key_case.rawValue {
@@ -2137,7 +2155,7 @@ extension Catalog_V1_GetProductRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__GetProductRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__GetProductRequest, arena: ProtoArena) {
     catalog__v1__get_product_request__init(&c)
     switch self.key {
     case .id(let value)?:
@@ -2152,7 +2170,7 @@ extension Catalog_V1_GetProductRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__GetProductRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__GetProductRequest> {
     let message = arena.allocate(Catalog__V1__GetProductRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2185,7 +2203,7 @@ extension Catalog_V1_ListProductsRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListProductsRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListProductsRequest>) {
     self.init()
     let c = message.pointee
     self.pageSize = c.page_size
@@ -2199,7 +2217,7 @@ extension Catalog_V1_ListProductsRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListProductsRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ListProductsRequest, arena: ProtoArena) {
     catalog__v1__list_products_request__init(&c)
     c.page_size = self.pageSize
     if !self.pageToken.isEmpty { c.page_token = arena.cString(self.pageToken) }
@@ -2212,7 +2230,7 @@ extension Catalog_V1_ListProductsRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListProductsRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListProductsRequest> {
     let message = arena.allocate(Catalog__V1__ListProductsRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2245,7 +2263,7 @@ extension Catalog_V1_ListProductsResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListProductsResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListProductsResponse>) {
     self.init()
     let c = message.pointee
     if c.n_products > 0, let values = c.products {
@@ -2258,7 +2276,7 @@ extension Catalog_V1_ListProductsResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListProductsResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ListProductsResponse, arena: ProtoArena) {
     catalog__v1__list_products_response__init(&c)
     if !self.products.isEmpty {
       c.n_products = self.products.count
@@ -2272,7 +2290,7 @@ extension Catalog_V1_ListProductsResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListProductsResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListProductsResponse> {
     let message = arena.allocate(Catalog__V1__ListProductsResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2300,17 +2318,17 @@ extension Catalog_V1_CountProductsRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__CountProductsRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__CountProductsRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__CountProductsRequest) {
+  package func fill(_ c: inout Catalog__V1__CountProductsRequest) {
     catalog__v1__count_products_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CountProductsRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CountProductsRequest> {
     let message = arena.allocate(Catalog__V1__CountProductsRequest.self)
     self.fill(&message.pointee)
     return message
@@ -2338,7 +2356,7 @@ extension Catalog_V1_CountProductsResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__CountProductsResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__CountProductsResponse>) {
     self.init()
     let c = message.pointee
     self.active = c.active
@@ -2346,14 +2364,14 @@ extension Catalog_V1_CountProductsResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__CountProductsResponse) {
+  package func fill(_ c: inout Catalog__V1__CountProductsResponse) {
     catalog__v1__count_products_response__init(&c)
     c.active = self.active
     c.archived = self.archived
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CountProductsResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CountProductsResponse> {
     let message = arena.allocate(Catalog__V1__CountProductsResponse.self)
     self.fill(&message.pointee)
     return message
@@ -2386,7 +2404,7 @@ extension Catalog_V1_UpdateProductRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__UpdateProductRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__UpdateProductRequest>) {
     self.init()
     let c = message.pointee
     if let value = c.product { self.product = Catalog_V1_Product(copying: value) }
@@ -2399,7 +2417,7 @@ extension Catalog_V1_UpdateProductRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__UpdateProductRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__UpdateProductRequest, arena: ProtoArena) {
     catalog__v1__update_product_request__init(&c)
     if let value = self.product { c.product = value.cMessage(in: arena) }
     if !self.updateMask.isEmpty {
@@ -2413,7 +2431,7 @@ extension Catalog_V1_UpdateProductRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__UpdateProductRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__UpdateProductRequest> {
     let message = arena.allocate(Catalog__V1__UpdateProductRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2446,20 +2464,20 @@ extension Catalog_V1_ArchiveProductRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ArchiveProductRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ArchiveProductRequest>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ArchiveProductRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ArchiveProductRequest, arena: ProtoArena) {
     catalog__v1__archive_product_request__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ArchiveProductRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ArchiveProductRequest> {
     let message = arena.allocate(Catalog__V1__ArchiveProductRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2492,7 +2510,7 @@ extension Catalog_V1_Category {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__Category>) {
+  package init(copying message: UnsafePointer<Catalog__V1__Category>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
@@ -2501,7 +2519,7 @@ extension Catalog_V1_Category {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__Category, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__Category, arena: ProtoArena) {
     catalog__v1__category__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
@@ -2509,7 +2527,7 @@ extension Catalog_V1_Category {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Category> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Category> {
     let message = arena.allocate(Catalog__V1__Category.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2542,7 +2560,7 @@ extension Catalog_V1_CreateCategoryRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__CreateCategoryRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__CreateCategoryRequest>) {
     self.init()
     let c = message.pointee
     self.name = ProtoCoding.string(c.name)
@@ -2550,14 +2568,14 @@ extension Catalog_V1_CreateCategoryRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__CreateCategoryRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__CreateCategoryRequest, arena: ProtoArena) {
     catalog__v1__create_category_request__init(&c)
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
     if !self.parentId.isEmpty { c.parent_id = arena.cString(self.parentId) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CreateCategoryRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CreateCategoryRequest> {
     let message = arena.allocate(Catalog__V1__CreateCategoryRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2590,7 +2608,7 @@ extension Catalog_V1_MoveCategoryRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__MoveCategoryRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__MoveCategoryRequest>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
@@ -2598,14 +2616,14 @@ extension Catalog_V1_MoveCategoryRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__MoveCategoryRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__MoveCategoryRequest, arena: ProtoArena) {
     catalog__v1__move_category_request__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
     if !self.newParentId.isEmpty { c.new_parent_id = arena.cString(self.newParentId) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__MoveCategoryRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__MoveCategoryRequest> {
     let message = arena.allocate(Catalog__V1__MoveCategoryRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2633,17 +2651,17 @@ extension Catalog_V1_ListCategoriesRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListCategoriesRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListCategoriesRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListCategoriesRequest) {
+  package func fill(_ c: inout Catalog__V1__ListCategoriesRequest) {
     catalog__v1__list_categories_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListCategoriesRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListCategoriesRequest> {
     let message = arena.allocate(Catalog__V1__ListCategoriesRequest.self)
     self.fill(&message.pointee)
     return message
@@ -2676,7 +2694,7 @@ extension Catalog_V1_ListCategoriesResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListCategoriesResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListCategoriesResponse>) {
     self.init()
     let c = message.pointee
     if c.n_categories > 0, let values = c.categories {
@@ -2688,7 +2706,7 @@ extension Catalog_V1_ListCategoriesResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListCategoriesResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ListCategoriesResponse, arena: ProtoArena) {
     catalog__v1__list_categories_response__init(&c)
     if !self.categories.isEmpty {
       c.n_categories = self.categories.count
@@ -2701,7 +2719,7 @@ extension Catalog_V1_ListCategoriesResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListCategoriesResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListCategoriesResponse> {
     let message = arena.allocate(Catalog__V1__ListCategoriesResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2734,7 +2752,7 @@ extension Catalog_V1_Location {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__Location>) {
+  package init(copying message: UnsafePointer<Catalog__V1__Location>) {
     self.init()
     let c = message.pointee
     self.code = ProtoCoding.string(c.code)
@@ -2742,14 +2760,14 @@ extension Catalog_V1_Location {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__Location, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__Location, arena: ProtoArena) {
     catalog__v1__location__init(&c)
     if !self.code.isEmpty { c.code = arena.cString(self.code) }
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Location> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Location> {
     let message = arena.allocate(Catalog__V1__Location.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2777,17 +2795,17 @@ extension Catalog_V1_ListLocationsRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListLocationsRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListLocationsRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListLocationsRequest) {
+  package func fill(_ c: inout Catalog__V1__ListLocationsRequest) {
     catalog__v1__list_locations_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLocationsRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLocationsRequest> {
     let message = arena.allocate(Catalog__V1__ListLocationsRequest.self)
     self.fill(&message.pointee)
     return message
@@ -2820,7 +2838,7 @@ extension Catalog_V1_ListLocationsResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListLocationsResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListLocationsResponse>) {
     self.init()
     let c = message.pointee
     if c.n_locations > 0, let values = c.locations {
@@ -2832,7 +2850,7 @@ extension Catalog_V1_ListLocationsResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListLocationsResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ListLocationsResponse, arena: ProtoArena) {
     catalog__v1__list_locations_response__init(&c)
     if !self.locations.isEmpty {
       c.n_locations = self.locations.count
@@ -2845,7 +2863,7 @@ extension Catalog_V1_ListLocationsResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLocationsResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLocationsResponse> {
     let message = arena.allocate(Catalog__V1__ListLocationsResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2878,7 +2896,7 @@ extension Catalog_V1_StockLevel {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__StockLevel>) {
+  package init(copying message: UnsafePointer<Catalog__V1__StockLevel>) {
     self.init()
     let c = message.pointee
     self.productId = ProtoCoding.string(c.product_id)
@@ -2891,7 +2909,7 @@ extension Catalog_V1_StockLevel {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__StockLevel, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__StockLevel, arena: ProtoArena) {
     catalog__v1__stock_level__init(&c)
     if !self.productId.isEmpty { c.product_id = arena.cString(self.productId) }
     if !self.locationCode.isEmpty { c.location_code = arena.cString(self.locationCode) }
@@ -2903,7 +2921,7 @@ extension Catalog_V1_StockLevel {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockLevel> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockLevel> {
     let message = arena.allocate(Catalog__V1__StockLevel.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2936,7 +2954,7 @@ extension Catalog_V1_RestockRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__RestockRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__RestockRequest>) {
     self.init()
     let c = message.pointee
     self.productId = ProtoCoding.string(c.product_id)
@@ -2946,7 +2964,7 @@ extension Catalog_V1_RestockRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__RestockRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__RestockRequest, arena: ProtoArena) {
     catalog__v1__restock_request__init(&c)
     if !self.productId.isEmpty { c.product_id = arena.cString(self.productId) }
     if !self.locationCode.isEmpty { c.location_code = arena.cString(self.locationCode) }
@@ -2955,7 +2973,7 @@ extension Catalog_V1_RestockRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__RestockRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__RestockRequest> {
     let message = arena.allocate(Catalog__V1__RestockRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2988,7 +3006,7 @@ extension Catalog_V1_AdjustStockRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__AdjustStockRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__AdjustStockRequest>) {
     self.init()
     let c = message.pointee
     self.productId = ProtoCoding.string(c.product_id)
@@ -2998,7 +3016,7 @@ extension Catalog_V1_AdjustStockRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__AdjustStockRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__AdjustStockRequest, arena: ProtoArena) {
     catalog__v1__adjust_stock_request__init(&c)
     if !self.productId.isEmpty { c.product_id = arena.cString(self.productId) }
     if !self.locationCode.isEmpty { c.location_code = arena.cString(self.locationCode) }
@@ -3007,7 +3025,7 @@ extension Catalog_V1_AdjustStockRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__AdjustStockRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__AdjustStockRequest> {
     let message = arena.allocate(Catalog__V1__AdjustStockRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3040,7 +3058,7 @@ extension Catalog_V1_SetReorderThresholdRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__SetReorderThresholdRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__SetReorderThresholdRequest>) {
     self.init()
     let c = message.pointee
     self.productId = ProtoCoding.string(c.product_id)
@@ -3049,7 +3067,7 @@ extension Catalog_V1_SetReorderThresholdRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__SetReorderThresholdRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__SetReorderThresholdRequest, arena: ProtoArena) {
     catalog__v1__set_reorder_threshold_request__init(&c)
     if !self.productId.isEmpty { c.product_id = arena.cString(self.productId) }
     if !self.locationCode.isEmpty { c.location_code = arena.cString(self.locationCode) }
@@ -3057,7 +3075,7 @@ extension Catalog_V1_SetReorderThresholdRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__SetReorderThresholdRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__SetReorderThresholdRequest> {
     let message = arena.allocate(Catalog__V1__SetReorderThresholdRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3085,20 +3103,20 @@ extension Catalog_V1_ListLowStockRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListLowStockRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListLowStockRequest>) {
     self.init()
     let c = message.pointee
     self.limit = c.limit
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListLowStockRequest) {
+  package func fill(_ c: inout Catalog__V1__ListLowStockRequest) {
     catalog__v1__list_low_stock_request__init(&c)
     c.limit = self.limit
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLowStockRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLowStockRequest> {
     let message = arena.allocate(Catalog__V1__ListLowStockRequest.self)
     self.fill(&message.pointee)
     return message
@@ -3131,7 +3149,7 @@ extension Catalog_V1_ListLowStockResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListLowStockResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListLowStockResponse>) {
     self.init()
     let c = message.pointee
     if c.n_levels > 0, let values = c.levels {
@@ -3143,7 +3161,7 @@ extension Catalog_V1_ListLowStockResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListLowStockResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ListLowStockResponse, arena: ProtoArena) {
     catalog__v1__list_low_stock_response__init(&c)
     if !self.levels.isEmpty {
       c.n_levels = self.levels.count
@@ -3156,7 +3174,7 @@ extension Catalog_V1_ListLowStockResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLowStockResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListLowStockResponse> {
     let message = arena.allocate(Catalog__V1__ListLowStockResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3189,20 +3207,20 @@ extension Catalog_V1_GetStockRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__GetStockRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__GetStockRequest>) {
     self.init()
     let c = message.pointee
     self.productId = ProtoCoding.string(c.product_id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__GetStockRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__GetStockRequest, arena: ProtoArena) {
     catalog__v1__get_stock_request__init(&c)
     if !self.productId.isEmpty { c.product_id = arena.cString(self.productId) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__GetStockRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__GetStockRequest> {
     let message = arena.allocate(Catalog__V1__GetStockRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3235,7 +3253,7 @@ extension Catalog_V1_GetStockResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__GetStockResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__GetStockResponse>) {
     self.init()
     let c = message.pointee
     if c.n_levels > 0, let values = c.levels {
@@ -3247,7 +3265,7 @@ extension Catalog_V1_GetStockResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__GetStockResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__GetStockResponse, arena: ProtoArena) {
     catalog__v1__get_stock_response__init(&c)
     if !self.levels.isEmpty {
       c.n_levels = self.levels.count
@@ -3260,7 +3278,7 @@ extension Catalog_V1_GetStockResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__GetStockResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__GetStockResponse> {
     let message = arena.allocate(Catalog__V1__GetStockResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3293,7 +3311,7 @@ extension Catalog_V1_ReservationLine {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ReservationLine>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ReservationLine>) {
     self.init()
     let c = message.pointee
     self.productId = ProtoCoding.string(c.product_id)
@@ -3302,7 +3320,7 @@ extension Catalog_V1_ReservationLine {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ReservationLine, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ReservationLine, arena: ProtoArena) {
     catalog__v1__reservation_line__init(&c)
     if !self.productId.isEmpty { c.product_id = arena.cString(self.productId) }
     if !self.locationCode.isEmpty { c.location_code = arena.cString(self.locationCode) }
@@ -3310,7 +3328,7 @@ extension Catalog_V1_ReservationLine {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ReservationLine> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ReservationLine> {
     let message = arena.allocate(Catalog__V1__ReservationLine.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3343,7 +3361,7 @@ extension Catalog_V1_Reservation {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__Reservation>) {
+  package init(copying message: UnsafePointer<Catalog__V1__Reservation>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
@@ -3359,7 +3377,7 @@ extension Catalog_V1_Reservation {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__Reservation, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__Reservation, arena: ProtoArena) {
     catalog__v1__reservation__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
     if !self.orderId.isEmpty { c.order_id = arena.cString(self.orderId) }
@@ -3376,7 +3394,7 @@ extension Catalog_V1_Reservation {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Reservation> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Reservation> {
     let message = arena.allocate(Catalog__V1__Reservation.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3409,7 +3427,7 @@ extension Catalog_V1_ReserveRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ReserveRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ReserveRequest>) {
     self.init()
     let c = message.pointee
     self.orderId = ProtoCoding.string(c.order_id)
@@ -3423,7 +3441,7 @@ extension Catalog_V1_ReserveRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ReserveRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ReserveRequest, arena: ProtoArena) {
     catalog__v1__reserve_request__init(&c)
     if !self.orderId.isEmpty { c.order_id = arena.cString(self.orderId) }
     if !self.lines.isEmpty {
@@ -3438,7 +3456,7 @@ extension Catalog_V1_ReserveRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ReserveRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ReserveRequest> {
     let message = arena.allocate(Catalog__V1__ReserveRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3471,20 +3489,20 @@ extension Catalog_V1_CommitReservationRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__CommitReservationRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__CommitReservationRequest>) {
     self.init()
     let c = message.pointee
     self.orderId = ProtoCoding.string(c.order_id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__CommitReservationRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__CommitReservationRequest, arena: ProtoArena) {
     catalog__v1__commit_reservation_request__init(&c)
     if !self.orderId.isEmpty { c.order_id = arena.cString(self.orderId) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CommitReservationRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CommitReservationRequest> {
     let message = arena.allocate(Catalog__V1__CommitReservationRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3517,20 +3535,20 @@ extension Catalog_V1_ReleaseReservationRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ReleaseReservationRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ReleaseReservationRequest>) {
     self.init()
     let c = message.pointee
     self.orderId = ProtoCoding.string(c.order_id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ReleaseReservationRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ReleaseReservationRequest, arena: ProtoArena) {
     catalog__v1__release_reservation_request__init(&c)
     if !self.orderId.isEmpty { c.order_id = arena.cString(self.orderId) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ReleaseReservationRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ReleaseReservationRequest> {
     let message = arena.allocate(Catalog__V1__ReleaseReservationRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3563,20 +3581,20 @@ extension Catalog_V1_WatchEventsRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__WatchEventsRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__WatchEventsRequest>) {
     self.init()
     let c = message.pointee
     self.afterCursor = ProtoCoding.string(c.after_cursor)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__WatchEventsRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__WatchEventsRequest, arena: ProtoArena) {
     catalog__v1__watch_events_request__init(&c)
     if !self.afterCursor.isEmpty { c.after_cursor = arena.cString(self.afterCursor) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__WatchEventsRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__WatchEventsRequest> {
     let message = arena.allocate(Catalog__V1__WatchEventsRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3609,7 +3627,7 @@ extension Catalog_V1_Event {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__Event>) {
+  package init(copying message: UnsafePointer<Catalog__V1__Event>) {
     self.init()
     let c = message.pointee
     self.cursor = ProtoCoding.string(c.cursor)
@@ -3619,7 +3637,7 @@ extension Catalog_V1_Event {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__Event, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__Event, arena: ProtoArena) {
     catalog__v1__event__init(&c)
     if !self.cursor.isEmpty { c.cursor = arena.cString(self.cursor) }
     if !self.type.isEmpty { c.type = arena.cString(self.type) }
@@ -3628,7 +3646,7 @@ extension Catalog_V1_Event {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Event> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__Event> {
     let message = arena.allocate(Catalog__V1__Event.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3661,7 +3679,7 @@ extension Catalog_V1_StockSnapshotRow {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__StockSnapshotRow>) {
+  package init(copying message: UnsafePointer<Catalog__V1__StockSnapshotRow>) {
     self.init()
     let c = message.pointee
     self.date = ProtoCoding.string(c.date)
@@ -3679,7 +3697,7 @@ extension Catalog_V1_StockSnapshotRow {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__StockSnapshotRow, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__StockSnapshotRow, arena: ProtoArena) {
     catalog__v1__stock_snapshot_row__init(&c)
     if !self.date.isEmpty { c.date = arena.cString(self.date) }
     if !self.clientCode.isEmpty { c.client_code = arena.cString(self.clientCode) }
@@ -3696,7 +3714,7 @@ extension Catalog_V1_StockSnapshotRow {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockSnapshotRow> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockSnapshotRow> {
     let message = arena.allocate(Catalog__V1__StockSnapshotRow.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3728,20 +3746,20 @@ extension Catalog_V1_CsvChunk {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__CsvChunk>) {
+  package init(copying message: UnsafePointer<Catalog__V1__CsvChunk>) {
     self.init()
     let c = message.pointee
     self.data = ProtoCoding.bytes(c.data.data, count: c.data.len)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__CsvChunk, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__CsvChunk, arena: ProtoArena) {
     catalog__v1__csv_chunk__init(&c)
     if !self.data.isEmpty { c.data = ProtobufCBinaryData(len: self.data.count, data: arena.bytes(self.data)) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CsvChunk> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__CsvChunk> {
     let message = arena.allocate(Catalog__V1__CsvChunk.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3774,7 +3792,7 @@ extension Catalog_V1_RowError {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__RowError>) {
+  package init(copying message: UnsafePointer<Catalog__V1__RowError>) {
     self.init()
     let c = message.pointee
     self.line = c.line
@@ -3782,14 +3800,14 @@ extension Catalog_V1_RowError {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__RowError, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__RowError, arena: ProtoArena) {
     catalog__v1__row_error__init(&c)
     c.line = self.line
     if !self.reason.isEmpty { c.reason = arena.cString(self.reason) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__RowError> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__RowError> {
     let message = arena.allocate(Catalog__V1__RowError.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3822,7 +3840,7 @@ extension Catalog_V1_ImportReport {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ImportReport>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ImportReport>) {
     self.init()
     let c = message.pointee
     self.rowsLoaded = c.rows_loaded
@@ -3837,7 +3855,7 @@ extension Catalog_V1_ImportReport {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ImportReport, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ImportReport, arena: ProtoArena) {
     catalog__v1__import_report__init(&c)
     c.rows_loaded = self.rowsLoaded
     c.rows_rejected = self.rowsRejected
@@ -3853,7 +3871,7 @@ extension Catalog_V1_ImportReport {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ImportReport> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ImportReport> {
     let message = arena.allocate(Catalog__V1__ImportReport.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3886,7 +3904,7 @@ extension Catalog_V1_StockClient {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__StockClient>) {
+  package init(copying message: UnsafePointer<Catalog__V1__StockClient>) {
     self.init()
     let c = message.pointee
     self.code = ProtoCoding.string(c.code)
@@ -3894,14 +3912,14 @@ extension Catalog_V1_StockClient {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__StockClient, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__StockClient, arena: ProtoArena) {
     catalog__v1__stock_client__init(&c)
     if !self.code.isEmpty { c.code = arena.cString(self.code) }
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockClient> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockClient> {
     let message = arena.allocate(Catalog__V1__StockClient.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3929,17 +3947,17 @@ extension Catalog_V1_ListStockClientsRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListStockClientsRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListStockClientsRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListStockClientsRequest) {
+  package func fill(_ c: inout Catalog__V1__ListStockClientsRequest) {
     catalog__v1__list_stock_clients_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListStockClientsRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListStockClientsRequest> {
     let message = arena.allocate(Catalog__V1__ListStockClientsRequest.self)
     self.fill(&message.pointee)
     return message
@@ -3972,7 +3990,7 @@ extension Catalog_V1_ListStockClientsResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__ListStockClientsResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__ListStockClientsResponse>) {
     self.init()
     let c = message.pointee
     if c.n_clients > 0, let values = c.clients {
@@ -3984,7 +4002,7 @@ extension Catalog_V1_ListStockClientsResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__ListStockClientsResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__ListStockClientsResponse, arena: ProtoArena) {
     catalog__v1__list_stock_clients_response__init(&c)
     if !self.clients.isEmpty {
       c.n_clients = self.clients.count
@@ -3997,7 +4015,7 @@ extension Catalog_V1_ListStockClientsResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListStockClientsResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__ListStockClientsResponse> {
     let message = arena.allocate(Catalog__V1__ListStockClientsResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4030,7 +4048,7 @@ extension Catalog_V1_StockAgingRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__StockAgingRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__StockAgingRequest>) {
     self.init()
     let c = message.pointee
     self.snapshotDate = ProtoCoding.string(c.snapshot_date)
@@ -4039,7 +4057,7 @@ extension Catalog_V1_StockAgingRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__StockAgingRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__StockAgingRequest, arena: ProtoArena) {
     catalog__v1__stock_aging_request__init(&c)
     if !self.snapshotDate.isEmpty { c.snapshot_date = arena.cString(self.snapshotDate) }
     if !self.clientCode.isEmpty { c.client_code = arena.cString(self.clientCode) }
@@ -4047,7 +4065,7 @@ extension Catalog_V1_StockAgingRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockAgingRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockAgingRequest> {
     let message = arena.allocate(Catalog__V1__StockAgingRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4080,7 +4098,7 @@ extension Catalog_V1_AgingBucket {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__AgingBucket>) {
+  package init(copying message: UnsafePointer<Catalog__V1__AgingBucket>) {
     self.init()
     let c = message.pointee
     self.bucket = ProtoCoding.string(c.bucket)
@@ -4089,7 +4107,7 @@ extension Catalog_V1_AgingBucket {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__AgingBucket, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__AgingBucket, arena: ProtoArena) {
     catalog__v1__aging_bucket__init(&c)
     if !self.bucket.isEmpty { c.bucket = arena.cString(self.bucket) }
     if !self.totalTonnes.isEmpty { c.total_tonnes = arena.cString(self.totalTonnes) }
@@ -4097,7 +4115,7 @@ extension Catalog_V1_AgingBucket {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__AgingBucket> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__AgingBucket> {
     let message = arena.allocate(Catalog__V1__AgingBucket.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4130,7 +4148,7 @@ extension Catalog_V1_StockAgingResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__StockAgingResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__StockAgingResponse>) {
     self.init()
     let c = message.pointee
     self.snapshotDate = ProtoCoding.string(c.snapshot_date)
@@ -4143,7 +4161,7 @@ extension Catalog_V1_StockAgingResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__StockAgingResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__StockAgingResponse, arena: ProtoArena) {
     catalog__v1__stock_aging_response__init(&c)
     if !self.snapshotDate.isEmpty { c.snapshot_date = arena.cString(self.snapshotDate) }
     if !self.buckets.isEmpty {
@@ -4157,7 +4175,7 @@ extension Catalog_V1_StockAgingResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockAgingResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockAgingResponse> {
     let message = arena.allocate(Catalog__V1__StockAgingResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4190,7 +4208,7 @@ extension Catalog_V1_StockTotalsRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__StockTotalsRequest>) {
+  package init(copying message: UnsafePointer<Catalog__V1__StockTotalsRequest>) {
     self.init()
     let c = message.pointee
     self.snapshotDate = ProtoCoding.string(c.snapshot_date)
@@ -4198,14 +4216,14 @@ extension Catalog_V1_StockTotalsRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__StockTotalsRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__StockTotalsRequest, arena: ProtoArena) {
     catalog__v1__stock_totals_request__init(&c)
     if !self.snapshotDate.isEmpty { c.snapshot_date = arena.cString(self.snapshotDate) }
     c.group_by = .init(rawValue: .init(truncatingIfNeeded: self.groupBy.rawValue))
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotalsRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotalsRequest> {
     let message = arena.allocate(Catalog__V1__StockTotalsRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4238,7 +4256,7 @@ extension Catalog_V1_StockTotal {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__StockTotal>) {
+  package init(copying message: UnsafePointer<Catalog__V1__StockTotal>) {
     self.init()
     let c = message.pointee
     self.key = ProtoCoding.string(c.key)
@@ -4248,7 +4266,7 @@ extension Catalog_V1_StockTotal {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__StockTotal, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__StockTotal, arena: ProtoArena) {
     catalog__v1__stock_total__init(&c)
     if !self.key.isEmpty { c.key = arena.cString(self.key) }
     if !self.label.isEmpty { c.label = arena.cString(self.label) }
@@ -4257,7 +4275,7 @@ extension Catalog_V1_StockTotal {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotal> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotal> {
     let message = arena.allocate(Catalog__V1__StockTotal.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4290,7 +4308,7 @@ extension Catalog_V1_StockTotalsResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Catalog__V1__StockTotalsResponse>) {
+  package init(copying message: UnsafePointer<Catalog__V1__StockTotalsResponse>) {
     self.init()
     let c = message.pointee
     self.snapshotDate = ProtoCoding.string(c.snapshot_date)
@@ -4303,7 +4321,7 @@ extension Catalog_V1_StockTotalsResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Catalog__V1__StockTotalsResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Catalog__V1__StockTotalsResponse, arena: ProtoArena) {
     catalog__v1__stock_totals_response__init(&c)
     if !self.snapshotDate.isEmpty { c.snapshot_date = arena.cString(self.snapshotDate) }
     if !self.totals.isEmpty {
@@ -4317,7 +4335,7 @@ extension Catalog_V1_StockTotalsResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotalsResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Catalog__V1__StockTotalsResponse> {
     let message = arena.allocate(Catalog__V1__StockTotalsResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message

@@ -5,8 +5,9 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
+public import GRPCTestingProtos
 
 /// A top-level enum.
 public enum Test_V1_Color: Equatable, Hashable, Sendable, RawRepresentable, CaseIterable {
@@ -282,7 +283,7 @@ extension Test_V1_Scalars {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Scalars>) {
+  package init(copying message: UnsafePointer<Test__V1__Scalars>) {
     self.init()
     let c = message.pointee
     self.int32Value = c.int32_value
@@ -304,7 +305,7 @@ extension Test_V1_Scalars {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Scalars, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Scalars, arena: ProtoArena) {
     test__v1__scalars__init(&c)
     c.int32_value = self.int32Value
     c.int64_value = self.int64Value
@@ -325,7 +326,7 @@ extension Test_V1_Scalars {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Scalars> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Scalars> {
     let message = arena.allocate(Test__V1__Scalars.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -358,7 +359,7 @@ extension Test_V1_Outer {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Outer>) {
+  package init(copying message: UnsafePointer<Test__V1__Outer>) {
     self.init()
     let c = message.pointee
     if let value = c.inner { self.inner = Test_V1_Outer.Inner(copying: value) }
@@ -374,7 +375,7 @@ extension Test_V1_Outer {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Outer, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Outer, arena: ProtoArena) {
     test__v1__outer__init(&c)
     if let value = self.inner { c.inner = value.cMessage(in: arena) }
     c.mode = .init(rawValue: .init(truncatingIfNeeded: self.mode.rawValue))
@@ -391,7 +392,7 @@ extension Test_V1_Outer {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Outer> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Outer> {
     let message = arena.allocate(Test__V1__Outer.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -425,7 +426,7 @@ extension Test_V1_Outer.Inner {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Outer__Inner>) {
+  package init(copying message: UnsafePointer<Test__V1__Outer__Inner>) {
     self.init()
     let c = message.pointee
     self.value = c.value
@@ -434,7 +435,7 @@ extension Test_V1_Outer.Inner {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Outer__Inner, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Outer__Inner, arena: ProtoArena) {
     test__v1__outer__inner__init(&c)
     c.value = self.value
     if let value = self.leaf { c.leaf = value.cMessage(in: arena) }
@@ -442,7 +443,7 @@ extension Test_V1_Outer.Inner {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Outer__Inner> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Outer__Inner> {
     let message = arena.allocate(Test__V1__Outer__Inner.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -476,20 +477,20 @@ extension Test_V1_Outer.Inner.Leaf {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Outer__Inner__Leaf>) {
+  package init(copying message: UnsafePointer<Test__V1__Outer__Inner__Leaf>) {
     self.init()
     let c = message.pointee
     self.label = ProtoCoding.string(c.label)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Outer__Inner__Leaf, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Outer__Inner__Leaf, arena: ProtoArena) {
     test__v1__outer__inner__leaf__init(&c)
     if !self.label.isEmpty { c.label = arena.cString(self.label) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Outer__Inner__Leaf> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Outer__Inner__Leaf> {
     let message = arena.allocate(Test__V1__Outer__Inner__Leaf.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -522,7 +523,7 @@ extension Test_V1_Repeated {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Repeated>) {
+  package init(copying message: UnsafePointer<Test__V1__Repeated>) {
     self.init()
     let c = message.pointee
     self.int32Values = ProtoCoding.array(c.int32_values, count: c.n_int32_values)
@@ -565,7 +566,7 @@ extension Test_V1_Repeated {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Repeated, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Repeated, arena: ProtoArena) {
     test__v1__repeated__init(&c)
     if !self.int32Values.isEmpty {
       c.n_int32_values = self.int32Values.count
@@ -654,7 +655,7 @@ extension Test_V1_Repeated {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Repeated> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Repeated> {
     let message = arena.allocate(Test__V1__Repeated.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -687,7 +688,7 @@ extension Test_V1_Maps {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Maps>) {
+  package init(copying message: UnsafePointer<Test__V1__Maps>) {
     self.init()
     let c = message.pointee
     if c.n_string_to_int32 > 0, let entries = c.string_to_int32 {
@@ -735,7 +736,7 @@ extension Test_V1_Maps {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Maps, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Maps, arena: ProtoArena) {
     test__v1__maps__init(&c)
     if !self.stringToInt32.isEmpty {
       // Entries go out sorted by key so that equal maps encode to equal bytes.
@@ -818,7 +819,7 @@ extension Test_V1_Maps {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Maps> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Maps> {
     let message = arena.allocate(Test__V1__Maps.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -851,7 +852,7 @@ extension Test_V1_Choice {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Choice>) {
+  package init(copying message: UnsafePointer<Test__V1__Choice>) {
     self.init()
     let c = message.pointee
     self.name = ProtoCoding.string(c.name)
@@ -875,7 +876,7 @@ extension Test_V1_Choice {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Choice, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Choice, arena: ProtoArena) {
     test__v1__choice__init(&c)
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
     switch self.kind {
@@ -904,7 +905,7 @@ extension Test_V1_Choice {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Choice> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Choice> {
     let message = arena.allocate(Test__V1__Choice.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -937,7 +938,7 @@ extension Test_V1_Optionals {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Optionals>) {
+  package init(copying message: UnsafePointer<Test__V1__Optionals>) {
     self.init()
     let c = message.pointee
     if c._int32_value_case.rawValue == 1 { self.int32Value = c.int32_value }
@@ -952,7 +953,7 @@ extension Test_V1_Optionals {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Optionals, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Optionals, arena: ProtoArena) {
     test__v1__optionals__init(&c)
     if let value = self.int32Value {
       c._int32_value_case = .init(rawValue: 1)
@@ -990,7 +991,7 @@ extension Test_V1_Optionals {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Optionals> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Optionals> {
     let message = arena.allocate(Test__V1__Optionals.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -1023,7 +1024,7 @@ extension Test_V1_Keywords {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Keywords>) {
+  package init(copying message: UnsafePointer<Test__V1__Keywords>) {
     self.init()
     let c = message.pointee
     self.`default` = c.default_
@@ -1035,7 +1036,7 @@ extension Test_V1_Keywords {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Keywords, arena: ProtoArena) {
+  package func fill(_ c: inout Test__V1__Keywords, arena: ProtoArena) {
     test__v1__keywords__init(&c)
     c.default_ = self.`default`
     if !self.`protocol`.isEmpty { c.`protocol` = arena.cString(self.`protocol`) }
@@ -1046,7 +1047,7 @@ extension Test_V1_Keywords {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Keywords> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Keywords> {
     let message = arena.allocate(Test__V1__Keywords.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -1074,20 +1075,20 @@ extension Test_V1_Test1 {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Test__V1__Test1>) {
+  package init(copying message: UnsafePointer<Test__V1__Test1>) {
     self.init()
     let c = message.pointee
     self.a = c.a
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Test__V1__Test1) {
+  package func fill(_ c: inout Test__V1__Test1) {
     test__v1__test1__init(&c)
     c.a = self.a
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Test1> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Test__V1__Test1> {
     let message = arena.allocate(Test__V1__Test1.self)
     self.fill(&message.pointee)
     return message

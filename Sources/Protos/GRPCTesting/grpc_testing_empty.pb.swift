@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// A message with no fields, used where a call needs no arguments or no result.
 public struct Grpc_Testing_Empty: RPCMessage, Equatable, Sendable {
@@ -37,17 +37,17 @@ extension Grpc_Testing_Empty {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__Empty>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__Empty>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__Empty) {
+  package func fill(_ c: inout Grpc__Testing__Empty) {
     grpc__testing__empty__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__Empty> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__Empty> {
     let message = arena.allocate(Grpc__Testing__Empty.self)
     self.fill(&message.pointee)
     return message

@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// A reflection query.
 public struct Grpc_Reflection_V1_ServerReflectionRequest: RPCMessage, Equatable, Sendable {
@@ -164,6 +164,9 @@ public enum Grpc_Reflection_V1_ServerReflection {
 }
 
 extension Grpc_Reflection_V1_ServerReflection.ServiceProtocol {
+  /// The proto files declaring `grpc.reflection.v1.ServerReflection`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { GRPCReflectionV1ProtoFiles.all }
+
   /// Registers every method of `grpc.reflection.v1.ServerReflection` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerBidirectionalStreaming(
@@ -215,7 +218,7 @@ extension Grpc_Reflection_V1_ServerReflectionRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1__ServerReflectionRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1__ServerReflectionRequest>) {
     self.init()
     let c = message.pointee
     self.host = ProtoCoding.string(c.host)
@@ -236,7 +239,7 @@ extension Grpc_Reflection_V1_ServerReflectionRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1__ServerReflectionRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1__ServerReflectionRequest, arena: ProtoArena) {
     grpc__reflection__v1__server_reflection_request__init(&c)
     if !self.host.isEmpty { c.host = arena.cString(self.host) }
     switch self.messageRequest {
@@ -261,7 +264,7 @@ extension Grpc_Reflection_V1_ServerReflectionRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionRequest> {
     let message = arena.allocate(Grpc__Reflection__V1__ServerReflectionRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -294,7 +297,7 @@ extension Grpc_Reflection_V1_ExtensionRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1__ExtensionRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1__ExtensionRequest>) {
     self.init()
     let c = message.pointee
     self.containingType = ProtoCoding.string(c.containing_type)
@@ -302,14 +305,14 @@ extension Grpc_Reflection_V1_ExtensionRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1__ExtensionRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1__ExtensionRequest, arena: ProtoArena) {
     grpc__reflection__v1__extension_request__init(&c)
     if !self.containingType.isEmpty { c.containing_type = arena.cString(self.containingType) }
     c.extension_number = self.extensionNumber
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionRequest> {
     let message = arena.allocate(Grpc__Reflection__V1__ExtensionRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -342,7 +345,7 @@ extension Grpc_Reflection_V1_ServerReflectionResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1__ServerReflectionResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1__ServerReflectionResponse>) {
     self.init()
     let c = message.pointee
     self.validHost = ProtoCoding.string(c.valid_host)
@@ -362,7 +365,7 @@ extension Grpc_Reflection_V1_ServerReflectionResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1__ServerReflectionResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1__ServerReflectionResponse, arena: ProtoArena) {
     grpc__reflection__v1__server_reflection_response__init(&c)
     if !self.validHost.isEmpty { c.valid_host = arena.cString(self.validHost) }
     if let value = self.originalRequest { c.original_request = value.cMessage(in: arena) }
@@ -385,7 +388,7 @@ extension Grpc_Reflection_V1_ServerReflectionResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServerReflectionResponse> {
     let message = arena.allocate(Grpc__Reflection__V1__ServerReflectionResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -417,7 +420,7 @@ extension Grpc_Reflection_V1_FileDescriptorResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1__FileDescriptorResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1__FileDescriptorResponse>) {
     self.init()
     let c = message.pointee
     if c.n_file_descriptor_proto > 0, let values = c.file_descriptor_proto {
@@ -429,7 +432,7 @@ extension Grpc_Reflection_V1_FileDescriptorResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1__FileDescriptorResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1__FileDescriptorResponse, arena: ProtoArena) {
     grpc__reflection__v1__file_descriptor_response__init(&c)
     if !self.fileDescriptorProto.isEmpty {
       c.n_file_descriptor_proto = self.fileDescriptorProto.count
@@ -442,7 +445,7 @@ extension Grpc_Reflection_V1_FileDescriptorResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__FileDescriptorResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__FileDescriptorResponse> {
     let message = arena.allocate(Grpc__Reflection__V1__FileDescriptorResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -475,7 +478,7 @@ extension Grpc_Reflection_V1_ExtensionNumberResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1__ExtensionNumberResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1__ExtensionNumberResponse>) {
     self.init()
     let c = message.pointee
     self.baseTypeName = ProtoCoding.string(c.base_type_name)
@@ -483,7 +486,7 @@ extension Grpc_Reflection_V1_ExtensionNumberResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1__ExtensionNumberResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1__ExtensionNumberResponse, arena: ProtoArena) {
     grpc__reflection__v1__extension_number_response__init(&c)
     if !self.baseTypeName.isEmpty { c.base_type_name = arena.cString(self.baseTypeName) }
     if !self.extensionNumber.isEmpty {
@@ -493,7 +496,7 @@ extension Grpc_Reflection_V1_ExtensionNumberResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionNumberResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ExtensionNumberResponse> {
     let message = arena.allocate(Grpc__Reflection__V1__ExtensionNumberResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -526,7 +529,7 @@ extension Grpc_Reflection_V1_ListServiceResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1__ListServiceResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1__ListServiceResponse>) {
     self.init()
     let c = message.pointee
     if c.n_service > 0, let values = c.service {
@@ -538,7 +541,7 @@ extension Grpc_Reflection_V1_ListServiceResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1__ListServiceResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1__ListServiceResponse, arena: ProtoArena) {
     grpc__reflection__v1__list_service_response__init(&c)
     if !self.service.isEmpty {
       c.n_service = self.service.count
@@ -551,7 +554,7 @@ extension Grpc_Reflection_V1_ListServiceResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ListServiceResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ListServiceResponse> {
     let message = arena.allocate(Grpc__Reflection__V1__ListServiceResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -584,20 +587,20 @@ extension Grpc_Reflection_V1_ServiceResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1__ServiceResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1__ServiceResponse>) {
     self.init()
     let c = message.pointee
     self.name = ProtoCoding.string(c.name)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1__ServiceResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1__ServiceResponse, arena: ProtoArena) {
     grpc__reflection__v1__service_response__init(&c)
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServiceResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ServiceResponse> {
     let message = arena.allocate(Grpc__Reflection__V1__ServiceResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -630,7 +633,7 @@ extension Grpc_Reflection_V1_ErrorResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1__ErrorResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1__ErrorResponse>) {
     self.init()
     let c = message.pointee
     self.errorCode = c.error_code
@@ -638,14 +641,14 @@ extension Grpc_Reflection_V1_ErrorResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1__ErrorResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1__ErrorResponse, arena: ProtoArena) {
     grpc__reflection__v1__error_response__init(&c)
     c.error_code = self.errorCode
     if !self.errorMessage.isEmpty { c.error_message = arena.cString(self.errorMessage) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ErrorResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1__ErrorResponse> {
     let message = arena.allocate(Grpc__Reflection__V1__ErrorResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message

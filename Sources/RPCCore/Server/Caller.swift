@@ -1,7 +1,9 @@
-public import RPCCore
-
 /// What a caller may do within its tenant: `viewer` reads, `editor` also writes, `admin` also
 /// manages users and settings.
+///
+/// Here, next to ``ServerContext``, because a call's caller is part of its context and a
+/// method's descriptor names the least role it needs (``MethodAccess``); credentials and their
+/// verification live in `Auth`.
 public enum Role: String, Sendable, Hashable, CaseIterable, Comparable, Codable {
   case viewer
   case editor
@@ -18,7 +20,8 @@ public enum Role: String, Sendable, Hashable, CaseIterable, Comparable, Codable 
   public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rank < rhs.rank }
 }
 
-/// The authenticated principal of the current call, bound by ``AuthenticationInterceptor``.
+/// The authenticated principal of a call, set on ``ServerContext/caller`` by the
+/// authentication interceptor.
 public struct Caller: Sendable, Hashable {
   /// What kind of principal the credential named.
   public enum Kind: String, Sendable, Hashable, Codable {
@@ -43,21 +46,20 @@ public struct Caller: Sendable, Hashable {
     self.role = role
     self.kind = kind
   }
+}
 
-  /// The caller of the call being handled; `nil` on public methods or outside a call.
-  @TaskLocal public static var current: Caller?
+/// Who may call a method, as its proto declares it with `option (suite.v1.access)`
+/// (proto/suite/v1/access.proto); generated into ``MethodDescriptor/access``.
+public enum MethodAccess: Sendable, Hashable, CustomStringConvertible {
+  /// Callable without a credential (a credential, when sent, is still verified).
+  case `public`
+  /// Needs a credential whose role is at least this one.
+  case role(Role)
 
-  /// The current caller if it has at least `role`.
-  ///
-  /// - Throws: `UNAUTHENTICATED` without a caller, `PERMISSION_DENIED` when its role is lower.
-  public static func require(_ role: Role) throws(RPCError) -> Caller {
-    guard let caller = self.current else {
-      throw RPCError(code: .unauthenticated, message: "This method needs a bearer token.")
+  public var description: String {
+    switch self {
+    case .public: "public"
+    case .role(let role): role.rawValue
     }
-    guard caller.role >= role else {
-      throw RPCError(
-        code: .permissionDenied, message: "This method needs the \(role.rawValue) role; the caller is \(caller.role.rawValue).")
-    }
-    return caller
   }
 }

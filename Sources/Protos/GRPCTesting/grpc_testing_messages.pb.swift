@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// The type of payload that should be returned.
 public enum Grpc_Testing_PayloadType: Equatable, Hashable, Sendable, RawRepresentable, CaseIterable {
@@ -283,20 +283,20 @@ extension Grpc_Testing_BoolValue {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__BoolValue>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__BoolValue>) {
     self.init()
     let c = message.pointee
     self.value = c.value != 0
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__BoolValue) {
+  package func fill(_ c: inout Grpc__Testing__BoolValue) {
     grpc__testing__bool_value__init(&c)
     c.value = self.value ? 1 : 0
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__BoolValue> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__BoolValue> {
     let message = arena.allocate(Grpc__Testing__BoolValue.self)
     self.fill(&message.pointee)
     return message
@@ -328,7 +328,7 @@ extension Grpc_Testing_Payload {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__Payload>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__Payload>) {
     self.init()
     let c = message.pointee
     self.type = Grpc_Testing_PayloadType(rawValue: Int32(truncatingIfNeeded: c.type.rawValue))
@@ -336,14 +336,14 @@ extension Grpc_Testing_Payload {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__Payload, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__Payload, arena: ProtoArena) {
     grpc__testing__payload__init(&c)
     c.type = .init(rawValue: .init(truncatingIfNeeded: self.type.rawValue))
     if !self.body.isEmpty { c.body = ProtobufCBinaryData(len: self.body.count, data: arena.bytes(self.body)) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__Payload> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__Payload> {
     let message = arena.allocate(Grpc__Testing__Payload.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -376,7 +376,7 @@ extension Grpc_Testing_EchoStatus {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__EchoStatus>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__EchoStatus>) {
     self.init()
     let c = message.pointee
     self.code = c.code
@@ -384,14 +384,14 @@ extension Grpc_Testing_EchoStatus {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__EchoStatus, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__EchoStatus, arena: ProtoArena) {
     grpc__testing__echo_status__init(&c)
     c.code = self.code
     if !self.message.isEmpty { c.message = arena.cString(self.message) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__EchoStatus> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__EchoStatus> {
     let message = arena.allocate(Grpc__Testing__EchoStatus.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -424,7 +424,7 @@ extension Grpc_Testing_SimpleRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__SimpleRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__SimpleRequest>) {
     self.init()
     let c = message.pointee
     self.responseType = Grpc_Testing_PayloadType(rawValue: Int32(truncatingIfNeeded: c.response_type.rawValue))
@@ -441,7 +441,7 @@ extension Grpc_Testing_SimpleRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__SimpleRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__SimpleRequest, arena: ProtoArena) {
     grpc__testing__simple_request__init(&c)
     c.response_type = .init(rawValue: .init(truncatingIfNeeded: self.responseType.rawValue))
     c.response_size = self.responseSize
@@ -457,7 +457,7 @@ extension Grpc_Testing_SimpleRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__SimpleRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__SimpleRequest> {
     let message = arena.allocate(Grpc__Testing__SimpleRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -490,7 +490,7 @@ extension Grpc_Testing_SimpleResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__SimpleResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__SimpleResponse>) {
     self.init()
     let c = message.pointee
     if let value = c.payload { self.payload = Grpc_Testing_Payload(copying: value) }
@@ -502,7 +502,7 @@ extension Grpc_Testing_SimpleResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__SimpleResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__SimpleResponse, arena: ProtoArena) {
     grpc__testing__simple_response__init(&c)
     if let value = self.payload { c.payload = value.cMessage(in: arena) }
     if !self.username.isEmpty { c.username = arena.cString(self.username) }
@@ -513,7 +513,7 @@ extension Grpc_Testing_SimpleResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__SimpleResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__SimpleResponse> {
     let message = arena.allocate(Grpc__Testing__SimpleResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -546,7 +546,7 @@ extension Grpc_Testing_StreamingInputCallRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__StreamingInputCallRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__StreamingInputCallRequest>) {
     self.init()
     let c = message.pointee
     if let value = c.payload { self.payload = Grpc_Testing_Payload(copying: value) }
@@ -554,14 +554,14 @@ extension Grpc_Testing_StreamingInputCallRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__StreamingInputCallRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__StreamingInputCallRequest, arena: ProtoArena) {
     grpc__testing__streaming_input_call_request__init(&c)
     if let value = self.payload { c.payload = value.cMessage(in: arena) }
     if let value = self.expectCompressed { c.expect_compressed = value.cMessage(in: arena) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__StreamingInputCallRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__StreamingInputCallRequest> {
     let message = arena.allocate(Grpc__Testing__StreamingInputCallRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -589,20 +589,20 @@ extension Grpc_Testing_StreamingInputCallResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__StreamingInputCallResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__StreamingInputCallResponse>) {
     self.init()
     let c = message.pointee
     self.aggregatedPayloadSize = c.aggregated_payload_size
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__StreamingInputCallResponse) {
+  package func fill(_ c: inout Grpc__Testing__StreamingInputCallResponse) {
     grpc__testing__streaming_input_call_response__init(&c)
     c.aggregated_payload_size = self.aggregatedPayloadSize
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__StreamingInputCallResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__StreamingInputCallResponse> {
     let message = arena.allocate(Grpc__Testing__StreamingInputCallResponse.self)
     self.fill(&message.pointee)
     return message
@@ -635,7 +635,7 @@ extension Grpc_Testing_ResponseParameters {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__ResponseParameters>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__ResponseParameters>) {
     self.init()
     let c = message.pointee
     self.size = c.size
@@ -644,7 +644,7 @@ extension Grpc_Testing_ResponseParameters {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__ResponseParameters, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__ResponseParameters, arena: ProtoArena) {
     grpc__testing__response_parameters__init(&c)
     c.size = self.size
     c.interval_us = self.intervalUs
@@ -652,7 +652,7 @@ extension Grpc_Testing_ResponseParameters {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__ResponseParameters> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__ResponseParameters> {
     let message = arena.allocate(Grpc__Testing__ResponseParameters.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -685,7 +685,7 @@ extension Grpc_Testing_StreamingOutputCallRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__StreamingOutputCallRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__StreamingOutputCallRequest>) {
     self.init()
     let c = message.pointee
     self.responseType = Grpc_Testing_PayloadType(rawValue: Int32(truncatingIfNeeded: c.response_type.rawValue))
@@ -701,7 +701,7 @@ extension Grpc_Testing_StreamingOutputCallRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__StreamingOutputCallRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__StreamingOutputCallRequest, arena: ProtoArena) {
     grpc__testing__streaming_output_call_request__init(&c)
     c.response_type = .init(rawValue: .init(truncatingIfNeeded: self.responseType.rawValue))
     if !self.responseParameters.isEmpty {
@@ -718,7 +718,7 @@ extension Grpc_Testing_StreamingOutputCallRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__StreamingOutputCallRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__StreamingOutputCallRequest> {
     let message = arena.allocate(Grpc__Testing__StreamingOutputCallRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -751,20 +751,20 @@ extension Grpc_Testing_StreamingOutputCallResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__StreamingOutputCallResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__StreamingOutputCallResponse>) {
     self.init()
     let c = message.pointee
     if let value = c.payload { self.payload = Grpc_Testing_Payload(copying: value) }
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__StreamingOutputCallResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__StreamingOutputCallResponse, arena: ProtoArena) {
     grpc__testing__streaming_output_call_response__init(&c)
     if let value = self.payload { c.payload = value.cMessage(in: arena) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__StreamingOutputCallResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__StreamingOutputCallResponse> {
     let message = arena.allocate(Grpc__Testing__StreamingOutputCallResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -792,20 +792,20 @@ extension Grpc_Testing_ReconnectParams {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__ReconnectParams>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__ReconnectParams>) {
     self.init()
     let c = message.pointee
     self.maxReconnectBackoffMs = c.max_reconnect_backoff_ms
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__ReconnectParams) {
+  package func fill(_ c: inout Grpc__Testing__ReconnectParams) {
     grpc__testing__reconnect_params__init(&c)
     c.max_reconnect_backoff_ms = self.maxReconnectBackoffMs
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__ReconnectParams> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__ReconnectParams> {
     let message = arena.allocate(Grpc__Testing__ReconnectParams.self)
     self.fill(&message.pointee)
     return message
@@ -837,7 +837,7 @@ extension Grpc_Testing_ReconnectInfo {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__ReconnectInfo>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__ReconnectInfo>) {
     self.init()
     let c = message.pointee
     self.passed = c.passed != 0
@@ -845,7 +845,7 @@ extension Grpc_Testing_ReconnectInfo {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__ReconnectInfo, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__ReconnectInfo, arena: ProtoArena) {
     grpc__testing__reconnect_info__init(&c)
     c.passed = self.passed ? 1 : 0
     if !self.backoffMs.isEmpty {
@@ -855,7 +855,7 @@ extension Grpc_Testing_ReconnectInfo {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__ReconnectInfo> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__ReconnectInfo> {
     let message = arena.allocate(Grpc__Testing__ReconnectInfo.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -888,7 +888,7 @@ extension Grpc_Testing_TestOrcaReport {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Testing__TestOrcaReport>) {
+  package init(copying message: UnsafePointer<Grpc__Testing__TestOrcaReport>) {
     self.init()
     let c = message.pointee
     self.cpuUtilization = c.cpu_utilization
@@ -910,7 +910,7 @@ extension Grpc_Testing_TestOrcaReport {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Testing__TestOrcaReport, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Testing__TestOrcaReport, arena: ProtoArena) {
     grpc__testing__test_orca_report__init(&c)
     c.cpu_utilization = self.cpuUtilization
     c.memory_utilization = self.memoryUtilization
@@ -943,7 +943,7 @@ extension Grpc_Testing_TestOrcaReport {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__TestOrcaReport> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Testing__TestOrcaReport> {
     let message = arena.allocate(Grpc__Testing__TestOrcaReport.self)
     self.fill(&message.pointee, arena: arena)
     return message

@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// A caller's role within its tenant: viewers read, editors also write, admins also manage users.
 public enum Identity_V1_Role: Equatable, Hashable, Sendable, RawRepresentable, CaseIterable {
@@ -610,7 +610,7 @@ public enum Identity_V1_Tenants {
     public enum CreateTenant {
       public typealias Input = Identity_V1_CreateTenantRequest
       public typealias Output = Identity_V1_CreateTenantResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Tenants", method: "CreateTenant")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Tenants", method: "CreateTenant", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -618,7 +618,7 @@ public enum Identity_V1_Tenants {
     public enum GetTenant {
       public typealias Input = Identity_V1_GetTenantRequest
       public typealias Output = Identity_V1_Tenant
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Tenants", method: "GetTenant")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Tenants", method: "GetTenant", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -697,6 +697,9 @@ public enum Identity_V1_Tenants {
 }
 
 extension Identity_V1_Tenants.ServiceProtocol {
+  /// The proto files declaring `identity.v1.Tenants`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { IdentityV1ProtoFiles.all }
+
   /// Registers every method of `identity.v1.Tenants` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -741,7 +744,7 @@ public enum Identity_V1_Users {
     public enum CreateUser {
       public typealias Input = Identity_V1_CreateUserRequest
       public typealias Output = Identity_V1_User
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CreateUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CreateUser", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -749,7 +752,7 @@ public enum Identity_V1_Users {
     public enum GetUser {
       public typealias Input = Identity_V1_GetUserRequest
       public typealias Output = Identity_V1_User
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "GetUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "GetUser", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -757,7 +760,7 @@ public enum Identity_V1_Users {
     public enum ListUsers {
       public typealias Input = Identity_V1_ListUsersRequest
       public typealias Output = Identity_V1_ListUsersResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "ListUsers")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "ListUsers", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -765,7 +768,7 @@ public enum Identity_V1_Users {
     public enum CountUsers {
       public typealias Input = Identity_V1_CountUsersRequest
       public typealias Output = Identity_V1_CountUsersResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CountUsers")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "CountUsers", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -773,7 +776,7 @@ public enum Identity_V1_Users {
     public enum UpdateUser {
       public typealias Input = Identity_V1_UpdateUserRequest
       public typealias Output = Identity_V1_User
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "UpdateUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "UpdateUser", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -781,7 +784,7 @@ public enum Identity_V1_Users {
     public enum DeactivateUser {
       public typealias Input = Identity_V1_DeactivateUserRequest
       public typealias Output = Identity_V1_User
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "DeactivateUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "DeactivateUser", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -789,7 +792,7 @@ public enum Identity_V1_Users {
     public enum SetPassword {
       public typealias Input = Identity_V1_SetPasswordRequest
       public typealias Output = Identity_V1_SetPasswordResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "SetPassword")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Users", method: "SetPassword", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -988,6 +991,9 @@ public enum Identity_V1_Users {
 }
 
 extension Identity_V1_Users.ServiceProtocol {
+  /// The proto files declaring `identity.v1.Users`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { IdentityV1ProtoFiles.all }
+
   /// Registers every method of `identity.v1.Users` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -1098,7 +1104,7 @@ public enum Identity_V1_Sessions {
     public enum Login {
       public typealias Input = Identity_V1_LoginRequest
       public typealias Output = Identity_V1_Session
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Login")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Login", access: .public)
       public static let kind: RPCKind = .unary
     }
 
@@ -1106,7 +1112,7 @@ public enum Identity_V1_Sessions {
     public enum Refresh {
       public typealias Input = Identity_V1_RefreshRequest
       public typealias Output = Identity_V1_Session
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Refresh")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Refresh", access: .public)
       public static let kind: RPCKind = .unary
     }
 
@@ -1114,7 +1120,7 @@ public enum Identity_V1_Sessions {
     public enum Logout {
       public typealias Input = Identity_V1_LogoutRequest
       public typealias Output = Identity_V1_LogoutResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Logout")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "Logout", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1122,7 +1128,7 @@ public enum Identity_V1_Sessions {
     public enum GetSigningKeys {
       public typealias Input = Identity_V1_GetSigningKeysRequest
       public typealias Output = Identity_V1_GetSigningKeysResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "GetSigningKeys")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "GetSigningKeys", access: .public)
       public static let kind: RPCKind = .unary
     }
 
@@ -1131,7 +1137,7 @@ public enum Identity_V1_Sessions {
     public enum RotateSigningKey {
       public typealias Input = Identity_V1_RotateSigningKeyRequest
       public typealias Output = Identity_V1_RotateSigningKeyResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "RotateSigningKey")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Sessions", method: "RotateSigningKey", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -1290,6 +1296,9 @@ public enum Identity_V1_Sessions {
 }
 
 extension Identity_V1_Sessions.ServiceProtocol {
+  /// The proto files declaring `identity.v1.Sessions`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { IdentityV1ProtoFiles.all }
+
   /// Registers every method of `identity.v1.Sessions` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -1372,14 +1381,14 @@ public enum Identity_V1_Audit {
     public enum ListAuditEvents {
       public typealias Input = Identity_V1_ListAuditEventsRequest
       public typealias Output = Identity_V1_ListAuditEventsResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Audit", method: "ListAuditEvents")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Audit", method: "ListAuditEvents", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
     public enum VerifyAuditChain {
       public typealias Input = Identity_V1_VerifyAuditChainRequest
       public typealias Output = Identity_V1_VerifyAuditChainResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Audit", method: "VerifyAuditChain")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Audit", method: "VerifyAuditChain", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -1458,6 +1467,9 @@ public enum Identity_V1_Audit {
 }
 
 extension Identity_V1_Audit.ServiceProtocol {
+  /// The proto files declaring `identity.v1.Audit`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { IdentityV1ProtoFiles.all }
+
   /// Registers every method of `identity.v1.Audit` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -1501,28 +1513,28 @@ public enum Identity_V1_ApiKeys {
     public enum CreateApiKey {
       public typealias Input = Identity_V1_CreateApiKeyRequest
       public typealias Output = Identity_V1_CreateApiKeyResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "CreateApiKey")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "CreateApiKey", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListApiKeys {
       public typealias Input = Identity_V1_ListApiKeysRequest
       public typealias Output = Identity_V1_ListApiKeysResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ListApiKeys")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ListApiKeys", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
     public enum RevokeApiKey {
       public typealias Input = Identity_V1_RevokeApiKeyRequest
       public typealias Output = Identity_V1_ApiKey
-      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "RevokeApiKey")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "RevokeApiKey", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
     public enum ExchangeApiKey {
       public typealias Input = Identity_V1_ExchangeApiKeyRequest
       public typealias Output = Identity_V1_ExchangeApiKeyResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ExchangeApiKey")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.ApiKeys", method: "ExchangeApiKey", access: .public)
       public static let kind: RPCKind = .unary
     }
 
@@ -1649,6 +1661,9 @@ public enum Identity_V1_ApiKeys {
 }
 
 extension Identity_V1_ApiKeys.ServiceProtocol {
+  /// The proto files declaring `identity.v1.ApiKeys`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { IdentityV1ProtoFiles.all }
+
   /// Registers every method of `identity.v1.ApiKeys` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -1718,35 +1733,35 @@ public enum Identity_V1_UserSettings {
     public enum GetPreferences {
       public typealias Input = Identity_V1_GetPreferencesRequest
       public typealias Output = Identity_V1_Preferences
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "GetPreferences")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "GetPreferences", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum UpdatePreferences {
       public typealias Input = Identity_V1_UpdatePreferencesRequest
       public typealias Output = Identity_V1_Preferences
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "UpdatePreferences")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "UpdatePreferences", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum ListDashboards {
       public typealias Input = Identity_V1_ListDashboardsRequest
       public typealias Output = Identity_V1_ListDashboardsResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "ListDashboards")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "ListDashboards", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum SaveDashboard {
       public typealias Input = Identity_V1_SaveDashboardRequest
       public typealias Output = Identity_V1_Dashboard
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "SaveDashboard")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "SaveDashboard", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
     public enum DeleteDashboard {
       public typealias Input = Identity_V1_DeleteDashboardRequest
       public typealias Output = Identity_V1_DeleteDashboardResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "DeleteDashboard")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.UserSettings", method: "DeleteDashboard", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -1897,6 +1912,9 @@ public enum Identity_V1_UserSettings {
 }
 
 extension Identity_V1_UserSettings.ServiceProtocol {
+  /// The proto files declaring `identity.v1.UserSettings`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { IdentityV1ProtoFiles.all }
+
   /// Registers every method of `identity.v1.UserSettings` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -1979,7 +1997,7 @@ public enum Identity_V1_Privacy {
     public enum ExportUserData {
       public typealias Input = Identity_V1_ExportUserDataRequest
       public typealias Output = Identity_V1_ExportUserDataResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "ExportUserData")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "ExportUserData", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -1989,7 +2007,7 @@ public enum Identity_V1_Privacy {
     public enum AnonymizeUser {
       public typealias Input = Identity_V1_AnonymizeUserRequest
       public typealias Output = Identity_V1_AnonymizeUserResponse
-      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "AnonymizeUser")
+      public static let descriptor = MethodDescriptor(service: "identity.v1.Privacy", method: "AnonymizeUser", access: .role(.admin))
       public static let kind: RPCKind = .unary
     }
 
@@ -2076,6 +2094,9 @@ public enum Identity_V1_Privacy {
 }
 
 extension Identity_V1_Privacy.ServiceProtocol {
+  /// The proto files declaring `identity.v1.Privacy`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { IdentityV1ProtoFiles.all }
+
   /// Registers every method of `identity.v1.Privacy` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -2137,7 +2158,7 @@ extension Identity_V1_Tenant {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__Tenant>) {
+  package init(copying message: UnsafePointer<Identity__V1__Tenant>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
@@ -2148,7 +2169,7 @@ extension Identity_V1_Tenant {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__Tenant, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__Tenant, arena: ProtoArena) {
     identity__v1__tenant__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
@@ -2158,7 +2179,7 @@ extension Identity_V1_Tenant {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Tenant> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Tenant> {
     let message = arena.allocate(Identity__V1__Tenant.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2191,7 +2212,7 @@ extension Identity_V1_CreateTenantRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__CreateTenantRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__CreateTenantRequest>) {
     self.init()
     let c = message.pointee
     self.name = ProtoCoding.string(c.name)
@@ -2202,7 +2223,7 @@ extension Identity_V1_CreateTenantRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__CreateTenantRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__CreateTenantRequest, arena: ProtoArena) {
     identity__v1__create_tenant_request__init(&c)
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
     if !self.plan.isEmpty { c.plan = arena.cString(self.plan) }
@@ -2212,7 +2233,7 @@ extension Identity_V1_CreateTenantRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateTenantRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateTenantRequest> {
     let message = arena.allocate(Identity__V1__CreateTenantRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2245,7 +2266,7 @@ extension Identity_V1_CreateTenantResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__CreateTenantResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__CreateTenantResponse>) {
     self.init()
     let c = message.pointee
     if let value = c.tenant { self.tenant = Identity_V1_Tenant(copying: value) }
@@ -2254,7 +2275,7 @@ extension Identity_V1_CreateTenantResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__CreateTenantResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__CreateTenantResponse, arena: ProtoArena) {
     identity__v1__create_tenant_response__init(&c)
     if let value = self.tenant { c.tenant = value.cMessage(in: arena) }
     if let value = self.admin { c.admin = value.cMessage(in: arena) }
@@ -2262,7 +2283,7 @@ extension Identity_V1_CreateTenantResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateTenantResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateTenantResponse> {
     let message = arena.allocate(Identity__V1__CreateTenantResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2290,17 +2311,17 @@ extension Identity_V1_GetTenantRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__GetTenantRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__GetTenantRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__GetTenantRequest) {
+  package func fill(_ c: inout Identity__V1__GetTenantRequest) {
     identity__v1__get_tenant_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetTenantRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetTenantRequest> {
     let message = arena.allocate(Identity__V1__GetTenantRequest.self)
     self.fill(&message.pointee)
     return message
@@ -2333,7 +2354,7 @@ extension Identity_V1_User {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__User>) {
+  package init(copying message: UnsafePointer<Identity__V1__User>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
@@ -2353,7 +2374,7 @@ extension Identity_V1_User {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__User, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__User, arena: ProtoArena) {
     identity__v1__user__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
     if !self.tenantId.isEmpty { c.tenant_id = arena.cString(self.tenantId) }
@@ -2372,7 +2393,7 @@ extension Identity_V1_User {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__User> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__User> {
     let message = arena.allocate(Identity__V1__User.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2405,7 +2426,7 @@ extension Identity_V1_CreateUserRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__CreateUserRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__CreateUserRequest>) {
     self.init()
     let c = message.pointee
     self.email = ProtoCoding.string(c.email)
@@ -2418,7 +2439,7 @@ extension Identity_V1_CreateUserRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__CreateUserRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__CreateUserRequest, arena: ProtoArena) {
     identity__v1__create_user_request__init(&c)
     if !self.email.isEmpty { c.email = arena.cString(self.email) }
     if !self.phone.isEmpty { c.phone = arena.cString(self.phone) }
@@ -2430,7 +2451,7 @@ extension Identity_V1_CreateUserRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateUserRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateUserRequest> {
     let message = arena.allocate(Identity__V1__CreateUserRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2463,20 +2484,20 @@ extension Identity_V1_GetUserRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__GetUserRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__GetUserRequest>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__GetUserRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__GetUserRequest, arena: ProtoArena) {
     identity__v1__get_user_request__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetUserRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetUserRequest> {
     let message = arena.allocate(Identity__V1__GetUserRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2509,7 +2530,7 @@ extension Identity_V1_ListUsersRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ListUsersRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__ListUsersRequest>) {
     self.init()
     let c = message.pointee
     self.pageSize = c.page_size
@@ -2520,7 +2541,7 @@ extension Identity_V1_ListUsersRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ListUsersRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ListUsersRequest, arena: ProtoArena) {
     identity__v1__list_users_request__init(&c)
     c.page_size = self.pageSize
     if !self.pageToken.isEmpty { c.page_token = arena.cString(self.pageToken) }
@@ -2530,7 +2551,7 @@ extension Identity_V1_ListUsersRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListUsersRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListUsersRequest> {
     let message = arena.allocate(Identity__V1__ListUsersRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2563,7 +2584,7 @@ extension Identity_V1_ListUsersResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ListUsersResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__ListUsersResponse>) {
     self.init()
     let c = message.pointee
     if c.n_users > 0, let values = c.users {
@@ -2576,7 +2597,7 @@ extension Identity_V1_ListUsersResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ListUsersResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ListUsersResponse, arena: ProtoArena) {
     identity__v1__list_users_response__init(&c)
     if !self.users.isEmpty {
       c.n_users = self.users.count
@@ -2590,7 +2611,7 @@ extension Identity_V1_ListUsersResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListUsersResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListUsersResponse> {
     let message = arena.allocate(Identity__V1__ListUsersResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2618,17 +2639,17 @@ extension Identity_V1_CountUsersRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__CountUsersRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__CountUsersRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__CountUsersRequest) {
+  package func fill(_ c: inout Identity__V1__CountUsersRequest) {
     identity__v1__count_users_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CountUsersRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CountUsersRequest> {
     let message = arena.allocate(Identity__V1__CountUsersRequest.self)
     self.fill(&message.pointee)
     return message
@@ -2661,7 +2682,7 @@ extension Identity_V1_CountUsersResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__CountUsersResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__CountUsersResponse>) {
     self.init()
     let c = message.pointee
     self.active = c.active
@@ -2676,7 +2697,7 @@ extension Identity_V1_CountUsersResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__CountUsersResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__CountUsersResponse, arena: ProtoArena) {
     identity__v1__count_users_response__init(&c)
     c.active = self.active
     c.inactive = self.inactive
@@ -2696,7 +2717,7 @@ extension Identity_V1_CountUsersResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CountUsersResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CountUsersResponse> {
     let message = arena.allocate(Identity__V1__CountUsersResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2729,7 +2750,7 @@ extension Identity_V1_UpdateUserRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__UpdateUserRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__UpdateUserRequest>) {
     self.init()
     let c = message.pointee
     if let value = c.user { self.user = Identity_V1_User(copying: value) }
@@ -2742,7 +2763,7 @@ extension Identity_V1_UpdateUserRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__UpdateUserRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__UpdateUserRequest, arena: ProtoArena) {
     identity__v1__update_user_request__init(&c)
     if let value = self.user { c.user = value.cMessage(in: arena) }
     if !self.updateMask.isEmpty {
@@ -2756,7 +2777,7 @@ extension Identity_V1_UpdateUserRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__UpdateUserRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__UpdateUserRequest> {
     let message = arena.allocate(Identity__V1__UpdateUserRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2789,20 +2810,20 @@ extension Identity_V1_DeactivateUserRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__DeactivateUserRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__DeactivateUserRequest>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__DeactivateUserRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__DeactivateUserRequest, arena: ProtoArena) {
     identity__v1__deactivate_user_request__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__DeactivateUserRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__DeactivateUserRequest> {
     let message = arena.allocate(Identity__V1__DeactivateUserRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2835,7 +2856,7 @@ extension Identity_V1_SetPasswordRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__SetPasswordRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__SetPasswordRequest>) {
     self.init()
     let c = message.pointee
     self.userId = ProtoCoding.string(c.user_id)
@@ -2844,7 +2865,7 @@ extension Identity_V1_SetPasswordRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__SetPasswordRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__SetPasswordRequest, arena: ProtoArena) {
     identity__v1__set_password_request__init(&c)
     if !self.userId.isEmpty { c.user_id = arena.cString(self.userId) }
     if !self.currentPassword.isEmpty { c.current_password = arena.cString(self.currentPassword) }
@@ -2852,7 +2873,7 @@ extension Identity_V1_SetPasswordRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SetPasswordRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SetPasswordRequest> {
     let message = arena.allocate(Identity__V1__SetPasswordRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2880,17 +2901,17 @@ extension Identity_V1_SetPasswordResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__SetPasswordResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__SetPasswordResponse>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__SetPasswordResponse) {
+  package func fill(_ c: inout Identity__V1__SetPasswordResponse) {
     identity__v1__set_password_response__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SetPasswordResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SetPasswordResponse> {
     let message = arena.allocate(Identity__V1__SetPasswordResponse.self)
     self.fill(&message.pointee)
     return message
@@ -2923,7 +2944,7 @@ extension Identity_V1_LoginRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__LoginRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__LoginRequest>) {
     self.init()
     let c = message.pointee
     self.tenantId = ProtoCoding.string(c.tenant_id)
@@ -2932,7 +2953,7 @@ extension Identity_V1_LoginRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__LoginRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__LoginRequest, arena: ProtoArena) {
     identity__v1__login_request__init(&c)
     if !self.tenantId.isEmpty { c.tenant_id = arena.cString(self.tenantId) }
     if !self.email.isEmpty { c.email = arena.cString(self.email) }
@@ -2940,7 +2961,7 @@ extension Identity_V1_LoginRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__LoginRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__LoginRequest> {
     let message = arena.allocate(Identity__V1__LoginRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -2973,7 +2994,7 @@ extension Identity_V1_Session {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__Session>) {
+  package init(copying message: UnsafePointer<Identity__V1__Session>) {
     self.init()
     let c = message.pointee
     self.accessToken = ProtoCoding.string(c.access_token)
@@ -2984,7 +3005,7 @@ extension Identity_V1_Session {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__Session, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__Session, arena: ProtoArena) {
     identity__v1__session__init(&c)
     if !self.accessToken.isEmpty { c.access_token = arena.cString(self.accessToken) }
     c.access_token_expires_at_ms = self.accessTokenExpiresAtMs
@@ -2994,7 +3015,7 @@ extension Identity_V1_Session {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Session> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Session> {
     let message = arena.allocate(Identity__V1__Session.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3027,20 +3048,20 @@ extension Identity_V1_RefreshRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__RefreshRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__RefreshRequest>) {
     self.init()
     let c = message.pointee
     self.refreshToken = ProtoCoding.string(c.refresh_token)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__RefreshRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__RefreshRequest, arena: ProtoArena) {
     identity__v1__refresh_request__init(&c)
     if !self.refreshToken.isEmpty { c.refresh_token = arena.cString(self.refreshToken) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RefreshRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RefreshRequest> {
     let message = arena.allocate(Identity__V1__RefreshRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3073,20 +3094,20 @@ extension Identity_V1_LogoutRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__LogoutRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__LogoutRequest>) {
     self.init()
     let c = message.pointee
     self.refreshToken = ProtoCoding.string(c.refresh_token)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__LogoutRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__LogoutRequest, arena: ProtoArena) {
     identity__v1__logout_request__init(&c)
     if !self.refreshToken.isEmpty { c.refresh_token = arena.cString(self.refreshToken) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__LogoutRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__LogoutRequest> {
     let message = arena.allocate(Identity__V1__LogoutRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3114,17 +3135,17 @@ extension Identity_V1_LogoutResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__LogoutResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__LogoutResponse>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__LogoutResponse) {
+  package func fill(_ c: inout Identity__V1__LogoutResponse) {
     identity__v1__logout_response__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__LogoutResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__LogoutResponse> {
     let message = arena.allocate(Identity__V1__LogoutResponse.self)
     self.fill(&message.pointee)
     return message
@@ -3152,17 +3173,17 @@ extension Identity_V1_GetSigningKeysRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__GetSigningKeysRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__GetSigningKeysRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__GetSigningKeysRequest) {
+  package func fill(_ c: inout Identity__V1__GetSigningKeysRequest) {
     identity__v1__get_signing_keys_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetSigningKeysRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetSigningKeysRequest> {
     let message = arena.allocate(Identity__V1__GetSigningKeysRequest.self)
     self.fill(&message.pointee)
     return message
@@ -3195,7 +3216,7 @@ extension Identity_V1_SigningKey {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__SigningKey>) {
+  package init(copying message: UnsafePointer<Identity__V1__SigningKey>) {
     self.init()
     let c = message.pointee
     self.keyId = ProtoCoding.string(c.key_id)
@@ -3206,7 +3227,7 @@ extension Identity_V1_SigningKey {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__SigningKey, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__SigningKey, arena: ProtoArena) {
     identity__v1__signing_key__init(&c)
     if !self.keyId.isEmpty { c.key_id = arena.cString(self.keyId) }
     if !self.algorithm.isEmpty { c.algorithm = arena.cString(self.algorithm) }
@@ -3216,7 +3237,7 @@ extension Identity_V1_SigningKey {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SigningKey> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SigningKey> {
     let message = arena.allocate(Identity__V1__SigningKey.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3249,7 +3270,7 @@ extension Identity_V1_GetSigningKeysResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__GetSigningKeysResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__GetSigningKeysResponse>) {
     self.init()
     let c = message.pointee
     if c.n_keys > 0, let values = c.keys {
@@ -3261,7 +3282,7 @@ extension Identity_V1_GetSigningKeysResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__GetSigningKeysResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__GetSigningKeysResponse, arena: ProtoArena) {
     identity__v1__get_signing_keys_response__init(&c)
     if !self.keys.isEmpty {
       c.n_keys = self.keys.count
@@ -3274,7 +3295,7 @@ extension Identity_V1_GetSigningKeysResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetSigningKeysResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetSigningKeysResponse> {
     let message = arena.allocate(Identity__V1__GetSigningKeysResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3302,17 +3323,17 @@ extension Identity_V1_RotateSigningKeyRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__RotateSigningKeyRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__RotateSigningKeyRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__RotateSigningKeyRequest) {
+  package func fill(_ c: inout Identity__V1__RotateSigningKeyRequest) {
     identity__v1__rotate_signing_key_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RotateSigningKeyRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RotateSigningKeyRequest> {
     let message = arena.allocate(Identity__V1__RotateSigningKeyRequest.self)
     self.fill(&message.pointee)
     return message
@@ -3345,20 +3366,20 @@ extension Identity_V1_RotateSigningKeyResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__RotateSigningKeyResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__RotateSigningKeyResponse>) {
     self.init()
     let c = message.pointee
     if let value = c.key { self.key = Identity_V1_SigningKey(copying: value) }
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__RotateSigningKeyResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__RotateSigningKeyResponse, arena: ProtoArena) {
     identity__v1__rotate_signing_key_response__init(&c)
     if let value = self.key { c.key = value.cMessage(in: arena) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RotateSigningKeyResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RotateSigningKeyResponse> {
     let message = arena.allocate(Identity__V1__RotateSigningKeyResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3391,7 +3412,7 @@ extension Identity_V1_AuditEvent {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__AuditEvent>) {
+  package init(copying message: UnsafePointer<Identity__V1__AuditEvent>) {
     self.init()
     let c = message.pointee
     self.sequence = c.sequence
@@ -3406,7 +3427,7 @@ extension Identity_V1_AuditEvent {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__AuditEvent, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__AuditEvent, arena: ProtoArena) {
     identity__v1__audit_event__init(&c)
     c.sequence = self.sequence
     if !self.actor.isEmpty { c.actor = arena.cString(self.actor) }
@@ -3420,7 +3441,7 @@ extension Identity_V1_AuditEvent {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__AuditEvent> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__AuditEvent> {
     let message = arena.allocate(Identity__V1__AuditEvent.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3453,7 +3474,7 @@ extension Identity_V1_ListAuditEventsRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ListAuditEventsRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__ListAuditEventsRequest>) {
     self.init()
     let c = message.pointee
     self.pageSize = c.page_size
@@ -3462,7 +3483,7 @@ extension Identity_V1_ListAuditEventsRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ListAuditEventsRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ListAuditEventsRequest, arena: ProtoArena) {
     identity__v1__list_audit_events_request__init(&c)
     c.page_size = self.pageSize
     if !self.pageToken.isEmpty { c.page_token = arena.cString(self.pageToken) }
@@ -3470,7 +3491,7 @@ extension Identity_V1_ListAuditEventsRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListAuditEventsRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListAuditEventsRequest> {
     let message = arena.allocate(Identity__V1__ListAuditEventsRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3503,7 +3524,7 @@ extension Identity_V1_ListAuditEventsResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ListAuditEventsResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__ListAuditEventsResponse>) {
     self.init()
     let c = message.pointee
     if c.n_events > 0, let values = c.events {
@@ -3516,7 +3537,7 @@ extension Identity_V1_ListAuditEventsResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ListAuditEventsResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ListAuditEventsResponse, arena: ProtoArena) {
     identity__v1__list_audit_events_response__init(&c)
     if !self.events.isEmpty {
       c.n_events = self.events.count
@@ -3530,7 +3551,7 @@ extension Identity_V1_ListAuditEventsResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListAuditEventsResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListAuditEventsResponse> {
     let message = arena.allocate(Identity__V1__ListAuditEventsResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3558,17 +3579,17 @@ extension Identity_V1_VerifyAuditChainRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__VerifyAuditChainRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__VerifyAuditChainRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__VerifyAuditChainRequest) {
+  package func fill(_ c: inout Identity__V1__VerifyAuditChainRequest) {
     identity__v1__verify_audit_chain_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__VerifyAuditChainRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__VerifyAuditChainRequest> {
     let message = arena.allocate(Identity__V1__VerifyAuditChainRequest.self)
     self.fill(&message.pointee)
     return message
@@ -3601,7 +3622,7 @@ extension Identity_V1_VerifyAuditChainResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__VerifyAuditChainResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__VerifyAuditChainResponse>) {
     self.init()
     let c = message.pointee
     self.intact = c.intact != 0
@@ -3611,7 +3632,7 @@ extension Identity_V1_VerifyAuditChainResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__VerifyAuditChainResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__VerifyAuditChainResponse, arena: ProtoArena) {
     identity__v1__verify_audit_chain_response__init(&c)
     c.intact = self.intact ? 1 : 0
     c.events_checked = self.eventsChecked
@@ -3620,7 +3641,7 @@ extension Identity_V1_VerifyAuditChainResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__VerifyAuditChainResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__VerifyAuditChainResponse> {
     let message = arena.allocate(Identity__V1__VerifyAuditChainResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3653,7 +3674,7 @@ extension Identity_V1_ApiKey {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ApiKey>) {
+  package init(copying message: UnsafePointer<Identity__V1__ApiKey>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
@@ -3668,7 +3689,7 @@ extension Identity_V1_ApiKey {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ApiKey, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ApiKey, arena: ProtoArena) {
     identity__v1__api_key__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
@@ -3682,7 +3703,7 @@ extension Identity_V1_ApiKey {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ApiKey> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ApiKey> {
     let message = arena.allocate(Identity__V1__ApiKey.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3715,7 +3736,7 @@ extension Identity_V1_CreateApiKeyRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__CreateApiKeyRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__CreateApiKeyRequest>) {
     self.init()
     let c = message.pointee
     self.name = ProtoCoding.string(c.name)
@@ -3724,7 +3745,7 @@ extension Identity_V1_CreateApiKeyRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__CreateApiKeyRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__CreateApiKeyRequest, arena: ProtoArena) {
     identity__v1__create_api_key_request__init(&c)
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
     c.role = .init(rawValue: .init(truncatingIfNeeded: self.role.rawValue))
@@ -3732,7 +3753,7 @@ extension Identity_V1_CreateApiKeyRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateApiKeyRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateApiKeyRequest> {
     let message = arena.allocate(Identity__V1__CreateApiKeyRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3765,7 +3786,7 @@ extension Identity_V1_CreateApiKeyResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__CreateApiKeyResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__CreateApiKeyResponse>) {
     self.init()
     let c = message.pointee
     if let value = c.key { self.key = Identity_V1_ApiKey(copying: value) }
@@ -3773,14 +3794,14 @@ extension Identity_V1_CreateApiKeyResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__CreateApiKeyResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__CreateApiKeyResponse, arena: ProtoArena) {
     identity__v1__create_api_key_response__init(&c)
     if let value = self.key { c.key = value.cMessage(in: arena) }
     if !self.secret.isEmpty { c.secret = arena.cString(self.secret) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateApiKeyResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__CreateApiKeyResponse> {
     let message = arena.allocate(Identity__V1__CreateApiKeyResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3808,17 +3829,17 @@ extension Identity_V1_ListApiKeysRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ListApiKeysRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__ListApiKeysRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ListApiKeysRequest) {
+  package func fill(_ c: inout Identity__V1__ListApiKeysRequest) {
     identity__v1__list_api_keys_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListApiKeysRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListApiKeysRequest> {
     let message = arena.allocate(Identity__V1__ListApiKeysRequest.self)
     self.fill(&message.pointee)
     return message
@@ -3851,7 +3872,7 @@ extension Identity_V1_ListApiKeysResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ListApiKeysResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__ListApiKeysResponse>) {
     self.init()
     let c = message.pointee
     if c.n_keys > 0, let values = c.keys {
@@ -3863,7 +3884,7 @@ extension Identity_V1_ListApiKeysResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ListApiKeysResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ListApiKeysResponse, arena: ProtoArena) {
     identity__v1__list_api_keys_response__init(&c)
     if !self.keys.isEmpty {
       c.n_keys = self.keys.count
@@ -3876,7 +3897,7 @@ extension Identity_V1_ListApiKeysResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListApiKeysResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListApiKeysResponse> {
     let message = arena.allocate(Identity__V1__ListApiKeysResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3909,20 +3930,20 @@ extension Identity_V1_RevokeApiKeyRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__RevokeApiKeyRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__RevokeApiKeyRequest>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__RevokeApiKeyRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__RevokeApiKeyRequest, arena: ProtoArena) {
     identity__v1__revoke_api_key_request__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RevokeApiKeyRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__RevokeApiKeyRequest> {
     let message = arena.allocate(Identity__V1__RevokeApiKeyRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -3955,20 +3976,20 @@ extension Identity_V1_ExchangeApiKeyRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ExchangeApiKeyRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__ExchangeApiKeyRequest>) {
     self.init()
     let c = message.pointee
     self.apiKey = ProtoCoding.string(c.api_key)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ExchangeApiKeyRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ExchangeApiKeyRequest, arena: ProtoArena) {
     identity__v1__exchange_api_key_request__init(&c)
     if !self.apiKey.isEmpty { c.api_key = arena.cString(self.apiKey) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExchangeApiKeyRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExchangeApiKeyRequest> {
     let message = arena.allocate(Identity__V1__ExchangeApiKeyRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4001,7 +4022,7 @@ extension Identity_V1_ExchangeApiKeyResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ExchangeApiKeyResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__ExchangeApiKeyResponse>) {
     self.init()
     let c = message.pointee
     self.accessToken = ProtoCoding.string(c.access_token)
@@ -4009,14 +4030,14 @@ extension Identity_V1_ExchangeApiKeyResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ExchangeApiKeyResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ExchangeApiKeyResponse, arena: ProtoArena) {
     identity__v1__exchange_api_key_response__init(&c)
     if !self.accessToken.isEmpty { c.access_token = arena.cString(self.accessToken) }
     c.access_token_expires_at_ms = self.accessTokenExpiresAtMs
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExchangeApiKeyResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExchangeApiKeyResponse> {
     let message = arena.allocate(Identity__V1__ExchangeApiKeyResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4049,7 +4070,7 @@ extension Identity_V1_Preferences {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__Preferences>) {
+  package init(copying message: UnsafePointer<Identity__V1__Preferences>) {
     self.init()
     let c = message.pointee
     self.theme = ProtoCoding.string(c.theme)
@@ -4070,7 +4091,7 @@ extension Identity_V1_Preferences {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__Preferences, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__Preferences, arena: ProtoArena) {
     identity__v1__preferences__init(&c)
     if !self.theme.isEmpty { c.theme = arena.cString(self.theme) }
     if !self.language.isEmpty { c.language = arena.cString(self.language) }
@@ -4096,7 +4117,7 @@ extension Identity_V1_Preferences {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Preferences> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Preferences> {
     let message = arena.allocate(Identity__V1__Preferences.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4124,17 +4145,17 @@ extension Identity_V1_GetPreferencesRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__GetPreferencesRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__GetPreferencesRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__GetPreferencesRequest) {
+  package func fill(_ c: inout Identity__V1__GetPreferencesRequest) {
     identity__v1__get_preferences_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetPreferencesRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__GetPreferencesRequest> {
     let message = arena.allocate(Identity__V1__GetPreferencesRequest.self)
     self.fill(&message.pointee)
     return message
@@ -4167,7 +4188,7 @@ extension Identity_V1_UpdatePreferencesRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__UpdatePreferencesRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__UpdatePreferencesRequest>) {
     self.init()
     let c = message.pointee
     if let value = c.preferences { self.preferences = Identity_V1_Preferences(copying: value) }
@@ -4180,7 +4201,7 @@ extension Identity_V1_UpdatePreferencesRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__UpdatePreferencesRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__UpdatePreferencesRequest, arena: ProtoArena) {
     identity__v1__update_preferences_request__init(&c)
     if let value = self.preferences { c.preferences = value.cMessage(in: arena) }
     if !self.updateMask.isEmpty {
@@ -4194,7 +4215,7 @@ extension Identity_V1_UpdatePreferencesRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__UpdatePreferencesRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__UpdatePreferencesRequest> {
     let message = arena.allocate(Identity__V1__UpdatePreferencesRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4227,7 +4248,7 @@ extension Identity_V1_Dashboard {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__Dashboard>) {
+  package init(copying message: UnsafePointer<Identity__V1__Dashboard>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
@@ -4241,7 +4262,7 @@ extension Identity_V1_Dashboard {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__Dashboard, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__Dashboard, arena: ProtoArena) {
     identity__v1__dashboard__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
     if !self.ownerId.isEmpty { c.owner_id = arena.cString(self.ownerId) }
@@ -4254,7 +4275,7 @@ extension Identity_V1_Dashboard {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Dashboard> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__Dashboard> {
     let message = arena.allocate(Identity__V1__Dashboard.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4282,17 +4303,17 @@ extension Identity_V1_ListDashboardsRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ListDashboardsRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__ListDashboardsRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ListDashboardsRequest) {
+  package func fill(_ c: inout Identity__V1__ListDashboardsRequest) {
     identity__v1__list_dashboards_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListDashboardsRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListDashboardsRequest> {
     let message = arena.allocate(Identity__V1__ListDashboardsRequest.self)
     self.fill(&message.pointee)
     return message
@@ -4325,7 +4346,7 @@ extension Identity_V1_ListDashboardsResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ListDashboardsResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__ListDashboardsResponse>) {
     self.init()
     let c = message.pointee
     if c.n_dashboards > 0, let values = c.dashboards {
@@ -4337,7 +4358,7 @@ extension Identity_V1_ListDashboardsResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ListDashboardsResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ListDashboardsResponse, arena: ProtoArena) {
     identity__v1__list_dashboards_response__init(&c)
     if !self.dashboards.isEmpty {
       c.n_dashboards = self.dashboards.count
@@ -4350,7 +4371,7 @@ extension Identity_V1_ListDashboardsResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListDashboardsResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ListDashboardsResponse> {
     let message = arena.allocate(Identity__V1__ListDashboardsResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4383,20 +4404,20 @@ extension Identity_V1_SaveDashboardRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__SaveDashboardRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__SaveDashboardRequest>) {
     self.init()
     let c = message.pointee
     if let value = c.dashboard { self.dashboard = Identity_V1_Dashboard(copying: value) }
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__SaveDashboardRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__SaveDashboardRequest, arena: ProtoArena) {
     identity__v1__save_dashboard_request__init(&c)
     if let value = self.dashboard { c.dashboard = value.cMessage(in: arena) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SaveDashboardRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__SaveDashboardRequest> {
     let message = arena.allocate(Identity__V1__SaveDashboardRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4429,20 +4450,20 @@ extension Identity_V1_DeleteDashboardRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__DeleteDashboardRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__DeleteDashboardRequest>) {
     self.init()
     let c = message.pointee
     self.id = ProtoCoding.string(c.id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__DeleteDashboardRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__DeleteDashboardRequest, arena: ProtoArena) {
     identity__v1__delete_dashboard_request__init(&c)
     if !self.id.isEmpty { c.id = arena.cString(self.id) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__DeleteDashboardRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__DeleteDashboardRequest> {
     let message = arena.allocate(Identity__V1__DeleteDashboardRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4470,17 +4491,17 @@ extension Identity_V1_DeleteDashboardResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__DeleteDashboardResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__DeleteDashboardResponse>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__DeleteDashboardResponse) {
+  package func fill(_ c: inout Identity__V1__DeleteDashboardResponse) {
     identity__v1__delete_dashboard_response__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__DeleteDashboardResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__DeleteDashboardResponse> {
     let message = arena.allocate(Identity__V1__DeleteDashboardResponse.self)
     self.fill(&message.pointee)
     return message
@@ -4513,20 +4534,20 @@ extension Identity_V1_ExportUserDataRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ExportUserDataRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__ExportUserDataRequest>) {
     self.init()
     let c = message.pointee
     self.userId = ProtoCoding.string(c.user_id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ExportUserDataRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ExportUserDataRequest, arena: ProtoArena) {
     identity__v1__export_user_data_request__init(&c)
     if !self.userId.isEmpty { c.user_id = arena.cString(self.userId) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExportUserDataRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExportUserDataRequest> {
     let message = arena.allocate(Identity__V1__ExportUserDataRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4559,20 +4580,20 @@ extension Identity_V1_ExportUserDataResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__ExportUserDataResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__ExportUserDataResponse>) {
     self.init()
     let c = message.pointee
     self.json = ProtoCoding.string(c.json)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__ExportUserDataResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__ExportUserDataResponse, arena: ProtoArena) {
     identity__v1__export_user_data_response__init(&c)
     if !self.json.isEmpty { c.json = arena.cString(self.json) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExportUserDataResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__ExportUserDataResponse> {
     let message = arena.allocate(Identity__V1__ExportUserDataResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4605,20 +4626,20 @@ extension Identity_V1_AnonymizeUserRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__AnonymizeUserRequest>) {
+  package init(copying message: UnsafePointer<Identity__V1__AnonymizeUserRequest>) {
     self.init()
     let c = message.pointee
     self.userId = ProtoCoding.string(c.user_id)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__AnonymizeUserRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__AnonymizeUserRequest, arena: ProtoArena) {
     identity__v1__anonymize_user_request__init(&c)
     if !self.userId.isEmpty { c.user_id = arena.cString(self.userId) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__AnonymizeUserRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__AnonymizeUserRequest> {
     let message = arena.allocate(Identity__V1__AnonymizeUserRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -4651,7 +4672,7 @@ extension Identity_V1_AnonymizeUserResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Identity__V1__AnonymizeUserResponse>) {
+  package init(copying message: UnsafePointer<Identity__V1__AnonymizeUserResponse>) {
     self.init()
     let c = message.pointee
     if let value = c.user { self.user = Identity_V1_User(copying: value) }
@@ -4659,14 +4680,14 @@ extension Identity_V1_AnonymizeUserResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Identity__V1__AnonymizeUserResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Identity__V1__AnonymizeUserResponse, arena: ProtoArena) {
     identity__v1__anonymize_user_response__init(&c)
     if let value = self.user { c.user = value.cMessage(in: arena) }
     c.audit_events_redacted = self.auditEventsRedacted
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__AnonymizeUserResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Identity__V1__AnonymizeUserResponse> {
     let message = arena.allocate(Identity__V1__AnonymizeUserResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message

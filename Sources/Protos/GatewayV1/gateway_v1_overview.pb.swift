@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// The `gateway.v1.GetTenantOverviewRequest` message.
 public struct Gateway_V1_GetTenantOverviewRequest: RPCMessage, Equatable, Sendable {
@@ -64,7 +64,7 @@ public enum Gateway_V1_Overview {
     public enum GetTenantOverview {
       public typealias Input = Gateway_V1_GetTenantOverviewRequest
       public typealias Output = Gateway_V1_TenantOverview
-      public static let descriptor = MethodDescriptor(service: "gateway.v1.Overview", method: "GetTenantOverview")
+      public static let descriptor = MethodDescriptor(service: "gateway.v1.Overview", method: "GetTenantOverview", access: .role(.viewer))
       public static let kind: RPCKind = .unary
     }
 
@@ -123,6 +123,9 @@ public enum Gateway_V1_Overview {
 }
 
 extension Gateway_V1_Overview.ServiceProtocol {
+  /// The proto files declaring `gateway.v1.Overview`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { GatewayV1ProtoFiles.all }
+
   /// Registers every method of `gateway.v1.Overview` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerUnary(
@@ -166,17 +169,17 @@ extension Gateway_V1_GetTenantOverviewRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Gateway__V1__GetTenantOverviewRequest>) {
+  package init(copying message: UnsafePointer<Gateway__V1__GetTenantOverviewRequest>) {
     self.init()
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Gateway__V1__GetTenantOverviewRequest) {
+  package func fill(_ c: inout Gateway__V1__GetTenantOverviewRequest) {
     gateway__v1__get_tenant_overview_request__init(&c)
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Gateway__V1__GetTenantOverviewRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Gateway__V1__GetTenantOverviewRequest> {
     let message = arena.allocate(Gateway__V1__GetTenantOverviewRequest.self)
     self.fill(&message.pointee)
     return message
@@ -209,7 +212,7 @@ extension Gateway_V1_PartStatus {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Gateway__V1__PartStatus>) {
+  package init(copying message: UnsafePointer<Gateway__V1__PartStatus>) {
     self.init()
     let c = message.pointee
     self.part = ProtoCoding.string(c.part)
@@ -219,7 +222,7 @@ extension Gateway_V1_PartStatus {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Gateway__V1__PartStatus, arena: ProtoArena) {
+  package func fill(_ c: inout Gateway__V1__PartStatus, arena: ProtoArena) {
     gateway__v1__part_status__init(&c)
     if !self.part.isEmpty { c.part = arena.cString(self.part) }
     c.code = self.code
@@ -228,7 +231,7 @@ extension Gateway_V1_PartStatus {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Gateway__V1__PartStatus> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Gateway__V1__PartStatus> {
     let message = arena.allocate(Gateway__V1__PartStatus.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -261,7 +264,7 @@ extension Gateway_V1_LowStockItem {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Gateway__V1__LowStockItem>) {
+  package init(copying message: UnsafePointer<Gateway__V1__LowStockItem>) {
     self.init()
     let c = message.pointee
     self.productId = ProtoCoding.string(c.product_id)
@@ -271,7 +274,7 @@ extension Gateway_V1_LowStockItem {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Gateway__V1__LowStockItem, arena: ProtoArena) {
+  package func fill(_ c: inout Gateway__V1__LowStockItem, arena: ProtoArena) {
     gateway__v1__low_stock_item__init(&c)
     if !self.productId.isEmpty { c.product_id = arena.cString(self.productId) }
     if !self.locationCode.isEmpty { c.location_code = arena.cString(self.locationCode) }
@@ -280,7 +283,7 @@ extension Gateway_V1_LowStockItem {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Gateway__V1__LowStockItem> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Gateway__V1__LowStockItem> {
     let message = arena.allocate(Gateway__V1__LowStockItem.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -313,7 +316,7 @@ extension Gateway_V1_TenantOverview {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Gateway__V1__TenantOverview>) {
+  package init(copying message: UnsafePointer<Gateway__V1__TenantOverview>) {
     self.init()
     let c = message.pointee
     self.tenantId = ProtoCoding.string(c.tenant_id)
@@ -341,7 +344,7 @@ extension Gateway_V1_TenantOverview {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Gateway__V1__TenantOverview, arena: ProtoArena) {
+  package func fill(_ c: inout Gateway__V1__TenantOverview, arena: ProtoArena) {
     gateway__v1__tenant_overview__init(&c)
     if !self.tenantId.isEmpty { c.tenant_id = arena.cString(self.tenantId) }
     c.active_users = self.activeUsers
@@ -378,7 +381,7 @@ extension Gateway_V1_TenantOverview {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Gateway__V1__TenantOverview> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Gateway__V1__TenantOverview> {
     let message = arena.allocate(Gateway__V1__TenantOverview.self)
     self.fill(&message.pointee, arena: arena)
     return message

@@ -5,8 +5,8 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-internal import CProtos
-internal import ProtoRuntime
+package import CProtos
+package import ProtoRuntime
 
 /// A reflection query.
 public struct Grpc_Reflection_V1alpha_ServerReflectionRequest: RPCMessage, Equatable, Sendable {
@@ -164,6 +164,9 @@ public enum Grpc_Reflection_V1alpha_ServerReflection {
 }
 
 extension Grpc_Reflection_V1alpha_ServerReflection.ServiceProtocol {
+  /// The proto files declaring `grpc.reflection.v1alpha.ServerReflection`, dependencies included (for reflection).
+  public var protoFiles: [(name: String, serialized: [UInt8])] { GRPCReflectionV1alphaProtoFiles.all }
+
   /// Registers every method of `grpc.reflection.v1alpha.ServerReflection` with `router`.
   public func registerMethods(with router: inout RPCRouter) {
     router.registerBidirectionalStreaming(
@@ -215,7 +218,7 @@ extension Grpc_Reflection_V1alpha_ServerReflectionRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest>) {
     self.init()
     let c = message.pointee
     self.host = ProtoCoding.string(c.host)
@@ -236,7 +239,7 @@ extension Grpc_Reflection_V1alpha_ServerReflectionRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1alpha__ServerReflectionRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1alpha__ServerReflectionRequest, arena: ProtoArena) {
     grpc__reflection__v1alpha__server_reflection_request__init(&c)
     if !self.host.isEmpty { c.host = arena.cString(self.host) }
     switch self.messageRequest {
@@ -261,7 +264,7 @@ extension Grpc_Reflection_V1alpha_ServerReflectionRequest {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionRequest> {
     let message = arena.allocate(Grpc__Reflection__V1alpha__ServerReflectionRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -294,7 +297,7 @@ extension Grpc_Reflection_V1alpha_ExtensionRequest {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ExtensionRequest>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ExtensionRequest>) {
     self.init()
     let c = message.pointee
     self.containingType = ProtoCoding.string(c.containing_type)
@@ -302,14 +305,14 @@ extension Grpc_Reflection_V1alpha_ExtensionRequest {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1alpha__ExtensionRequest, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1alpha__ExtensionRequest, arena: ProtoArena) {
     grpc__reflection__v1alpha__extension_request__init(&c)
     if !self.containingType.isEmpty { c.containing_type = arena.cString(self.containingType) }
     c.extension_number = self.extensionNumber
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionRequest> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionRequest> {
     let message = arena.allocate(Grpc__Reflection__V1alpha__ExtensionRequest.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -342,7 +345,7 @@ extension Grpc_Reflection_V1alpha_ServerReflectionResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse>) {
     self.init()
     let c = message.pointee
     self.validHost = ProtoCoding.string(c.valid_host)
@@ -362,7 +365,7 @@ extension Grpc_Reflection_V1alpha_ServerReflectionResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1alpha__ServerReflectionResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1alpha__ServerReflectionResponse, arena: ProtoArena) {
     grpc__reflection__v1alpha__server_reflection_response__init(&c)
     if !self.validHost.isEmpty { c.valid_host = arena.cString(self.validHost) }
     if let value = self.originalRequest { c.original_request = value.cMessage(in: arena) }
@@ -385,7 +388,7 @@ extension Grpc_Reflection_V1alpha_ServerReflectionResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServerReflectionResponse> {
     let message = arena.allocate(Grpc__Reflection__V1alpha__ServerReflectionResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -417,7 +420,7 @@ extension Grpc_Reflection_V1alpha_FileDescriptorResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse>) {
     self.init()
     let c = message.pointee
     if c.n_file_descriptor_proto > 0, let values = c.file_descriptor_proto {
@@ -429,7 +432,7 @@ extension Grpc_Reflection_V1alpha_FileDescriptorResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1alpha__FileDescriptorResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1alpha__FileDescriptorResponse, arena: ProtoArena) {
     grpc__reflection__v1alpha__file_descriptor_response__init(&c)
     if !self.fileDescriptorProto.isEmpty {
       c.n_file_descriptor_proto = self.fileDescriptorProto.count
@@ -442,7 +445,7 @@ extension Grpc_Reflection_V1alpha_FileDescriptorResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__FileDescriptorResponse> {
     let message = arena.allocate(Grpc__Reflection__V1alpha__FileDescriptorResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -475,7 +478,7 @@ extension Grpc_Reflection_V1alpha_ExtensionNumberResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse>) {
     self.init()
     let c = message.pointee
     self.baseTypeName = ProtoCoding.string(c.base_type_name)
@@ -483,7 +486,7 @@ extension Grpc_Reflection_V1alpha_ExtensionNumberResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1alpha__ExtensionNumberResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1alpha__ExtensionNumberResponse, arena: ProtoArena) {
     grpc__reflection__v1alpha__extension_number_response__init(&c)
     if !self.baseTypeName.isEmpty { c.base_type_name = arena.cString(self.baseTypeName) }
     if !self.extensionNumber.isEmpty {
@@ -493,7 +496,7 @@ extension Grpc_Reflection_V1alpha_ExtensionNumberResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ExtensionNumberResponse> {
     let message = arena.allocate(Grpc__Reflection__V1alpha__ExtensionNumberResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -526,7 +529,7 @@ extension Grpc_Reflection_V1alpha_ListServiceResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ListServiceResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ListServiceResponse>) {
     self.init()
     let c = message.pointee
     if c.n_service > 0, let values = c.service {
@@ -538,7 +541,7 @@ extension Grpc_Reflection_V1alpha_ListServiceResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1alpha__ListServiceResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1alpha__ListServiceResponse, arena: ProtoArena) {
     grpc__reflection__v1alpha__list_service_response__init(&c)
     if !self.service.isEmpty {
       c.n_service = self.service.count
@@ -551,7 +554,7 @@ extension Grpc_Reflection_V1alpha_ListServiceResponse {
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ListServiceResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ListServiceResponse> {
     let message = arena.allocate(Grpc__Reflection__V1alpha__ListServiceResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -584,20 +587,20 @@ extension Grpc_Reflection_V1alpha_ServiceResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ServiceResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ServiceResponse>) {
     self.init()
     let c = message.pointee
     self.name = ProtoCoding.string(c.name)
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1alpha__ServiceResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1alpha__ServiceResponse, arena: ProtoArena) {
     grpc__reflection__v1alpha__service_response__init(&c)
     if !self.name.isEmpty { c.name = arena.cString(self.name) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServiceResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ServiceResponse> {
     let message = arena.allocate(Grpc__Reflection__V1alpha__ServiceResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
@@ -630,7 +633,7 @@ extension Grpc_Reflection_V1alpha_ErrorResponse {
   }
 
   /// Copies every field out of a protobuf-c struct.
-  internal init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ErrorResponse>) {
+  package init(copying message: UnsafePointer<Grpc__Reflection__V1alpha__ErrorResponse>) {
     self.init()
     let c = message.pointee
     self.errorCode = c.error_code
@@ -638,14 +641,14 @@ extension Grpc_Reflection_V1alpha_ErrorResponse {
   }
 
   /// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.
-  internal func fill(_ c: inout Grpc__Reflection__V1alpha__ErrorResponse, arena: ProtoArena) {
+  package func fill(_ c: inout Grpc__Reflection__V1alpha__ErrorResponse, arena: ProtoArena) {
     grpc__reflection__v1alpha__error_response__init(&c)
     c.error_code = self.errorCode
     if !self.errorMessage.isEmpty { c.error_message = arena.cString(self.errorMessage) }
   }
 
   /// A protobuf-c struct for this message, allocated in `arena`.
-  internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ErrorResponse> {
+  package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<Grpc__Reflection__V1alpha__ErrorResponse> {
     let message = arena.allocate(Grpc__Reflection__V1alpha__ErrorResponse.self)
     self.fill(&message.pointee, arena: arena)
     return message
