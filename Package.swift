@@ -46,6 +46,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
   ],
   targets: [
     // MARK: C modules
@@ -175,17 +176,52 @@ let package = Package(
       dependencies: ["CSodium", "RPCCore"],
       swiftSettings: swiftSettings
     ),
+    /// What service libraries link: request helpers, health and reflection, the identity
+    /// client's calls, background workers, a blocking-work pool. No NIO, no HTTP/2 transport.
     .target(
       name: "ServiceKit",
       dependencies: [
         "Auth",
-        "RPCCore",
-        "RPCHTTP2",
         "GRPCHealthV1Protos",
         "GRPCReflectionV1Protos",
         "GRPCReflectionV1alphaProtos",
         "IdentityV1Protos",
+        "ProtoRuntime",
+        "RPCCore",
+      ],
+      swiftSettings: swiftSettings
+    ),
+    /// What only executables link: flags and environment, JSON logs, the identity connection,
+    /// and ``ServiceHost``, which runs a service's whole life in one ServiceGroup.
+    .target(
+      name: "ServiceRuntime",
+      dependencies: [
+        "Auth",
+        "Migrations",
+        "Postgres",
+        "RPCCore",
+        "RPCHTTP2",
+        "ServiceKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    /// Test support: a service started in process on a throwaway schema, over loopback HTTP/2,
+    /// with clients bound to a caller of a given role. Linked by tests only.
+    .target(
+      name: "ServiceTesting",
+      dependencies: [
+        "Auth",
+        "Migrations",
+        "Postgres",
+        "PostgresTestSupport",
+        "RPCCore",
+        "RPCHTTP2",
+        "ServiceKit",
+        "ServiceRuntime",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
@@ -216,7 +252,6 @@ let package = Package(
         "IdentityV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
-        .product(name: "NIOPosix", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -274,30 +309,26 @@ let package = Package(
       name: "identity",
       dependencies: [
         "Auth",
-        "IdentityService",
         "IdentitySchema",
-        "Migrations",
+        "IdentityService",
         "Postgres",
-        "RPCHTTP2",
         "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
-      swiftSettings: swiftSettings
+      // `@main` in main.swift beside the subcommands' files (SwiftPM parses a main.swift as
+      // top-level code when a target has more than one file).
+      swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
     ),
     .executableTarget(
       name: "catalog",
       dependencies: [
-        "RPCCore",
-        "Auth",
-        "CatalogService",
         "CatalogSchema",
-        "Migrations",
-        "Postgres",
-        "RPCHTTP2",
+        "CatalogService",
         "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -314,6 +345,7 @@ let package = Package(
         "GatewayService",
         "RPCHTTP2",
         "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -342,9 +374,8 @@ let package = Package(
       dependencies: [
         "InteropService",
         "RPCHTTP2",
-        "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -390,7 +421,20 @@ let package = Package(
     .testTarget(
       name: "ServiceKitTests",
       dependencies: [
-        "RPCCore", "RPCHTTP2", "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "RPCCore", "RPCHTTP2", "ServiceKit", "ServiceRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ServiceRuntimeTests",
+      dependencies: [
+        "Auth", "GRPCHealthV1Protos", "GRPCTestingProtos", "InteropService", "RPCCore", "ServiceKit", "ServiceRuntime",
+        "ServiceTesting",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -402,8 +446,8 @@ let package = Package(
     .testTarget(
       name: "IdentityTests",
       dependencies: [
-        "Auth", "IdentityService", "IdentitySchema", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore", "RPCHTTP2",
-        "ServiceKit",
+        "Auth", "IdentitySchema", "IdentityService", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore",
+        "ServiceRuntime", "ServiceTesting",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings

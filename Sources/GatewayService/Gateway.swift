@@ -4,6 +4,7 @@ public import RPCCore
 import CatalogV1Protos
 import GatewayV1Protos
 import IdentityV1Protos
+import RPCHTTP2
 import ServiceKit
 
 /// Everything the gateway serves, assembled from its configuration.
@@ -44,12 +45,19 @@ public struct Gateway: Sendable {
     }
     let keys: (any VerificationKeyProvider)?
     switch configuration.authentication {
-    case .identity(let address): keys = ServiceAuthentication.identityKeys(address: address)
-    case .keys(let text): keys = try ServiceAuthentication.keys(identityAddress: nil, publicKeys: text)
+    case .identity(let address):
+      // One connection to identity for its signing keys and for API-key exchange.
+      let identity = IdentityClient(
+        client: RPCClient(transport: HTTP2ClientTransport(host: address.host, port: address.port)))
+      keys = identity.verificationKeys
+      interceptors.append(identity.apiKeyExchange())
+    case .keys(let text):
+      do {
+        keys = try StaticVerificationKeys(parsing: text)
+      } catch {
+        throw KeysError(description: "AUTH_PUBLIC_KEYS: \(error)")
+      }
     case .off: keys = nil
-    }
-    if case .identity(let address) = configuration.authentication {
-      interceptors.append(ApiKeyExchangeInterceptor(identity: address))
     }
     var authentication: AuthenticationInterceptor?
     if let keys {
@@ -72,4 +80,9 @@ public struct Gateway: Sendable {
       proxy: self.proxy, authentication: authentication, rateLimits: rateLimits.isLimiting ? rateLimits : nil,
       logger: logger)
   }
+}
+
+/// Fixed verification keys (`auth keys …`) that do not parse; the description is one line.
+struct KeysError: Error, CustomStringConvertible {
+  let description: String
 }

@@ -2,7 +2,6 @@ public import Auth
 import Foundation
 import ServiceKit
 public import Logging
-import NIOPosix
 public import Postgres
 internal import PostgresRPC
 internal import RPCCore
@@ -80,14 +79,14 @@ public struct IdentityContext: Sendable {
       issuer: self.settings.issuer)
   }
 
-  /// argon2id off the event loops: on NIO's blocking thread pool.
+  /// argon2id off the cooperative pool and the event loops: on the blocking thread pool.
   func hashPassword(_ password: String) async throws -> String {
     let cost = self.settings.passwordCost
-    return try await NIOThreadPool.singleton.runIfActive { try PasswordHash.hash(password, cost: cost) }
+    return try await BlockingThreadPool.shared.run { try PasswordHash.hash(password, cost: cost) }
   }
 
   func verifyPassword(_ password: String, against hash: String) async throws -> Bool {
-    try await NIOThreadPool.singleton.runIfActive { PasswordHash.verify(password, against: hash) }
+    try await BlockingThreadPool.shared.run { PasswordHash.verify(password, against: hash) }
   }
 
   func checkPasswordPolicy(_ password: String) throws(RPCError) {

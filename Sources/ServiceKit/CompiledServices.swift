@@ -1,4 +1,5 @@
 public import RPCCore
+import ProtoRuntime
 
 /// The services described by proto files compiled into a binary, read from their embedded
 /// `FileDescriptorProto`s (`<Stem>ProtoFiles.all`): what a proxy needs to route a method

@@ -1,3 +1,5 @@
+import ProtoRuntime
+
 /// What server reflection knows: every proto file the binary carries (serialized
 /// `FileDescriptorProto`s, see the generated `<Stem>ProtoFiles`) indexed by file name and by the fully
 /// qualified symbols they declare, plus the services the server exposes.

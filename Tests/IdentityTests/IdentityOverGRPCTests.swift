@@ -7,8 +7,8 @@ import Migrations
 import Postgres
 import PostgresTestSupport
 import RPCCore
-import RPCHTTP2
-import ServiceKit
+import ServiceRuntime
+import ServiceTesting
 import Testing
 
 /// The identity service over real HTTP/2 on loopback, called with the generated Swift clients,
@@ -24,43 +24,27 @@ struct IdentityOverGRPCTests {
     let audit: Identity_V1_Audit.Client
   }
 
+  /// Identity started by ServiceTesting as the executable declares it, on a fresh schema, with
+  /// a cheap password hash.
   func withIdentity(_ body: (IdentityContext, Clients) async throws -> Void) async throws {
-    try await withTestSchema("identity") { configuration in
-      let pool = PostgresPool(configuration: PostgresPool.Configuration(connection: configuration), logger: testLogger)
+    try await withService(named: "identity", migrations: IdentityMigrations.all) { host in
       var settings = IdentitySettings()
       settings.passwordCost = PasswordHash.Cost(operations: 1, memoryBytes: 8 << 20)
-      let context = IdentityContext(pool: pool, settings: settings, logger: testLogger)
-      let server = GRPCServer(
-        configuration: GRPCServer.Configuration(threads: 1), services: IdentityServer.services(context: context),
-        interceptors: [try IdentityServer.authentication(context: context)])
-      let transport: HTTP2ClientTransport
-      do {
-        let runner = try MigrationRunner(schema: configuration.searchPath![0], migrations: IdentityMigrations.all, logger: testLogger)
-        _ = try await runner.migrate(using: pool)
-        try await context.prepare()
-        let address = try await server.start()
-        transport = HTTP2ClientTransport(host: "127.0.0.1", port: address.port!)
-      } catch {
-        await server.shutDown()
-        await pool.close()
-        throw error
-      }
-      let client = RPCClient(transport: transport)
+      let context = IdentityContext(pool: host.pool, settings: settings, logger: host.logger)
+      try await context.prepare()
+      return (
+        context,
+        HostedService(
+          services: IdentityServer.services(context: context),
+          interceptors: [try IdentityServer.authentication(context: context)])
+      )
+    } _: { service, context in
+      let client = service.client
       let clients = Clients(
         sessions: .init(wrapping: client), users: .init(wrapping: client), tenants: .init(wrapping: client),
         privacy: .init(wrapping: client), apiKeys: .init(wrapping: client),
         audit: .init(wrapping: client))
-      do {
-        try await body(context, clients)
-      } catch {
-        await transport.close()
-        await server.shutDown()
-        await pool.close()
-        throw error
-      }
-      await transport.close()
-      await server.shutDown()
-      await pool.close()
+      try await body(context, clients)
     }
   }
 

@@ -9,7 +9,7 @@ struct ReflectionTests {
   private func ask(
     _ requests: [Grpc_Reflection_V1_ServerReflectionRequest.MessageRequest]
   ) async throws -> [Grpc_Reflection_V1_ServerReflectionResponse.MessageResponse?] {
-    let services = ServerRunner.withStandardServices([TestService()], health: HealthService())
+    let services = StandardServices.adding(to: [TestService()], health: HealthService())
     return try await withLoopbackServer(services: services) { client in
       let reflection = Grpc_Reflection_V1_ServerReflection.Client(wrapping: client)
       let request = StreamingClientRequest<Grpc_Reflection_V1_ServerReflectionRequest> { writer in

@@ -1,19 +1,20 @@
-/// Iterates the fields of a protobuf encoding (used to read the compiled-in descriptors):
-/// length-delimited fields with their bytes, varint fields with their value; fixed-width fields
-/// are skipped. Stops at the first malformed field.
-struct ProtoFields: Sequence, IteratorProtocol {
-  struct Field {
-    let number: Int
+/// Iterates the fields of a protobuf encoding without a schema (used to read the compiled-in
+/// `FileDescriptorProto`s): length-delimited fields with their bytes, varint fields with their
+/// value; fixed-width fields are skipped. Stops at the first malformed field.
+public struct ProtoFields: Sequence, IteratorProtocol {
+  public struct Field {
+    public let number: Int
     /// The bytes of a length-delimited field (empty for a varint).
-    let bytes: ArraySlice<UInt8>
+    public let bytes: ArraySlice<UInt8>
     /// The value of a varint field.
-    let varint: UInt64?
-    var string: String { String(decoding: self.bytes, as: UTF8.self) }
+    public let varint: UInt64?
+    /// The bytes as UTF-8 text.
+    public var string: String { String(decoding: self.bytes, as: UTF8.self) }
   }
 
   private var bytes: ArraySlice<UInt8>
 
-  init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+  public init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
 
   private mutating func readVarint() -> UInt64? {
     var value: UInt64 = 0
@@ -27,7 +28,7 @@ struct ProtoFields: Sequence, IteratorProtocol {
     return nil
   }
 
-  mutating func next() -> Field? {
+  public mutating func next() -> Field? {
     while !self.bytes.isEmpty {
       guard let key = self.readVarint() else { return nil }
       let number = Int(key >> 3)

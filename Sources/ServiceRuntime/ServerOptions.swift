@@ -1,9 +1,10 @@
 public import ArgumentParser
 public import RPCHTTP2
+public import ServiceKit
 
 /// The command-line options every server executable shares (ARCHITECTURE.md's conventions):
 /// `--listen HOST:PORT` or `--port N`, and the drain time after SIGTERM/SIGINT.
-public struct ServerOptions: ParsableArguments {
+public struct ServerOptions: ParsableArguments, Sendable {
   @Option(help: "Address to listen on, HOST:PORT (default: the executable's standard port on 127.0.0.1).")
   public var listen: String?
 
@@ -62,4 +63,15 @@ public struct ServerOptions: ParsableArguments {
 
   /// `--drain-timeout` as a duration.
   public var drain: Duration { .milliseconds(Int64(self.drainTimeout * 1000)) }
+}
+
+extension ServerOptions {
+  /// The `--help` discussion every server shares, after the environment variables it reads.
+  public static func discussion(environment: String, stopping: String = "drains in-flight calls") -> String {
+    """
+    Environment: \(environment).
+    Logs are JSON lines on stderr; one line says when the server is ready and where.
+    SIGTERM or SIGINT \(stopping) and exits 0.
+    """
+  }
 }

@@ -1,4 +1,5 @@
 public import Logging
+import ServiceKit
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -37,9 +38,8 @@ public struct JSONLogHandler: LogHandler {
   /// The level named by `LOG_LEVEL` (trace, debug, info, notice, warning, error, critical);
   /// `info` when unset or unknown.
   public static func levelFromEnvironment() -> Logger.Level {
-    guard let raw = getenv("LOG_LEVEL") else { return .info }
-    let value = String(cString: raw).lowercased()
-    return Logger.Level(rawValue: value) ?? .info
+    guard let value = Environment.value("LOG_LEVEL") else { return .info }
+    return Logger.Level(rawValue: value.lowercased()) ?? .info
   }
 
   public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
