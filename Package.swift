@@ -16,6 +16,17 @@ let hotPathSettings: [SwiftSetting] = swiftSettings + [
   .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+/// The generated Swift of one proto package (scripts/gen-protos.sh): module `<stem>Protos` in
+/// `Sources/Protos/<stem>`, depending on the modules of the packages its files import.
+func protoModule(_ stem: String, imports: [String] = []) -> Target {
+  .target(
+    name: stem + "Protos",
+    dependencies: ["CProtos", "ProtoRuntime", "RPCCore"] + imports.map { .target(name: $0 + "Protos") },
+    path: "Sources/Protos/" + stem,
+    swiftSettings: swiftSettings
+  )
+}
+
 let package = Package(
   name: "grpc-suite",
   platforms: [.macOS(.v15)],
@@ -35,6 +46,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
   ],
   targets: [
     // MARK: C modules
@@ -132,11 +144,15 @@ let package = Package(
       dependencies: ["CProtobufC", "RPCCore"],
       swiftSettings: swiftSettings
     ),
-    .target(
-      name: "Protos",
-      dependencies: ["CProtos", "ProtoRuntime", "RPCCore"],
-      swiftSettings: swiftSettings
-    ),
+    protoModule("CatalogV1"),
+    protoModule("GatewayV1"),
+    protoModule("GRPCHealthV1"),
+    protoModule("GRPCReflectionV1"),
+    protoModule("GRPCReflectionV1alpha"),
+    protoModule("IdentityV1"),
+    /// The interop and codec-coverage protos: linked by tests and the interop executables only.
+    protoModule("GRPCTesting"),
+    protoModule("TestV1", imports: ["GRPCTesting"]),
     .executableTarget(
       name: "ProtoSwiftGen",
       dependencies: ["CProtoDescriptor", "CProtobufC"],
@@ -145,11 +161,12 @@ let package = Package(
     ),
 
     // MARK: service kit and services
-    /// Database failures as gRPC statuses (the one mapping), and transactions retried on
-    /// serialization failures.
+    /// The database as handlers and stores use it: read, write (transactions retried on
+    /// serialization failures), advisory locks, typed rows, database failures as gRPC statuses
+    /// (the one mapping), and an outbox served as a resumable event stream.
     .target(
       name: "PostgresRPC",
-      dependencies: ["Postgres", "RPCCore"],
+      dependencies: ["EventOutbox", "Postgres", "RPCCore"],
       swiftSettings: swiftSettings
     ),
     /// Authentication: libsodium crypto (Ed25519, argon2id), EdDSA access tokens, the caller
@@ -159,16 +176,69 @@ let package = Package(
       dependencies: ["CSodium", "RPCCore"],
       swiftSettings: swiftSettings
     ),
+    /// What service libraries link: request helpers, health and reflection, the identity
+    /// client's calls, background workers, a blocking-work pool. No NIO, no HTTP/2 transport.
     .target(
       name: "ServiceKit",
       dependencies: [
         "Auth",
+        "GRPCHealthV1Protos",
+        "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos",
+        "IdentityV1Protos",
+        "ProtoRuntime",
+        "RPCCore",
+      ],
+      swiftSettings: swiftSettings
+    ),
+    /// What only executables link: flags and environment, JSON logs, the identity connection,
+    /// and ``ServiceHost``, which runs a service's whole life in one ServiceGroup.
+    .target(
+      name: "ServiceRuntime",
+      dependencies: [
+        "Auth",
+        "Migrations",
+        "Postgres",
         "RPCCore",
         "RPCHTTP2",
-        "Protos",
+        "ServiceKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    /// Test support: a service started in process on a throwaway schema, over loopback HTTP/2,
+    /// with clients bound to a caller of a given role. Linked by tests only.
+    .target(
+      name: "ServiceTesting",
+      dependencies: [
+        "Auth",
+        "Migrations",
+        "Postgres",
+        "PostgresTestSupport",
+        "RPCCore",
+        "RPCHTTP2",
+        "ServiceKit",
+        "ServiceRuntime",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    /// A service's schema migrations: its `migrations/NNNN_name.{up,down}.sql` files, embedded
+    /// in code (no Foundation bundle), and their list. Linked by the service's executable and
+    /// by `suite-db`, not by the service library.
+    .target(
+      name: "IdentitySchema",
+      dependencies: ["Migrations"],
+      resources: [.embedInCode("migrations")],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "CatalogSchema",
+      dependencies: ["Migrations"],
+      resources: [.embedInCode("migrations")],
       swiftSettings: swiftSettings
     ),
     /// The identity service: tenants, users, sessions and tokens, signing keys, audit log.
@@ -177,20 +247,18 @@ let package = Package(
       dependencies: [
         "ServiceKit",
         "Auth",
-        "Migrations",
         "Postgres",
         "PostgresRPC",
-        "Protos",
+        "IdentityV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
-        .product(name: "NIOPosix", package: "swift-nio"),
       ],
       swiftSettings: swiftSettings
     ),
     /// Transactional outbox and its resumable event stream, shared by the services.
     .target(
       name: "EventOutbox",
-      dependencies: ["Migrations", "Postgres", "RPCCore"],
+      dependencies: ["Postgres"],
       swiftSettings: swiftSettings
     ),
     /// The catalog service: products, categories, locations, stock, reservations, events.
@@ -199,10 +267,9 @@ let package = Package(
       dependencies: [
         "Auth",
         "EventOutbox",
-        "Migrations",
         "Postgres",
         "PostgresRPC",
-        "Protos",
+        "CatalogV1Protos",
         "RPCCore",
         "ServiceKit",
         .product(name: "Logging", package: "swift-log"),
@@ -214,7 +281,14 @@ let package = Package(
       name: "GatewayService",
       dependencies: [
         "Auth",
-        "Protos",
+        "CatalogV1Protos",
+        "GatewayV1Protos",
+        "GRPCHealthV1Protos",
+        "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos",
+        // Only its file descriptors: the wire tests route grpc.testing.TestService.
+        "GRPCTestingProtos",
+        "IdentityV1Protos",
         "RPCCore",
         "RPCHTTP2",
         "ServiceKit",
@@ -224,7 +298,7 @@ let package = Package(
     ),
     .target(
       name: "InteropService",
-      dependencies: ["RPCCore", "Protos"],
+      dependencies: ["RPCCore", "GRPCTestingProtos"],
       swiftSettings: swiftSettings
     ),
 
@@ -233,28 +307,26 @@ let package = Package(
       name: "identity",
       dependencies: [
         "Auth",
+        "IdentitySchema",
         "IdentityService",
-        "Migrations",
         "Postgres",
-        "RPCHTTP2",
         "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
-      swiftSettings: swiftSettings
+      // `@main` in main.swift beside the subcommands' files (SwiftPM parses a main.swift as
+      // top-level code when a target has more than one file).
+      swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
     ),
     .executableTarget(
       name: "catalog",
       dependencies: [
-        "RPCCore",
-        "Auth",
+        "CatalogSchema",
         "CatalogService",
-        "Migrations",
-        "Postgres",
-        "RPCHTTP2",
         "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -271,6 +343,7 @@ let package = Package(
         "GatewayService",
         "RPCHTTP2",
         "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -299,9 +372,8 @@ let package = Package(
       dependencies: [
         "InteropService",
         "RPCHTTP2",
-        "ServiceKit",
+        "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -320,8 +392,8 @@ let package = Package(
     .executableTarget(
       name: "suite-db",
       dependencies: [
-        "CatalogService",
-        "IdentityService",
+        "CatalogSchema",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "SuiteDatabase",
@@ -335,6 +407,7 @@ let package = Package(
     .testTarget(
       name: "PostgresRPCTests",
       dependencies: [
+        "EventOutbox",
         "PostgresRPC",
         "Postgres",
         "PostgresTestSupport",
@@ -346,26 +419,40 @@ let package = Package(
     .testTarget(
       name: "ServiceKitTests",
       dependencies: [
-        "RPCCore", "RPCHTTP2", "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "RPCCore", "RPCHTTP2", "ServiceKit", "ServiceRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ServiceRuntimeTests",
+      dependencies: [
+        "Auth", "GRPCHealthV1Protos", "GRPCTestingProtos", "InteropService", "RPCCore", "ServiceKit", "ServiceRuntime",
+        "ServiceTesting",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "GatewayTests",
-      dependencies: ["GatewayService", "RPCCore", "ServiceKit", .product(name: "Logging", package: "swift-log")],
+      dependencies: ["Auth", "GatewayService", "RPCCore", "ServiceKit", .product(name: "Logging", package: "swift-log")],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "IdentityTests",
       dependencies: [
-        "Auth", "IdentityService", "Migrations", "Postgres", "PostgresTestSupport", "Protos", "RPCCore", "RPCHTTP2", "ServiceKit",
+        "Auth", "IdentitySchema", "IdentityService", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore",
+        "ServiceRuntime", "ServiceTesting",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "AuthTests",
-      dependencies: ["Auth", "RPCCore", "RPCHTTP2", "Protos", "ServiceKit"],
+      dependencies: ["Auth", "GRPCHealthV1Protos", "GRPCTestingProtos", "RPCCore", "RPCHTTP2", "ServiceKit"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -375,12 +462,18 @@ let package = Package(
     ),
     .testTarget(
       name: "ProtosTests",
-      dependencies: ["Protos", "RPCCore"],
+      dependencies: [
+        "CatalogV1Protos", "GatewayV1Protos", "GRPCHealthV1Protos", "GRPCReflectionV1Protos",
+        "GRPCReflectionV1alphaProtos", "GRPCTestingProtos", "IdentityV1Protos", "RPCCore", "TestV1Protos",
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "RPCHTTP2Tests",
-      dependencies: ["RPCHTTP2", "RPCCore", "Protos", "InteropService", "ServiceKit"],
+      dependencies: [
+        "RPCHTTP2", "RPCCore", "GRPCHealthV1Protos", "GRPCReflectionV1Protos", "GRPCTestingProtos", "InteropService",
+        "ServiceKit",
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -397,10 +490,11 @@ let package = Package(
       dependencies: [
         "Auth",
         "CatalogService",
+        "CatalogSchema",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",
-        "Protos",
+        "CatalogV1Protos",
         "RPCCore",
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -419,6 +513,8 @@ let package = Package(
     .testTarget(
       name: "SuiteDatabaseTests",
       dependencies: [
+        "CatalogSchema",
+        "IdentitySchema",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",

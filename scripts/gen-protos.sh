@@ -3,7 +3,8 @@
 #
 #   Sources/CProtoDescriptor/  protoc-c output for descriptor.proto (used by the generator only)
 #   Sources/CProtos/           protoc-c output for proto/**/*.proto plus the umbrella CProtos.h
-#   Sources/Protos/            Swift from proto-swift-gen: *.pb.swift + ProtoFileDescriptors.swift
+#   Sources/Protos/<Stem>/     Swift from proto-swift-gen, one folder (module <Stem>Protos) per
+#                              proto package: *.pb.swift + <Stem>ProtoFiles.swift
 #
 # Deterministic: the same proto/ gives byte-identical files, so running it twice leaves no git
 # diff (CI runs it and fails on a diff). SCRATCH names the SwiftPM scratch folder used to build
@@ -81,12 +82,16 @@ generator="$(swift build --scratch-path "$SCRATCH" --product proto-swift-gen --s
 
 # 3. The descriptor set of proto/, with comments for the generated documentation.
 protoc --include_imports --include_source_info \
-  --descriptor_set_out="$work/set.pb" -Iproto "${protos[@]}"
+  --descriptor_set_out="$work/set.pb" -Iproto -I"$DESCRIPTOR_PROTO_ROOT" "${protos[@]}"
 
-# 4. C structs and codecs.
+# 4. C structs and codecs. Annotation-only protos (they import descriptor.proto, like
+# suite/v1/access.proto) have none: the lowered set leaves them out.
+mapfile -t c_protos < <(for proto in "${protos[@]}"; do
+  grep -q '^import "google/protobuf/descriptor.proto";' "proto/$proto" || echo "$proto"
+done)
 "$generator" --lower-proto3-optional "$work/set.pb" "$work/lowered.pb"
 mkdir -p "$work/c"
-protoc-c --descriptor_set_in="$work/lowered.pb" --c_out="$work/c" "${protos[@]}"
+protoc-c --descriptor_set_in="$work/lowered.pb" --c_out="$work/c" "${c_protos[@]}"
 install_c "$work/c" CProtos
 
 # 5. Swift.

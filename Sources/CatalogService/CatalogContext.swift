@@ -6,11 +6,17 @@ public import Postgres
 internal import PostgresRPC
 internal import RPCCore
 
-/// What the catalog handlers share.
+/// What the catalog handlers share: the database, with a store per aggregate, and the logger.
 public struct CatalogContext: Sendable {
-  let pool: PostgresPool
-  let database: DatabaseErrorMapping
+  let database: Database
   let logger: Logger
+
+  var pool: PostgresPool { self.database.pool }
+  var products: ProductStore { ProductStore(database: self.database) }
+  var categories: CategoryStore { CategoryStore(database: self.database) }
+  var locations: LocationStore { LocationStore(database: self.database) }
+  var reservations: ReservationStore { ReservationStore(database: self.database) }
+  var stockSnapshots: StockSnapshotStore { StockSnapshotStore(database: self.database) }
 
   static let constraintMessages = [
     "products_tenant_sku_key": "A product with this SKU already exists in this tenant.",
@@ -26,8 +32,7 @@ public struct CatalogContext: Sendable {
   ]
 
   public init(pool: PostgresPool, logger: Logger) {
-    self.pool = pool
-    self.database = DatabaseErrorMapping(constraintMessages: Self.constraintMessages)
+    self.database = Database(pool: pool, errors: DatabaseErrorMapping(constraintMessages: Self.constraintMessages))
     self.logger = logger
   }
 }

@@ -1,8 +1,7 @@
 import Auth
-import EventOutbox
-import Foundation
+import PostgresRPC
 import ServiceKit
-public import Protos
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Events`: the tenant's outbox as a resumable stream.
@@ -16,26 +15,18 @@ public struct EventsService: Catalog_V1_Events.SimpleServiceProtocol {
   }
 
   public func watchEvents(
-    request: Catalog_V1_WatchEventsRequest, response: RPCWriter<Catalog_V1_Event>, context _: ServerContext
+    request: Catalog_V1_WatchEventsRequest, response: RPCWriter<Catalog_V1_Event>, context: ServerContext
   ) async throws {
-    let tenantID = try Caller.require(.viewer).tenantUUID
-    let position = try Outbox.position(cursor: request.afterCursor)
-    do {
-      try await Outbox.stream(tenantID: tenantID, after: position, pool: self.context.pool, pollInterval: self.pollInterval) {
-        event in
-        var message = Catalog_V1_Event()
-        message.cursor = event.cursor
-        message.type = event.type
-        message.payloadJson = event.payloadJSON
-        message.createdAtMs = Int64((event.createdAt.timeIntervalSince1970 * 1000).rounded())
-        try await response.write(message)
-      }
-    } catch is CancellationError {
-      return
-    } catch let error as RPCError {
-      throw error
-    } catch {
-      throw self.context.database.rpcError(for: error)
+    let tenantID = try context.requireCaller().tenantUUID
+    try await self.context.database.watchEvents(
+      tenantID: tenantID, afterCursor: request.afterCursor, pollInterval: self.pollInterval, response: response
+    ) { event in
+      var message = Catalog_V1_Event()
+      message.cursor = event.cursor
+      message.type = event.type
+      message.payloadJson = event.payloadJSON
+      message.createdAtMs = event.createdAt.unixMilliseconds
+      return message
     }
   }
 }

@@ -1,8 +1,8 @@
 import Auth
 import Foundation
 import ServiceKit
-import Postgres
-public import Protos
+import PostgresRPC
+public import CatalogV1Protos
 public import RPCCore
 
 /// `catalog.v1.Inventory`: locations and stock levels.
@@ -13,128 +13,95 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func putLocation(request: Catalog_V1_Location, context _: ServerContext) async throws -> Catalog_V1_Location {
-    let tenantID = try Caller.require(.editor).tenantUUID
+  public func putLocation(request: Catalog_V1_Location, context: ServerContext) async throws -> Catalog_V1_Location {
+    let tenantID = try context.requireCaller().tenantUUID
     let code = request.code.trimmingCharacters(in: .whitespaces)
     guard !code.isEmpty, code.count <= 16, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
     else {
       throw RPCError(code: .invalidArgument, message: "A location code is 1 to 16 letters, digits, '-' or '_'.")
     }
-    try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        """
-        INSERT INTO locations (tenant_id, code, name) VALUES (\(tenantID), \(code), \(request.name))
-        ON CONFLICT (tenant_id, code) DO UPDATE SET name = EXCLUDED.name
-        """)
-    }
-    var location = Catalog_V1_Location()
-    location.code = code
-    location.name = request.name
-    return location
+    let location = LocationRecord(code: code, name: request.name)
+    try await self.context.locations.put(location, tenantID: tenantID)
+    return location.message
   }
 
-  public func listLocations(request: Catalog_V1_ListLocationsRequest, context _: ServerContext) async throws
+  public func listLocations(request: Catalog_V1_ListLocationsRequest, context: ServerContext) async throws
     -> Catalog_V1_ListLocationsResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query("SELECT code, name FROM locations WHERE tenant_id = \(tenantID) ORDER BY code")
-    }
+    let tenantID = try context.requireCaller().tenantUUID
     var response = Catalog_V1_ListLocationsResponse()
-    for row in rows {
-      var location = Catalog_V1_Location()
-      location.code = try row.decode(column: 0, as: String.self)
-      location.name = try row.decode(column: 1, as: String.self)
-      response.locations.append(location)
-    }
+    response.locations = try await self.context.locations.list(tenantID: tenantID).map(\.message)
     return response
   }
 
-  public func restock(request: Catalog_V1_RestockRequest, context _: ServerContext) async throws -> Catalog_V1_StockLevel {
-    let caller = try Caller.require(.editor)
+  public func restock(request: Catalog_V1_RestockRequest, context: ServerContext) async throws -> Catalog_V1_StockLevel {
+    let caller = try context.requireCaller()
     guard request.quantity > 0 else { throw RPCError(code: .invalidArgument, message: "quantity must be positive.") }
     return try await self.change(
-      productID: request.productId, location: request.locationCode, caller: caller, kind: "restock",
+      productID: request.productId, location: request.locationCode, caller: caller, kind: .restock,
       onHandDelta: request.quantity, reason: request.reason)
   }
 
-  public func adjustStock(request: Catalog_V1_AdjustStockRequest, context _: ServerContext) async throws
+  public func adjustStock(request: Catalog_V1_AdjustStockRequest, context: ServerContext) async throws
     -> Catalog_V1_StockLevel
   {
-    let caller = try Caller.require(.editor)
+    let caller = try context.requireCaller()
     guard request.delta != 0 else { throw RPCError(code: .invalidArgument, message: "delta must not be zero.") }
     guard !request.reason.isEmpty else { throw RPCError(code: .invalidArgument, message: "A correction needs a reason.") }
     return try await self.change(
-      productID: request.productId, location: request.locationCode, caller: caller, kind: "correction",
+      productID: request.productId, location: request.locationCode, caller: caller, kind: .correction,
       onHandDelta: request.delta, reason: request.reason)
   }
 
-  public func setReorderThreshold(request: Catalog_V1_SetReorderThresholdRequest, context _: ServerContext) async throws
+  public func setReorderThreshold(request: Catalog_V1_SetReorderThresholdRequest, context: ServerContext) async throws
     -> Catalog_V1_StockLevel
   {
-    let tenantID = try Caller.require(.editor).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     let productID = try parseID(request.productId, what: "product_id")
     guard request.threshold >= 0 else { throw RPCError(code: .invalidArgument, message: "threshold must not be negative.") }
-    let level = try await self.context.database.transaction(on: self.context.pool) { connection in
-      _ = try await StockLedger.lock(productID: productID, location: request.locationCode, tenantID: tenantID, on: connection)
-      let row = try await connection.query(
-        """
-        UPDATE stock SET reorder_threshold = \(request.threshold)
-        WHERE tenant_id = \(tenantID) AND product_id = \(productID) AND location_code = \(request.locationCode)
-        RETURNING \(unescaped: StockLedger.levelColumns)
-        """
-      ).first!
-      return try StockLedger.level(row)
+    let level = try await self.context.database.write { connection in
+      let current = try await StockLedger.lock(
+        productID: productID, location: request.locationCode, tenantID: tenantID, on: connection)
+      return try await StockLedger.setThreshold(Int64(request.threshold), of: current, tenantID: tenantID, on: connection)
     }
     return level.message
   }
 
-  public func listLowStock(request: Catalog_V1_ListLowStockRequest, context _: ServerContext) async throws
+  public func listLowStock(request: Catalog_V1_ListLowStockRequest, context: ServerContext) async throws
     -> Catalog_V1_ListLowStockResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+    let tenantID = try context.requireCaller().tenantUUID
     guard request.limit >= 0 else { throw RPCError(code: .invalidArgument, message: "limit must not be negative.") }
     let limit = Int64(request.limit == 0 ? 50 : min(Int(request.limit), 500))
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        """
-        SELECT \(unescaped: StockLedger.levelColumns) FROM stock
-        WHERE tenant_id = \(tenantID) AND on_hand - reserved < reorder_threshold
-        ORDER BY on_hand - reserved, product_id, location_code LIMIT \(limit)
-        """)
+    let levels = try await self.context.database.read { connection in
+      try await StockLedger.lowStock(limit: limit, tenantID: tenantID, on: connection)
     }
     var response = Catalog_V1_ListLowStockResponse()
-    response.levels = try rows.map { try StockLedger.level($0).message }
+    response.levels = levels.map(\.message)
     return response
   }
 
-  public func getStock(request: Catalog_V1_GetStockRequest, context _: ServerContext) async throws -> Catalog_V1_GetStockResponse {
-    let tenantID = try Caller.require(.viewer).tenantUUID
+  public func getStock(request: Catalog_V1_GetStockRequest, context: ServerContext) async throws -> Catalog_V1_GetStockResponse {
+    let tenantID = try context.requireCaller().tenantUUID
     let productID = try parseID(request.productId, what: "product_id")
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        """
-        SELECT \(unescaped: StockLedger.levelColumns) FROM stock
-        WHERE tenant_id = \(tenantID) AND product_id = \(productID) ORDER BY location_code
-        """)
-    }
-    if rows.isEmpty {
-      let product = try await self.context.database.translatingErrors {
-        try await self.context.pool.query("SELECT 1 FROM products WHERE tenant_id = \(tenantID) AND id = \(productID)")
+    let levels = try await self.context.database.read { connection in
+      let levels = try await StockLedger.levels(productID: productID, tenantID: tenantID, on: connection)
+      if levels.isEmpty, try await !ProductStore.exists(productID, tenantID: tenantID, on: connection) {
+        throw RPCError(code: .notFound, message: "No product \(productID.lowercased) in this tenant.")
       }
-      if product.isEmpty { throw RPCError(code: .notFound, message: "No product \(productID.lowercased) in this tenant.") }
+      return levels
     }
     var response = Catalog_V1_GetStockResponse()
-    response.levels = try rows.map { try StockLedger.level($0).message }
+    response.levels = levels.map(\.message)
     return response
   }
 
   private func change(
-    productID text: String, location: String, caller: Caller, kind: String, onHandDelta: Int64, reason: String
+    productID text: String, location: String, caller: Caller, kind: MovementKind, onHandDelta: Int64, reason: String
   ) async throws -> Catalog_V1_StockLevel {
     let tenantID = try caller.tenantUUID
     let productID = try parseID(text, what: "product_id")
-    let level = try await self.context.database.transaction(on: self.context.pool) { connection in
+    let level = try await self.context.database.write { connection in
       let current = try await StockLedger.lock(productID: productID, location: location, tenantID: tenantID, on: connection)
       let (onHand, overflow) = current.onHand.addingReportingOverflow(onHandDelta)
       guard !overflow else {

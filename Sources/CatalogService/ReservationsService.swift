@@ -3,7 +3,8 @@ import EventOutbox
 import Foundation
 import Logging
 import Postgres
-public import Protos
+import PostgresRPC
+public import CatalogV1Protos
 public import RPCCore
 import ServiceKit
 
@@ -19,14 +20,8 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     self.context = context
   }
 
-  struct Line: Sendable, Hashable {
-    var productID: UUID
-    var location: String
-    var quantity: Int64
-  }
-
-  public func reserve(request: Catalog_V1_ReserveRequest, context _: ServerContext) async throws -> Catalog_V1_Reservation {
-    let caller = try Caller.require(.editor)
+  public func reserve(request: Catalog_V1_ReserveRequest, context: ServerContext) async throws -> Catalog_V1_Reservation {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let orderID = try Self.orderID(request.orderId)
     guard !request.lines.isEmpty, request.lines.count <= 200 else {
@@ -35,23 +30,21 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
     guard (0...86400).contains(request.ttlSeconds) else {
       throw RPCError(code: .invalidArgument, message: "ttl_seconds must be in 0...86400.")
     }
-    var merged: [String: Line] = [:]
+    var merged: [String: ReservationLine] = [:]
     for (index, line) in request.lines.enumerated() {
       let productID = try parseID(line.productId, what: "lines[\(index)].product_id")
       guard line.quantity > 0 else { throw RPCError(code: .invalidArgument, message: "lines[\(index)].quantity must be positive.") }
       let key = productID.lowercased + "|" + line.locationCode
       let (sum, overflow) = (merged[key]?.quantity ?? 0).addingReportingOverflow(line.quantity)
       guard !overflow else { throw RPCError(code: .invalidArgument, message: "lines[\(index)].quantity is too large.") }
-      merged[key] = Line(productID: productID, location: line.locationCode, quantity: sum)
+      merged[key] = ReservationLine(productID: productID, location: line.locationCode, quantity: sum)
     }
     let lines = Self.inStockOrder(Array(merged.values))
     let ttl = request.ttlSeconds == 0 ? 900 : Int64(request.ttlSeconds)
-    return try await self.context.database.transaction(on: self.context.pool) { connection in
-      try await connection.query(
-        "SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + tenantID.uuidString + ":" + orderID), 0))")
-      if let existing = try await Self.load(orderID: orderID, tenantID: tenantID, on: connection) {
+    return try await self.context.reservations.withOrderLocked(orderID, tenantID: tenantID) { connection in
+      if let existing = try await ReservationStore.load(orderID: orderID, tenantID: tenantID, on: connection) {
         switch existing.status {
-        case "reserved" where !existing.expired:
+        case .reserved where !existing.expired:
           // A retry of the same request gets the reservation it made; other lines are another
           // request, which must not be answered as if it had been carried out.
           guard Set(existing.lines) == Set(lines) else {
@@ -61,7 +54,7 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
                 + "release it before reserving different lines.")
           }
           return existing.message
-        case "committed":
+        case .committed:
           throw RPCError(
             code: .failedPrecondition,
             message: "The reservation of order \"\(orderID.prefix(64))\" is committed; the order cannot be reserved again.")
@@ -87,66 +80,46 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
       // The stock rows stay locked until the commit, so every round trip from here on delays
       // the orders queued on them: the lines go in one statement, and the answer is built from
       // what was written instead of being read back.
-      let id = UUID()
-      guard
-        let created = try await connection.query(
-          """
-          INSERT INTO reservations (id, tenant_id, order_id, status, expires_at)
-          VALUES (\(id), \(tenantID), \(orderID), 'reserved', now() + make_interval(secs => \(Double(ttl))))
-          RETURNING expires_at
-          """
-        ).first
-      else { throw RPCError(code: .internal, message: "The reservation was not stored.") }
-      let expiresAt = try created.decode(column: 0, as: Date.self)
-      try await connection.query(
-        """
-        INSERT INTO reservation_lines (reservation_id, product_id, location_code, quantity)
-        SELECT \(id), line.product_id, line.location_code, line.quantity
-        FROM unnest(\(lines.map(\.productID)), \(lines.map(\.location)), \(lines.map(\.quantity)))
-          AS line(product_id, location_code, quantity)
-        """)
+      let stored = try await ReservationStore.insert(
+        orderID: orderID, lines: lines, ttlSeconds: ttl, tenantID: tenantID, on: connection)
       for (line, level) in zip(lines, levels) {
         _ = try await StockLedger.apply(
-          kind: "reservation", onHandDelta: 0, reservedDelta: line.quantity, reason: "order \(orderID)",
-          actor: caller.subject, reservationID: id, to: level, tenantID: tenantID, on: connection)
+          kind: .reservation, onHandDelta: 0, reservedDelta: line.quantity, reason: "order \(orderID)",
+          actor: caller.subject, reservationID: stored.id, to: level, tenantID: tenantID, on: connection)
       }
-      let stored = Stored(
-        id: id, orderID: orderID, status: "reserved", expiresAt: expiresAt, expired: false,
-        lines: lines)
       try await Outbox.append(
         type: "reservation_created", payloadJSON: stored.payload, tenantID: tenantID, on: connection)
       return stored.message
     }
   }
 
-  public func commit(request: Catalog_V1_CommitReservationRequest, context _: ServerContext) async throws
+  public func commit(request: Catalog_V1_CommitReservationRequest, context: ServerContext) async throws
     -> Catalog_V1_Reservation
   {
-    try await self.finish(orderID: request.orderId, to: "committed")
+    try await self.finish(orderID: request.orderId, to: .committed, caller: context.requireCaller())
   }
 
-  public func release(request: Catalog_V1_ReleaseReservationRequest, context _: ServerContext) async throws
+  public func release(request: Catalog_V1_ReleaseReservationRequest, context: ServerContext) async throws
     -> Catalog_V1_Reservation
   {
-    try await self.finish(orderID: request.orderId, to: "released")
+    try await self.finish(orderID: request.orderId, to: .released, caller: context.requireCaller())
   }
 
   /// Commits or releases a reservation; repeating the same request returns the same result.
-  private func finish(orderID text: String, to status: String) async throws -> Catalog_V1_Reservation {
-    let caller = try Caller.require(.editor)
+  private func finish(orderID text: String, to status: ReservationStatus, caller: Caller) async throws
+    -> Catalog_V1_Reservation
+  {
     let tenantID = try caller.tenantUUID
     let orderID = try Self.orderID(text)
-    return try await self.context.database.transaction(on: self.context.pool) { connection in
-      try await connection.query(
-        "SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + tenantID.uuidString + ":" + orderID), 0))")
-      guard let reservation = try await Self.load(orderID: orderID, tenantID: tenantID, on: connection) else {
+    return try await self.context.reservations.withOrderLocked(orderID, tenantID: tenantID) { connection in
+      guard let reservation = try await ReservationStore.load(orderID: orderID, tenantID: tenantID, on: connection) else {
         throw RPCError(code: .notFound, message: "No reservation for order \"\(orderID.prefix(64))\".")
       }
       if reservation.status == status { return reservation.message }
-      guard reservation.status == "reserved" else {
+      guard reservation.status == .reserved else {
         throw RPCError(code: .failedPrecondition, message: "The reservation is \(reservation.status); it cannot be \(status).")
       }
-      if status == "committed" && reservation.expired {
+      if status == .committed && reservation.expired {
         throw RPCError(code: .failedPrecondition, message: "The reservation has expired; reserve again.")
       }
       return try await Self.settle(reservation, to: status, actor: caller.subject, tenantID: tenantID, on: connection).message
@@ -155,17 +128,18 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
 
   /// Moves a `reserved` reservation to `committed`, `released` or `expired`, with its stock.
   static func settle(
-    _ reservation: Stored, to status: String, actor: String, tenantID: UUID, on connection: PostgresConnection
-  ) async throws -> Stored {
+    _ reservation: Reservation, to status: ReservationStatus, actor: String, tenantID: UUID,
+    on connection: PostgresConnection
+  ) async throws -> Reservation {
     for line in Self.inStockOrder(reservation.lines) {
       let level = try await StockLedger.lock(productID: line.productID, location: line.location, tenantID: tenantID, on: connection)
       _ = try await StockLedger.apply(
-        kind: status == "committed" ? "commit" : "release",
-        onHandDelta: status == "committed" ? -line.quantity : 0, reservedDelta: -line.quantity,
+        kind: status == .committed ? .commit : .release,
+        onHandDelta: status == .committed ? -line.quantity : 0, reservedDelta: -line.quantity,
         reason: "order \(reservation.orderID) \(status)", actor: actor, reservationID: reservation.id, to: level,
         tenantID: tenantID, on: connection)
     }
-    try await connection.query("UPDATE reservations SET status = \(status) WHERE id = \(reservation.id)")
+    try await ReservationStore.setStatus(status, of: reservation.id, on: connection)
     var settled = reservation
     settled.status = status
     try await Outbox.append(type: "reservation_\(status)", payloadJSON: settled.payload, tenantID: tenantID, on: connection)
@@ -181,87 +155,24 @@ public struct ReservationsService: Catalog_V1_Reservations.SimpleServiceProtocol
   /// order, so that this transaction never waits for a row while holding one that comes later.
   /// The old reservation's history stays in its movements and events.
   static func removeFinished(
-    _ old: Stored, before next: [Line], actor: String, tenantID: UUID, on connection: PostgresConnection
+    _ old: Reservation, before next: [ReservationLine], actor: String, tenantID: UUID, on connection: PostgresConnection
   ) async throws {
-    if old.status == "reserved" {
+    if old.status == .reserved {
       guard old.expired else { throw RPCError(code: .internal, message: "An active reservation cannot be replaced.") }
-      let rows = Set((old.lines + next).map { Line(productID: $0.productID, location: $0.location, quantity: 0) })
+      let rows = Set((old.lines + next).map { ReservationLine(productID: $0.productID, location: $0.location, quantity: 0) })
       for row in Self.inStockOrder(Array(rows)) {
         _ = try await StockLedger.lock(productID: row.productID, location: row.location, tenantID: tenantID, on: connection)
       }
-      _ = try await Self.settle(old, to: "expired", actor: actor, tenantID: tenantID, on: connection)
+      _ = try await Self.settle(old, to: .expired, actor: actor, tenantID: tenantID, on: connection)
     }
-    try await connection.query("DELETE FROM reservation_lines WHERE reservation_id = \(old.id)")
-    try await connection.query("DELETE FROM reservations WHERE id = \(old.id)")
-  }
-
-  struct Stored: Sendable {
-    var id: UUID
-    var orderID: String
-    var status: String
-    var expiresAt: Date
-    var expired: Bool
-    var lines: [Line]
-
-    var message: Catalog_V1_Reservation {
-      var reservation = Catalog_V1_Reservation()
-      reservation.id = self.id.lowercased
-      reservation.orderId = self.orderID
-      reservation.status = self.status
-      reservation.expiresAtMs = self.expiresAt.unixMilliseconds
-      reservation.lines = self.lines.map { line in
-        var message = Catalog_V1_ReservationLine()
-        message.productId = line.productID.lowercased
-        message.locationCode = line.location
-        message.quantity = line.quantity
-        return message
-      }
-      return reservation
-    }
-
-    var payload: String {
-      JSONText.object([
-        ("reservation_id", .string(self.id.lowercased)), ("order_id", .string(self.orderID)),
-        ("status", .string(self.status)), ("lines", .number("[" + self.lines.map { line in
-          JSONText.object([
-            ("product_id", .string(line.productID.lowercased)), ("location_code", .string(line.location)),
-            ("quantity", .int(line.quantity)),
-          ])
-        }.joined(separator: ",") + "]")),
-      ])
-    }
-  }
-
-  static func load(orderID: String, tenantID: UUID, on connection: PostgresConnection) async throws -> Stored? {
-    guard
-      let row = try await connection.query(
-        """
-        SELECT id, status, expires_at, expires_at < now() FROM reservations
-        WHERE tenant_id = \(tenantID) AND order_id = \(orderID) FOR UPDATE
-        """
-      ).first
-    else { return nil }
-    let id = try row.decode(column: 0, as: UUID.self)
-    let lines = try await connection.query(
-      """
-      SELECT product_id, location_code, quantity FROM reservation_lines WHERE reservation_id = \(id)
-      ORDER BY product_id, location_code COLLATE "C"
-      """
-    ).map { row in
-      Line(
-        productID: try row.decode(column: 0, as: UUID.self), location: try row.decode(column: 1, as: String.self),
-        quantity: try row.decode(column: 2, as: Int64.self))
-    }
-    return Stored(
-      id: id, orderID: orderID, status: try row.decode(column: 1, as: String.self),
-      expiresAt: try row.decode(column: 2, as: Date.self), expired: try row.decode(column: 3, as: Bool.self), lines: lines)
+    try await ReservationStore.delete(old.id, on: connection)
   }
 
   /// `lines` in the one order used everywhere: stock rows are locked in it (so two orders never
-  /// wait on each other in a cycle), and ``load(orderID:tenantID:on:)`` reads lines back in it.
+  /// wait on each other in a cycle), and ``ReservationStore/load(orderID:tenantID:on:)`` reads lines back in it.
   /// By product id (the hex text orders as a uuid's bytes do), then location code byte by byte
   /// (`COLLATE "C"`).
-  static func inStockOrder(_ lines: [Line]) -> [Line] {
+  static func inStockOrder(_ lines: [ReservationLine]) -> [ReservationLine] {
     lines.sorted { a, b in
       let (left, right) = (a.productID.lowercased, b.productID.lowercased)
       return left != right ? left < right : a.location.utf8.lexicographicallyPrecedes(b.location.utf8)
@@ -303,22 +214,14 @@ public struct ReservationSweeper: Sendable {
 
   /// Expires up to 100 overdue reservations; returns how many.
   public func sweepOnce() async throws -> Int {
-    let due = try await self.context.pool.query(
-      """
-      SELECT tenant_id, order_id FROM reservations WHERE status = 'reserved' AND expires_at < now()
-      ORDER BY expires_at LIMIT 100
-      """)
+    let due = try await self.context.reservations.overdue(limit: 100)
     var swept = 0
-    for row in due {
-      let tenantID = try row.decode(column: 0, as: UUID.self)
-      let orderID = try row.decode(column: 1, as: String.self)
-      try await self.context.database.transaction(on: self.context.pool) { connection in
-        try await connection.query(
-          "SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + tenantID.uuidString + ":" + orderID), 0))")
-        guard let reservation = try await ReservationsService.load(orderID: orderID, tenantID: tenantID, on: connection),
-          reservation.status == "reserved", reservation.expired
+    for (tenantID, orderID) in due {
+      try await self.context.reservations.withOrderLocked(orderID, tenantID: tenantID) { connection in
+        guard let reservation = try await ReservationStore.load(orderID: orderID, tenantID: tenantID, on: connection),
+          reservation.status == .reserved, reservation.expired
         else { return }
-        _ = try await ReservationsService.settle(reservation, to: "expired", actor: "sweeper", tenantID: tenantID, on: connection)
+        _ = try await ReservationsService.settle(reservation, to: .expired, actor: "sweeper", tenantID: tenantID, on: connection)
         swept += 1
       }
     }

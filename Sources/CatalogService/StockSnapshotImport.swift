@@ -1,7 +1,8 @@
 import Foundation
 import ServiceKit
 import Postgres
-import Protos
+import PostgresRPC
+import CatalogV1Protos
 import RPCCore
 
 /// A stock snapshot row as text, for the rare rows that take the slow path of an import (see
@@ -85,14 +86,14 @@ struct SnapshotImport {
   ) async throws -> Catalog_V1_ImportReport {
     let tenantID = self.tenantID
     let importID = self.importID
-    let created = try await self.context.database.translatingErrors {
+    // Not `write`: the body consumes the upload, so it cannot run a second time.
+    let created = try await self.context.database.translating {
       try await self.context.pool.withTransaction { connection in
-        try await connection.query(
-          "SELECT pg_advisory_xact_lock(hashtextextended(\("stock_import:" + tenantID.uuidString), 0))")
+        try await connection.lock(AdvisoryLock("stock_import", key: tenantID.uuidString))
         let earlierDates = Set(
           try await connection.query(
             "SELECT DISTINCT snapshot_date::text FROM stock_snapshots WHERE tenant_id = \(tenantID)"
-          ).map { try $0.decode(column: 0, as: String.self) })
+          ).decode(String.self))
 
         try await connection.copyFrom(table: "stock_snapshots", columns: SnapshotEncoder.columns, format: .binary) {
           writer in
@@ -160,16 +161,15 @@ struct SnapshotImport {
     _ codes: [String], tenantID: UUID, on connection: PostgresConnection
   ) async throws -> Int64 {
     guard !codes.isEmpty else { return 0 }
-    try await connection.query(
-      "SELECT pg_advisory_xact_lock(hashtextextended(\("stock_clients:" + tenantID.uuidString), 0))")
+    try await connection.lock(AdvisoryLock("stock_clients", key: tenantID.uuidString))
     let known = Set(
       try await connection.query(
         "SELECT code FROM stock_clients WHERE tenant_id = \(tenantID) AND code = ANY(\(codes))"
-      ).map { try $0.decode(column: 0, as: String.self) })
+      ).decode(String.self))
     let missing = codes.filter { !known.contains($0) }.sorted { Self.codeOrder($0, $1) }
     guard !missing.isEmpty else { return 0 }
     let count = try await connection.query("SELECT count(*)::int8 FROM stock_clients WHERE tenant_id = \(tenantID)")
-      .first!.decode(column: 0, as: Int64.self)
+      .first!.decode(Int64.self)
     let names = missing.indices.map { "Cliente \(count + Int64($0) + 1)" }
     try await connection.query(
       """

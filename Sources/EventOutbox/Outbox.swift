@@ -3,15 +3,14 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
-public import Migrations
 public import Postgres
-public import RPCCore
 
 /// The transactional outbox of a service: events written in the same transaction as the change
 /// they describe, into the service's own `outbox` table, and streamed to consumers in order
 /// from a cursor (at-least-once delivery; consumers remember the last cursor they handled).
 ///
-/// A service adds ``migration(version:)`` to its migrations, calls ``append(_:tenantID:on:)``
+/// A service creates the `outbox` table with a migration of its own (a copy of the catalog's
+/// `Sources/CatalogSchema/migrations/0002_outbox.up.sql`), calls ``append(_:tenantID:on:)``
 /// inside its write transactions, and serves `WatchEvents` with ``stream(tenantID:after:pool:send:)``.
 public enum Outbox {
   /// One event.
@@ -26,22 +25,6 @@ public enum Outbox {
     public var cursor: String { String(self.position) }
   }
 
-  /// The migration that creates the `outbox` table in the service's schema.
-  public static func migration(version: Int64) -> Migration {
-    Migration(
-      version: version, name: "outbox",
-      up: """
-        CREATE TABLE outbox (
-          position bigserial PRIMARY KEY,
-          tenant_id uuid NOT NULL,
-          type text NOT NULL,
-          payload jsonb NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT now());
-        CREATE INDEX outbox_tenant_position ON outbox (tenant_id, position);
-        """,
-      down: "DROP TABLE outbox;")
-  }
-
   /// Writes an event on `connection`, which must be inside the transaction of the change.
   ///
   /// The tenant's outbox lock is taken first and held until the transaction ends, so positions
@@ -51,17 +34,26 @@ public enum Outbox {
   public static func append(type: String, payloadJSON: String, tenantID: UUID, on connection: PostgresConnection)
     async throws
   {
+    // The key is `hashtextextended('outbox:<tenant>', 0)`, PostgresRPC's `AdvisoryLock` scheme.
     try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("outbox:" + tenantID.uuidString), 0))")
     try await connection.query(
       "INSERT INTO outbox (tenant_id, type, payload) VALUES (\(tenantID), \(type), \(payloadJSON)::jsonb)")
   }
 
-  /// Parses a cursor a consumer sent back; empty means from the beginning.
-  public static func position(cursor: String) throws(RPCError) -> Int64 {
-    if cursor.isEmpty { return 0 }
-    guard let position = Int64(cursor), position >= 0 else {
-      throw RPCError(code: .invalidArgument, message: "after_cursor is not a cursor this service issued.")
+  /// A cursor that this outbox did not issue (answered as `INVALID_ARGUMENT`).
+  public struct InvalidCursor: Error, Sendable, Hashable {
+    /// The text the consumer sent.
+    public var cursor: String
+
+    public init(cursor: String) {
+      self.cursor = cursor
     }
+  }
+
+  /// Parses a cursor a consumer sent back; empty means from the beginning.
+  public static func position(cursor: String) throws(InvalidCursor) -> Int64 {
+    if cursor.isEmpty { return 0 }
+    guard let position = Int64(cursor), position >= 0 else { throw InvalidCursor(cursor: cursor) }
     return position
   }
 

@@ -70,6 +70,8 @@ public struct RequestIdentityInterceptor: ServerInterceptor {
   ) async throws -> Result {
     let (forwarded, id) = Self.stamp(metadata, client: ClientAddress.of(peer: context.remotePeer))
     CallRecord.current?.update { $0.requestID = id }
+    var context = context
+    context.requestID = id
     return try await next(forwarded, context)
   }
 
@@ -204,7 +206,7 @@ public struct RateLimitInterceptor: ServerInterceptor {
   public func intercept<Result: Sendable>(
     metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
   ) async throws -> Result {
-    let tenant = Caller.current?.tenantID
+    let tenant = context.caller?.tenantID
     if let tenant { CallRecord.current?.update { $0.tenant = tenant } }
     if let error = self.check(tenant: tenant, remotePeer: context.remotePeer) { throw error }
     return try await next(metadata, context)

@@ -1,10 +1,12 @@
 import Auth
-public import Protos
+import CatalogV1Protos
+public import GatewayV1Protos
+import IdentityV1Protos
 public import RPCCore
 
 /// `gateway.v1.Overview`: one call that gathers the caller's tenant from several services at
 /// once, each part under the same deadline, returning what arrived and the status of each part.
-public struct OverviewService: Gateway_V1_Overview.SimpleServiceProtocol {
+public struct OverviewService: Gateway_V1_Overview.ServiceProtocol {
   let proxy: Proxy
 
   public init(proxy: Proxy) {
@@ -17,14 +19,19 @@ public struct OverviewService: Gateway_V1_Overview.SimpleServiceProtocol {
     case lowStock(Catalog_V1_ListLowStockResponse)
   }
 
-  public func getTenantOverview(request: Gateway_V1_GetTenantOverviewRequest, context: ServerContext) async throws
-    -> Gateway_V1_TenantOverview
+  public func getTenantOverview(request: ServerRequest<Gateway_V1_GetTenantOverviewRequest>, context: ServerContext)
+    async throws -> ServerResponse<Gateway_V1_TenantOverview>
   {
-    let caller = try Caller.require(.viewer)
+    // The caller's own token goes to the services, which check it and scope by tenant (an API
+    // key arrives here already exchanged for a token, as proxied calls forward it).
+    ServerResponse(
+      message: try await self.overview(authorization: request.metadata.firstString("authorization"), context: context))
+  }
+
+  func overview(authorization: String?, context: ServerContext) async throws -> Gateway_V1_TenantOverview {
+    let caller = try context.requireCaller()
     var overview = Gateway_V1_TenantOverview()
     overview.tenantId = caller.tenantID
-    // The caller's own token goes to the services, which check it and scope by tenant.
-    let authorization = RequestMetadata.current?.firstString("authorization")
     var forwarded = Metadata()
     if let authorization { forwarded.add("authorization", authorization) }
     var callOptions = CallOptions.defaults
@@ -101,23 +108,5 @@ public struct OverviewService: Gateway_V1_Overview.SimpleServiceProtocol {
       overview.parts.append(status)
     }
     return overview
-  }
-}
-
-/// The request metadata of the call being handled (bound by the gateway for its own services).
-enum RequestMetadata {
-  @TaskLocal static var current: Metadata?
-}
-
-/// Binds ``RequestMetadata/current`` so that the overview can pass the caller's token on.
-public struct RequestMetadataInterceptor: ServerInterceptor {
-  public init() {}
-
-  public func intercept<Result: Sendable>(
-    metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
-  ) async throws -> Result {
-    // Only the gateway's own services need it; proxied calls carry their metadata on.
-    guard context.descriptor.service == "gateway.v1.Overview" else { return try await next(metadata, context) }
-    return try await RequestMetadata.$current.withValue(metadata) { try await next(metadata, context) }
   }
 }

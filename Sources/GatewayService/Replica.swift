@@ -1,4 +1,4 @@
-import Protos
+import GRPCHealthV1Protos
 import RPCCore
 import RPCHTTP2
 public import ServiceKit

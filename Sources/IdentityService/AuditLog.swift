@@ -2,6 +2,8 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
+import IdentityV1Protos
+import PostgresRPC
 
 /// The tenant's hash-chained audit log.
 ///
@@ -21,13 +23,18 @@ enum AuditLog {
 
   static let genesis = [UInt8](repeating: 0, count: 32)
 
+  /// The lock of a tenant's chain: key `audit:<TENANT>`. (Until the advisory locks shared one
+  /// scheme it was `hashtextextended('<TENANT>', 7411)`; the lock is transaction-scoped, so
+  /// the key can change without a migration.)
+  static func chainLock(tenantID: UUID) -> AdvisoryLock { AdvisoryLock("audit", key: tenantID.uuidString) }
+
   /// Appends `entry` to `tenantID`'s chain on `connection`, which must be inside a transaction.
   static func append(_ entry: Entry, tenantID: UUID, on connection: PostgresConnection) async throws {
     // One writer per tenant chain at a time (the lock ends with the transaction).
-    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(tenantID.uuidString), 7411))")
+    try await connection.lock(Self.chainLock(tenantID: tenantID))
     let head = try await connection.query("SELECT seq, hash FROM audit_heads WHERE tenant_id = \(tenantID)").first
-    let previousSequence = try head?.decode(column: 0, as: Int64.self) ?? 0
-    let previousHash = try head?.decode(column: 1, as: [UInt8].self) ?? Self.genesis
+      .map { try $0.decode((Int64, [UInt8]).self) }
+    let (previousSequence, previousHash) = head ?? (0, Self.genesis)
     let sequence = previousSequence + 1
     let at = Self.nowMicroseconds()
     let payloadHash = Self.payloadHash(before: entry.before, after: entry.after)
@@ -44,6 +51,54 @@ enum AuditLog {
       INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (\(tenantID), \(sequence), \(hash))
       ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash
       """)
+  }
+
+  /// A stored row as `ListAuditEvents` shows it.
+  struct StoredEvent: Sendable, RowDecodable {
+    var sequence: Int64
+    var entry: Entry
+    var atMicroseconds: Int64
+    var hash: [UInt8]
+
+    static let columns = "seq, actor, action, entity, entity_id, before_json, after_json, at_us, hash"
+
+    init(row: PostgresRow) throws {
+      let (sequence, actor, action, entity, entityID, before, after, at, hash) =
+        try row.decode((Int64, String, String, String, String, String, String, Int64, [UInt8]).self)
+      self.sequence = sequence
+      self.entry = Entry(actor: actor, action: action, entity: entity, entityID: entityID, before: before, after: after)
+      self.atMicroseconds = at
+      self.hash = hash
+    }
+
+    var message: Identity_V1_AuditEvent {
+      var event = Identity_V1_AuditEvent()
+      event.sequence = self.sequence
+      event.actor = self.entry.actor
+      event.action = self.entry.action
+      event.entity = self.entry.entity
+      event.entityId = self.entry.entityID
+      event.beforeJson = self.entry.before
+      event.afterJson = self.entry.after
+      event.atMs = self.atMicroseconds / 1000
+      event.hash = Digest.hex(self.hash)
+      return event
+    }
+  }
+
+  /// Up to `limit` of the tenant's rows before sequence `before` (all when `nil`), about
+  /// `entityID` when given, newest first.
+  static func events(
+    before: Int64?, entityID: String?, limit: Int64, tenantID: UUID, on connection: PostgresConnection
+  ) async throws -> [StoredEvent] {
+    try await connection.query(
+      """
+      SELECT \(columns: StoredEvent.self) FROM audit_events
+      WHERE tenant_id = \(tenantID) AND (\(before)::int8 IS NULL OR seq < \(before)::int8)
+        AND (\(entityID)::text IS NULL OR entity_id = \(entityID)::text)
+      ORDER BY seq DESC LIMIT \(limit)
+      """
+    ).decode(StoredEvent.self)
   }
 
   struct Verification: Sendable, Hashable {
@@ -64,22 +119,15 @@ enum AuditLog {
     var expectedSequence: Int64 = 1
     var checked: Int64 = 0
     for row in rows {
-      let sequence = try row.decode(column: 0, as: Int64.self)
-      let entry = Entry(
-        actor: try row.decode(column: 1, as: String.self), action: try row.decode(column: 2, as: String.self),
-        entity: try row.decode(column: 3, as: String.self), entityID: try row.decode(column: 4, as: String.self),
-        before: try row.decode(column: 5, as: String.self), after: try row.decode(column: 6, as: String.self))
-      let at = try row.decode(column: 7, as: Int64.self)
-      let storedPrevious = try row.decode(column: 8, as: [UInt8].self)
-      let storedHash = try row.decode(column: 9, as: [UInt8].self)
+      let (sequence, actor, action, entity, entityID, before, after, at, storedPrevious, storedHash, storedPayloadHash, redacted) =
+        try row.decode((Int64, String, String, String, String, String, String, Int64, [UInt8], [UInt8], [UInt8]?, Bool).self)
+      let entry = Entry(actor: actor, action: action, entity: entity, entityID: entityID, before: before, after: after)
       if sequence != expectedSequence {
         return Verification(intact: false, checked: checked, firstBrokenSequence: expectedSequence, problem: "sequence gap (row deleted)")
       }
       if storedPrevious != previousHash {
         return Verification(intact: false, checked: checked, firstBrokenSequence: sequence, problem: "broken link to the previous row")
       }
-      let storedPayloadHash = try row.decode(column: 10, as: [UInt8]?.self)
-      let redacted = try row.decode(column: 11, as: Bool.self)
       let computed: [UInt8]
       if let storedPayloadHash {
         if !redacted && Self.payloadHash(before: entry.before, after: entry.after) != storedPayloadHash {
@@ -98,8 +146,8 @@ enum AuditLog {
       expectedSequence += 1
     }
     let head = try await connection.query("SELECT seq, hash FROM audit_heads WHERE tenant_id = \(tenantID)").first
-    let headSequence = try head?.decode(column: 0, as: Int64.self) ?? 0
-    let headHash = try head?.decode(column: 1, as: [UInt8].self) ?? Self.genesis
+      .map { try $0.decode((Int64, [UInt8]).self) }
+    let (headSequence, headHash) = head ?? (0, Self.genesis)
     if headSequence != checked || headHash != previousHash {
       return Verification(
         intact: false, checked: checked, firstBrokenSequence: checked + 1,

@@ -2,7 +2,6 @@ public import Auth
 import Foundation
 import ServiceKit
 public import Logging
-import NIOPosix
 public import Postgres
 internal import PostgresRPC
 internal import RPCCore
@@ -39,8 +38,7 @@ public struct IdentitySettings: Sendable {
 
 /// What the identity handlers share: the database, the signing keys and the settings.
 public struct IdentityContext: Sendable {
-  let pool: PostgresPool
-  let database: DatabaseErrorMapping
+  let database: Database
   let keys: SigningKeyRing
   let settings: IdentitySettings
   let logger: Logger
@@ -54,14 +52,19 @@ public struct IdentityContext: Sendable {
   ]
 
   public init(pool: PostgresPool, settings: IdentitySettings = IdentitySettings(), logger: Logger) {
-    self.pool = pool
-    self.database = DatabaseErrorMapping(constraintMessages: Self.constraintMessages)
+    self.database = Database(pool: pool, errors: DatabaseErrorMapping(constraintMessages: Self.constraintMessages))
     self.keys = SigningKeyRing(
       pool: pool, accessTokenLifetime: settings.accessTokenLifetime, publicationLead: settings.keyPublicationLead,
       seedBox: settings.seedBox, logger: logger)
     self.settings = settings
     self.logger = logger
   }
+
+  var pool: PostgresPool { self.database.pool }
+  var apiKeys: ApiKeyStore { ApiKeyStore(database: self.database) }
+  var sessions: SessionStore { SessionStore(database: self.database) }
+  var users: UserStore { UserStore(database: self.database) }
+  var userSettings: UserSettingsStore { UserSettingsStore(database: self.database) }
 
   /// Creates the first signing key if there is none (run once at start-up, after migrations).
   public func prepare() async throws {
@@ -76,14 +79,14 @@ public struct IdentityContext: Sendable {
       issuer: self.settings.issuer)
   }
 
-  /// argon2id off the event loops: on NIO's blocking thread pool.
+  /// argon2id off the cooperative pool and the event loops: on the blocking thread pool.
   func hashPassword(_ password: String) async throws -> String {
     let cost = self.settings.passwordCost
-    return try await NIOThreadPool.singleton.runIfActive { try PasswordHash.hash(password, cost: cost) }
+    return try await BlockingThreadPool.shared.run { try PasswordHash.hash(password, cost: cost) }
   }
 
   func verifyPassword(_ password: String, against hash: String) async throws -> Bool {
-    try await NIOThreadPool.singleton.runIfActive { PasswordHash.verify(password, against: hash) }
+    try await BlockingThreadPool.shared.run { PasswordHash.verify(password, against: hash) }
   }
 
   func checkPasswordPolicy(_ password: String) throws(RPCError) {

@@ -1,7 +1,9 @@
 public import Auth
 public import RPCCore
 
-/// The identity service's RPC surface: its services and who may call what.
+/// The identity service's RPC surface. Who may call what is declared on each rpc in
+/// proto/identity/v1/identity.proto (`suite.v1.access`): Login, Refresh, GetSigningKeys and
+/// ExchangeApiKey are public; handlers check finer rules, such as platform operators.
 public enum IdentityServer {
   /// The four identity services over `context`.
   public static func services(context: IdentityContext) -> [any RegistrableRPCService] {
@@ -12,30 +14,11 @@ public enum IdentityServer {
     ]
   }
 
-  /// Login, Refresh and GetSigningKeys are public; reads need a viewer; user management and the
-  /// audit log need an admin (handlers check finer rules, such as platform operators).
-  public static let policy = AuthPolicy(
-    publicMethods: [
-      "/identity.v1.Sessions/Login", "/identity.v1.Sessions/Refresh", "/identity.v1.Sessions/GetSigningKeys",
-      "/identity.v1.ApiKeys/ExchangeApiKey",
-    ],
-    requiredRoles: [
-      "/identity.v1.Tenants/GetTenant": .viewer,
-      "/identity.v1.Users/GetUser": .viewer,
-      "/identity.v1.Users/ListUsers": .viewer,
-      "/identity.v1.Users/CountUsers": .viewer,
-      "/identity.v1.Users/SetPassword": .viewer,
-      "/identity.v1.Sessions/Logout": .viewer,
-      "/identity.v1.UserSettings/GetPreferences": .viewer, "/identity.v1.UserSettings/UpdatePreferences": .viewer,
-      "/identity.v1.UserSettings/ListDashboards": .viewer, "/identity.v1.UserSettings/SaveDashboard": .viewer,
-      "/identity.v1.UserSettings/DeleteDashboard": .viewer,
-    ],
-    defaultRole: .admin)
-
   /// The interceptor that authenticates every call with this service's own keys.
-  public static func authentication(context: IdentityContext) -> AuthenticationInterceptor {
-    AuthenticationInterceptor(
+  /// The access of each method is the one its rpc declares (proto/identity/v1/identity.proto).
+  public static func authentication(context: IdentityContext) throws(MissingAccessRule) -> AuthenticationInterceptor {
+    try AuthenticationInterceptor(
       verifier: IdentityCredentialVerifier(tokens: context.accessTokenVerifier(), apiKeys: ApiKeyVerifier(context: context)),
-      policy: self.policy)
+      services: self.services(context: context))
   }
 }

@@ -51,7 +51,7 @@ struct LoginThrottle {
   ///   its limit of failed and in-flight attempts in the current window.
   func begin(_ keys: [Key]) async throws(RPCError) -> Attempt {
     let fresh = Self.fresh(self.context.settings.failureWindow.seconds)
-    return try await self.context.database.transaction(on: self.context.pool) { connection in
+    return try await self.context.database.write { connection in
       var counted: [(key: Key, window: Int64)] = []
       for key in keys {
         let row = try await connection.query(
@@ -74,10 +74,10 @@ struct LoginThrottle {
             SELECT (extract(epoch FROM locked_until - now()) * 1000)::int8 FROM login_failures
             WHERE key = \(key.name) AND locked_until > now()
             """
-          ).first?.decode(column: 0, as: Int64.self)
+          ).first?.decode(Int64.self)
           throw Self.refusal(lockedForMilliseconds: remaining)
         }
-        counted.append((key, try row.decode(column: 0, as: Int64.self)))
+        counted.append((key, try row.decode(Int64.self)))
       }
       return Attempt(counted: counted)
     }
@@ -87,7 +87,7 @@ struct LoginThrottle {
   /// limit is locked.
   func failed(_ attempt: Attempt) async throws(RPCError) {
     let lock = self.context.settings.lockDuration.seconds
-    try await self.context.database.transaction(on: self.context.pool) { connection in
+    try await self.context.database.write { connection in
       for (key, window) in attempt.counted {
         try await connection.query(
           """
@@ -103,7 +103,7 @@ struct LoginThrottle {
   /// The password was right: the keys in `clearing` lose their failures and lock, the others
   /// only this attempt.
   func succeeded(_ attempt: Attempt, clearing: Set<String>) async throws(RPCError) {
-    try await self.context.database.transaction(on: self.context.pool) { connection in
+    try await self.context.database.write { connection in
       for (key, window) in attempt.counted {
         let clear = clearing.contains(key.name)
         try await connection.query(

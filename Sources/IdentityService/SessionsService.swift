@@ -1,9 +1,7 @@
 import Auth
 import Foundation
 import ServiceKit
-import Postgres
-import PostgresRPC
-public import Protos
+public import IdentityV1Protos
 public import RPCCore
 
 /// `identity.v1.Sessions`: login, refresh-token rotation, logout and the signing keys.
@@ -28,27 +26,20 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     // is checked, so that concurrent guesses cannot get past the limit (LoginThrottle).
     let throttle = LoginThrottle(context: self.context)
     let accountKey = throttle.accountKey(tenantID: tenantID, email: email)
-    var found: PostgresRow?
+    var found: UserRecord?
     var storedHash = Self.decoyHash
     let (attempt, passwordMatches) = try await throttle.attempt(
-      [accountKey, throttle.clientKey(address: ClientAddress.current ?? ClientAddress.of(peer: context.remotePeer))]
+      [accountKey, throttle.clientKey(address: context.clientAddress ?? ClientAddress.of(peer: context.remotePeer))]
     ) {
-      found = try await self.context.database.translatingErrors {
-        try await self.context.pool.query(
-          """
-          SELECT \(unescaped: UserRecord.columns), password_hash FROM users
-          WHERE tenant_id = \(tenantID) AND lower(email) = \(email)
-          """
-        ).first
-      }
-      storedHash = try found?.decode(column: 15, as: String.self) ?? Self.decoyHash
+      let login = try await self.context.sessions.userForLogin(tenantID: tenantID, email: email)
+      found = login?.user
+      storedHash = login?.passwordHash ?? Self.decoyHash
       let matches = try await self.context.verifyPassword(request.password, against: storedHash)
       return found != nil && matches
     }
-    guard let found, passwordMatches else {
+    guard let user = found, passwordMatches else {
       throw RPCError(code: .unauthenticated, message: "Wrong tenant, email or password.")
     }
-    let user = try UserRecord(row: found)
     guard user.active else {
       try await throttle.release(attempt)
       throw RPCError(code: .permissionDenied, message: "This account is deactivated.")
@@ -58,26 +49,9 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
       ? try await self.context.hashPassword(request.password) : nil
     let refresh = RefreshToken.make()
     let lifetime = self.context.settings.refreshTokenLifetime.seconds
-    let session = try await self.context.database.transaction(on: self.context.pool) { connection in
-      try await connection.query(
-        """
-        UPDATE users SET last_login_at = now(), last_access_at = now(),
-          password_hash = coalesce(\(rehash), password_hash)
-        WHERE id = \(user.id)
-        """)
-      try await connection.query(
-        """
-        INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, user_id, expires_at)
-        VALUES (\(refresh.hash), \(UUID()), \(user.tenantID), \(user.id), now() + make_interval(secs => \(lifetime)))
-        """)
-      try await AuditLog.append(
-        AuditLog.Entry(
-          actor: user.id.uuidString.lowercased(), action: "login", entity: "session",
-          entityID: user.id.uuidString.lowercased(), before: "", after: ""),
-        tenantID: user.tenantID, on: connection)
-      return user
-    }
-    return try await self.session(for: session, refreshToken: refresh.token)
+    try await self.context.sessions.startSession(
+      for: user, rehashedPassword: rehash, refreshTokenHash: refresh.hash, lifetimeSeconds: lifetime)
+    return try await self.session(for: user, refreshToken: refresh.token)
   }
 
   public func refresh(request: Identity_V1_RefreshRequest, context _: ServerContext) async throws -> Identity_V1_Session {
@@ -88,54 +62,8 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
     let next = RefreshToken.make()
     let grace = self.context.settings.refreshReuseGrace.seconds
     let lifetime = self.context.settings.refreshTokenLifetime.seconds
-    enum Outcome: Sendable {
-      case issued(UserRecord)
-      case reused
-      case invalid(String)
-    }
-    let outcome: Outcome = try await self.context.database.transaction(on: self.context.pool) { connection in
-      guard
-        let token = try await connection.query(
-          """
-          SELECT family_id, user_id, tenant_id, expires_at < now(), revoked_at IS NOT NULL,
-                 rotated_at IS NOT NULL, rotated_at > now() - make_interval(secs => \(grace))
-          FROM refresh_tokens WHERE token_hash = \(presented) FOR UPDATE
-          """
-        ).first
-      else { return .invalid("The refresh token is not valid.") }
-      let family = try token.decode(column: 0, as: UUID.self)
-      let userID = try token.decode(column: 1, as: UUID.self)
-      let tenantID = try token.decode(column: 2, as: UUID.self)
-      if try token.decode(column: 4, as: Bool.self) { return .invalid("The refresh token was revoked.") }
-      if try token.decode(column: 3, as: Bool.self) { return .invalid("The refresh token has expired.") }
-      if try token.decode(column: 5, as: Bool.self), !(try token.decode(column: 6, as: Bool?.self) ?? false) {
-        // A token used before, outside the retry grace: treat it as stolen.
-        try await connection.query(
-          "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = \(family) AND revoked_at IS NULL")
-        try await AuditLog.append(
-          AuditLog.Entry(
-            actor: userID.uuidString.lowercased(), action: "refresh_reuse_revoked", entity: "session",
-            entityID: family.uuidString.lowercased(), before: "", after: ""),
-          tenantID: tenantID, on: connection)
-        return .reused
-      }
-      guard
-        let row = try await connection.query(
-          "SELECT \(unescaped: UserRecord.columns) FROM users WHERE id = \(userID) AND tenant_id = \(tenantID)"
-        ).first
-      else { return .invalid("The refresh token's user no longer exists.") }
-      let user = try UserRecord(row: row)
-      guard user.active else { return .invalid("This account is deactivated.") }
-      try await connection.query(
-        "UPDATE refresh_tokens SET rotated_at = coalesce(rotated_at, now()) WHERE token_hash = \(presented)")
-      try await connection.query(
-        """
-        INSERT INTO refresh_tokens (token_hash, family_id, tenant_id, user_id, expires_at)
-        VALUES (\(next.hash), \(family), \(tenantID), \(userID), now() + make_interval(secs => \(lifetime)))
-        """)
-      try await connection.query("UPDATE users SET last_access_at = now() WHERE id = \(userID)")
-      return .issued(user)
-    }
+    let outcome = try await self.context.sessions.rotate(
+      presented: presented, next: next.hash, graceSeconds: grace, lifetimeSeconds: lifetime)
     switch outcome {
     case .issued(let user):
       return try await self.session(for: user, refreshToken: next.token)
@@ -143,59 +71,46 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
       throw RPCError(
         code: .unauthenticated,
         message: "The refresh token was already used; every session of this login has been revoked.")
-    case .invalid(let reason):
-      throw RPCError(code: .unauthenticated, message: reason)
+    case .unknown: throw RPCError(code: .unauthenticated, message: "The refresh token is not valid.")
+    case .revoked: throw RPCError(code: .unauthenticated, message: "The refresh token was revoked.")
+    case .expired: throw RPCError(code: .unauthenticated, message: "The refresh token has expired.")
+    case .userGone: throw RPCError(code: .unauthenticated, message: "The refresh token's user no longer exists.")
+    case .userDeactivated: throw RPCError(code: .unauthenticated, message: "This account is deactivated.")
     }
   }
 
-  public func logout(request: Identity_V1_LogoutRequest, context _: ServerContext) async throws -> Identity_V1_LogoutResponse {
-    let caller = try Caller.require(.viewer)
+  public func logout(request: Identity_V1_LogoutRequest, context: ServerContext) async throws -> Identity_V1_LogoutResponse {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let userID = try parseID(caller.subject, what: "the caller's id")
     guard !request.refreshToken.isEmpty else {
       throw RPCError(code: .invalidArgument, message: "refresh_token is required.")
     }
     let presented = RefreshToken.hash(request.refreshToken)
-    try await self.context.database.transaction(on: self.context.pool) { connection in
-      let owned = try await connection.query(
-        "SELECT 1 FROM refresh_tokens WHERE token_hash = \(presented) AND user_id = \(userID) AND tenant_id = \(tenantID)")
-      guard !owned.isEmpty else {
-        throw RPCError(code: .notFound, message: "No session of yours has this refresh token.")
-      }
-      let revoked = try await connection.query(
-        """
-        UPDATE refresh_tokens SET revoked_at = now()
-        WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = \(presented)
-                           AND user_id = \(userID) AND tenant_id = \(tenantID))
-          AND revoked_at IS NULL
-        """)
-      if (revoked.affectedRows ?? 0) > 0 {
-        try await AuditLog.append(
-          AuditLog.Entry(
-            actor: caller.subject, action: "logout", entity: "session", entityID: caller.subject, before: "", after: ""),
-          tenantID: tenantID, on: connection)
-      }
-    }
+    guard
+      try await self.context.sessions.endSession(
+        presented: presented, userID: userID, actor: caller.subject, tenantID: tenantID)
+    else { throw RPCError(code: .notFound, message: "No session of yours has this refresh token.") }
     return Identity_V1_LogoutResponse()
   }
 
   public func getSigningKeys(request: Identity_V1_GetSigningKeysRequest, context _: ServerContext) async throws
     -> Identity_V1_GetSigningKeysResponse
   {
-    let keys = try await self.context.database.translatingErrors { try await self.context.keys.published() }
+    let keys = try await self.context.database.translating { try await self.context.keys.published() }
     var response = Identity_V1_GetSigningKeysResponse()
     response.keys = keys.map(Self.message)
     return response
   }
 
-  public func rotateSigningKey(request: Identity_V1_RotateSigningKeyRequest, context _: ServerContext) async throws
+  public func rotateSigningKey(request: Identity_V1_RotateSigningKeyRequest, context: ServerContext) async throws
     -> Identity_V1_RotateSigningKeyResponse
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     guard caller.kind == .platformOperator else {
       throw RPCError(code: .permissionDenied, message: "Only platform operators rotate signing keys.")
     }
-    let key = try await self.context.database.translatingErrors { try await self.context.keys.rotate() }
+    let key = try await self.context.database.translating { try await self.context.keys.rotate() }
     var response = Identity_V1_RotateSigningKeyResponse()
     response.key = Self.message(key)
     return response

@@ -126,12 +126,10 @@ actor SigningKeyRing {
   private func reload() async throws {
     let rows = try await self.pool.query(
       "SELECT kid, seed, active_from, published_until FROM signing_keys WHERE published_until IS NULL OR published_until > now()")
-    self.keys = try rows.map { row in
+    self.keys = try rows.decode((String, [UInt8], Date, Date?).self).map { keyID, seed, activeFrom, publishedUntil in
       StoredKey(
-        keyID: try row.decode(column: 0, as: String.self),
-        key: try Ed25519SigningKey(seed: try self.seed(fromStored: try row.decode(column: 1, as: [UInt8].self))),
-        activeFrom: try row.decode(column: 2, as: Date.self),
-        publishedUntil: try row.decode(column: 3, as: Date?.self))
+        keyID: keyID, key: try Ed25519SigningKey(seed: try self.seed(fromStored: seed)), activeFrom: activeFrom,
+        publishedUntil: publishedUntil)
     }
     self.loadedAt = .now
   }

@@ -1,11 +1,13 @@
 import Auth
 import Foundation
 import Postgres
-import Protos
+import PostgresRPC
+import IdentityV1Protos
+import RPCCore
 import ServiceKit
 
 /// A row of `identity.users` without its password hash.
-struct UserRecord: Sendable, Hashable {
+struct UserRecord: Sendable, Hashable, RowDecodable {
   var id: UUID
   var tenantID: UUID
   var email: String
@@ -28,22 +30,18 @@ struct UserRecord: Sendable, Hashable {
     receive_email, created_at, updated_at, last_login_at, last_access_at
     """
 
+  /// How many columns ``columns`` names; a query may select more after them.
+  static let columnCount = 15
+
+  /// Decodes the first ``columnCount`` columns.
   init(row: PostgresRow) throws {
-    self.id = try row.decode(column: 0, as: UUID.self)
-    self.tenantID = try row.decode(column: 1, as: UUID.self)
-    self.email = try row.decode(column: 2, as: String.self)
-    self.phone = try row.decode(column: 3, as: String?.self)
-    self.username = try row.decode(column: 4, as: String.self)
-    self.fullName = try row.decode(column: 5, as: String.self)
-    self.role = Role(rawValue: try row.decode(column: 6, as: String.self)) ?? .viewer
-    self.platformOperator = try row.decode(column: 7, as: Bool.self)
-    self.active = try row.decode(column: 8, as: Bool.self)
-    self.verified = try row.decode(column: 9, as: Bool.self)
-    self.receiveEmail = try row.decode(column: 10, as: Bool.self)
-    self.createdAt = try row.decode(column: 11, as: Date.self)
-    self.updatedAt = try row.decode(column: 12, as: Date.self)
-    self.lastLoginAt = try row.decode(column: 13, as: Date?.self)
-    self.lastAccessAt = try row.decode(column: 14, as: Date?.self)
+    let role: String
+    (
+      self.id, self.tenantID, self.email, self.phone, self.username, self.fullName, role, self.platformOperator,
+      self.active, self.verified, self.receiveEmail, self.createdAt, self.updatedAt, self.lastLoginAt, self.lastAccessAt
+    ) = try row.decode(
+      (UUID, UUID, String, String?, String, String, String, Bool, Bool, Bool, Bool, Date, Date, Date?, Date?).self, from: 0)
+    self.role = Role(rawValue: role) ?? .viewer
   }
 
   var message: Identity_V1_User {

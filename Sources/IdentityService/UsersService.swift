@@ -2,7 +2,8 @@ import Auth
 import Foundation
 import ServiceKit
 import Postgres
-public import Protos
+import PostgresRPC
+public import IdentityV1Protos
 public import RPCCore
 
 /// `identity.v1.Users`: the users of the caller's tenant.
@@ -13,8 +14,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     self.context = context
   }
 
-  public func createUser(request: Identity_V1_CreateUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
-    let caller = try Caller.require(.admin)
+  public func createUser(request: Identity_V1_CreateUserRequest, context: ServerContext) async throws -> Identity_V1_User {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let email = try Self.validEmail(request.email)
     guard let role = Role(message: request.role) else {
@@ -23,77 +24,49 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     try self.context.checkPasswordPolicy(request.password)
     let phone = try Self.validPhone(request.phone)
     let hash = try await self.context.hashPassword(request.password)
-    let user = try await UserWrites.create(
-      UserWrites.NewUser(
+    let user = try await self.context.users.create(
+      UserStore.NewUser(
         tenantID: tenantID, email: email, phone: phone, username: request.username, fullName: request.fullName,
         role: role, receiveEmail: request.receiveEmail, passwordHash: hash),
-      actor: caller.subject, context: self.context)
+      actor: caller.subject)
     return user.message
   }
 
-  public func getUser(request: Identity_V1_GetUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
-    let caller = try Caller.require(.viewer)
+  public func getUser(request: Identity_V1_GetUserRequest, context: ServerContext) async throws -> Identity_V1_User {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
-    let row = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        "SELECT \(unescaped: UserRecord.columns) FROM users WHERE tenant_id = \(tenantID) AND id = \(id)"
-      ).first
+    guard let user = try await self.context.users.user(id: id, tenantID: tenantID) else {
+      throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.")
     }
-    guard let row else { throw RPCError(code: .notFound, message: "No user \(id.uuidString.lowercased()) in this tenant.") }
-    return try UserRecord(row: row).message
+    return user.message
   }
 
-  public func listUsers(request: Identity_V1_ListUsersRequest, context _: ServerContext) async throws
+  public func listUsers(request: Identity_V1_ListUsersRequest, context: ServerContext) async throws
     -> Identity_V1_ListUsersResponse
   {
-    let caller = try Caller.require(.viewer)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     guard request.pageSize >= 0 else { throw RPCError(code: .invalidArgument, message: "page_size must not be negative.") }
     let pageSize = Int64(request.pageSize == 0 ? 50 : min(Int(request.pageSize), 500))
     let cursor = try PageCursor(token: request.pageToken)
     let role: String? = request.role == .unspecified ? nil : try Self.roleFilter(request.role)
     let prefix: String? = request.emailPrefix.isEmpty ? nil : Self.likePrefix(request.emailPrefix.lowercased())
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        """
-        SELECT \(unescaped: UserRecord.columns), (extract(epoch FROM created_at) * 1000000)::int8 FROM users
-        WHERE tenant_id = \(tenantID)
-          AND (\(cursor?.createdAtMicroseconds)::int8 IS NULL
-               OR ((extract(epoch FROM created_at) * 1000000)::int8, id) > (\(cursor?.createdAtMicroseconds)::int8, \(cursor?.id)::uuid))
-          AND (\(role)::text IS NULL OR role = \(role)::text)
-          AND (NOT \(request.activeOnly) OR active)
-          AND (\(prefix)::text IS NULL OR lower(email) LIKE \(prefix)::text ESCAPE '\\')
-        ORDER BY created_at, id
-        LIMIT \(pageSize + 1)
-        """)
-    }
+    let page = try await self.context.users.list(
+      after: cursor, role: role, activeOnly: request.activeOnly, emailPattern: prefix, limit: pageSize, tenantID: tenantID)
     var response = Identity_V1_ListUsersResponse()
-    for row in rows.prefix(Int(pageSize)) {
-      response.users.append(try UserRecord(row: row).message)
-    }
-    if rows.count > Int(pageSize), let last = rows.prefix(Int(pageSize)).last {
-      let record = try UserRecord(row: last)
-      response.nextPageToken = PageCursor(
-        createdAtMicroseconds: try last.decode(column: 15, as: Int64.self), id: record.id
-      ).token
-    }
+    response.users = page.users.map(\.message)
+    response.nextPageToken = page.next?.token ?? ""
     return response
   }
 
-  public func countUsers(request: Identity_V1_CountUsersRequest, context _: ServerContext) async throws
+  public func countUsers(request: Identity_V1_CountUsersRequest, context: ServerContext) async throws
     -> Identity_V1_CountUsersResponse
   {
-    let tenantID = try Caller.require(.viewer).tenantUUID
-    let rows = try await self.context.database.translatingErrors {
-      try await self.context.pool.query(
-        "SELECT role, active, count(*)::int8 FROM users WHERE tenant_id = \(tenantID) GROUP BY role, active")
-    }
+    let tenantID = try context.requireCaller().tenantUUID
     var response = Identity_V1_CountUsersResponse()
-    for row in rows {
-      let role = try row.decode(column: 0, as: String.self)
-      let count = try row.decode(column: 2, as: Int64.self)
-      if try row.decode(column: 1, as: Bool.self) {
+    for (role, active, count) in try await self.context.users.counts(tenantID: tenantID) {
+      if active {
         response.active += count
         response.activeByRole[role, default: 0] += count
       } else {
@@ -103,8 +76,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return response
   }
 
-  public func updateUser(request: Identity_V1_UpdateUserRequest, context _: ServerContext) async throws -> Identity_V1_User {
-    let caller = try Caller.require(.admin)
+  public func updateUser(request: Identity_V1_UpdateUserRequest, context: ServerContext) async throws -> Identity_V1_User {
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     guard let changes = request.user else { throw RPCError(code: .invalidArgument, message: "user is required.") }
     let id = try parseID(changes.id, what: "user.id")
@@ -120,9 +93,8 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
       newRole = parsed
     }
     let role = newRole
-    let updated = try await UserWrites.update(
-      id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator,
-      context: self.context
+    let updated = try await self.context.users.update(
+      id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator
     ) { user in
       if let email { user.email = email }
       if mask.contains("phone") { user.phone = phone }
@@ -135,46 +107,40 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
     return updated.message
   }
 
-  public func deactivateUser(request: Identity_V1_DeactivateUserRequest, context _: ServerContext) async throws
+  public func deactivateUser(request: Identity_V1_DeactivateUserRequest, context: ServerContext) async throws
     -> Identity_V1_User
   {
-    let caller = try Caller.require(.admin)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let id = try parseID(request.id, what: "id")
     if id.uuidString.lowercased() == caller.subject.lowercased() {
       throw RPCError(code: .failedPrecondition, message: "Admins cannot deactivate themselves.")
     }
-    let updated = try await UserWrites.update(
+    let updated = try await self.context.users.update(
       id: id, tenantID: tenantID, actor: caller.subject, actorIsPlatformOperator: caller.kind == .platformOperator,
-      action: "deactivate", context: self.context
+      action: "deactivate"
     ) { user in
       user.active = false
     }
     return updated.message
   }
 
-  public func setPassword(request: Identity_V1_SetPasswordRequest, context _: ServerContext) async throws
+  public func setPassword(request: Identity_V1_SetPasswordRequest, context: ServerContext) async throws
     -> Identity_V1_SetPasswordResponse
   {
-    let caller = try Caller.require(.viewer)
+    let caller = try context.requireCaller()
     let tenantID = try caller.tenantUUID
     let ownID = try parseID(caller.subject, what: "the caller's id")
     let target = request.userId.isEmpty ? ownID : try parseID(request.userId, what: "user_id")
     try self.context.checkPasswordPolicy(request.newPassword)
     if target == ownID {
-      let row = try await self.context.database.translatingErrors {
-        try await self.context.pool.query(
-          "SELECT password_hash, email FROM users WHERE tenant_id = \(tenantID) AND id = \(ownID)"
-        ).first
-      }
-      guard let row else {
+      guard let (stored, email) = try await self.context.users.passwordHashAndEmail(id: ownID, tenantID: tenantID) else {
         throw RPCError(code: .permissionDenied, message: "The current password is wrong.")
       }
-      let stored = try row.decode(column: 0, as: String.self)
       // Guessing the current password with a stolen access token is throttled like logins,
       // on the same account key: they share one budget and one lock.
       let throttle = LoginThrottle(context: self.context)
-      let accountKey = throttle.accountKey(tenantID: tenantID, email: try row.decode(column: 1, as: String.self))
+      let accountKey = throttle.accountKey(tenantID: tenantID, email: email)
       let (attempt, matches) = try await throttle.attempt([accountKey]) {
         try await self.context.verifyPassword(request.currentPassword, against: stored)
       }
@@ -188,10 +154,10 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
       }
     }
     let hash = try await self.context.hashPassword(request.newPassword)
-    // UserWrites refuses to change the platform operator's password unless the caller is one.
-    try await UserWrites.setPassword(
+    // UserStore refuses to change the platform operator's password unless the caller is one.
+    try await self.context.users.setPassword(
       id: target, tenantID: tenantID, hash: hash, actor: caller.subject,
-      actorIsPlatformOperator: caller.kind == .platformOperator, context: self.context)
+      actorIsPlatformOperator: caller.kind == .platformOperator)
     return Identity_V1_SetPasswordResponse()
   }
 

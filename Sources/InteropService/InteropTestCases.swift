@@ -1,5 +1,5 @@
 public import RPCCore
-internal import Protos
+internal import GRPCTestingProtos
 
 /// The client side of gRPC's interop test cases, run against any `grpc.testing.TestService`.
 ///

@@ -1,4 +1,4 @@
-public import Protos
+public import GRPCTestingProtos
 public import RPCCore
 
 /// `grpc.testing.TestService` as gRPC's interop test descriptions specify it, so that any gRPC

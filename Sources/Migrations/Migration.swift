@@ -6,8 +6,8 @@ public import Foundation
 
 /// One versioned schema change of a service: SQL to apply it and SQL to undo it.
 ///
-/// A service carries its migrations in its own module as Swift string literals (see
-/// docs/database.md for why not resource files) and lists them in version order (versions need
+/// A service carries its migrations as SQL files compiled into its schema module (see
+/// ``MigrationFiles`` and docs/database.md) and lists them in version order (versions need
 /// not be contiguous but must increase). Once applied, a migration's `up` SQL must never change:
 /// its checksum is recorded and the runner refuses to continue when it differs. Its `down` SQL
 /// may be corrected at any time.

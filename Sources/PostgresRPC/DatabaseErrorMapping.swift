@@ -1,10 +1,11 @@
+internal import EventOutbox
 public import Postgres
 public import RPCCore
 
 /// How database failures become gRPC statuses: the one place where SQLSTATEs meet status codes.
 ///
 /// A service creates one mapping with friendly messages for its constraints and runs every
-/// handler's database work through ``rpcError(for:)`` (or ``DatabaseCalls``). Messages that go
+/// handler's database work through ``Database`` (or ``rpcError(for:)``). Messages that go
 /// to clients never contain the server's message, SQL text or bound values; the full error is
 /// kept as the `cause` for logs.
 ///
@@ -16,6 +17,7 @@ public import RPCCore
 /// | serialization failure (40001), deadlock (40P01), lock not available (55P03), aborted commit | `ABORTED` |
 /// | statement cancelled (57014), task cancelled | `DEADLINE_EXCEEDED` when the call's deadline passed, else `CANCELLED` |
 /// | lost or refused connection, shutdown, too many connections, pool exhausted or closed | `UNAVAILABLE` |
+/// | an outbox cursor the service did not issue (`Outbox.InvalidCursor`) | `INVALID_ARGUMENT` |
 /// | anything else (decoding, undefined table, ...) | `INTERNAL` |
 public struct DatabaseErrorMapping: Sendable {
   /// Client-facing messages by constraint name, such as
@@ -30,6 +32,9 @@ public struct DatabaseErrorMapping: Sendable {
   public func rpcError(for error: any Error) -> RPCError {
     if let error = error as? RPCError { return error }
     if error is CancellationError { return self.cancelled(cause: error) }
+    if error is Outbox.InvalidCursor {
+      return RPCError(code: .invalidArgument, message: "after_cursor is not a cursor this service issued.", cause: error)
+    }
     guard let error = error as? PostgresError else {
       return RPCError(code: .internal, message: "Internal error.", cause: error)
     }

@@ -1,5 +1,5 @@
 /// Conversions between protobuf-c's C representation and Swift values, shared by the
-/// generated messages in `Protos`.
+/// generated messages of the `<Stem>Protos` modules.
 package enum ProtoCoding {
   /// Messages up to this size are packed into stack memory.
   package static let stackBufferLimit = 4096

@@ -31,11 +31,16 @@ public struct MethodDescriptor: Sendable, Hashable, CustomStringConvertible {
   public let method: String
   /// `/<service>/<method>`.
   public let path: String
+  /// Who may call the method, from its proto's `(suite.v1.access)` option; `nil` when it
+  /// declares none (standard services, or a descriptor parsed from a `:path`). Not part of the
+  /// descriptor's identity: two descriptors with the same path are equal.
+  public let access: MethodAccess?
 
-  public init(service: String, method: String) {
+  public init(service: String, method: String, access: MethodAccess? = nil) {
     self.service = service
     self.method = method
     self.path = "/\(service)/\(method)"
+    self.access = access
   }
 
   /// Parses a `:path` of the form `/<service>/<method>`.
@@ -47,7 +52,12 @@ public struct MethodDescriptor: Sendable, Hashable, CustomStringConvertible {
     self.service = String(decoding: parts[1], as: UTF8.self)
     self.method = String(decoding: parts[2], as: UTF8.self)
     self.path = path
+    self.access = nil
   }
 
   public var description: String { self.path }
+
+  public static func == (lhs: MethodDescriptor, rhs: MethodDescriptor) -> Bool { lhs.path == rhs.path }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(self.path) }
 }

@@ -1,7 +1,6 @@
 import Auth
-import Protos
+public import IdentityV1Protos
 public import RPCCore
-import RPCHTTP2
 import Synchronization
 
 /// Lets API keys (`Bearer gsk_…`) work wherever access tokens do: a key is exchanged at
@@ -12,9 +11,9 @@ public struct ApiKeyExchangeInterceptor: ServerInterceptor {
   let sessions: Identity_V1_ApiKeys.Client
   let cache = ExchangeCache()
 
-  public init(identity: ListenAddress) {
-    let transport = HTTP2ClientTransport(host: identity.host, port: identity.port)
-    self.sessions = Identity_V1_ApiKeys.Client(wrapping: RPCClient(transport: transport))
+  /// Exchanges keys through `apiKeys`, a client of identity (see ``IdentityClient``).
+  public init(apiKeys: Identity_V1_ApiKeys.Client) {
+    self.sessions = apiKeys
   }
 
   public func intercept<Result: Sendable>(

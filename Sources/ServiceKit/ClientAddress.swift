@@ -39,14 +39,8 @@ public enum ClientAddress {
   }
 }
 
-extension ClientAddress {
-  /// The calling client's address, as ``ClientAddressInterceptor`` worked it out for the
-  /// current call; `nil` outside one.
-  @TaskLocal public static var current: String?
-}
-
-/// Binds ``ClientAddress/current`` for every call: the peer's address, or, for a call that came
-/// through one of `trustedProxies` (the gateway), the address that proxy saw.
+/// Sets ``ServerContext/clientAddress`` for every call: the peer's address, or, for a call that
+/// came through one of `trustedProxies` (the gateway), the address that proxy saw.
 public struct ClientAddressInterceptor: ServerInterceptor {
   public let trustedProxies: Set<String>
 
@@ -64,7 +58,9 @@ public struct ClientAddressInterceptor: ServerInterceptor {
   public func intercept<Result: Sendable>(
     metadata: Metadata, context: ServerContext, next: (Metadata, ServerContext) async throws -> Result
   ) async throws -> Result {
-    let address = ClientAddress.of(peer: context.remotePeer, metadata: metadata, trustedProxies: self.trustedProxies)
-    return try await ClientAddress.$current.withValue(address) { try await next(metadata, context) }
+    var context = context
+    context.clientAddress = ClientAddress.of(
+      peer: context.remotePeer, metadata: metadata, trustedProxies: self.trustedProxies)
+    return try await next(metadata, context)
   }
 }

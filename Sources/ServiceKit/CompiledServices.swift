@@ -1,8 +1,9 @@
 public import RPCCore
-import Protos
+import ProtoRuntime
 
-/// The services described by the proto files compiled into this binary, read from their
-/// embedded `FileDescriptorProto`s: what a proxy needs to route a method without its types.
+/// The services described by proto files compiled into a binary, read from their embedded
+/// `FileDescriptorProto`s (`<Stem>ProtoFiles.all`): what a proxy needs to route a method
+/// without its types.
 public enum CompiledServices {
   /// Whether a method changes anything: `idempotency_level` from its options.
   public enum Idempotency: Sendable, Hashable {
@@ -23,10 +24,10 @@ public enum CompiledServices {
     public let idempotency: Idempotency
   }
 
-  /// Every method of every service, by service name.
-  public static let methodsByService: [String: [Method]] = {
+  /// Every method of every service that `files` declare, by service name.
+  public static func methods(in files: [(name: String, serialized: [UInt8])]) -> [String: [Method]] {
     var services: [String: [Method]] = [:]
-    for file in ProtoFileDescriptors.all {
+    for file in files {
       var package = ""
       var serviceBytes: [ArraySlice<UInt8>] = []
       for field in ProtoFields(file.serialized[...]) {
@@ -45,7 +46,7 @@ public enum CompiledServices {
       }
     }
     return services
-  }()
+  }
 
   private static func method(service: String, _ bytes: ArraySlice<UInt8>) -> Method {
     var name = ""

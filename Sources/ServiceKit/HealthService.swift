@@ -1,4 +1,4 @@
-public import Protos
+public import GRPCHealthV1Protos
 public import RPCCore
 internal import Synchronization
 

@@ -1,5 +1,7 @@
+import ProtoRuntime
+
 /// What server reflection knows: every proto file the binary carries (serialized
-/// `FileDescriptorProto`s, see `ProtoFileDescriptors`) indexed by file name and by the fully
+/// `FileDescriptorProto`s, see the generated `<Stem>ProtoFiles`) indexed by file name and by the fully
 /// qualified symbols they declare, plus the services the server exposes.
 struct ReflectionIndex: Sendable {
   /// A reflection query, independent of the `v1` / `v1alpha` message types.

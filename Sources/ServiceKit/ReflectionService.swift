@@ -1,8 +1,9 @@
-import Protos
+import GRPCReflectionV1Protos
+import GRPCReflectionV1alphaProtos
 public import RPCCore
 
-/// gRPC server reflection, both `grpc.reflection.v1` and `grpc.reflection.v1alpha`, over every
-/// proto file compiled into the binary.
+/// gRPC server reflection, both `grpc.reflection.v1` and `grpc.reflection.v1alpha`, over the
+/// proto files of the services a server exposes.
 ///
 /// `ServerRunner` adds it to every server, so reflection clients (grpcurl, grpcio-reflection,
 /// Postman) can list services, fetch descriptors and call methods without the `.proto` files.
@@ -10,12 +11,14 @@ public struct ReflectionService: Sendable {
   private let index: ReflectionIndex
 
   /// Creates the service; `serviceNames` are the fully qualified services the server exposes
-  /// (the reflection services themselves are added).
-  public init(serviceNames: [String]) {
+  /// and `files` the proto files declaring them (see `RegistrableRPCService.protoFiles`); the
+  /// reflection services themselves and their files are added.
+  public init(serviceNames: [String], files: [(name: String, serialized: [UInt8])]) {
     let names = Set(serviceNames).union([
       "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
     ])
-    self.index = ReflectionIndex(files: ProtoFileDescriptors.all, serviceNames: Array(names))
+    let ownFiles = GRPCReflectionV1ProtoFiles.all + GRPCReflectionV1alphaProtoFiles.all
+    self.index = ReflectionIndex(files: ownFiles + files, serviceNames: Array(names))
   }
 
   /// The same service for the two protocol versions, for registering with a server.

@@ -19,14 +19,8 @@ public struct MigrationSets: Sendable {
   public func migrations(for service: String) -> [Migration]? { self.sets[service] }
 }
 
-/// Reads a folder of `NNNN_name.up.sql` / `NNNN_name.down.sql` files.
-public enum MigrationFiles {
-  public struct Failure: Error, CustomStringConvertible {
-    public let description: String
-  }
-
-  /// The migrations in `directory`, by version. Every `.up.sql` needs its `.down.sql` and the
-  /// other way round; other files are ignored.
+extension MigrationFiles {
+  /// The migrations in `directory` (see ``parse(_:source:)``).
   public static func load(directory: String) throws -> [Migration] {
     let names: [String]
     do {
@@ -34,42 +28,14 @@ public enum MigrationFiles {
     } catch {
       throw Failure(description: "Cannot read the migrations folder \(directory).")
     }
-    var ups: [String: String] = [:]
-    var downs: Set<String> = []
-    for name in names {
-      if name.hasSuffix(".up.sql") { ups[String(name.dropLast(".up.sql".count))] = name }
-      if name.hasSuffix(".down.sql") { downs.insert(String(name.dropLast(".down.sql".count))) }
+    var files: [(name: String, contents: [UInt8])] = []
+    for name in names.sorted() where name.hasSuffix(".up.sql") || name.hasSuffix(".down.sql") {
+      guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
+        throw Failure(description: "Cannot read \(directory)/\(name).")
+      }
+      files.append((name, Array(data)))
     }
-    for stem in downs where ups[stem] == nil {
-      throw Failure(description: "\(directory)/\(stem).down.sql has no \(stem).up.sql.")
-    }
-    var byVersion: [Int64: String] = [:]
-    var migrations: [Migration] = []
-    for stem in ups.keys.sorted() {
-      guard let underscore = stem.firstIndex(of: "_"), let version = Int64(stem[..<underscore]), version > 0,
-        stem.index(after: underscore) < stem.endIndex
-      else {
-        throw Failure(description: "Migration file \(directory)/\(stem).up.sql must be named NNNN_name.up.sql (NNNN ≥ 1).")
-      }
-      guard downs.contains(stem) else {
-        throw Failure(description: "\(directory)/\(stem).up.sql has no \(stem).down.sql.")
-      }
-      if let other = byVersion[version] {
-        throw Failure(description: "\(directory): \(other).up.sql and \(stem).up.sql share version \(version).")
-      }
-      byVersion[version] = stem
-      func read(_ file: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + file) else {
-          throw Failure(description: "Cannot read \(directory)/\(file).")
-        }
-        return String(decoding: data, as: UTF8.self)
-      }
-      migrations.append(
-        Migration(
-          version: version, name: String(stem[stem.index(after: underscore)...]),
-          up: try read(stem + ".up.sql"), down: try read(stem + ".down.sql")))
-    }
-    return migrations.sorted { $0.version < $1.version }
+    return try Self.parse(files, source: directory)
   }
 }
 

@@ -1,9 +1,9 @@
 import ArgumentParser
-import Foundation
 import GatewayService
 import Logging
 import RPCHTTP2
 import ServiceKit
+import ServiceRuntime
 
 /// The gateway executable.
 @main
@@ -30,17 +30,32 @@ struct GatewayCommand: AsyncParsableCommand {
   static let defaultBusyPollWindow: Duration = .microseconds(200)
 
   func run() async throws {
-    LoggingSystem.bootstrap(JSONLogHandler.init)
-    let logger = Logger(label: "gateway")
-    let environment = ProcessInfo.processInfo.environment
-    let path = self.config ?? environment["GATEWAY_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+    // Busy polling is on by default here: a proxy pays a thread wake-up on each of its two hops,
+    // and the poller stops spinning by itself once a loop has more than a few calls open.
+    let host = ServiceHost(
+      name: "gateway", defaultPort: 50050, server: self.server,
+      serverConfiguration: GRPCServer.Configuration(busyPollWindow: Self.defaultBusyPollWindow))
+    let logger = host.bootstrapLogging()
+    let gateway = try Self.gateway(configPath: self.config, logger: logger)
+    try await host.run { _ in
+      HostedService(
+        services: gateway.services, interceptors: gateway.interceptors,
+        workers: [BackgroundWorker("replica-health-checks") { await gateway.proxy.runHealthChecks() }],
+        configureServer: { $0.eventLoopUnaryHandler = gateway.eventLoopPath },
+        close: { await gateway.proxy.close() })
+    }
+  }
+
+  /// The gateway its configuration describes, or the one line that says what is wrong.
+  static func gateway(configPath: String?, logger: Logger) throws -> Gateway {
+    let environment = Environment.all()
+    let path = configPath ?? environment["GATEWAY_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
     guard path != nil || environment[GatewayConfiguration.variable(for: "route")] != nil else {
-      throw StartupError(
-        message: "Give --config FILE, GATEWAY_CONFIG or GATEWAY_ROUTE (see docs/gateway.md).")
+      throw StartupError(message: "Give --config FILE, GATEWAY_CONFIG or GATEWAY_ROUTE (see docs/gateway.md).")
     }
     var text = ""
     if let path {
-      guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+      guard let contents = ConfigurationFile.read(path) else {
         throw StartupError(message: "Cannot read the gateway configuration \(path).")
       }
       text = contents
@@ -53,25 +68,15 @@ struct GatewayCommand: AsyncParsableCommand {
     } catch {
       throw StartupError(message: path.map { "\($0): \(error)" } ?? "\(error)")
     }
-    let gateway = try Gateway(configuration: configuration, logger: logger)
+    let gateway: Gateway
+    do {
+      gateway = try Gateway(configuration: configuration, logger: logger)
+    } catch {
+      throw StartupError(message: "\(error)")
+    }
     if gateway.proxy.routedServices.isEmpty {
       throw StartupError(message: "\(path ?? "GATEWAY_ROUTE"): no route names a service this gateway knows.")
     }
-    let address =
-      self.server.address(defaultPort: 50050)
-    let drain = self.server.drain
-    // Busy polling is on by default here: a proxy pays a thread wake-up on each of its two hops,
-    // and the poller stops spinning by itself once a loop has more than a few calls open.
-    let serverConfiguration = self.server.serverConfiguration(
-      GRPCServer.Configuration(eventLoopUnaryHandler: gateway.eventLoopPath, busyPollWindow: Self.defaultBusyPollWindow))
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { await gateway.proxy.runHealthChecks() }
-      try await ServerRunner.run(
-        name: "gateway", address: address, services: gateway.services, interceptors: gateway.interceptors,
-        configuration: serverConfiguration,
-        drainTimeout: drain, logger: logger)
-      group.cancelAll()
-    }
-    await gateway.proxy.close()
+    return gateway
   }
 }

@@ -1,8 +1,7 @@
 import ArgumentParser
 import InteropService
-import Logging
 import RPCHTTP2
-import ServiceKit
+import ServiceRuntime
 
 /// Serves `grpc.testing.TestService` for gRPC interop clients.
 @main
@@ -10,12 +9,9 @@ struct InteropServer: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "interop-server",
     abstract: "Serves grpc.testing.TestService (gRPC interop tests) and grpc.health.v1.Health.",
-    discussion: """
-      Environment: LOG_LEVEL (trace, debug, info, notice, warning, error, critical; default info).
-      Logs are JSON lines on stderr; one line says when the server is ready and where.
-      SIGTERM or SIGINT stops the server and exits 0.
-      """
-  )
+    discussion: ServerOptions.discussion(
+      environment: "LOG_LEVEL (trace, debug, info, notice, warning, error, critical; default info)",
+      stopping: "stops the server"))
 
   @OptionGroup var server: ServerOptions
 
@@ -35,15 +31,11 @@ struct InteropServer: AsyncParsableCommand {
   }
 
   func run() async throws {
-    LoggingSystem.bootstrap(JSONLogHandler.init)
-    let logger = Logger(label: "interop-server")
-    let address = self.server.address(defaultPort: 50060)
-    var configuration = self.server.serverConfiguration()
+    var configuration = GRPCServer.Configuration()
     configuration.maxReceiveMessageBytes = self.maxReceiveMessageBytes
     configuration.handshakeTimeout = .milliseconds(Int64(self.handshakeTimeout * 1000))
-    try await ServerRunner.run(
-      name: "interop-server", address: address, services: [TestService()],
-      configuration: configuration, drainTimeout: self.server.drain,
-      logger: logger)
+    try await ServiceHost(
+      name: "interop-server", defaultPort: 50060, server: self.server, serverConfiguration: configuration
+    ).run { _ in HostedService(services: [TestService()]) }
   }
 }

@@ -1,7 +1,7 @@
 public import ArgumentParser
 import Foundation
-import CatalogService
-import IdentityService
+import CatalogSchema
+import IdentitySchema
 import Logging
 import Migrations
 import Postgres
@@ -21,9 +21,8 @@ struct SuiteDB: AsyncParsableCommand {
   )
 }
 
-/// The migration sets compiled into suite-db, one line per service module:
-///   "identity": IdentityMigrations.all,
-/// No service module exists yet, so there is none; `migrate --dir` reads SQL files instead.
+/// The migration sets compiled into suite-db: each service's schema module (its SQL files, not
+/// the service), one entry per service. `migrate --dir` reads SQL files from a folder instead.
 let compiledInMigrations = MigrationSets(["identity": IdentityMigrations.all, "catalog": CatalogMigrations.all])
 
 func makeLogger() -> Logger {
@@ -85,7 +84,7 @@ struct Migrate: AsyncParsableCommand {
     discussion: """
       The service's schema has its name. Migrations come from --dir (files NNNN_name.up.sql and \
       NNNN_name.down.sql) or, without it, from the set compiled into suite-db for the service \
-      (none yet: no service exists). Services apply their own migrations at start-up with the \
+      (\(compiledInMigrations.services.joined(separator: ", "))). Services apply their own migrations at start-up with the \
       same runner. Everything runs in one transaction under the schema's advisory lock, as the \
       role S_svc (SET LOCAL ROLE), so objects belong to the service even when an administrator \
       runs this.

@@ -1,5 +1,6 @@
 import Auth
-import Protos
+import GRPCHealthV1Protos
+import GRPCTestingProtos
 import RPCCore
 import RPCHTTP2
 import ServiceKit
@@ -7,17 +8,17 @@ import Testing
 
 /// Answers with the caller it sees: subject in `username`, `tenant/role/kind` in `oauth_scope`.
 struct WhoAmIService: RegistrableRPCService {
-  static let read = MethodDescriptor(service: "auth.test.Probe", method: "Read")
-  static let write = MethodDescriptor(service: "auth.test.Probe", method: "Write")
-  static let manage = MethodDescriptor(service: "auth.test.Probe", method: "Manage")
-  static let open = MethodDescriptor(service: "auth.test.Probe", method: "Open")
+  static let read = MethodDescriptor(service: "auth.test.Probe", method: "Read", access: .role(.viewer))
+  static let write = MethodDescriptor(service: "auth.test.Probe", method: "Write", access: .role(.editor))
+  static let manage = MethodDescriptor(service: "auth.test.Probe", method: "Manage", access: .role(.admin))
+  static let open = MethodDescriptor(service: "auth.test.Probe", method: "Open", access: .public)
 
   func registerMethods(with router: inout RPCRouter) {
     for descriptor in [Self.read, Self.write, Self.manage, Self.open] {
       router.registerUnary(descriptor, input: Grpc_Testing_SimpleRequest.self, output: Grpc_Testing_SimpleResponse.self) {
-        _, _ in
+        _, context in
         var response = Grpc_Testing_SimpleResponse()
-        if let caller = Caller.current {
+        if let caller = context.caller {
           response.username = caller.subject
           response.oauthScope = "\(caller.tenantID)/\(caller.role.rawValue)/\(caller.kind.rawValue)"
         }
@@ -31,13 +32,12 @@ struct WhoAmIService: RegistrableRPCService {
 struct AuthenticationInterceptorTests {
   let key = Ed25519SigningKey()
 
+  var verifier: AccessTokenVerifier {
+    AccessTokenVerifier(keys: StaticVerificationKeys(["k1": self.key.publicKey]), issuer: "identity")
+  }
+
   var interceptor: AuthenticationInterceptor {
-    AuthenticationInterceptor(
-      verifier: AccessTokenVerifier(keys: StaticVerificationKeys(["k1": self.key.publicKey]), issuer: "identity"),
-      policy: AuthPolicy(
-        publicMethods: [WhoAmIService.open.path],
-        requiredRoles: [WhoAmIService.read.path: .viewer, WhoAmIService.write.path: .editor],
-        defaultRole: .admin))
+    get throws { try AuthenticationInterceptor(verifier: self.verifier, services: [WhoAmIService(), HealthService()]) }
   }
 
   func token(role: Role, issuer: String = "identity", expiresIn: Int64 = 300) -> String {
@@ -123,10 +123,48 @@ struct AuthenticationInterceptorTests {
     }
   }
 
+  @Test func aServerWithAMethodThatDeclaresNoAccessCannotBeBuilt() throws {
+    struct Undeclared: RegistrableRPCService {
+      func registerMethods(with router: inout RPCRouter) {
+        router.registerUnary(
+          MethodDescriptor(service: "auth.test.Probe", method: "Forgotten"), input: Grpc_Testing_SimpleRequest.self,
+          output: Grpc_Testing_SimpleResponse.self
+        ) { _, _ in ServerResponse(message: Grpc_Testing_SimpleResponse()) }
+      }
+    }
+    #expect(throws: MissingAccessRule.self) {
+      try AuthenticationInterceptor(verifier: self.verifier, services: [WhoAmIService(), Undeclared()])
+    }
+    do {
+      _ = try AuthenticationInterceptor(verifier: self.verifier, services: [WhoAmIService(), Undeclared(), HealthService()])
+    } catch {
+      #expect(error.paths == ["/auth.test.Probe/Forgotten"])
+      #expect(error.description.contains("suite.v1.access"))
+    }
+  }
+
+  @Test func aMethodOutsideTheRulesIsRefusedEvenWithAnAdminToken() async throws {
+    // Rules that know only `Read`, as if `Manage` had been registered after they were built.
+    let rules = AccessRules(byPath: [WhoAmIService.read.path: .role(.viewer)], otherwise: nil)
+    let server = GRPCServer(
+      configuration: GRPCServer.Configuration(threads: 1), services: [WhoAmIService()],
+      interceptors: [AuthenticationInterceptor(verifier: self.verifier, rules: rules)])
+    let address = try await server.start()
+    let transport = HTTP2ClientTransport(host: "127.0.0.1", port: address.port!)
+    let client = RPCClient(transport: transport)
+    let admin = "Bearer \(self.token(role: .admin))"
+    await self.expectCode(.permissionDenied) { _ = try await self.call(client, WhoAmIService.manage, admin) }
+    await self.expectCode(.permissionDenied) { _ = try await self.call(client, WhoAmIService.manage, nil) }
+    let read = try? await self.call(client, WhoAmIService.read, admin)
+    #expect(read?.username == "u-admin")
+    await transport.close()
+    await server.shutDown()
+  }
+
   func withLoopbackAuthServer(_ body: (RPCClient) async throws -> Void) async throws {
     let server = GRPCServer(
       configuration: GRPCServer.Configuration(threads: 1), services: [WhoAmIService(), HealthService()],
-      interceptors: [self.interceptor])
+      interceptors: [try self.interceptor])
     let address = try await server.start()
     let transport = HTTP2ClientTransport(host: "127.0.0.1", port: address.port!)
     let client = RPCClient(transport: transport)

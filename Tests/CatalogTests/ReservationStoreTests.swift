@@ -1,11 +1,12 @@
 import Auth
 @testable import CatalogService
+import CatalogSchema
+import CatalogV1Protos
 import Foundation
 import Logging
 import Migrations
 import Postgres
 import PostgresTestSupport
-import Protos
 import RPCCore
 import Testing
 
@@ -14,7 +15,12 @@ import Testing
 @Suite("Catalog store on PostgreSQL")
 struct ReservationStoreTests {
   let tenant = UUID().uuidString.lowercased()
-  let context = ServerContext(descriptor: MethodDescriptor(service: "catalog.v1.Test", method: "Call"), remotePeer: "test", localPeer: "test")
+  /// The context of a call by an editor of the test tenant.
+  var context: ServerContext {
+    var context = ServerContext(descriptor: MethodDescriptor(service: "catalog.v1.Test", method: "Call"), remotePeer: "test", localPeer: "test")
+    context.caller = Caller(tenantID: self.tenant, subject: "tester", role: .editor)
+    return context
+  }
 
   func withCatalog(_ body: (CatalogContext) async throws -> Void) async throws {
     try await withTestSchema("catalog") { configuration in
@@ -33,34 +39,28 @@ struct ReservationStoreTests {
     }
   }
 
-  func asEditor<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
-    try await Caller.$current.withValue(Caller(tenantID: self.tenant, subject: "tester", role: .editor), operation: body)
-  }
-
   func stockedProduct(_ sku: String, units: Int64, at locations: [String], in catalog: CatalogContext) async throws -> String {
-    try await self.asEditor {
-      var product = Catalog_V1_Product()
-      product.sku = sku
-      product.name = sku
-      product.price = Catalog_V1_Money()
-      product.price?.amount = "1.00"
-      product.price?.currency = "EUR"
-      var create = Catalog_V1_CreateProductRequest()
-      create.product = product
-      let made = try await ProductsService(context: catalog).createProduct(request: create, context: self.context)
-      let inventory = InventoryService(context: catalog)
-      for code in locations {
-        var location = Catalog_V1_Location()
-        location.code = code
-        _ = try await inventory.putLocation(request: location, context: self.context)
-        var restock = Catalog_V1_RestockRequest()
-        restock.productId = made.id
-        restock.locationCode = code
-        restock.quantity = units
-        _ = try await inventory.restock(request: restock, context: self.context)
-      }
-      return made.id
+    var product = Catalog_V1_Product()
+    product.sku = sku
+    product.name = sku
+    product.price = Catalog_V1_Money()
+    product.price?.amount = "1.00"
+    product.price?.currency = "EUR"
+    var create = Catalog_V1_CreateProductRequest()
+    create.product = product
+    let made = try await ProductsService(context: catalog).createProduct(request: create, context: self.context)
+    let inventory = InventoryService(context: catalog)
+    for code in locations {
+      var location = Catalog_V1_Location()
+      location.code = code
+      _ = try await inventory.putLocation(request: location, context: self.context)
+      var restock = Catalog_V1_RestockRequest()
+      restock.productId = made.id
+      restock.locationCode = code
+      restock.quantity = units
+      _ = try await inventory.restock(request: restock, context: self.context)
     }
+    return made.id
   }
 
   @Test func concurrentMultiLocationReservationsNeverOversellNorDeadlock() async throws {
@@ -85,7 +85,7 @@ struct ReservationStoreTests {
               return line
             }
             do {
-              _ = try await self.asEditor { try await service.reserve(request: request, context: self.context) }
+              _ = try await service.reserve(request: request, context: self.context)
               return (true, request.lines)
             } catch let error as RPCError where error.code == .failedPrecondition {
               return (false, request.lines)
@@ -152,7 +152,7 @@ struct ReservationStoreTests {
           (line.productId, line.locationCode, line.quantity) = (product, code, quantity)
           return line
         }
-        return try await self.asEditor { try await service.reserve(request: request, context: self.context) }
+        return try await service.reserve(request: request, context: self.context)
       }
       func code(_ body: () async throws -> Catalog_V1_Reservation) async -> RPCError.Code? {
         do {
@@ -205,7 +205,7 @@ struct ReservationStoreTests {
       #expect(try await ReservationSweeper(context: catalog).sweepOnce() == 0)
       var commit = Catalog_V1_CommitReservationRequest()
       commit.orderId = "o-1"
-      #expect(try await self.asEditor { try await service.commit(request: commit, context: self.context) }.status == "committed")
+      #expect(try await service.commit(request: commit, context: self.context).status == "committed")
       // A committed order is not reserved again, not even by a retry of its lines.
       #expect(await code { try await reserve("o-1", [("1101", 4)]) } == .failedPrecondition)
 
@@ -218,7 +218,7 @@ struct ReservationStoreTests {
       // Released: likewise.
       var release = Catalog_V1_ReleaseReservationRequest()
       release.orderId = "o-2"
-      _ = try await self.asEditor { try await service.release(request: release, context: self.context) }
+      _ = try await service.release(request: release, context: self.context)
       #expect(try await held() == ["1101": 0, "22D1": 0])
       #expect(try await reserve("o-2", [("22D1", 5)]).status == "reserved")
       #expect(try await held() == ["1101": 0, "22D1": 5])
@@ -240,9 +240,7 @@ struct ReservationStoreTests {
       var chunk = Catalog_V1_CsvChunk()
       chunk.data = Array(csv.utf8)
       for _ in 0..<2 {
-        let report = try await self.asEditor {
-          try await service.importCsv(request: .elements([chunk]), context: self.context)
-        }
+        let report = try await service.importCsv(request: .elements([chunk]), context: self.context)
         #expect(report.rowsRejected == 1 && report.errors.map(\.line) == [5])
       }
       let clients = try await catalog.pool.query("SELECT code, name FROM stock_clients ORDER BY name")
@@ -269,7 +267,7 @@ struct ReservationStoreTests {
       ]
       var chunk = Catalog_V1_CsvChunk()
       chunk.data = Array(([SnapshotRow.csvHeader.joined(separator: "|")] + lines).joined(separator: "\n").utf8)
-      let report = try await self.asEditor { try await service.importCsv(request: .elements([chunk]), context: self.context) }
+      let report = try await service.importCsv(request: .elements([chunk]), context: self.context)
       #expect(report.rowsLoaded == 4 && report.rowsRejected == 0)
       let rows = try await catalog.pool.query("SELECT centre, product_code, total_tonnes::text FROM stock_snapshots")
         .decode((String, String, String).self)
@@ -287,7 +285,7 @@ struct ReservationStoreTests {
       func importCSV(_ lines: [String]) async throws -> Catalog_V1_ImportReport {
         var chunk = Catalog_V1_CsvChunk()
         chunk.data = Array(([header] + lines).joined(separator: "\n").utf8)
-        return try await self.asEditor { try await service.importCsv(request: .elements([chunk]), context: self.context) }
+        return try await service.importCsv(request: .elements([chunk]), context: self.context)
       }
       func rows() async throws -> [String] {
         try await catalog.pool.query(
@@ -319,9 +317,7 @@ struct ReservationStoreTests {
       (row.daysInStock, row.totalTonnes, row.sku) = (3, "2.5", "S2")
       var negative = row
       negative.totalTonnes = "-1"
-      let streamed = try await self.asEditor {
-        try await service.importSnapshots(request: .elements([row, negative]), context: self.context)
-      }
+      let streamed = try await service.importSnapshots(request: .elements([row, negative]), context: self.context)
       #expect(streamed.rowsLoaded == 1 && streamed.errors.map(\.line) == [2] && streamed.clientsCreated == 1)
       #expect(try await rows() == ["2024-05-31 L1 1234.500 9", "2024-06-30 L5 2.500 3"])
       let clients = try await catalog.pool.query("SELECT code || '=' || name FROM stock_clients ORDER BY name")

@@ -1,13 +1,14 @@
 import Auth
+import IdentitySchema
 import IdentityService
+import IdentityV1Protos
 import Logging
 import Migrations
 import Postgres
 import PostgresTestSupport
-import Protos
 import RPCCore
-import RPCHTTP2
-import ServiceKit
+import ServiceRuntime
+import ServiceTesting
 import Testing
 
 /// The identity service over real HTTP/2 on loopback, called with the generated Swift clients,
@@ -23,43 +24,27 @@ struct IdentityOverGRPCTests {
     let audit: Identity_V1_Audit.Client
   }
 
+  /// Identity started by ServiceTesting as the executable declares it, on a fresh schema, with
+  /// a cheap password hash.
   func withIdentity(_ body: (IdentityContext, Clients) async throws -> Void) async throws {
-    try await withTestSchema("identity") { configuration in
-      let pool = PostgresPool(configuration: PostgresPool.Configuration(connection: configuration), logger: testLogger)
+    try await withService(named: "identity", migrations: IdentityMigrations.all) { host in
       var settings = IdentitySettings()
       settings.passwordCost = PasswordHash.Cost(operations: 1, memoryBytes: 8 << 20)
-      let context = IdentityContext(pool: pool, settings: settings, logger: testLogger)
-      let server = GRPCServer(
-        configuration: GRPCServer.Configuration(threads: 1), services: IdentityServer.services(context: context),
-        interceptors: [IdentityServer.authentication(context: context)])
-      let transport: HTTP2ClientTransport
-      do {
-        let runner = try MigrationRunner(schema: configuration.searchPath![0], migrations: IdentityMigrations.all, logger: testLogger)
-        _ = try await runner.migrate(using: pool)
-        try await context.prepare()
-        let address = try await server.start()
-        transport = HTTP2ClientTransport(host: "127.0.0.1", port: address.port!)
-      } catch {
-        await server.shutDown()
-        await pool.close()
-        throw error
-      }
-      let client = RPCClient(transport: transport)
+      let context = IdentityContext(pool: host.pool, settings: settings, logger: host.logger)
+      try await context.prepare()
+      return (
+        context,
+        HostedService(
+          services: IdentityServer.services(context: context),
+          interceptors: [try IdentityServer.authentication(context: context)])
+      )
+    } _: { service, context in
+      let client = service.client
       let clients = Clients(
         sessions: .init(wrapping: client), users: .init(wrapping: client), tenants: .init(wrapping: client),
         privacy: .init(wrapping: client), apiKeys: .init(wrapping: client),
         audit: .init(wrapping: client))
-      do {
-        try await body(context, clients)
-      } catch {
-        await transport.close()
-        await server.shutDown()
-        await pool.close()
-        throw error
-      }
-      await transport.close()
-      await server.shutDown()
-      await pool.close()
+      try await body(context, clients)
     }
   }
 
@@ -92,7 +77,7 @@ struct IdentityOverGRPCTests {
 
   @Test func theLifecycleRolesAndErrorsHoldForASwiftClient() async throws {
     try await withIdentity { context, clients in
-      let first = try await TenantWrites.create(
+      let first = try await TenantStore.create(
         name: "Swift", plan: "", configJSON: "", adminEmail: "ops@swift.test", adminFullName: "", platformOperator: true,
         actor: "test", context: context)
       let admin = try await self.login(clients, tenant: first.tenant.id, email: "ops@swift.test", password: first.password)
@@ -157,7 +142,7 @@ struct IdentityOverGRPCTests {
   func operatorAndAdmin(_ context: IdentityContext, _ clients: Clients) async throws
     -> (tenant: String, op: Identity_V1_Session, operatorPassword: String, admin: Identity_V1_Session)
   {
-    let first = try await TenantWrites.create(
+    let first = try await TenantStore.create(
       name: "Ops", plan: "", configJSON: "", adminEmail: "ops@ops.test", adminFullName: "", platformOperator: true,
       actor: "test", context: context)
     let op = try await self.login(clients, tenant: first.tenant.id, email: "ops@ops.test", password: first.password)

@@ -1,4 +1,5 @@
-import Protos
+import GRPCHealthV1Protos
+import TestV1Protos
 import RPCCore
 import Testing
 

@@ -1,4 +1,5 @@
-import Protos
+import GRPCTestingProtos
+import TestV1Protos
 import RPCCore
 import Testing
 

@@ -1,4 +1,6 @@
-import Protos
+import GRPCHealthV1Protos
+import GRPCTestingProtos
+import TestV1Protos
 import RPCCore
 import Testing
 

@@ -1,7 +1,14 @@
+import CatalogV1Protos
 import Foundation
-import Protos
+import GRPCHealthV1Protos
+import GRPCReflectionV1Protos
+import GRPCReflectionV1alphaProtos
+import GRPCTestingProtos
+import GatewayV1Protos
+import IdentityV1Protos
 import RPCCore
 import Synchronization
+import TestV1Protos
 import Testing
 
 /// A server stream that hands out queued requests and records what the handler sends.
@@ -159,28 +166,79 @@ struct ServiceTests {
 
 @Suite("Embedded file descriptors")
 struct FileDescriptorTests {
+  /// Each proto module's files, as its `<Stem>ProtoFiles` enum lists them.
+  static let modules: [[(name: String, serialized: [UInt8])]] = [
+    CatalogV1ProtoFiles.all, GatewayV1ProtoFiles.all, GRPCHealthV1ProtoFiles.all, GRPCReflectionV1ProtoFiles.all,
+    GRPCReflectionV1alphaProtoFiles.all, GRPCTestingProtoFiles.all, IdentityV1ProtoFiles.all, TestV1ProtoFiles.all,
+  ]
+
   @Test("every proto file is embedded, dependencies first")
   func order() throws {
-    let names = ProtoFileDescriptors.all.map(\.name)
+    let all = Self.modules.flatMap { $0 }
+    let names = all.map(\.name)
     // Exactly the files under proto/.
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent("proto")
     let onDisk = try #require(FileManager.default.enumerator(atPath: root.path)).compactMap { $0 as? String }
       .filter { $0.hasSuffix(".proto") }
-    #expect(Set(names) == Set(onDisk))
+    // descriptor.proto comes with them: suite/v1/access.proto imports it (for reflection clients).
+    #expect(Set(names) == Set(onDisk).union(["google/protobuf/descriptor.proto"]))
     #expect(Set(names).isSuperset(of: [
       "grpc/health/v1/health.proto", "grpc/testing/test.proto", "grpc/reflection/v1/reflection.proto",
       "identity/v1/identity.proto", "catalog/v1/catalog.proto", "gateway/v1/overview.proto",
     ]))
-    let messages = try #require(names.firstIndex(of: "grpc/testing/messages.proto"))
-    #expect(messages < names.firstIndex(of: "grpc/testing/test.proto")!)
-    #expect(messages < names.firstIndex(of: "test/v1/coverage.proto")!)
-    #expect(names.firstIndex(of: "grpc/testing/empty.proto")! < names.firstIndex(of: "grpc/testing/test.proto")!)
+    // Within each module (the list reflection gets), every dependency comes first.
+    for module in Self.modules {
+      let names = module.map(\.name)
+      for (index, file) in module.enumerated() {
+        for dependency in Self.dependencies(of: file.serialized) {
+          let position = try #require(names.firstIndex(of: dependency), "\(file.name) needs \(dependency)")
+          #expect(position < index)
+        }
+      }
+    }
+    let testing = GRPCTestingProtoFiles.all.map(\.name)
+    #expect(testing.firstIndex(of: "grpc/testing/messages.proto")! < testing.firstIndex(of: "grpc/testing/test.proto")!)
+    #expect(testing.firstIndex(of: "grpc/testing/empty.proto")! < testing.firstIndex(of: "grpc/testing/test.proto")!)
+    let coverage = TestV1ProtoFiles.all.map(\.name)
+    #expect(coverage.firstIndex(of: "grpc/testing/messages.proto")! < coverage.firstIndex(of: "test/v1/coverage.proto")!)
+  }
+
+  /// The `dependency` fields (3) of a serialized `FileDescriptorProto`.
+  static func dependencies(of bytes: [UInt8]) -> [String] {
+    var result: [String] = []
+    var index = 0
+    func varint() -> Int {
+      var value = 0
+      var shift = 0
+      while index < bytes.count {
+        let byte = bytes[index]
+        index += 1
+        value |= Int(byte & 0x7F) << shift
+        if byte < 0x80 { break }
+        shift += 7
+      }
+      return value
+    }
+    while index < bytes.count {
+      let key = varint()
+      switch key & 7 {
+      case 0: _ = varint()
+      case 1: index += 8
+      case 2:
+        let length = varint()
+        if key >> 3 == 3 { result.append(String(decoding: bytes[index..<index + length], as: UTF8.self)) }
+        index += length
+      case 5: index += 4
+      default: return result
+      }
+    }
+    return result
   }
 
   @Test("each descriptor starts with its file name (FileDescriptorProto field 1)")
   func serializedNames() {
-    for (name, serialized) in ProtoFileDescriptors.all {
+    for (name, serialized) in Self.modules.flatMap({ $0 }) {
       let utf8 = Array(name.utf8)
       #expect(Array(serialized.prefix(2 + utf8.count)) == [0x0A, UInt8(utf8.count)] + utf8)
     }

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import InteropService
 import NIOCore
-import Protos
+import GRPCTestingProtos
 @testable import RPCHTTP2
 import RPCCore
 import Synchronization

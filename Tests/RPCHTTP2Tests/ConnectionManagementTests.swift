@@ -1,4 +1,4 @@
-import Protos
+import GRPCTestingProtos
 import RPCCore
 import RPCHTTP2
 import Synchronization

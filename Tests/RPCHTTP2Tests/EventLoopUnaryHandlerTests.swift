@@ -1,7 +1,7 @@
 import InteropService
 import NIOCore
 import NIOPosix
-import Protos
+import GRPCTestingProtos
 import RPCCore
 import RPCHTTP2
 import ServiceKit

@@ -1,5 +1,5 @@
 import InteropService
-import Protos
+import GRPCReflectionV1Protos
 import RPCCore
 import ServiceKit
 import Testing
@@ -9,7 +9,7 @@ struct ReflectionTests {
   private func ask(
     _ requests: [Grpc_Reflection_V1_ServerReflectionRequest.MessageRequest]
   ) async throws -> [Grpc_Reflection_V1_ServerReflectionResponse.MessageResponse?] {
-    let services = ServerRunner.withStandardServices([TestService()], health: HealthService())
+    let services = StandardServices.adding(to: [TestService()], health: HealthService())
     return try await withLoopbackServer(services: services) { client in
       let reflection = Grpc_Reflection_V1_ServerReflection.Client(wrapping: client)
       let request = StreamingClientRequest<Grpc_Reflection_V1_ServerReflectionRequest> { writer in
@@ -50,6 +50,19 @@ struct ReflectionTests {
       return
     }
     #expect(!files.fileDescriptorProto.isEmpty)
+  }
+
+  @Test func describesTheFilesOfTheExposedServicesOnly() async throws {
+    let answers = try await self.ask([.fileContainingSymbol("grpc.testing.Payload"), .fileContainingSymbol("identity.v1.Users")])
+    guard case .fileDescriptorResponse? = answers.first else {
+      Issue.record("expected grpc.testing's file, got \(answers)")
+      return
+    }
+    guard case .errorResponse(let error)? = answers.last else {
+      Issue.record("expected identity.v1 to be unknown to a server without it, got \(answers)")
+      return
+    }
+    #expect(error.errorCode == 5)
   }
 
   @Test func unknownSymbolsAreNotFound() async throws {

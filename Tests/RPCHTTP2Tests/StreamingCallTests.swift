@@ -1,5 +1,5 @@
 import InteropService
-import Protos
+import GRPCTestingProtos
 import RPCCore
 import RPCHTTP2
 import Testing

@@ -1,5 +1,6 @@
 import InteropService
-import Protos
+import GRPCHealthV1Protos
+import GRPCTestingProtos
 import RPCCore
 import RPCHTTP2
 import ServiceKit

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceKit
+import ServiceRuntime
 import Synchronization
 import Testing
 

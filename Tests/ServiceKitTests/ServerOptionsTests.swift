@@ -1,6 +1,7 @@
 import ArgumentParser
 import RPCHTTP2
 import ServiceKit
+import ServiceRuntime
 import Testing
 
 @Suite("Shared server options")

@@ -412,6 +412,34 @@ def test_the_gateway_authenticates_at_the_edge_and_fans_out_the_overview(tmp_pat
         gateway.stop()
 
 
+def test_exchange_api_key_is_public_at_the_gateway_as_at_identity(tmp_path, identity, catalog, cc, people):
+    # Its credential is the API key in the message, as Login's is the password; the proto
+    # declares it public and the gateway takes its public methods from the protos.
+    made = stocked(cc, people, "EXCHANGE-1", 3, threshold=10)
+    gateway = start_suite_gateway(tmp_path, identity, catalog.port)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            api_keys = id_rpc.ApiKeysStub(channel)
+            key = api_keys.CreateApiKey(
+                idp.CreateApiKeyRequest(name="exchange", role=idp.ROLE_VIEWER), metadata=md(people["admin"])).secret
+            exchanged = api_keys.ExchangeApiKey(idp.ExchangeApiKeyRequest(api_key=key))
+            products = cat_rpc.ProductsStub(channel)
+            assert products.GetProduct(cat.GetProductRequest(id=made.id), metadata=md(exchanged.access_token)).id == made.id
+            assert fails(lambda: api_keys.ExchangeApiKey(idp.ExchangeApiKeyRequest(api_key=key + "x"))).code() == (
+                grpc.StatusCode.UNAUTHENTICATED)
+            # The methods next to it still need a token.
+            assert fails(lambda: api_keys.ListApiKeys(idp.ListApiKeysRequest())).code() == grpc.StatusCode.UNAUTHENTICATED
+            # The gateway's own overview accepts the key too, and forwards the token it was
+            # exchanged for to the services it asks.
+            from gateway.v1 import overview_pb2, overview_pb2_grpc
+
+            overview = overview_pb2_grpc.OverviewStub(channel).GetTenantOverview(
+                overview_pb2.GetTenantOverviewRequest(), metadata=md(key))
+            assert [p.code for p in overview.parts] == [0, 0, 0] and overview.active_products >= 1
+    finally:
+        gateway.stop()
+
+
 def test_the_overview_returns_partial_results_with_one_backend_down(tmp_path, identity, people):
     from gateway.v1 import overview_pb2, overview_pb2_grpc
     from identity_fixtures import free_port as _free

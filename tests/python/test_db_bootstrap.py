@@ -112,3 +112,18 @@ def test_compiled_in_service_migrations_apply_and_report(bootstrapped):
     again = suite_db("migrate", "up", *common)
     assert again.returncode == 0, again.stderr
     assert suite_db("migrate", "status", *common).stdout.splitlines()[0] == status.stdout.splitlines()[0]
+
+
+def test_the_service_folder_and_the_compiled_in_set_are_the_same_migrations(bootstrapped):
+    _, values, _ = bootstrapped
+    common = ["--service", "catalog", "--database-url", values["CATALOG_DATABASE_URL"]]
+    applied = suite_db("migrate", "up", *common)
+    assert applied.returncode == 0, applied.stderr
+    # Read from the SQL files instead, every migration the binary applied is "applied" (same
+    # checksum), none "modified" or "pending".
+    folder = ROOT / "Sources" / "CatalogSchema" / "migrations"
+    status = suite_db("migrate", "status", *common, "--dir", str(folder))
+    assert status.returncode == 0, status.stderr
+    rows = [line.split() for line in status.stdout.splitlines()[2:] if line.strip()]
+    assert len(rows) == len(list(folder.glob("*.up.sql"))) >= 5, status.stdout
+    assert all(row[1] == "applied" for row in rows), status.stdout

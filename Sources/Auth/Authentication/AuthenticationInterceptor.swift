@@ -1,20 +1,42 @@
 public import RPCCore
 
 /// Authenticates every call from its `authorization: Bearer <credential>` metadata and checks
-/// the role its method needs (``AuthPolicy``), then binds ``Caller/current`` for the handler.
+/// the access its method declares (``AccessRules``, from the methods' descriptors), then hands
+/// the handler a context whose ``ServerContext/caller`` is set.
 ///
 /// - A public method runs without a credential; when one is sent it must still be valid, and
 ///   the handler sees its caller.
 /// - Otherwise a missing credential is `UNAUTHENTICATED`, a bad one `UNAUTHENTICATED` with the
 ///   reason, a role below the method's `PERMISSION_DENIED`. The credential is never logged or
 ///   echoed.
+/// - A method without a declared access rule is refused (`PERMISSION_DENIED`); the throwing
+///   initializers already refuse to build an interceptor for one.
 public struct AuthenticationInterceptor: ServerInterceptor {
   public let verifier: any BearerCredentialVerifier
-  public let policy: AuthPolicy
+  public let rules: AccessRules
 
-  public init(verifier: any BearerCredentialVerifier, policy: AuthPolicy) {
+  /// Checks calls against `rules`.
+  public init(verifier: any BearerCredentialVerifier, rules: AccessRules) {
     self.verifier = verifier
-    self.policy = policy
+    self.rules = rules
+  }
+
+  /// Checks calls to `methods` (a server's registered methods) against their declared access.
+  ///
+  /// - Throws: ``MissingAccessRule`` when one of them declares none.
+  public init(verifier: any BearerCredentialVerifier, methods: some Sequence<MethodDescriptor>)
+    throws(MissingAccessRule)
+  {
+    self.init(verifier: verifier, rules: try AccessRules(methods: methods))
+  }
+
+  /// Checks calls to the methods of `services` against their declared access.
+  ///
+  /// - Throws: ``MissingAccessRule`` when one of their methods declares none.
+  public init(verifier: any BearerCredentialVerifier, services: [any RegistrableRPCService]) throws(MissingAccessRule) {
+    var router = RPCRouter()
+    for service in services { router.register(service) }
+    try self.init(verifier: verifier, methods: router.descriptors)
   }
 
   public func intercept<Result: Sendable>(
@@ -23,7 +45,10 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     next: (Metadata, ServerContext) async throws -> Result
   ) async throws -> Result {
     let path = context.descriptor.path
-    let isPublic = self.policy.isPublic(path: path, service: context.descriptor.service)
+    guard let access = self.rules.access(context.descriptor) else {
+      throw RPCError(code: .permissionDenied, message: "\(path) declares no access rule; it is not served.")
+    }
+    let isPublic = access == .public
     guard let header = metadata.firstString("authorization") else {
       if isPublic { return try await next(metadata, context) }
       throw RPCError(code: .unauthenticated, message: "Missing authorization: send `authorization: Bearer <token>`.")
@@ -38,17 +63,16 @@ public struct AuthenticationInterceptor: ServerInterceptor {
     } else {
       caller = try await self.verifier.verify(bearer: String(credential))
     }
-    if !isPublic {
-      let needed = self.policy.requiredRole(path: path)
+    if case .role(let needed) = access {
       guard caller.role >= needed else {
         throw RPCError(
           code: .permissionDenied,
           message: "\(path) needs the \(needed.rawValue) role; the caller is \(caller.role.rawValue).")
       }
     }
-    return try await Caller.$current.withValue(caller) {
-      try await next(metadata, context)
-    }
+    var context = context
+    context.caller = caller
+    return try await next(metadata, context)
   }
 
   /// What a call's metadata settles without awaiting anything: only tokens in the verifier's
@@ -64,14 +88,14 @@ public struct AuthenticationInterceptor: ServerInterceptor {
   /// Decides the common case of a call to `descriptor` from the verified-token cache alone:
   /// a public method without a credential, or a cached valid token whose role suffices.
   public func cachedDecision(metadata: Metadata, descriptor: MethodDescriptor) -> CachedDecision {
-    let isPublic = self.policy.isPublic(path: descriptor.path, service: descriptor.service)
+    guard let access = self.rules.access(descriptor) else { return .undecided }
     guard let header = metadata.firstString("authorization") else {
-      return isPublic ? .allowed(nil) : .undecided
+      return access == .public ? .allowed(nil) : .undecided
     }
     guard let credential = Self.bearerCredential(header),
       let caller = self.verifier.cachedCaller(bearer: credential)
     else { return .undecided }
-    if !isPublic, caller.role < self.policy.requiredRole(path: descriptor.path) { return .undecided }
+    if case .role(let needed) = access, caller.role < needed { return .undecided }
     return .allowed(caller)
   }
 

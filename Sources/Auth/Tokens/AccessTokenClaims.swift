@@ -1,3 +1,5 @@
+public import RPCCore
+
 /// The claims of an access token (a JWT signed with EdDSA).
 public struct AccessTokenClaims: Sendable, Hashable, Codable {
   /// Who issued it (`iss`), such as `identity`.

@@ -3,6 +3,15 @@
 public protocol RegistrableRPCService: Sendable {
   /// Adds every method of the service to `router`.
   func registerMethods(with router: inout RPCRouter)
+
+  /// The proto files that declare the service, as serialized `FileDescriptorProto`s with their
+  /// dependencies, for server reflection. Generated services give their module's files;
+  /// the default is none.
+  var protoFiles: [(name: String, serialized: [UInt8])] { get }
+}
+
+extension RegistrableRPCService {
+  public var protoFiles: [(name: String, serialized: [UInt8])] { [] }
 }
 
 /// Maps `:path`s to the handlers that serve them.

@@ -1,4 +1,9 @@
 /// What a handler knows about the call it serves beyond its messages.
+///
+/// Interceptors fill in what they learn (``caller``, ``clientAddress``, ``requestID``) and hand
+/// the changed context to the next stage; the handler reads it from its `context` argument.
+/// Only the deadline is also a task-local (`RPCDeadline.current`), so that outgoing calls
+/// inherit it.
 public struct ServerContext: Sendable {
   /// The method being called.
   public var descriptor: MethodDescriptor
@@ -12,6 +17,14 @@ public struct ServerContext: Sendable {
   /// Compression of this call's messages: whether requests arrived compressed, and whether to
   /// compress responses.
   public let compression: ServerMessageCompression
+  /// Who is calling, once the authentication interceptor has verified the credential; `nil`
+  /// for a public method called without one (and on servers without authentication).
+  public var caller: Caller?
+  /// The client's address (`127.0.0.1`), as the client-address interceptor worked it out
+  /// (through a trusted proxy, the address that proxy saw); `nil` until one has run.
+  public var clientAddress: String?
+  /// The call's `x-request-id`, once an interceptor has settled it; `nil` before.
+  public var requestID: String?
 
   public init(
     descriptor: MethodDescriptor,
@@ -25,5 +38,19 @@ public struct ServerContext: Sendable {
     self.remotePeer = remotePeer
     self.localPeer = localPeer
     self.deadline = deadline
+  }
+}
+
+extension ServerContext {
+  /// The caller of a method that needs a credential.
+  ///
+  /// The authentication interceptor has already refused calls without one (and callers below
+  /// the method's role), so this throws only where a handler runs without that interceptor:
+  /// `UNAUTHENTICATED`.
+  public func requireCaller() throws(RPCError) -> Caller {
+    guard let caller = self.caller else {
+      throw RPCError(code: .unauthenticated, message: "This method needs a bearer token.")
+    }
+    return caller
   }
 }

@@ -3,8 +3,9 @@
 /// An interceptor sees the request metadata and the context, may change them before passing
 /// them on to `next`, may reject the call by throwing ``RPCError`` instead of calling `next`,
 /// and observes how the call ended: `next` returns when the handler has finished (all response
-/// messages written) and throws the error the call fails with. Values the interceptor binds in
-/// task-locals around `next` are visible to the handler.
+/// messages written) and throws the error the call fails with. What an interceptor learns about
+/// the call (its caller, the client's address, the request id) goes on the ``ServerContext`` it
+/// hands to `next`, where later interceptors and the handler read it.
 ///
 /// ```swift
 /// struct RequireAuthorization: ServerInterceptor {

@@ -104,6 +104,8 @@ struct MethodInfo {
   var clientStreaming: Bool
   var serverStreaming: Bool
   var comment: String
+  /// The method's `(suite.v1.access)` option; `nil` when it declares none.
+  var access: MethodAccessOption?
 }
 
 /// A service.
@@ -125,6 +127,22 @@ final class FileInfo {
   var services: [ServiceInfo] = []
   /// The `FileDescriptorProto` re-serialized by protobuf-c without source info.
   var serializedDescriptor: [UInt8] = []
+
+  /// Whether the file only declares options (it imports `descriptor.proto`, like
+  /// `suite/v1/access.proto`) or is `descriptor.proto` itself: no C or Swift code is generated
+  /// for it; its descriptor is still embedded, for reflection of the files that import it.
+  var isAnnotationOnly: Bool {
+    Self.isAnnotationOnly(name: self.name, package: self.package, dependencies: self.dependencies)
+  }
+
+  static func isAnnotationOnly(name: String, package: String, dependencies: [String]) -> Bool {
+    package == "google.protobuf" || dependencies.contains("google/protobuf/descriptor.proto")
+  }
+
+  /// Whether every method of the file's services must declare `(suite.v1.access)`: every
+  /// package but the standard `grpc.*` ones (health and reflection are public by definition,
+  /// the interop test services need no authentication).
+  var requiresAccessOption: Bool { !self.package.hasPrefix("grpc.") }
 
   init(name: String, package: String, syntax: String, dependencies: [String]) {
     self.name = name
@@ -189,6 +207,10 @@ enum DescriptorSetLoader {
       package: Self.string(proto.package),
       syntax: syntax.isEmpty ? "proto2" : syntax,
       dependencies: Self.strings(proto.dependency, proto.n_dependency))
+    if file.isAnnotationOnly {
+      file.serializedDescriptor = Self.serializeWithoutSourceInfo(pointer)
+      return file
+    }
     let comments = Self.comments(proto.source_code_info)
     let scope = file.package.isEmpty ? "" : "." + file.package
 
@@ -206,7 +228,7 @@ enum DescriptorSetLoader {
     }
     for (index, service) in Self.list(proto.service, proto.n_service).enumerated() {
       file.services.append(
-        Self.loadService(service, scope: scope, path: [6, Int32(index)], comments: comments))
+        try Self.loadService(service, scope: scope, path: [6, Int32(index)], comments: comments))
     }
     if proto.n_extension > 0 {
       throw GeneratorError("\(file.name): extensions are not supported.")
@@ -305,7 +327,7 @@ enum DescriptorSetLoader {
   private static func loadService(
     _ pointer: UnsafeMutablePointer<Google__Protobuf__ServiceDescriptorProto>,
     scope: String, path: [Int32], comments: [[Int32]: String]
-  ) -> ServiceInfo {
+  ) throws -> ServiceInfo {
     let proto = pointer.pointee
     let name = Self.string(proto.name)
     var methods: [MethodInfo] = []
@@ -318,11 +340,22 @@ enum DescriptorSetLoader {
           outputType: Self.string(m.output_type),
           clientStreaming: m.has_client_streaming != 0 && m.client_streaming != 0,
           serverStreaming: m.has_server_streaming != 0 && m.server_streaming != 0,
-          comment: comments[path + [2, Int32(index)]] ?? ""))
+          comment: comments[path + [2, Int32(index)]] ?? "",
+          access: try Self.access(of: m, in: String((scope + "." + name).dropFirst()))))
     }
     return ServiceInfo(
       name: name, fullName: String((scope + "." + name).dropFirst()), methods: methods,
       comment: comments[path] ?? "")
+  }
+
+  private static func access(of method: Google__Protobuf__MethodDescriptorProto, in service: String) throws
+    -> MethodAccessOption?
+  {
+    do {
+      return try MethodAccessOption.read(from: method.options)
+    } catch let error as GeneratorError {
+      throw GeneratorError("\(service).\(Self.string(method.name)): \(error.description)")
+    }
   }
 
   /// Leading comments (or trailing ones where there is no leading comment) by source path.
@@ -401,12 +434,54 @@ enum Proto3OptionalLowering {
         Self.lower(message)
       }
     }
+    // Annotation-only files (options such as `suite.v1.access`, and descriptor.proto itself)
+    // have no C code: leave them out, and out of the imports of the others. The options' values
+    // stay in the method options as unknown fields, which protoc-c ignores. The arrays are
+    // compacted in place and restored before they are freed.
+    var restore: [() -> Void] = []
+    defer { for undo in restore { undo() } }
+    let annotationFiles = Set(
+      DescriptorSetLoader.list(set.pointee.file, set.pointee.n_file).map { $0.pointee }.filter {
+        FileInfo.isAnnotationOnly(
+          name: DescriptorSetLoader.string($0.name), package: DescriptorSetLoader.string($0.package),
+          dependencies: DescriptorSetLoader.strings($0.dependency, $0.n_dependency))
+      }.map { DescriptorSetLoader.string($0.name) })
+    if let files = set.pointee.file {
+      let kept = Self.compact(files, count: set.pointee.n_file, setCount: { set.pointee.n_file = $0 }, restore: &restore) {
+        !annotationFiles.contains(DescriptorSetLoader.string($0?.pointee.name))
+      }
+      for file in kept.compactMap({ $0 }) {
+        guard let dependencies = file.pointee.dependency else { continue }
+        _ = Self.compact(
+          dependencies, count: file.pointee.n_dependency, setCount: { file.pointee.n_dependency = $0 }, restore: &restore
+        ) {
+          !annotationFiles.contains(DescriptorSetLoader.string($0))
+        }
+      }
+    }
     let size = google__protobuf__file_descriptor_set__get_packed_size(set)
     var output = [UInt8](repeating: 0, count: size)
     _ = output.withUnsafeMutableBufferPointer { buffer in
       google__protobuf__file_descriptor_set__pack(set, buffer.baseAddress)
     }
     return output
+  }
+
+  /// Moves the elements of `array` that satisfy `keep` to its front and sets `count` to their
+  /// number (through `setCount`); `restore` gets the closure that puts both back.
+  private static func compact<Element>(
+    _ array: UnsafeMutablePointer<Element>, count: Int, setCount: @escaping (Int) -> Void,
+    restore: inout [() -> Void], keep: (Element) -> Bool
+  ) -> [Element] {
+    let original = Array(UnsafeBufferPointer(start: array, count: count))
+    let kept = original.filter(keep)
+    for (index, element) in kept.enumerated() { array[index] = element }
+    setCount(kept.count)
+    restore.append {
+      for (index, element) in original.enumerated() { array[index] = element }
+      setCount(original.count)
+    }
+    return kept
   }
 
   private static func lower(_ message: UnsafeMutablePointer<Google__Protobuf__DescriptorProto>) {

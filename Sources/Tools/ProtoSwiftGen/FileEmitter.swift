@@ -26,8 +26,13 @@ struct FileEmitter {
     w.line("// is cut there on the wire; unknown fields are dropped when a message is decoded.")
     w.line()
     w.line("public import RPCCore")
-    w.line("internal import CProtos")
-    w.line("internal import ProtoRuntime")
+    // `package`: the coding members of one module's messages are used by the modules whose
+    // files import them.
+    w.line("package import CProtos")
+    w.line("package import ProtoRuntime")
+    for module in try self.set.importedModules(of: file) {
+      w.line("public import \(module.name)")
+    }
 
     let messages = MessageEmitter(set: self.set)
     for enumeration in file.enums {
@@ -39,7 +44,8 @@ struct FileEmitter {
       try messages.emitDeclaration(message, into: &w)
     }
     for service in file.services {
-      try ServiceEmitter(set: self.set).emit(service, package: file.package, into: &w)
+      try ServiceEmitter(set: self.set).emit(
+        service, package: file.package, requiresAccess: file.requiresAccessOption, into: &w)
     }
     if !file.messages.isEmpty {
       w.line()
@@ -51,20 +57,26 @@ struct FileEmitter {
     return w.text
   }
 
-  /// `ProtoFileDescriptors.swift`: every file's `FileDescriptorProto`, dependencies first.
-  func emitDescriptors() -> String {
+  /// `<Stem>ProtoFiles.swift`: the `FileDescriptorProto` of every file of `module`, after those
+  /// of the modules it imports from.
+  func emitDescriptors(of module: ProtoModule, files: [FileInfo]) throws -> String {
+    var imported: Set<ProtoModule> = []
+    for file in files { imported.formUnion(try self.set.importedModules(of: file)) }
     var w = CodeWriter()
     w.line(Self.header("the descriptor set"))
     w.line()
-    w.line("internal import RPCCore")
+    w.line("public import RPCCore")
+    for other in imported.sorted() { w.line("internal import \(other.name)") }
     w.line()
     w.line("/// The `FileDescriptorProto` of every proto file of this module, serialized by protobuf-c")
     w.line("/// without source info, dependencies before the files that import them (for server")
-    w.line("/// reflection).")
-    w.block("public enum ProtoFileDescriptors") { w in
+    w.line("/// reflection); the files of the modules imported from come first.")
+    w.block("public enum \(module.filesEnum)") { w in
       w.line("/// Each file's name (as imported) and serialized `FileDescriptorProto`.")
-      w.line("public static let all: [(name: String, serialized: [UInt8])] = [")
-      for file in self.dependencyOrder() {
+      let prefix = imported.sorted().map { $0.filesEnum + ".all + " }.joined()
+      w.line("public static let all: [(name: String, serialized: [UInt8])] = \(prefix)[")
+      let names = Set(files.map(\.name)).union(self.set.annotationDependencies(of: files))
+      for file in self.dependencyOrder() where names.contains(file.name) {
         w.line("  (\(file.name.swiftLiteral), decode(\"\"\"")
         let encoded = Base64.encode(file.serializedDescriptor)
         var index = encoded.startIndex
@@ -80,10 +92,22 @@ struct FileEmitter {
       w.line()
       w.line("private static func decode(_ base64: String) -> [UInt8] {")
       w.line("  guard let bytes = Base64.decode(base64) else {")
-      w.line("    preconditionFailure(\"ProtoFileDescriptors holds invalid base64.\")")
+      w.line("    preconditionFailure(\"\(module.filesEnum) holds invalid base64.\")")
       w.line("  }")
       w.line("  return bytes")
       w.line("}")
+    }
+    w.line()
+    let services = files.flatMap { file in file.services.map { Names.packagePrefix(file.package) + $0.name } }
+    if !services.isEmpty {
+      w.line()
+      w.line("/// Every method of every service of this module's proto files, in file and declaration")
+      w.line("/// order, each with its declared access (for an edge that forwards to these services).")
+      w.block("public enum \(module.methodsEnum)") { w in
+        w.line("public static let all: [MethodDescriptor] = [")
+        for service in services { w.line("  \(service).Method.descriptors,") }
+        w.line("].flatMap { $0 }")
+      }
     }
     return w.text
   }
@@ -106,7 +130,7 @@ struct FileEmitter {
   }
 }
 
-/// Standard base64 with padding, as `ProtoFileDescriptors` embeds descriptors.
+/// Standard base64 with padding, as the `<Stem>ProtoFiles` enums embed descriptors.
 enum Base64 {
   private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 

@@ -329,7 +329,7 @@ struct MessageEmitter {
       // C → Swift.
       w.line()
       w.line("/// Copies every field out of a protobuf-c struct.")
-      try w.block("internal init(copying message: UnsafePointer<\(cType)>)") { w in
+      try w.block("package init(copying message: UnsafePointer<\(cType)>)") { w in
         w.line("self.init()")
         if !members.isEmpty { w.line("let c = message.pointee") }
         for member in members {
@@ -342,8 +342,8 @@ struct MessageEmitter {
       w.line("/// Initialises `c` and fills it with this message's fields; pointers refer to `arena`.")
       let fillSignature =
         needsArena
-        ? "internal func fill(_ c: inout \(cType), arena: ProtoArena)"
-        : "internal func fill(_ c: inout \(cType))"
+        ? "package func fill(_ c: inout \(cType), arena: ProtoArena)"
+        : "package func fill(_ c: inout \(cType))"
       try w.block(fillSignature) { w in
         w.line("\(prefix)__init(&c)")
         for member in members {
@@ -353,7 +353,7 @@ struct MessageEmitter {
 
       w.line()
       w.line("/// A protobuf-c struct for this message, allocated in `arena`.")
-      w.block("internal func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<\(cType)>") { w in
+      w.block("package func cMessage(in arena: ProtoArena) -> UnsafeMutablePointer<\(cType)>") { w in
         w.line("let message = arena.allocate(\(cType).self)")
         w.line(needsArena ? "self.fill(&message.pointee, arena: arena)" : "self.fill(&message.pointee)")
         w.line("return message")

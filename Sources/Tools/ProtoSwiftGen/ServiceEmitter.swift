@@ -19,7 +19,14 @@ struct ServiceEmitter {
     }
   }
 
-  func emit(_ service: ServiceInfo, package: String, into w: inout CodeWriter) throws {
+  /// Writes `service`; when `requiresAccess`, every method must declare `(suite.v1.access)`.
+  func emit(_ service: ServiceInfo, package: String, requiresAccess: Bool, into w: inout CodeWriter) throws {
+    if requiresAccess, let method = service.methods.first(where: { $0.access == nil }) {
+      throw GeneratorError(
+        "\(service.fullName).\(method.name) declares no access rule: add "
+          + "`option (suite.v1.access) = { role: VIEWER };` (or EDITOR, ADMIN, or `{ public: true }`) "
+          + "to the rpc (proto/suite/v1/access.proto).")
+    }
     let namespace = Names.packagePrefix(package) + service.name
     let methods = try service.methods.map { method in
       Method(
@@ -43,9 +50,15 @@ struct ServiceEmitter {
           w.block("public enum \(Names.escaped(method.info.name))") { w in
             w.line("public typealias Input = \(method.input)")
             w.line("public typealias Output = \(method.output)")
-            w.line(
-              "public static let descriptor = MethodDescriptor(service: \(fullName), method: \(method.info.name.swiftLiteral))"
-            )
+            if let access = method.info.access {
+              w.line(
+                "public static let descriptor = MethodDescriptor(service: \(fullName), method: \(method.info.name.swiftLiteral), access: \(access.swiftExpression))"
+              )
+            } else {
+              w.line(
+                "public static let descriptor = MethodDescriptor(service: \(fullName), method: \(method.info.name.swiftLiteral))"
+              )
+            }
             w.line("public static let kind: RPCKind = .\(method.kind)")
           }
           w.line()
@@ -103,7 +116,11 @@ struct ServiceEmitter {
 
     // Registration.
     w.line()
+    let filesEnum = try ProtoModule(package: package).filesEnum
     w.block("extension \(namespace).ServiceProtocol") { w in
+      w.line("/// The proto files declaring `\(service.fullName)`, dependencies included (for reflection).")
+      w.line("public var protoFiles: [(name: String, serialized: [UInt8])] { \(filesEnum).all }")
+      w.line()
       w.line("/// Registers every method of `\(service.fullName)` with `router`.")
       w.block("public func registerMethods(with router: inout RPCRouter)") { w in
         for method in methods {

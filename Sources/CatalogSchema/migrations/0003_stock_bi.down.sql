@@ -1,0 +1,2 @@
+DROP TABLE stock_snapshots;
+DROP TABLE stock_clients;
