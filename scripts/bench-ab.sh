@@ -29,9 +29,10 @@ rounds="${ROUNDS:-3}"
 duration="${DURATION:-10}"
 benches="${BENCHES:-core gateway db catalog}"
 new_build="${NEW_BUILD_DIR:-.build-release}"
-ab="${AB_DIR:-.build-ab}"
+mkdir -p "${AB_DIR:-.build-ab}"
+ab="$(cd "${AB_DIR:-.build-ab}" && pwd)"
 base_tree="$ab/base"
-base_build="$PWD/$ab/base-build"
+base_build="$ab/base-build"
 logs="$ab/logs/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$logs"
 
@@ -63,7 +64,8 @@ build() { # source-dir scratch-path -> prints the bin path
 echo "building $base_ref ($base_commit) in $base_tree" >&2
 old_bin="$(build "$base_tree" "$base_build")"
 echo "building the working tree in $new_build" >&2
-new_bin="$(build . "$PWD/$new_build")"
+case "$new_build" in /*) ;; *) new_build="$PWD/$new_build" ;; esac
+new_bin="$(build . "$new_build")"
 
 # One run of one bench with one build's executables; its output goes to a log file.
 run() { # bench side bin round
@@ -128,8 +130,11 @@ def catalog(text):
 
 parse = {"core": core, "gateway": gateway, "db": db, "catalog": catalog}
 reference_name = {"core": "gRPC C++", "gateway": "HAProxy", "db": "pgbench -S", "catalog": "psql \\copy"}
+def show(value):
+    return f"{value:.0f}" if value >= 1000 else f"{value:.1f}"
+
 print(f"\nold = {base_ref}, new = working tree; {rounds} alternated rounds; medians; new/old per round")
-print(f"{'bench: figure':58} {'old':>10} {'new':>10} {'reference':>18} {'new/old':>8} {'range':>12}")
+print(f"{'bench: figure':72} {'old':>9} {'new':>9} {'reference':>20} {'new/old':>8} {'range':>12}")
 for bench in benches:
     runs = {side: [parse[bench](open(f"{logs}/{bench}-{side}-{r}.txt").read()) for r in range(1, rounds + 1)]
             for side in ("old", "new")}
@@ -138,10 +143,10 @@ for bench in benches:
         new = [r[figure][0] for r in runs["new"]]
         refs = [r[figure][1] for side in runs.values() for r in side if r[figure][1] is not None]
         ratios = [n / o for n, o in zip(new, old) if o]
-        ref = f"{reference_name[bench]} {statistics.median(refs):.6g}" if refs else "-"
+        ref = f"{reference_name[bench]} {show(statistics.median(refs))}" if refs else "-"
         better = "higher" if higher_is_better else "lower"
-        print(f"{bench + ': ' + figure + f' ({better} is better)':58} {statistics.median(old):10.6g} "
-              f"{statistics.median(new):10.6g} {ref:>18} {statistics.median(ratios):8.3f} "
+        print(f"{bench + ': ' + figure + ', ' + better + ' is better':72} {show(statistics.median(old)):>9} "
+              f"{show(statistics.median(new)):>9} {ref:>20} {statistics.median(ratios):8.3f} "
               f"{min(ratios):5.3f}-{max(ratios):5.3f}")
 PY
 echo "logs: $logs"
