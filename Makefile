@@ -63,7 +63,7 @@ bench: deps
 
 ## Old build against new: BASE (a git ref) built in .build-ab/base, the working tree in
 ## RELEASE_DIR, rounds alternated (core/gRPC C++, gateway/HAProxy, pool/pgbench, CSV/\copy).
-## ROUNDS, DURATION and BENCHES as in scripts/bench-ab.sh.
+## Idle RSS of every server too. ROUNDS, DURATION and BENCHES as in scripts/bench-ab.sh.
 bench-ab: deps
 	@test -n "$(BASE)" || (echo "usage: make bench-ab BASE=<git-ref>" >&2; exit 2)
 	NEW_BUILD_DIR=$(RELEASE_DIR) scripts/bench-ab.sh $(BASE)

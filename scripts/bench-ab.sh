@@ -10,6 +10,7 @@
 #   gateway  scripts/bench-gateway.sh  gateway, token checked  against HAProxy
 #   db       scripts/bench-db.sh       db-bench (pool)         against pgbench -S
 #   catalog  scripts/bench-catalog.sh  catalog ImportCsv       against psql \copy
+#   idle     scripts/bench-idle-rss.sh every server's idle RSS  against the 20 MB target
 # Prints per bench and figure: the old and new medians, the reference's median, and new/old as
 # the median of the per-round ratios (runs seconds apart) with their range across rounds.
 # Only stable entry points of the executables are used (names, --port/--config, the ready line,
@@ -18,7 +19,7 @@
 # Usage: scripts/bench-ab.sh BASE_REF
 # Environment: ROUNDS (3), DURATION (10: seconds per db run; scales the others: core 20 000
 # requests per second of DURATION, gateway 10 000, catalog 20 000 CSV rows, so that 10 gives each
-# script's own defaults), BENCHES ("core gateway db catalog"), NEW_BUILD_DIR (.build-release),
+# script's own defaults), BENCHES ("core gateway db catalog idle"), NEW_BUILD_DIR (.build-release),
 # AB_DIR (.build-ab). Logs of every run stay in $AB_DIR/logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ base_ref="${1:-${BASE:-}}"
 scripts/ensure-deps.sh nghttp2-server nghttp2-client libgrpc++-dev protobuf-compiler-grpc haproxy nginx
 rounds="${ROUNDS:-3}"
 duration="${DURATION:-10}"
-benches="${BENCHES:-core gateway db catalog}"
+benches="${BENCHES:-core gateway db catalog idle}"
 new_build="${NEW_BUILD_DIR:-.build-release}"
 mkdir -p "${AB_DIR:-.build-ab}"
 ab="$(cd "${AB_DIR:-.build-ab}" && pwd)"
@@ -44,7 +45,8 @@ for bench in $benches; do
     gateway) products+=(gateway) ;;
     db) products+=(db-bench) ;;
     catalog) products+=(catalog catalog-datagen suite-db) ;;
-    *) echo "unknown bench: $bench (core gateway db catalog)" >&2; exit 2 ;;
+    idle) products+=(interop-server identity catalog gateway suite-db) ;;
+    *) echo "unknown bench: $bench (core gateway db catalog idle)" >&2; exit 2 ;;
   esac
 done
 
@@ -76,6 +78,7 @@ run() { # bench side bin round
     gateway) BIN_DIR="$bin" ROUNDS=1 PATHS=core SHAPES="16 16 $((duration * 10000))" scripts/bench-gateway.sh "$new_build" ;;
     db) BIN_DIR="$bin" ROUNDS=1 THREADS=1 SECONDS_PER_RUN="$duration" scripts/bench-db.sh "$new_build" ;;
     catalog) BIN_DIR="$bin" ROUNDS=1 ROWS=$((duration * 20000)) scripts/bench-catalog.sh "$new_build" release ;;
+    idle) BIN_DIR="$bin" LIMIT_MB=1000000 scripts/bench-idle-rss.sh "$new_build" ;; # report, never fail here
   esac >"$log" 2>"$log.stderr" || { echo "$bench ($side, round $round) failed; see $log.stderr" >&2; tail -n 20 "$log.stderr" >&2; exit 1; }
 }
 
@@ -128,8 +131,13 @@ def catalog(text):
     return {"CSV first import rows/s": (row(text, "catalog ImportCsv, first import (empty table)", 1),
                                         row(text, "psql \\copy", 1), True)}
 
-parse = {"core": core, "gateway": gateway, "db": db, "catalog": catalog}
-reference_name = {"core": "gRPC C++", "gateway": "HAProxy", "db": "pgbench -S", "catalog": "psql \\copy"}
+def idle(text):
+    return {f"{server} idle RSS MB": (row(text, server + " ", 0), 20.0, False)
+            for server in ("interop-server", "identity", "catalog", "gateway")}
+
+parse = {"core": core, "gateway": gateway, "db": db, "catalog": catalog, "idle": idle}
+reference_name = {"core": "gRPC C++", "gateway": "HAProxy", "db": "pgbench -S", "catalog": "psql \\copy",
+                  "idle": "target <"}
 def show(value):
     return f"{value:.0f}" if value >= 1000 else f"{value:.1f}"
 
