@@ -6,7 +6,7 @@ BUILD_DIR    ?= .build
 SWIFT_FLAGS  ?= --scratch-path $(BUILD_DIR)
 RELEASE_DIR  ?= .build-release
 
-.PHONY: all deps build proto proto-check test test-swift test-python run bench clean
+.PHONY: all deps build proto proto-check test test-swift test-python run bench bench-ab bench-idle-rss clean
 
 all: build
 
@@ -50,7 +50,8 @@ run: deps
 
 ## Release builds: gRPC driven by h2load next to gRPC C++ and raw nghttpd; PostgreSQL pool
 ## lookups next to pgbench; catalog CSV import next to psql \copy, GetProduct next to pgbench -S,
-## Reserve/Commit pairs under contention. See BENCHMARKS.md.
+## Reserve/Commit pairs under contention; last, every server's idle memory against 20 MB (fails
+## when one is above). See BENCHMARKS.md.
 bench: deps
 	scripts/bench.sh $(RELEASE_DIR)
 	scripts/bench-db.sh $(RELEASE_DIR)
@@ -58,6 +59,19 @@ bench: deps
 	scripts/bench-gateway.sh $(RELEASE_DIR)
 	ROWS=200000 scripts/bench-catalog.sh $(RELEASE_DIR) release
 	scripts/bench-catalog-rpc.sh $(RELEASE_DIR)
+	scripts/bench-idle-rss.sh $(RELEASE_DIR)
+
+## Old build against new: BASE (a git ref) built in .build-ab/base, the working tree in
+## RELEASE_DIR, rounds alternated (core/gRPC C++, gateway/HAProxy, pool/pgbench, CSV/\copy).
+## Idle RSS of every server too. ROUNDS, DURATION and BENCHES as in scripts/bench-ab.sh.
+bench-ab: deps
+	@test -n "$(BASE)" || (echo "usage: make bench-ab BASE=<git-ref>" >&2; exit 2)
+	NEW_BUILD_DIR=$(RELEASE_DIR) scripts/bench-ab.sh $(BASE)
+
+## Idle resident memory of interop-server, identity, catalog and the gateway against 20 MB.
+bench-idle-rss: deps
+	scripts/bench-idle-rss.sh $(RELEASE_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(RELEASE_DIR)
+	rm -rf $(BUILD_DIR) $(RELEASE_DIR) .build-ab
+	git worktree prune

@@ -8,7 +8,8 @@
 # a table whose snapshots get replaced), and a \copy into the emptied plain table. The best time of
 # each is reported; the ratio is first import (empty table) / \copy.
 # Usage: scripts/bench-catalog.sh [BUILD_DIR] [release|debug]
-# Environment: ROWS (1000000), ROUNDS (3), PY_BUILD_DIR (build dir whose Python venv/stubs to use, .build).
+# Environment: ROWS (1000000), ROUNDS (3), PY_BUILD_DIR (build dir whose Python venv/stubs to use, .build),
+# BIN_DIR (prebuilt catalog, catalog-datagen and suite-db there instead of building).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir="${1:-.build-release}"
@@ -16,10 +17,14 @@ config="${2:-release}"
 rows="${ROWS:-1000000}"
 py_build="${PY_BUILD_DIR:-.build}"
 
-for product in catalog catalog-datagen suite-db; do
-  swift build -c "$config" --scratch-path "$build_dir" --product "$product" >&2
-done
-bin="$(swift build -c "$config" --scratch-path "$build_dir" --show-bin-path)"
+if [ -n "${BIN_DIR:-}" ]; then
+  bin="$BIN_DIR" # prebuilt executables (scripts/bench-ab.sh runs two builds this way)
+else
+  for product in catalog catalog-datagen suite-db; do
+    swift build -c "$config" --scratch-path "$build_dir" --product "$product" >&2
+  done
+  bin="$(swift build -c "$config" --scratch-path "$build_dir" --show-bin-path)"
+fi
 venv="$(scripts/python-env.sh "$py_build")"
 
 work="/tmp/bench-catalog-$$"

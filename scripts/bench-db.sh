@@ -8,7 +8,8 @@
 # and db-bench's --event-loops, so both get the same client threads. 1 is pgbench's default and
 # the pool's default loop count on 2 cores; with 2 the clients saturate both cores).
 # Client CPU per transaction: db-bench measures its own (getrusage over the timed part); pgbench's
-# is its whole run as a child process (connection setup included, negligible).
+# is its whole run as a child process (connection setup included, negligible). BIN_DIR runs a
+# prebuilt db-bench from there instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
@@ -20,8 +21,12 @@ rounds="${ROUNDS:-3}"
 thread_counts="${THREADS:-1 2}"
 bindir="$(pg_config --bindir)"
 
-swift build -c release --scratch-path "$build_dir" --product db-bench >&2
-bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
+if [ -n "${BIN_DIR:-}" ]; then
+  bin="$BIN_DIR" # prebuilt executables (scripts/bench-ab.sh runs two builds this way)
+else
+  swift build -c release --scratch-path "$build_dir" --product db-bench >&2
+  bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
+fi
 
 work="/tmp/bench-db-$$"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

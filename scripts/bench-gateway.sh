@@ -8,7 +8,9 @@
 # Environment: REQUESTS (100000), ROUNDS (5; interleaved, the best round kept, the per-round
 # gateway/HAProxy ratios and their median printed), BASE_PORT (20270). The gateway rows run with
 # its defaults (busy polling after reads while a loop has few calls open) and once with
-# `--busy-poll-us 0`; HAProxy runs without and with its `busy-polling` option.
+# `--busy-poll-us 0`; HAProxy runs without and with its `busy-polling` option. BIN_DIR runs a
+# prebuilt gateway from there instead of building; PATHS=core measures only direct, the
+# token-checking gateway (defaults) and HAProxy (no busy polling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh nghttp2-client libgrpc++-dev protobuf-compiler-grpc haproxy nginx
@@ -21,8 +23,12 @@ base_port="${BASE_PORT:-20270}"
 backend_port=$base_port open_port=$((base_port + 1)) auth_port=$((base_port + 2)) haproxy_port=$((base_port + 3))
 nginx_port=$((base_port + 4)) no_poll_port=$((base_port + 5)) haproxy_busy_port=$((base_port + 6))
 
-swift build -c release --scratch-path "$build_dir" --product gateway >&2
-bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
+if [ -n "${BIN_DIR:-}" ]; then
+  bin="$BIN_DIR" # prebuilt executables (scripts/bench-ab.sh runs two builds this way)
+else
+  swift build -c release --scratch-path "$build_dir" --product gateway >&2
+  bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
+fi
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -148,6 +154,8 @@ PY2
 # Every path is measured once per round, rounds one after the other, so each round compares
 # the paths seconds apart; the table keeps each path's best round, and the per-round ratios of
 # the authenticated gateway to HAProxy show how much the host moved.
+# PATHS=core: only the paths scripts/bench-ab.sh compares (direct, gateway with token, HAProxy).
+all_paths() { [ "${PATHS:-all}" != core ]; }
 declare -A best
 declare -A cpu # per path: each round's "proxy|backend" CPU µs per call
 rows=()
@@ -166,18 +174,20 @@ for shape in "${shapes[@]}"; do
   for _ in $(seq "$rounds"); do
     this=()
     this[0]=$(measure_once "${labels[0]}" "$backend_port" "$c" "$m" "$n" "")
-    this[1]=$(measure_once "${labels[1]}" "$open_port" "$c" "$m" "$n" "${gateways[0]}")
+    all_paths && this[1]=$(measure_once "${labels[1]}" "$open_port" "$c" "$m" "$n" "${gateways[0]}")
     this[2]=$(measure_once "${labels[2]}" "$auth_port" "$c" "$m" "$n" "${gateways[1]}")
-    this[3]=$(measure_once "${labels[3]}" "$no_poll_port" "$c" "$m" "$n" "${gateways[2]}")
+    all_paths && this[3]=$(measure_once "${labels[3]}" "$no_poll_port" "$c" "$m" "$n" "${gateways[2]}")
     this[4]=$(measure_once "${labels[4]}" "$haproxy_port" "$c" "$m" "$n" "$haproxy_pid")
-    haproxy -f "$work/haproxy-busy.cfg" -db >"$work/haproxy-busy.log" 2>&1 &
-    busy_haproxy=$!
-    sleep 0.5
-    this[5]=$(measure_once "${labels[5]}" "$haproxy_busy_port" "$c" "$m" "$n" "$busy_haproxy")
-    kill "$busy_haproxy"
-    wait "$busy_haproxy" 2>/dev/null || true
-    this[6]=$(measure_once "${labels[6]}" "$nginx_port" "$c" "$m" "$n" "$nginx_pids")
-    for i in "${!labels[@]}"; do
+    if all_paths; then
+      haproxy -f "$work/haproxy-busy.cfg" -db >"$work/haproxy-busy.log" 2>&1 &
+      busy_haproxy=$!
+      sleep 0.5
+      this[5]=$(measure_once "${labels[5]}" "$haproxy_busy_port" "$c" "$m" "$n" "$busy_haproxy")
+      kill "$busy_haproxy"
+      wait "$busy_haproxy" 2>/dev/null || true
+      this[6]=$(measure_once "${labels[6]}" "$nginx_port" "$c" "$m" "$n" "$nginx_pids")
+    fi
+    for i in "${!this[@]}"; do
       key="$shape|$i"
       cpu[$key]="${cpu[$key]:-} $(cut -d'|' -f6,7 <<<"${this[$i]}")"
       if [ -z "${best[$key]:-}" ] || [ "$(cut -d'|' -f2 <<<"${this[$i]}")" -gt "$(cut -d'|' -f2 <<<"${best[$key]}")" ]; then
@@ -186,7 +196,7 @@ for shape in "${shapes[@]}"; do
     done
     round_ratios+=("$(python3 -c "print(f'{$(cut -d'|' -f2 <<<"${this[2]}") / $(cut -d'|' -f2 <<<"${this[4]}"):.2f}')")")
   done
-  for i in "${!labels[@]}"; do
+  for i in "${!this[@]}"; do
     medians=$(python3 -c '
 import statistics, sys
 rounds = [r.split("|") for r in sys.argv[1:]]

@@ -8,7 +8,9 @@
 # Usage: scripts/bench.sh [RELEASE_BUILD_DIR]
 # Environment: REQUESTS (200000), CLIENTS (16), STREAMS (16 per client), H2LOAD_THREADS (1:
 # h2load shares the 2 cores with the server, so one client thread leaves the server one core
-# and a half), ROUNDS (2; the best round per server is reported), SKIP_CPP=1 skips gRPC C++.
+# and a half), ROUNDS (2; the best round per server is reported), SKIP_CPP=1 skips gRPC C++,
+# REUSE_CPP=1 keeps an already built gRPC C++ peer, BIN_DIR runs prebuilt executables from there
+# instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=(nghttp2-server)
@@ -21,8 +23,12 @@ streams="${STREAMS:-16}"
 threads="${H2LOAD_THREADS:-1}"
 rounds="${ROUNDS:-2}"
 
-swift build -c release --scratch-path "$build_dir" --product interop-server >&2
-bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
+if [ -n "${BIN_DIR:-}" ]; then
+  bin="$BIN_DIR" # prebuilt executables (scripts/bench-ab.sh runs two builds this way)
+else
+  swift build -c release --scratch-path "$build_dir" --product interop-server >&2
+  bin="$(swift build -c release --scratch-path "$build_dir" --show-bin-path)"
+fi
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -41,11 +47,13 @@ servers=("swift-nghttp2 (this suite)|20160|$ours_pid")
 
 if [ "${SKIP_CPP:-0}" != 1 ]; then
   cpp="$build_dir/grpc-cpp"
-  mkdir -p "$cpp"
-  protoc -Iproto --cpp_out="$cpp" --grpc_out="$cpp" --plugin=protoc-gen-grpc="$(command -v grpc_cpp_plugin)" \
-    proto/grpc/testing/empty.proto proto/grpc/testing/messages.proto proto/grpc/testing/test.proto
-  g++ -O2 -std=c++17 -I"$cpp" bench/peers/grpc-cpp/server.cc "$cpp"/grpc/testing/*.cc \
-    -o "$cpp/grpc-cpp-server" $(pkg-config --cflags --libs grpc++ protobuf)
+  if [ "${REUSE_CPP:-0}" != 1 ] || [ ! -x "$cpp/grpc-cpp-server" ]; then
+    mkdir -p "$cpp"
+    protoc -Iproto --cpp_out="$cpp" --grpc_out="$cpp" --plugin=protoc-gen-grpc="$(command -v grpc_cpp_plugin)" \
+      proto/grpc/testing/empty.proto proto/grpc/testing/messages.proto proto/grpc/testing/test.proto
+    g++ -O2 -std=c++17 -I"$cpp" bench/peers/grpc-cpp/server.cc "$cpp"/grpc/testing/*.cc \
+      -o "$cpp/grpc-cpp-server" $(pkg-config --cflags --libs grpc++ protobuf)
+  fi
   "$cpp/grpc-cpp-server" 20162 2>"$work/cpp.log" &
   cpp_pid=$!
   wait_for_line "$work/cpp.log" ready
