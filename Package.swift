@@ -144,12 +144,16 @@ let package = Package(
       dependencies: ["CProtobufC", "RPCCore"],
       swiftSettings: swiftSettings
     ),
-    protoModule("CatalogV1"),
-    protoModule("GatewayV1"),
+    /// Descriptors only: `suite/v1/access.proto` (the access option) and the
+    /// `descriptor.proto` it extends, for reflection of the files that import them.
+    protoModule("GoogleProtobuf"),
+    protoModule("SuiteV1", imports: ["GoogleProtobuf"]),
+    protoModule("CatalogV1", imports: ["SuiteV1"]),
+    protoModule("GatewayV1", imports: ["SuiteV1"]),
     protoModule("GRPCHealthV1"),
     protoModule("GRPCReflectionV1"),
     protoModule("GRPCReflectionV1alpha"),
-    protoModule("IdentityV1"),
+    protoModule("IdentityV1", imports: ["SuiteV1"]),
     /// The interop and codec-coverage protos: linked by tests and the interop executables only.
     protoModule("GRPCTesting"),
     protoModule("TestV1", imports: ["GRPCTesting"]),
@@ -464,7 +468,7 @@ let package = Package(
       name: "ProtosTests",
       dependencies: [
         "CatalogV1Protos", "GatewayV1Protos", "GRPCHealthV1Protos", "GRPCReflectionV1Protos",
-        "GRPCReflectionV1alphaProtos", "GRPCTestingProtos", "IdentityV1Protos", "RPCCore", "TestV1Protos",
+        "GRPCReflectionV1alphaProtos", "GRPCTestingProtos", "IdentityV1Protos", "RPCCore", "SuiteV1Protos", "GoogleProtobufProtos", "TestV1Protos",
       ],
       swiftSettings: swiftSettings
     ),

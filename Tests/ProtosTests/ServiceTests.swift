@@ -5,8 +5,10 @@ import GRPCReflectionV1Protos
 import GRPCReflectionV1alphaProtos
 import GRPCTestingProtos
 import GatewayV1Protos
+import GoogleProtobufProtos
 import IdentityV1Protos
 import RPCCore
+import SuiteV1Protos
 import Synchronization
 import TestV1Protos
 import Testing
@@ -170,6 +172,7 @@ struct FileDescriptorTests {
   static let modules: [[(name: String, serialized: [UInt8])]] = [
     CatalogV1ProtoFiles.all, GatewayV1ProtoFiles.all, GRPCHealthV1ProtoFiles.all, GRPCReflectionV1ProtoFiles.all,
     GRPCReflectionV1alphaProtoFiles.all, GRPCTestingProtoFiles.all, IdentityV1ProtoFiles.all, TestV1ProtoFiles.all,
+    SuiteV1ProtoFiles.all, GoogleProtobufProtoFiles.all,
   ]
 
   @Test("every proto file is embedded, dependencies first")

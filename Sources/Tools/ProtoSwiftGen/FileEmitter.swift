@@ -30,7 +30,8 @@ struct FileEmitter {
     // files import them.
     w.line("package import CProtos")
     w.line("package import ProtoRuntime")
-    for module in try self.set.importedModules(of: file) {
+    // Modules of annotation-only files (the access option) hold descriptors only.
+    for module in try self.set.importedModules(of: file, withCode: true) {
       w.line("public import \(module.name)")
     }
 
@@ -65,7 +66,9 @@ struct FileEmitter {
     var w = CodeWriter()
     w.line(Self.header("the descriptor set"))
     w.line()
-    w.line("public import RPCCore")
+    let services = files.flatMap { file in file.services.map { Names.packagePrefix(file.package) + $0.name } }
+    // `MethodDescriptor` is public API of the methods list only.
+    w.line((services.isEmpty ? "internal" : "public") + " import RPCCore")
     for other in imported.sorted() { w.line("internal import \(other.name)") }
     w.line()
     w.line("/// The `FileDescriptorProto` of every proto file of this module, serialized by protobuf-c")
@@ -75,7 +78,7 @@ struct FileEmitter {
       w.line("/// Each file's name (as imported) and serialized `FileDescriptorProto`.")
       let prefix = imported.sorted().map { $0.filesEnum + ".all + " }.joined()
       w.line("public static let all: [(name: String, serialized: [UInt8])] = \(prefix)[")
-      let names = Set(files.map(\.name)).union(self.set.annotationDependencies(of: files))
+      let names = Set(files.map(\.name))
       for file in self.dependencyOrder() where names.contains(file.name) {
         w.line("  (\(file.name.swiftLiteral), decode(\"\"\"")
         let encoded = Base64.encode(file.serializedDescriptor)
@@ -98,7 +101,6 @@ struct FileEmitter {
       w.line("}")
     }
     w.line()
-    let services = files.flatMap { file in file.services.map { Names.packagePrefix(file.package) + $0.name } }
     if !services.isEmpty {
       w.line()
       w.line("/// Every method of every service of this module's proto files, in file and declaration")

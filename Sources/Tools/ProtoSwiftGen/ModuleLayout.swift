@@ -32,15 +32,17 @@ extension DescriptorSet {
     try ProtoModule(package: file.package)
   }
 
-  /// The modules that `file` imports from (other packages), in name order.
-  func importedModules(of file: FileInfo) throws -> [ProtoModule] {
+  /// The modules that `file` imports from (other packages), in name order; with `withCode`,
+  /// only those with generated code (not the modules of annotation-only files, which hold
+  /// descriptors only).
+  func importedModules(of file: FileInfo, withCode: Bool = false) throws -> [ProtoModule] {
     let own = try self.module(of: file)
     var modules: Set<ProtoModule> = []
     for dependency in file.dependencies {
       guard let other = self.files.first(where: { $0.name == dependency }) else {
         throw GeneratorError("\(file.name) imports \(dependency), which is not in the descriptor set.")
       }
-      if other.isAnnotationOnly { continue }
+      if withCode && other.isAnnotationOnly { continue }
       let module = try self.module(of: other)
       if module != own { modules.insert(module) }
     }
@@ -50,22 +52,7 @@ extension DescriptorSet {
   /// The files grouped by module, modules in name order, files in input order.
   func filesByModule() throws -> [(module: ProtoModule, files: [FileInfo])] {
     var groups: [ProtoModule: [FileInfo]] = [:]
-    for file in self.files where !file.isAnnotationOnly { groups[try self.module(of: file), default: []].append(file) }
+    for file in self.files { groups[try self.module(of: file), default: []].append(file) }
     return groups.keys.sorted().map { ($0, groups[$0]!) }
-  }
-
-  /// The annotation-only files (options such as `suite.v1.access`, and `descriptor.proto`)
-  /// that `files` import, directly or through each other: they have no module of their own, so
-  /// each module that uses them embeds their descriptors for reflection.
-  func annotationDependencies(of files: [FileInfo]) -> Set<String> {
-    var found: Set<String> = []
-    var pending = files.flatMap(\.dependencies)
-    while let name = pending.popLast() {
-      guard let file = self.files.first(where: { $0.name == name }), file.isAnnotationOnly,
-        found.insert(name).inserted
-      else { continue }
-      pending.append(contentsOf: file.dependencies)
-    }
-    return found
   }
 }

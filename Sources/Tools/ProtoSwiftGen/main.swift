@@ -39,7 +39,9 @@ do {
     for (module, files) in try set.filesByModule() {
       let directory = outputDirectory + "/" + module.stem
       try FileIO.makeDirectory(directory)
-      for file in files {
+      // Annotation-only files (the access option, descriptor.proto) have no code: their module
+      // holds their descriptors only, for reflection.
+      for file in files where !file.isAnnotationOnly {
         let path = directory + "/" + FileEmitter.outputName(for: file)
         try FileIO.writeIfChanged(path, Array(try emitter.emit(file).utf8))
         written.insert(path)
