@@ -7,7 +7,8 @@ import Foundation
 extension JSONText {
   /// The flat string map of a JSON object as ``object(_:)`` wrote it with string values (and
   /// PostgreSQL's `jsonb` gives it back); a value of another kind becomes its JSON text
-  /// (`12`, `true`), and text that is not a JSON object gives an empty map.
+  /// (`12`, `true`), and text that is not a JSON object gives an empty map. (A repeated key
+  /// keeps its first value, where `JSONSerialization` kept the last; `jsonb` never repeats one.)
   public static func stringMap(_ json: String) -> [String: String] {
     if json == "{}" { return [:] }  // the common case: nothing to parse
     guard let map = try? JSONDecoder().decode([String: MapValue].self, from: Data(json.utf8)) else { return [:] }

@@ -35,8 +35,9 @@ public func requiredText(
 }
 
 extension StringProtocol {
-  /// The text without leading and trailing tabs and space separators (Unicode category Zs),
-  /// compared by Unicode scalar: what Foundation's `trimmingCharacters(in: .whitespaces)` removes.
+  /// The text without leading and trailing tabs, space separators (Unicode category Zs) and
+  /// zero-width spaces, compared by Unicode scalar: what Foundation's
+  /// `trimmingCharacters(in: .whitespaces)` removes.
   public func trimmingWhitespace() -> String {
     let scalars = self.unicodeScalars
     guard let first = scalars.firstIndex(where: { !$0.isTrimmedWhitespace }),
@@ -47,9 +48,13 @@ extension StringProtocol {
 }
 
 extension Unicode.Scalar {
-  /// A tab or a space separator: `CharacterSet.whitespaces`.
+  /// A member of Foundation's `CharacterSet.whitespaces`: tab, the space separators (Zs) and
+  /// U+200B ZERO WIDTH SPACE.
   fileprivate var isTrimmedWhitespace: Bool {
-    self == "\t" || self.properties.generalCategory == .spaceSeparator
+    switch self.value {
+    case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: true
+    default: false
+    }
   }
 }
 
