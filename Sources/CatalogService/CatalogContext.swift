@@ -1,5 +1,9 @@
 internal import Auth
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ServiceKit
 public import Logging
 public import Postgres

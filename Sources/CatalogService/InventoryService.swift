@@ -1,5 +1,9 @@
 import Auth
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ServiceKit
 import PostgresRPC
 public import CatalogV1Protos
@@ -15,7 +19,7 @@ public struct InventoryService: Catalog_V1_Inventory.SimpleServiceProtocol {
 
   public func putLocation(request: Catalog_V1_Location, context: ServerContext) async throws -> Catalog_V1_Location {
     let tenantID = try context.requireCaller().tenantUUID
-    let code = request.code.trimmingCharacters(in: .whitespaces)
+    let code = request.code.trimmingWhitespace()
     guard !code.isEmpty, code.count <= 16, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
     else {
       throw RPCError(code: .invalidArgument, message: "A location code is 1 to 16 letters, digits, '-' or '_'.")

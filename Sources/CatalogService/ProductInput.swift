@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Postgres
 import CatalogV1Protos
 import RPCCore
@@ -12,15 +16,7 @@ enum Attributes {
   }
 
   /// The map back from the database's JSON text (an object of strings, as ``encode`` wrote it).
-  static func decode(_ json: String) -> [String: String] {
-    if json == "{}" { return [:] }  // most products: no Foundation JSON parser needed
-    guard let data = json.data(using: .utf8),
-      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-    else { return [:] }
-    var out: [String: String] = [:]
-    for (key, value) in object { out[key] = value as? String ?? "\(value)" }
-    return out
-  }
+  static func decode(_ json: String) -> [String: String] { JSONText.stringMap(json) }
 }
 
 /// Money from the wire: a non-negative decimal string with at most 4 fraction digits and an
@@ -37,7 +33,7 @@ enum MoneyInput {
   }
 
   static func decimal(_ text: String, field: String) throws(RPCError) -> PostgresDecimal {
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let trimmed = text.trimmingWhitespace()
     let digitsOnly = trimmed.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") }
     guard digitsOnly, trimmed.filter({ $0 == "." }).count <= 1, let value = PostgresDecimal(trimmed),
       !trimmed.hasPrefix("."), !trimmed.hasSuffix(".")

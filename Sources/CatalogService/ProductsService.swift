@@ -1,5 +1,9 @@
 import Auth
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ServiceKit
 import Postgres
 public import CatalogV1Protos
@@ -108,7 +112,7 @@ public struct ProductsService: Catalog_V1_Products.SimpleServiceProtocol {
       _ = try requiredText(changes.name, "product.name", maxCharacters: ProductRecord.maxNameCharacters, keepingSpaces: true)
     }
     var update = ProductUpdate()
-    if mask.contains("sku") { update.sku = changes.sku.trimmingCharacters(in: .whitespaces) }
+    if mask.contains("sku") { update.sku = changes.sku.trimmingWhitespace() }
     if mask.contains("name") { update.name = changes.name }
     if mask.contains("description") { update.description = changes.description }
     if mask.contains("brand") { update.brand = changes.brand }

@@ -1,6 +1,10 @@
 import Auth
 import EventOutbox
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import Postgres
 import PostgresRPC

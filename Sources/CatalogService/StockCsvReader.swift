@@ -1,6 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import CatalogV1Protos
 import RPCCore
+import ServiceKit
 
 /// Splits the chunks of a CSV upload into lines for a ``SnapshotEncoder``: checks the header
 /// row, numbers the lines, keeps a line split across chunks until its end arrives.
@@ -67,7 +72,7 @@ struct StockCsvReader {
       if text.hasSuffix("\r") { text.removeLast() }
       if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
       let header = text.split(separator: "|", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces)
+        $0.trimmingWhitespace()
       }
       guard header == SnapshotRow.csvHeader else {
         throw RPCError(

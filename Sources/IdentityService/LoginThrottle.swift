@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ServiceKit
 import Postgres
 import PostgresRPC
@@ -35,7 +39,7 @@ struct LoginThrottle {
   /// `SetPassword`'s current-password check alike, so that they share one budget).
   func accountKey(tenantID: UUID, email: String) -> Key {
     Key(
-      name: "account:\(tenantID.uuidString.lowercased()):\(email.trimmingCharacters(in: .whitespaces).lowercased())",
+      name: "account:\(tenantID.uuidString.lowercased()):\(email.trimmingWhitespace().lowercased())",
       limit: self.context.settings.accountFailureLimit)
   }
 

@@ -1,5 +1,9 @@
 import Auth
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ServiceKit
 public import IdentityV1Protos
 public import RPCCore
@@ -18,7 +22,7 @@ public struct SessionsService: Identity_V1_Sessions.SimpleServiceProtocol {
 
   public func login(request: Identity_V1_LoginRequest, context: ServerContext) async throws -> Identity_V1_Session {
     let tenantID = try parseID(request.tenantId, what: "tenant_id")
-    let email = request.email.trimmingCharacters(in: .whitespaces).lowercased()
+    let email = request.email.trimmingWhitespace().lowercased()
     guard !email.isEmpty, !request.password.isEmpty else {
       throw RPCError(code: .invalidArgument, message: "email and password are required.")
     }

@@ -1,8 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Postgres
 import PostgresRPC
 import IdentityV1Protos
 import RPCCore
+import ServiceKit
 
 /// A row of `identity.user_preferences`.
 struct PreferencesRecord: Sendable, Hashable, RowDecodable {
@@ -38,11 +43,7 @@ struct PreferencesRecord: Sendable, Hashable, RowDecodable {
     preferences.notifyEmail = self.notifyEmail
     preferences.notifyPush = self.notifyPush
     preferences.dashboardRefreshSeconds = self.dashboardRefreshSeconds
-    if let data = self.customJSON.data(using: .utf8),
-      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-    {
-      for (key, value) in object { preferences.custom[key] = value as? String ?? "\(value)" }
-    }
+    preferences.custom = JSONText.stringMap(self.customJSON)
     return preferences
   }
 }

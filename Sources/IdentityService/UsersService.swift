@@ -1,5 +1,9 @@
 import Auth
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ServiceKit
 import Postgres
 import PostgresRPC
@@ -162,7 +166,7 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
   }
 
   static func validEmail(_ text: String) throws(RPCError) -> String {
-    let email = text.trimmingCharacters(in: .whitespaces)
+    let email = text.trimmingWhitespace()
     let parts = email.split(separator: "@", omittingEmptySubsequences: false)
     guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
       !parts[1].hasSuffix("."), email.utf8.count <= 320, !email.contains(where: { $0.isWhitespace })
@@ -173,7 +177,7 @@ public struct UsersService: Identity_V1_Users.SimpleServiceProtocol {
   }
 
   static func validPhone(_ text: String) throws(RPCError) -> String? {
-    let phone = text.trimmingCharacters(in: .whitespaces)
+    let phone = text.trimmingWhitespace()
     if phone.isEmpty { return nil }
     let allowed = Set("+0123456789 -()")
     guard phone.count <= 32, phone.allSatisfy({ allowed.contains($0) }), phone.contains(where: \.isNumber) else {

@@ -1,5 +1,9 @@
 public import Auth
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
 public import Foundation
+#endif
 public import RPCCore
 
 /// Parses an id sent by a client: `INVALID_ARGUMENT` naming the field when it is not a UUID.
@@ -19,7 +23,7 @@ public func parseID(_ text: String, what: String) throws(RPCError) -> UUID {
 public func requiredText(
   _ text: String, _ what: String, maxCharacters: Int, keepingSpaces: Bool = false
 ) throws(RPCError) -> String {
-  let trimmed = text.trimmingCharacters(in: .whitespaces)
+  let trimmed = text.trimmingWhitespace()
   guard !trimmed.isEmpty else { throw RPCError(code: .invalidArgument, message: "\(what) is required.") }
   let kept = keepingSpaces ? text : trimmed
   let count = kept.unicodeScalars.count
@@ -28,6 +32,30 @@ public func requiredText(
       code: .invalidArgument, message: "\(what) has \(count) characters; at most \(maxCharacters) are allowed.")
   }
   return kept
+}
+
+extension StringProtocol {
+  /// The text without leading and trailing tabs, space separators (Unicode category Zs) and
+  /// zero-width spaces, compared by Unicode scalar: what Foundation's
+  /// `trimmingCharacters(in: .whitespaces)` removes.
+  public func trimmingWhitespace() -> String {
+    let scalars = self.unicodeScalars
+    guard let first = scalars.firstIndex(where: { !$0.isTrimmedWhitespace }),
+      let last = scalars.lastIndex(where: { !$0.isTrimmedWhitespace })
+    else { return "" }
+    return String(String.UnicodeScalarView(scalars[first...last]))
+  }
+}
+
+extension Unicode.Scalar {
+  /// A member of Foundation's `CharacterSet.whitespaces`: tab, the space separators (Zs) and
+  /// U+200B ZERO WIDTH SPACE.
+  fileprivate var isTrimmedWhitespace: Bool {
+    switch self.value {
+    case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: true
+    default: false
+    }
+  }
 }
 
 extension Caller {

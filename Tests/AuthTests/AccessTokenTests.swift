@@ -1,3 +1,4 @@
+import Foundation
 import Auth
 import RPCCore
 import Synchronization
