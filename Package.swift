@@ -201,8 +201,6 @@ let package = Package(
       name: "ServiceRuntime",
       dependencies: [
         "Auth",
-        "Migrations",
-        "Postgres",
         "RPCCore",
         "RPCHTTP2",
         "ServiceKit",
@@ -213,12 +211,29 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    /// The host's database, linked only by executables that have one (identity, catalog) and by
+    /// ServiceTesting, so that a server without a database links no libpq: `--database-url`,
+    /// ``ServiceDatabase`` (schema, migrations, pool) and `HostResources.pool`.
+    .target(
+      name: "DatabaseRuntime",
+      dependencies: [
+        "Migrations",
+        "Postgres",
+        "ServiceKit",
+        "ServiceRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     /// Test support: a service started in process on a throwaway schema, over loopback HTTP/2,
     /// with clients bound to a caller of a given role. Linked by tests only.
     .target(
       name: "ServiceTesting",
       dependencies: [
         "Auth",
+        "DatabaseRuntime",
         "Migrations",
         "Postgres",
         "PostgresTestSupport",
@@ -311,6 +326,7 @@ let package = Package(
       name: "identity",
       dependencies: [
         "Auth",
+        "DatabaseRuntime",
         "IdentitySchema",
         "IdentityService",
         "Postgres",
@@ -328,6 +344,7 @@ let package = Package(
       dependencies: [
         "CatalogSchema",
         "CatalogService",
+        "DatabaseRuntime",
         "ServiceKit",
         "ServiceRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -432,8 +449,8 @@ let package = Package(
     .testTarget(
       name: "ServiceRuntimeTests",
       dependencies: [
-        "Auth", "GRPCHealthV1Protos", "GRPCTestingProtos", "InteropService", "RPCCore", "ServiceKit", "ServiceRuntime",
-        "ServiceTesting",
+        "Auth", "DatabaseRuntime", "GRPCHealthV1Protos", "GRPCTestingProtos", "InteropService", "RPCCore", "ServiceKit",
+        "ServiceRuntime", "ServiceTesting",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -448,8 +465,8 @@ let package = Package(
     .testTarget(
       name: "IdentityTests",
       dependencies: [
-        "Auth", "IdentitySchema", "IdentityService", "IdentityV1Protos", "Migrations", "Postgres", "PostgresTestSupport", "RPCCore",
-        "ServiceRuntime", "ServiceTesting",
+        "Auth", "DatabaseRuntime", "IdentitySchema", "IdentityService", "IdentityV1Protos", "Migrations", "Postgres",
+        "PostgresTestSupport", "RPCCore", "ServiceRuntime", "ServiceTesting",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings

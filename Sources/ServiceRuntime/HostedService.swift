@@ -1,35 +1,25 @@
 public import Logging
-public import Postgres
 public import RPCCore
 public import RPCHTTP2
 public import ServiceKit
 
-/// What the host hands a service when it assembles it: the pool on its migrated schema, the
-/// logger, and the client of identity when one is configured.
+/// What the host hands a service when it assembles it: the logger, the client of identity when
+/// one is configured, and its prepared database, if it declares one (DatabaseRuntime reads the
+/// pool back from it: `host.pool`).
 public struct HostResources: Sendable {
   /// The service's name, as in its logs.
   public let name: String
   public let logger: Logger
   /// The shared client of identity (`--identity-address`), if the host has one.
   public let identity: IdentityClient?
-  private let databasePool: PostgresPool?
+  /// The service's database, opened and prepared, or `nil` when it declares none.
+  public let database: (any OpenHostDatabase)?
 
-  public init(name: String, logger: Logger, pool: PostgresPool?, identity: IdentityClient?) {
+  public init(name: String, logger: Logger, database: (any OpenHostDatabase)?, identity: IdentityClient?) {
     self.name = name
     self.logger = logger
-    self.databasePool = pool
+    self.database = database
     self.identity = identity
-  }
-
-  /// The pool on the service's migrated schema.
-  ///
-  /// - Important: Only a host given a ``ServiceDatabase`` has one; asking without is a
-  ///   programming error and stops the process.
-  public var pool: PostgresPool {
-    guard let pool = self.databasePool else {
-      fatalError("\(self.name) declares no database, so the host has no pool to give it")
-    }
-    return pool
   }
 }
 
@@ -44,7 +34,7 @@ public struct HostedService: Sendable {
   /// Adjusts the server's configuration after the command-line options are applied (the
   /// gateway sets its event-loop path here).
   public var configureServer: @Sendable (inout GRPCServer.Configuration) -> Void
-  /// Runs once the server has stopped and the workers have ended, before the pool closes.
+  /// Runs once the server has stopped and the workers have ended, before the database closes.
   public var close: @Sendable () async -> Void
 
   public init(

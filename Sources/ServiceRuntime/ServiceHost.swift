@@ -1,6 +1,5 @@
 import Auth
 public import Logging
-import Postgres
 import RPCCore
 public import RPCHTTP2
 import ServiceKit
@@ -11,25 +10,27 @@ internal import UnixSignals
 ///
 /// In one task tree (a `ServiceGroup` of swift-service-lifecycle, docs/service-kit.md):
 /// configuration (flags and environment, every error one line before anything opens) →
-/// the pool → migrations of the service's own schema → authentication (one shared
+/// the database (DatabaseRuntime: the pool) → its preparation (migrations of the service's own
+/// schema) → authentication (one shared
 /// connection to identity for signing keys and API-key exchange; each registered method
 /// checked against the access it declares) → the gRPC server (health and
 /// reflection added; one ready line naming the address) → the service's background workers →
 /// on SIGTERM or SIGINT: health `NOT_SERVING`, drain for `--drain-timeout`, workers cancelled,
-/// the service's own `close`, the identity connection and the pool closed → exit 0.
+/// the service's own `close`, the identity connection and the database (pool) closed → exit 0.
 /// A failure anywhere closes what was opened, in reverse order, and exits non-zero.
 public struct ServiceHost: Sendable {
   public let name: String
   public let defaultPort: Int
   public var server: ServerOptions
-  /// The service's schema, or `nil` for a service without a database (gateway, interop).
-  public var database: ServiceDatabase?
+  /// The service's database (DatabaseRuntime's `ServiceDatabase`: its schema), or `nil` for a
+  /// service without one (gateway, interop), which then links no database client.
+  public var database: (any HostDatabase)?
   public var authentication: ServiceAuthentication
   /// The server configuration before `--threads` and `--busy-poll-us` apply.
   public var serverConfiguration: GRPCServer.Configuration
 
   public init(
-    name: String, defaultPort: Int, server: ServerOptions, database: ServiceDatabase? = nil,
+    name: String, defaultPort: Int, server: ServerOptions, database: (any HostDatabase)? = nil,
     authentication: ServiceAuthentication = .none,
     serverConfiguration: GRPCServer.Configuration = GRPCServer.Configuration()
   ) {
@@ -47,7 +48,7 @@ public struct ServiceHost: Sendable {
     return Logger(label: self.name)
   }
 
-  /// Runs the service until SIGTERM or SIGINT; `assemble` builds it once the pool is migrated.
+  /// Runs the service until SIGTERM or SIGINT; `assemble` builds it once the database is prepared.
   public func run(_ assemble: @escaping @Sendable (HostResources) async throws -> HostedService) async throws {
     let logger = self.bootstrapLogging()
     let group = try await self.makeGroup(logger: logger, stoppingOn: [.sigterm, .sigint], assemble: assemble)
@@ -62,7 +63,7 @@ public struct ServiceHost: Sendable {
     assemble: @escaping @Sendable (HostResources) async throws -> HostedService
   ) async throws -> ServiceGroup {
     let source = try self.authentication.resolve()
-    let pool = try self.database?.makePool(name: self.name, logger: logger)
+    let database = try self.database?.open(name: self.name, logger: logger)
 
     // Where the host's authentication verifies tokens; its interceptors are built from the
     // registered services' declared access once the service is assembled.
@@ -79,10 +80,10 @@ public struct ServiceHost: Sendable {
     }
 
     // Started together; on shutdown stopped in reverse: the signal watcher, the server (which
-    // drains, then ends its workers), the identity connection, the pool.
+    // drains, then ends its workers), the identity connection, the database.
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-    if let pool {
-      services.append(.init(service: PoolService(pool: pool), serviceName: "database pool"))
+    if let database {
+      services.append(.init(service: database, serviceName: "database pool"))
     }
     if let identity {
       services.append(.init(service: CloseOnShutdown { await identity.close() }, serviceName: "identity connection"))
@@ -90,7 +91,7 @@ public struct ServiceHost: Sendable {
     services.append(
       .init(
         service: ServerService(
-          host: self, logger: logger, pool: pool, identity: identity?.client, verificationKeys: keys,
+          host: self, logger: logger, database: database, identity: identity?.client, verificationKeys: keys,
           assemble: assemble),
         serviceName: "gRPC server"))
     if !signals.isEmpty {
@@ -108,16 +109,6 @@ public struct ServiceHost: Sendable {
 enum LoggingBootstrap {
   private static let done: Void = LoggingSystem.bootstrap(JSONLogHandler.init)
   static func once() { _ = self.done }
-}
-
-/// Owns the pool: closes it when the group shuts down or is cancelled, whichever comes first.
-struct PoolService: Service {
-  let pool: PostgresPool
-
-  func run() async throws {
-    try? await gracefulShutdown()
-    await self.pool.close()
-  }
 }
 
 /// Runs `close` when the group shuts down or is cancelled.
@@ -152,7 +143,7 @@ struct SignalWatcher: Service {
 struct ServerService: Service {
   let host: ServiceHost
   let logger: Logger
-  let pool: PostgresPool?
+  let database: (any OpenHostDatabase)?
   let identity: IdentityClient?
   /// The keys that verify access tokens when the host authenticates callers, else `nil`.
   let verificationKeys: (any VerificationKeyProvider)?
@@ -161,11 +152,9 @@ struct ServerService: Service {
   private enum Ended { case shutdown, worker }
 
   func run() async throws {
-    if let pool, let database = self.host.database {
-      try await database.migrate(using: pool, logger: self.logger)
-    }
+    try await self.database?.prepare(logger: self.logger)
     let hosted = try await self.assemble(
-      HostResources(name: self.host.name, logger: self.logger, pool: self.pool, identity: self.identity))
+      HostResources(name: self.host.name, logger: self.logger, database: self.database, identity: self.identity))
     do {
       try await self.serve(hosted)
     } catch {

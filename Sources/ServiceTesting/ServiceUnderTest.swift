@@ -1,4 +1,5 @@
 public import Auth
+import DatabaseRuntime
 import Logging
 public import Migrations
 public import Postgres

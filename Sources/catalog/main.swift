@@ -1,6 +1,7 @@
 import ArgumentParser
 import CatalogSchema
 import CatalogService
+import DatabaseRuntime
 import ServiceKit
 import ServiceRuntime
 
@@ -8,8 +9,7 @@ import ServiceRuntime
 @main
 struct CatalogCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "catalog",
-    abstract: "Products, categories, locations, stock, reservations and catalog events.",
+    commandName: "catalog", abstract: "Products, categories, locations, stock, reservations and catalog events.",
     discussion: ServerOptions.discussion(environment: """
       DATABASE_URL (the catalog role's PostgreSQL URL), IDENTITY_ADDRESS (HOST:PORT of identity, whose \
       published keys verify access tokens) or AUTH_PUBLIC_KEYS (kid=base64url,... fixed Ed25519 keys), LOG_LEVEL

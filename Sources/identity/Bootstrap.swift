@@ -1,4 +1,5 @@
 import ArgumentParser
+import DatabaseRuntime
 import IdentitySchema
 import IdentityService
 import Logging

@@ -1,4 +1,5 @@
 import Auth
+import DatabaseRuntime
 import IdentitySchema
 import IdentityService
 import IdentityV1Protos

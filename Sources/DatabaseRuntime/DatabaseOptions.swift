@@ -2,6 +2,7 @@ public import ArgumentParser
 public import Logging
 public import Migrations
 public import Postgres
+public import ServiceRuntime
 
 /// `--database-url`, falling back to `DATABASE_URL`: the PostgreSQL server and the service's
 /// own role (ARCHITECTURE.md's conventions).
