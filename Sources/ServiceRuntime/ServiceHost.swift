@@ -10,11 +10,11 @@ internal import UnixSignals
 ///
 /// In one task tree (a `ServiceGroup` of swift-service-lifecycle, docs/service-kit.md):
 /// configuration (flags and environment, every error one line before anything opens) →
-/// the database (DatabaseRuntime: the pool) → its preparation (migrations of the service's own
-/// schema) → authentication (one shared
-/// connection to identity for signing keys and API-key exchange; each registered method
-/// checked against the access it declares) → the gRPC server (health and
-/// reflection added; one ready line naming the address) → the service's background workers →
+/// the database (``HostDatabase``; DatabaseRuntime's pool) → its preparation (migrations of the
+/// service's own schema) → authentication (one shared connection to identity for signing keys
+/// and API-key exchange; each registered method checked against the access it declares) → the
+/// gRPC server (health and reflection added; one ready line naming the address) → the
+/// service's background workers →
 /// on SIGTERM or SIGINT: health `NOT_SERVING`, drain for `--drain-timeout`, workers cancelled,
 /// the service's own `close`, the identity connection and the database (pool) closed → exit 0.
 /// A failure anywhere closes what was opened, in reverse order, and exits non-zero.
