@@ -5,8 +5,6 @@
 // is cut there on the wire; unknown fields are dropped when a message is decoded.
 
 public import RPCCore
-package import CProtos
-package import ProtoRuntime
 
 /// A simple service to test the various types of RPCs and experiment with
 /// performance with various types of payload.

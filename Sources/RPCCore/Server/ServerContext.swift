@@ -19,12 +19,47 @@ public struct ServerContext: Sendable {
   public let compression: ServerMessageCompression
   /// Who is calling, once the authentication interceptor has verified the credential; `nil`
   /// for a public method called without one (and on servers without authentication).
-  public var caller: Caller?
+  public var caller: Caller? {
+    get { self.learned?.caller }
+    set { self.learnedForWriting().caller = newValue }
+  }
   /// The client's address (`127.0.0.1`), as the client-address interceptor worked it out
   /// (through a trusted proxy, the address that proxy saw); `nil` until one has run.
-  public var clientAddress: String?
+  public var clientAddress: String? {
+    get { self.learned?.clientAddress }
+    set { self.learnedForWriting().clientAddress = newValue }
+  }
   /// The call's `x-request-id`, once an interceptor has settled it; `nil` before.
-  public var requestID: String?
+  public var requestID: String? {
+    get { self.learned?.requestID }
+    set { self.learnedForWriting().requestID = newValue }
+  }
+
+  /// What interceptors learned, behind one reference (copied on write): a server without
+  /// interceptors never allocates it, and the context every call copies through the router
+  /// and into its handler task stays one word larger instead of seven.
+  private var learned: Learned?
+
+  private final class Learned: @unchecked Sendable {
+    // Safe: a `Learned` is mutated only while uniquely referenced (`learnedForWriting`), so a
+    // shared one is never written.
+    var caller: Caller?
+    var clientAddress: String?
+    var requestID: String?
+
+    init(copying other: Learned?) {
+      self.caller = other?.caller
+      self.clientAddress = other?.clientAddress
+      self.requestID = other?.requestID
+    }
+  }
+
+  private mutating func learnedForWriting() -> Learned {
+    if let learned = self.learned, isKnownUniquelyReferenced(&self.learned) { return learned }
+    let copy = Learned(copying: self.learned)
+    self.learned = copy
+    return copy
+  }
 
   public init(
     descriptor: MethodDescriptor,

@@ -28,8 +28,10 @@ struct FileEmitter {
     w.line("public import RPCCore")
     // `package`: the coding members of one module's messages are used by the modules whose
     // files import them.
-    w.line("package import CProtos")
-    w.line("package import ProtoRuntime")
+    if !file.messages.isEmpty {
+      w.line("package import CProtos")
+      w.line("package import ProtoRuntime")
+    }
     // Modules of annotation-only files (the access option) hold descriptors only.
     for module in try self.set.importedModules(of: file, withCode: true) {
       w.line("public import \(module.name)")
