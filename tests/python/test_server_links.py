@@ -64,7 +64,9 @@ def test_a_server_executable_does_not_link_the_full_foundation(product):
     assert not linked, (
         f"{product} links {', '.join(linked)}; modules asking for Foundation (an import, or a public import they see): "
         f"{', '.join(modules_asking_for_foundation(product)) or 'unknown'} "
-        "(import FoundationEssentials or the standard library instead; see docs/service-kit.md, Foundation)"
+        "(import FoundationEssentials or the standard library instead; see docs/service-kit.md, Foundation). "
+        "If no source imports Foundation any more, the objects are stale: an incremental build keeps a "
+        "file's autolink entries until that file recompiles; remove the named modules' .build folders"
     )
 
 
