@@ -5,7 +5,7 @@ public import RPCCore
 /// gRPC server reflection, both `grpc.reflection.v1` and `grpc.reflection.v1alpha`, over the
 /// proto files of the services a server exposes.
 ///
-/// `ServerRunner` adds it to every server, so reflection clients (grpcurl, grpcio-reflection,
+/// `StandardServices.adding(to:health:)` adds it to every server, so reflection clients (grpcurl, grpcio-reflection,
 /// Postman) can list services, fetch descriptors and call methods without the `.proto` files.
 public struct ReflectionService: Sendable {
   private let index: ReflectionIndex
