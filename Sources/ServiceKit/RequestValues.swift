@@ -1,4 +1,3 @@
-public import Auth
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else

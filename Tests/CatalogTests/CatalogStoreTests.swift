@@ -13,18 +13,7 @@ struct CatalogStoreTests {
   let tenantID = UUID()
 
   func withCatalog(_ body: (CatalogContext) async throws -> Void) async throws {
-    try await withTestSchema("catstore") { configuration in
-      let pool = PostgresPool(configuration: PostgresPool.Configuration(connection: configuration), logger: testLogger)
-      do {
-        let runner = try MigrationRunner(schema: configuration.searchPath![0], migrations: CatalogMigrations.all, logger: testLogger)
-        _ = try await runner.migrate(using: pool)
-        try await body(CatalogContext(pool: pool, logger: testLogger))
-      } catch {
-        await pool.close()
-        throw error
-      }
-      await pool.close()
-    }
+    try await withMigratedCatalog(prefix: "catstore", body)
   }
 
   /// A product stocked with `units` at each of `locations`.

@@ -23,20 +23,7 @@ struct ReservationStoreTests {
   }
 
   func withCatalog(_ body: (CatalogContext) async throws -> Void) async throws {
-    try await withTestSchema("catalog") { configuration in
-      var pooled = PostgresPool.Configuration(connection: configuration)
-      pooled.maximumConnections = 16
-      let pool = PostgresPool(configuration: pooled, logger: testLogger)
-      do {
-        let runner = try MigrationRunner(schema: configuration.searchPath![0], migrations: CatalogMigrations.all, logger: testLogger)
-        _ = try await runner.migrate(using: pool)
-        try await body(CatalogContext(pool: pool, logger: testLogger))
-      } catch {
-        await pool.close()
-        throw error
-      }
-      await pool.close()
-    }
+    try await withMigratedCatalog(prefix: "catalog", maximumConnections: 16, body)
   }
 
   func stockedProduct(_ sku: String, units: Int64, at locations: [String], in catalog: CatalogContext) async throws -> String {
