@@ -55,7 +55,8 @@ class ServerProcess:
     def alive(self):
         return self.process.poll() is None
 
-    def stop(self, timeout=10):
+    def stop(self, timeout=20):
+        """SIGTERM, then the exit status; `timeout` exceeds the servers' default drain (10 s)."""
         if self.alive():
             self.process.terminate()
             try:

@@ -34,7 +34,11 @@ def catalog(suite):
         "IDENTITY_ADDRESS": ""})
     yield server
     assert server.alive(), "catalog died during the tests:\n" + "".join(server.log_lines[-50:])
-    assert server.stop() == 0
+    try:
+        code = server.stop()
+    except subprocess.TimeoutExpired:
+        code = "no exit (killed)"
+    assert code == 0, f"catalog exited with {code}:\n" + "".join(server.log_lines[-30:])
 
 
 @pytest.fixture(scope="module")
